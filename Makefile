@@ -1,0 +1,64 @@
+# trident.gitops — every command a developer or CI needs. `make test` is what CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+export TRIDENT_CACHE ?= $(HOME)/.cache/trident-gitops
+REQ_HASH := $(shell cat requirements.txt tests/requirements.txt | sha256sum | cut -c1-12)
+VENV := $(TRIDENT_CACHE)/venv-$(REQ_HASH)
+TOOLS_BIN := $(TRIDENT_CACHE)/bin
+# One collections root per checkout, so several work trees can be tested side by side.
+COLLECTIONS := $(TRIDENT_CACHE)/collections/$(shell echo $(CURDIR) | sha256sum | cut -c1-12)
+export PATH := $(VENV)/bin:$(TOOLS_BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export TF_CLI_CONFIG_FILE := $(TRIDENT_CACHE)/terraformrc
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: help venv tools collection sanity lint unit integration molecule test demo bench clean-cache
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(VENV)/.complete: requirements.txt tests/requirements.txt
+	mkdir -p $(TRIDENT_CACHE)
+	@# flock: several checkouts may bootstrap the same virtualenv at once.
+	flock $(TRIDENT_CACHE)/.venv.lock bash -euc 'test -f $@ && exit 0; \
+	  echo "[make] creating virtualenv $(VENV)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
+	  $(VENV)/bin/pip install --quiet --upgrade pip; $(VENV)/bin/pip install --quiet -r tests/requirements.txt; \
+	  touch $@'
+
+venv: $(VENV)/.complete ## create the pinned virtualenv (cached outside the repo)
+
+tools: ## build or reuse the pinned real tools (kube-apiserver, etcd, kubectl, sops, age, tofu, terraform, provider)
+	$(PYTHON) tools/toolchain.py install
+
+collection: ## make this checkout importable as trident.gitops
+	mkdir -p $(COLLECTIONS)/ansible_collections/trident
+	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/trident/gitops
+
+sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/trident/gitops
+	$(VENV)/bin/python tools/run_sanity.py
+
+lint: venv collection ## ansible-lint, production profile
+	$(VENV)/bin/ansible-lint --profile production
+
+unit: venv collection ## unit tests
+	$(PYTEST) tests/unit
+
+integration: venv tools collection ## integration tests against the real services
+	$(PYTEST) tests/integration
+
+molecule: venv tools collection ## Molecule scenarios of the roles
+	$(PYTHON) tools/run_molecule.py
+
+test: sanity lint unit integration molecule ## everything CI runs
+
+demo: venv tools collection ## reconcile examples/gitops-repo against local services
+	$(VENV)/bin/python -m testbed.demo
+
+bench: venv tools collection ## side-by-side benchmarks against the anchors
+	$(VENV)/bin/python -m bench
+
+clean-cache: ## remove the virtualenvs and tools cache
+	rm -rf $(TRIDENT_CACHE)

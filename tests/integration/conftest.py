@@ -1,0 +1,38 @@
+"""Session-wide real services for integration tests. A missing tool fails the test, never skips it."""
+
+import pytest
+
+from testbed.controlplane import ControlPlane
+from testbed.gitserver import GitServer
+from testbed.keys import GnuPGHome, age_identity
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory):
+    plane = ControlPlane(tmp_path_factory.mktemp("control-plane"), audit=True)
+    try:
+        plane.start()
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory):
+    with GitServer(tmp_path_factory.mktemp("git-server") / "repos") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gnupg_home(tmp_path_factory):
+    """A GnuPG home with one RSA and one ed25519/cv25519 key, both without passphrase."""
+    home = GnuPGHome(tmp_path_factory.mktemp("gnupg"))
+    home.generate("Trident RSA <rsa@trident.invalid>", "rsa3072")
+    home.generate("Trident Ed <ed@trident.invalid>", "ed25519")
+    yield home
+    home.close()
+
+
+@pytest.fixture(scope="session")
+def age_key(tmp_path_factory):
+    return age_identity(tmp_path_factory.mktemp("age"))

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Install the pinned real tools that tests, benchmarks and the demo run against.
+
+Every tool is built from the Go module proxy into a cache outside the repository, keyed by
+version (``$TRIDENT_CACHE``, default ``~/.cache/trident-gitops``), so a second run costs nothing.
+Terraform is the exception: its module cannot be built from the proxy (its backends are nested
+modules that are not published), so the pinned release is taken from the machine when present.
+
+Usage: ``python3 tools/toolchain.py install [NAME ...]`` / ``python3 tools/toolchain.py bin-dir``.
+Only the standard library is used: this runs before the virtualenv exists.
+"""
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VERSIONS = json.loads((HERE / "versions.json").read_text())
+CACHE = Path(os.environ.get("TRIDENT_CACHE", "~/.cache/trident-gitops")).expanduser()
+TOOLS_DIR = CACHE / "tools"
+BIN_DIR = CACHE / "bin"
+PROVIDER_MIRROR = CACHE / "terraform-providers"
+# Debian packages the tests use as they are (pinned by the distribution release).
+DEBIAN_PACKAGES = {"gpg": "gnupg", "git": "git", "gpg-agent": "gpg-agent"}
+
+
+class ToolError(RuntimeError):
+    """A tool could not be had; the message says which and why."""
+
+
+def log(message):
+    print(f"[toolchain] {message}", flush=True)
+
+
+def run(cmd, cwd=None, env=None):
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise ToolError(f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{proc.stdout[-4000:]}")
+    return proc.stdout, time.monotonic() - started
+
+
+def go_env():
+    if not shutil.which("go"):
+        raise ToolError("the Go toolchain ('go') is not on PATH; it is needed to build the pinned tools")
+    env = dict(os.environ)
+    # The wrapper modules pin their requirements; never let go switch toolchains behind our back.
+    env.update({"GOFLAGS": "-mod=mod -buildvcs=false -trimpath", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"})
+    return env
+
+
+def module_dir(module, version, env):
+    out, _ = run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=TOOLS_DIR, env=env)
+    return json.loads(out)
+
+
+def wrapper_gomod(name, spec, upstream_gomod):
+    """A go.mod that requires the upstream module and repeats the replace/godebug lines of its go.mod.
+
+    ``go install pkg@version`` refuses modules with replace directives, so we build inside a
+    wrapper module. Kubernetes replaces every staging module with a local path that is not in the
+    module zip; those map to the published ``k8s.io/<m> v0.<minor>.<patch>`` releases.
+    """
+    lines = [f"module trident.local/build/{name}", "", "go 1.25", ""]
+    staged_version = "v0" + spec["version"][2:] if spec["module"] == "k8s.io/kubernetes" else None
+    godebug = re.findall(r"^godebug\s+(.+)$", upstream_gomod, re.M)
+    lines += [f"godebug {g}" for g in godebug]
+    lines += ["", f"require {spec['module']} {spec['version']}", ""]
+    replaces = re.findall(r"^\s*(?:replace\s+)?(\S+(?:\s+v\S+)?)\s+=>\s+(\S+(?:\s+v\S+)?)\s*$", upstream_gomod, re.M)
+    for old, new in replaces:
+        if new.startswith("./staging/src/") and staged_version:
+            new = f"{old.split()[0]} {staged_version}"
+        elif new.startswith("."):
+            raise ToolError(f"{name}: cannot build from the module proxy, it replaces {old} with the local path {new}")
+        lines.append(f"replace {old} => {new}")
+    return "\n".join(lines) + "\n"
+
+
+def ldflags_for(spec):
+    if spec["module"] != "k8s.io/kubernetes":
+        return ""
+    version = spec["version"]
+    major, minor = version[1:].split(".")[:2]
+    flags = []
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {pkg}.gitVersion={version}", f"-X {pkg}.gitMajor={major}", f"-X {pkg}.gitMinor={minor}",
+                  f"-X {pkg}.gitTreeState=clean", f"-X {pkg}.buildDate=1970-01-01T00:00:00Z"]
+    return " ".join(flags)
+
+
+def build_go_tool(name, spec, dest):
+    env = go_env()
+    TOOLS_DIR.mkdir(parents=True, exist_ok=True)
+    work = dest.with_name(dest.name + ".build")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    info = module_dir(spec["module"], spec["version"], env)
+    upstream = Path(info["GoMod"]).read_text()
+    (work / "go.mod").write_text(wrapper_gomod(name, spec, upstream))
+    out_dir = work / "bin"
+    out_dir.mkdir()
+    for binary, package in spec["packages"].items():
+        log(f"building {binary} from {package}@{spec['version']} (cold builds take minutes on 2 cores)")
+        cmd = ["go", "build", "-o", str(out_dir / binary)]
+        flags = ldflags_for(spec)
+        if flags:
+            cmd += ["-ldflags", flags]
+        _, seconds = run(cmd + [package], cwd=work, env=env)
+        log(f"built {binary} in {seconds:.0f}s")
+    shutil.rmtree(dest, ignore_errors=True)
+    out_dir.rename(dest)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def take_terraform_from_machine(spec, dest):
+    """The terraform module is not buildable from the proxy; accept the machine's binary at the pinned version."""
+    wanted = spec["version"].lstrip("v")
+    candidates = [p for p in (shutil.which("terraform", path=os.environ.get("PATH", "")), "/usr/local/bin/terraform",
+                              "/usr/bin/terraform") if p and Path(p).exists() and BIN_DIR not in Path(p).parents]
+    for candidate in candidates:
+        proc = subprocess.run([candidate, "version", "-json"], capture_output=True, text=True,
+                              env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull})
+        try:
+            found = json.loads(proc.stdout)["terraform_version"]
+        except (ValueError, KeyError):
+            continue
+        if found == wanted:
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(candidate, dest / "terraform")
+            return
+        log(f"{candidate} is terraform {found}, not the pinned {wanted}")
+    raise ToolError(f"terraform {wanted} is not on this machine and cannot be built from the Go module proxy "
+                    f"(its nested backend modules are unpublished); OpenTofu ('tofu') is built instead")
+
+
+def mirror_provider(spec, dest):
+    """Lay the provider out as a filesystem mirror that `terraform init` reads offline."""
+    source, version = spec["provider"]["source"], spec["provider"]["version"]
+    binary_name = source.rsplit("/", 1)[-1]
+    target = PROVIDER_MIRROR / source / version / "linux_amd64"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(dest / f"terraform-provider-{binary_name}", target / f"terraform-provider-{binary_name}_v{version}")
+
+
+def install(name):
+    spec = VERSIONS[name]
+    dest = TOOLS_DIR / f"{name}-{spec['version']}"
+    if not all((dest / b).exists() for b in spec["packages"]):
+        if name == "terraform":
+            take_terraform_from_machine(spec, dest)
+        else:
+            build_go_tool(name, spec, dest)
+    else:
+        log(f"{name} {spec['version']}: cached")
+    BIN_DIR.mkdir(parents=True, exist_ok=True)
+    for binary in spec["packages"]:
+        link = BIN_DIR / binary
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(dest / binary)
+    if "provider" in spec:
+        mirror_provider(spec, dest)
+
+
+def check_debian_tools():
+    missing = [pkg for binary, pkg in DEBIAN_PACKAGES.items() if not shutil.which(binary)]
+    if missing:
+        raise ToolError(f"missing Debian packages: {' '.join(missing)} (run: apt-get install -y {' '.join(missing)})")
+
+
+def write_terraform_cli_config():
+    """A CLI config that resolves providers only from our filesystem mirror (no network)."""
+    config = CACHE / "terraformrc"
+    config.write_text(
+        'provider_installation {\n'
+        f'  filesystem_mirror {{\n    path = "{PROVIDER_MIRROR}"\n  }}\n'
+        '}\n'
+    )
+    return config
+
+
+def main(argv):
+    if len(argv) >= 1 and argv[0] == "bin-dir":
+        print(BIN_DIR)
+        return 0
+    if not argv or argv[0] != "install":
+        print(__doc__, file=sys.stderr)
+        return 2
+    names = argv[1:] or list(VERSIONS)
+    unknown = sorted(set(names) - set(VERSIONS))
+    if unknown:
+        print(f"unknown tools: {', '.join(unknown)}; known: {', '.join(VERSIONS)}", file=sys.stderr)
+        return 2
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # Several checkouts (CI, work trees) may install at once: one installer at a time.
+    lock = open(CACHE / ".toolchain.lock", "w")  # noqa: SIM115 (held until exit)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    failures = []
+    try:
+        check_debian_tools()
+    except ToolError as exc:
+        failures.append(str(exc))
+    for name in names:
+        try:
+            install(name)
+        except ToolError as exc:
+            failures.append(f"{name}: {exc}")
+    write_terraform_cli_config()
+    if failures:
+        for failure in failures:
+            print(f"[toolchain] ERROR {failure}", file=sys.stderr)
+        return 1
+    log(f"all tools ready in {BIN_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
