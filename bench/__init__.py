@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of trident.gitops against the tools users would otherwise run."""
