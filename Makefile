@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export TF_CLI_CONFIG_FILE := $(TRIDENT_CACHE)/terraformrc
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help venv tools collection sanity lint unit integration molecule test demo bench clean-cache
+.PHONY: help env venv tools collection sanity lint unit integration molecule test demo bench clean-cache
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -43,11 +43,11 @@ sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/tr
 lint: venv collection ## ansible-lint, production profile
 	$(VENV)/bin/ansible-lint --profile production
 
-unit: venv collection ## unit tests
-	$(PYTEST) tests/unit
+unit: venv collection ## unit tests (PYTEST_ARGS="-k name" narrows)
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
-integration: venv tools collection ## integration tests against the real services
-	$(PYTEST) tests/integration
+integration: venv tools collection ## integration tests against the real services (PYTEST_ARGS too)
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
 
 molecule: venv tools collection ## Molecule scenarios of the roles
 	$(PYTHON) tools/run_molecule.py
@@ -59,6 +59,9 @@ demo: venv tools collection ## reconcile examples/gitops-repo against local serv
 
 bench: venv tools collection ## side-by-side benchmarks against the anchors
 	$(VENV)/bin/python -m bench
+
+env: ## print the environment make uses, for `eval "$$(make -s env)"` in a shell
+	@echo 'export PATH="$(PATH)" ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" TF_CLI_CONFIG_FILE="$(TF_CLI_CONFIG_FILE)" TRIDENT_CACHE="$(TRIDENT_CACHE)"'
 
 clean-cache: ## remove the virtualenvs and tools cache
 	rm -rf $(TRIDENT_CACHE)
