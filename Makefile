@@ -38,6 +38,7 @@ collection: ## make this checkout importable as trident.gitops
 	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/trident/gitops
 
 sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/trident/gitops
+	$(VENV)/bin/antsibull-changelog lint
 	$(VENV)/bin/python tools/run_sanity.py
 
 lint: venv collection ## ansible-lint, production profile

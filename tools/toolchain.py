@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Install the pinned real tools that tests, benchmarks and the demo run against.
 
 Every tool is built from the Go module proxy into a cache outside the repository, keyed by
@@ -40,7 +39,7 @@ def log(message):
 
 def run(cmd, cwd=None, env=None):
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if proc.returncode != 0:
         raise ToolError(f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{proc.stdout[-4000:]}")
     return proc.stdout, time.monotonic() - started
@@ -56,7 +55,7 @@ def go_env():
 
 
 def module_dir(module, version, env):
-    out, _ = run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=TOOLS_DIR, env=env)
+    out, _seconds = run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=TOOLS_DIR, env=env)
     return json.loads(out)
 
 
@@ -65,7 +64,8 @@ def wrapper_gomod(name, spec, upstream_gomod):
 
     ``go install pkg@version`` refuses modules with replace directives, so we build inside a
     wrapper module. Kubernetes replaces every staging module with a local path that is not in the
-    module zip; those map to the published ``k8s.io/<m> v0.<minor>.<patch>`` releases.
+    module zip; those map to the published ``k8s.io/<m> v0.<minor>.<patch>`` releases. Other local-path
+    replaces point at sibling modules that upstream also requires at their published versions.
     """
     lines = [f"module trident.local/build/{name}", "", "go 1.25", ""]
     staged_version = "v0" + spec["version"][2:] if spec["module"] == "k8s.io/kubernetes" else None
@@ -77,7 +77,9 @@ def wrapper_gomod(name, spec, upstream_gomod):
         if new.startswith("./staging/src/") and staged_version:
             new = f"{old.split()[0]} {staged_version}"
         elif new.startswith("."):
-            raise ToolError(f"{name}: cannot build from the module proxy, it replaces {old} with the local path {new}")
+            # A sibling module in the same repository (etcd's api, client, pkg): its go.mod already
+            # requires the published release of the same version, which is what we build against.
+            continue
         lines.append(f"replace {old} => {new}")
     return "\n".join(lines) + "\n"
 
@@ -111,7 +113,7 @@ def build_go_tool(name, spec, dest):
         flags = ldflags_for(spec)
         if flags:
             cmd += ["-ldflags", flags]
-        _, seconds = run(cmd + [package], cwd=work, env=env)
+        _output, seconds = run(cmd + [package], cwd=work, env=env)
         log(f"built {binary} in {seconds:.0f}s")
     shutil.rmtree(dest, ignore_errors=True)
     out_dir.rename(dest)
@@ -125,7 +127,7 @@ def take_terraform_from_machine(spec, dest):
                               "/usr/bin/terraform") if p and Path(p).exists() and BIN_DIR not in Path(p).parents]
     for candidate in candidates:
         proc = subprocess.run([candidate, "version", "-json"], capture_output=True, text=True,
-                              env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull})
+                              env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull}, check=False)
         try:
             found = json.loads(proc.stdout)["terraform_version"]
         except (ValueError, KeyError):

@@ -51,7 +51,7 @@ def run_playbook(workdir, tasks, hosts="localhost", extra_vars=None, check=False
     run_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
                "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
                "ANSIBLE_LOCAL_TEMP": str(workdir / ".ansible-tmp"), **(env or {})}
-    proc = subprocess.run(argv, cwd=workdir, env=run_env, capture_output=True, text=True)
+    proc = subprocess.run(argv, cwd=workdir, env=run_env, capture_output=True, text=True, check=False)
     try:
         data = json.loads(proc.stdout)
     except ValueError:

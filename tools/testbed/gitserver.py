@@ -22,7 +22,7 @@ def git(*args, cwd=None, env=None, check=True):
     full_env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Trident Test",
                 "GIT_AUTHOR_EMAIL": "test@trident.invalid", "GIT_COMMITTER_NAME": "Trident Test",
                 "GIT_COMMITTER_EMAIL": "test@trident.invalid", "GIT_TERMINAL_PROMPT": "0", **(env or {})}
-    proc = subprocess.run([tool("git"), *args], cwd=cwd, env=full_env, capture_output=True, text=True)
+    proc = subprocess.run([tool("git"), *args], cwd=cwd, env=full_env, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout.strip()
@@ -49,7 +49,7 @@ class GitServer:
             tool("git"), "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
             f"--base-path={self.root}", "--listen=127.0.0.1", f"--port={self.daemon_port}", str(self.root),
         ], self.root.parent / f"{self.root.name}-daemon.log").start()
-        wait_until(lambda: self._daemon_answers(), 15, "git daemon", self.daemon)
+        wait_until(self._daemon_answers, 15, "git daemon", self.daemon)
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.http_port = self.http.server_address[1]
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
@@ -72,7 +72,8 @@ class GitServer:
 
     def _daemon_answers(self):
         probe = self.create_repo("_probe")
-        ok = subprocess.run([tool("git"), "ls-remote", self.git_url("_probe")], capture_output=True).returncode == 0
+        ok = subprocess.run([tool("git"), "ls-remote", self.git_url("_probe")], capture_output=True,
+                            check=False).returncode == 0
         shutil.rmtree(probe)
         return ok
 
@@ -123,7 +124,7 @@ def _handler_for(server):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            path, _, query = self.path.partition("?")
+            path, _sep, query = self.path.partition("?")
             env = {"GIT_PROJECT_ROOT": str(server.root), "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path,
                    "QUERY_STRING": query, "REQUEST_METHOD": self.command, "REMOTE_USER": server.username,
                    "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": self.headers.get("Content-Type", ""),
@@ -131,12 +132,12 @@ def _handler_for(server):
                    "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""), "PATH": os.environ["PATH"]}
             body = self._body() if self.command == "POST" else b""
             env["CONTENT_LENGTH"] = str(len(body))
-            proc = subprocess.run([str(HTTP_BACKEND)], input=body, env=env, capture_output=True)
-            head, _, payload = proc.stdout.partition(b"\r\n\r\n")
+            proc = subprocess.run([str(HTTP_BACKEND)], input=body, env=env, capture_output=True, check=False)
+            head, _sep, payload = proc.stdout.partition(b"\r\n\r\n")
             status = 200
             headers = []
             for line in head.decode("latin-1").split("\r\n"):
-                key, _, value = line.partition(":")
+                key, _sep, value = line.partition(":")
                 if key.lower() == "status":
                     status = int(value.strip().split()[0])
                 elif key:

@@ -31,7 +31,7 @@ class GnuPGHome:
 
     def gpg(self, *args, input_data=None):
         proc = subprocess.run([tool("gpg"), "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "",
-                               *args], input=input_data, env=self.env, capture_output=True)
+                               *args], input=input_data, env=self.env, capture_output=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"gpg {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
         return proc.stdout
@@ -60,7 +60,7 @@ class GnuPGHome:
         return self.gpg("--armor", "--export-secret-keys", fingerprint).decode()
 
     def close(self):
-        subprocess.run(["gpgconf", "--homedir", str(self.path), "--kill", "all"], capture_output=True)
+        subprocess.run(["gpgconf", "--homedir", str(self.path), "--kill", "all"], capture_output=True, check=False)
         if self._tmp is not None:
             self._tmp.cleanup()
 

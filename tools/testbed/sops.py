@@ -17,7 +17,7 @@ def sops(*args, binary="sops", gnupghome=None, age_key_file=None, input_data=Non
         env["GNUPGHOME"] = str(gnupghome)
     if age_key_file:
         env["SOPS_AGE_KEY_FILE"] = str(age_key_file)
-    proc = subprocess.run([tool(binary), *map(str, args)], input=input_data, env=env, cwd=cwd, capture_output=True)
+    proc = subprocess.run([tool(binary), *map(str, args)], input=input_data, env=env, cwd=cwd, capture_output=True, check=False)
     if proc.returncode != 0:
         raise SopsError(f"sops {' '.join(map(str, args))} failed ({proc.returncode}): "
                         f"{proc.stderr.decode(errors='replace')}")
