@@ -142,12 +142,18 @@ def take_terraform_from_machine(spec, dest):
 
 
 def mirror_provider(spec, dest):
-    """Lay the provider out as a filesystem mirror that `terraform init` reads offline."""
+    """Lay the provider out as a filesystem mirror that `terraform init` and `tofu init` read offline.
+
+    OpenTofu resolves the short source ``hashicorp/local`` on registry.opentofu.org, Terraform on
+    registry.terraform.io: the same binary is mirrored under both hostnames.
+    """
     source, version = spec["provider"]["source"], spec["provider"]["version"]
+    namespace_and_type = source.split("/", 1)[1]
     binary_name = source.rsplit("/", 1)[-1]
-    target = PROVIDER_MIRROR / source / version / "linux_amd64"
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(dest / f"terraform-provider-{binary_name}", target / f"terraform-provider-{binary_name}_v{version}")
+    for hostname in ("registry.terraform.io", "registry.opentofu.org"):
+        target = PROVIDER_MIRROR / hostname / namespace_and_type / version / "linux_amd64"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(dest / f"terraform-provider-{binary_name}", target / f"terraform-provider-{binary_name}_v{version}")
 
 
 def install(name):
