@@ -51,7 +51,7 @@ integration: venv tools collection ## integration tests against the real service
 	$(PYTEST) tests/integration $(PYTEST_ARGS)
 
 molecule: venv tools collection ## Molecule scenarios of the roles
-	$(PYTHON) tools/run_molecule.py
+	$(VENV)/bin/python tools/run_molecule.py
 
 test: sanity lint unit integration molecule ## everything CI runs
 
