@@ -19,7 +19,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.cipher import 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
 from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import KeyOptions, NoUsableKey, recover_data_key
 from ansible_collections.trident.gitops.plugins.module_utils.sops.metadata import parse_metadata
-from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import decrypt_branches, to_data
+from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import decrypt_branches, from_data, to_data
 
 format_from_path = stores.format_from_path
 
@@ -53,9 +53,7 @@ class DecryptedDocument:
         if extract is not None:
             value = stores.extract(self.data, stores.parse_extract(extract))
             if isinstance(value, (dict, list)):
-                return stores.render([stores.Branch(value.items())] if isinstance(value, dict) and output_type
-                                     in ("dotenv", "ini") else [value], output_type if output_type != "binary"
-                                     else "json")
+                return stores.render([from_data(value)], "json" if output_type == "binary" else output_type)
             return value if isinstance(value, bytes) else str(value).encode("utf-8", errors="surrogateescape")
         return stores.render(list(self.branches), output_type, binary_data=self._binary_payload())
 

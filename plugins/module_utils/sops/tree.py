@@ -176,3 +176,12 @@ def to_data(value):
     if isinstance(value, str):
         return str(value)
     return value
+
+
+def from_data(value):
+    """The inverse of to_data for rendering: dicts become Branches (recursively)."""
+    if isinstance(value, dict):
+        return Branch((key, from_data(child)) for key, child in value.items())
+    if isinstance(value, list):
+        return [from_data(child) for child in value]
+    return value
