@@ -8,6 +8,7 @@ Cases (same age-encrypted YAML files, made by the real sops, one process per cas
   without Ansible's start-up.
 """
 
+import functools
 import os
 import sys
 import tempfile
@@ -51,6 +52,11 @@ def _playbook(directory, name, lookup, files, key_file):
     return path
 
 
+def _each(files, action):
+    for path in files:
+        action(path)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="bench-sops-") as directory:
         identity = age_identity(Path(directory) / "age")
@@ -68,18 +74,18 @@ def main():
             files = all_files[:count]
             extra = ["-e", '{"files": %s}' % str(files).replace("'", '"')]
 
-            def playbook(name, lookup, files=files, extra=extra):
+            def playbook(name, lookup, files, extra):
                 book = _playbook(directory, f"{name}-{len(files)}", lookup, files, identity.path)
-                return lambda: run_command(["ansible-playbook", "-i", "localhost,", "-c", "local", book, *extra],
-                                           env=env)
+                return functools.partial(run_command, ["ansible-playbook", "-i", "localhost,", "-c", "local", book,
+                                                       *extra], env=env)
 
             compare(f"decrypt {count} SOPS file(s)", {
-                "ours: ansible-playbook + trident.gitops.sops": playbook("ours", "trident.gitops.sops"),
-                "anchor: ansible-playbook + community.sops.sops": playbook("anchor", "community.sops.sops"),
-                "anchor: sops -d per file": lambda files=files: [
-                    run_command([sops_binary, "-d", f], env=env) for f in files],
-                "ours in-process (module_utils, no Ansible)": lambda files=files: [
-                    decrypt_file(f, keys=keys) for f in files],
+                "ours: ansible-playbook + trident.gitops.sops": playbook("ours", "trident.gitops.sops", files, extra),
+                "anchor: ansible-playbook + community.sops.sops": playbook("anchor", "community.sops.sops", files, extra),
+                "anchor: sops -d per file": functools.partial(_each, files, lambda f: run_command(
+                    [sops_binary, "-d", f], env=env)),
+                "ours in-process (module_utils, no Ansible)": functools.partial(_each, files, lambda f: decrypt_file(
+                    f, keys=keys)),
             }, rounds=3)
 
 

@@ -12,9 +12,9 @@ description:
     groups with Shamir threshold, MAC verified), with the same code as M(trident.gitops.sops_decrypt).
   - Each file is decrypted once per controller process and set of options (cached by path,
     modification time and options); the cache lives in memory only.
-  - The result is a secret; use it in tasks with C(no_log: true).
+  - The result is a secret; use it in tasks with C(no_log=true).
 author:
-  - trident.gitops maintainers
+  - trident.gitops maintainers (@trident)
 extends_documentation_fragment:
   - trident.gitops.sops
 options:

@@ -13,9 +13,9 @@ description:
     in Python, without the sops binary for age and PGP keys, verifying its MAC.
   - Either writes the decrypted content to O(dest) atomically with mode C(0600), reporting
     C(changed) only when the content differs, or returns the decrypted RV(data) and RV(content).
-  - The returned values are secrets; callers set C(no_log: true) on the task.
+  - The returned values are secrets; callers set C(no_log=true) on the task.
 author:
-  - trident.gitops maintainers
+  - trident.gitops maintainers (@trident)
 extends_documentation_fragment:
   - trident.gitops.sops
 attributes:

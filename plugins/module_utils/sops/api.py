@@ -143,7 +143,7 @@ def _decrypt_with_binary(text, fmt, keys, runner, cause):
             raise SopsError(f"sops binary could not decrypt the file: {exc.message}") from None
     if fmt == "binary":
         return DecryptedDocument(fmt=fmt, branches=(), binary=result.stdout, decrypted_by="sops-binary")
-    branches, _ = stores.load(_text(result.stdout), fmt)
+    branches = stores.load(_text(result.stdout), fmt)[0]
     return DecryptedDocument(fmt=fmt, branches=tuple(branches), decrypted_by="sops-binary")
 
 

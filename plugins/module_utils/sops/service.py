@@ -90,7 +90,7 @@ def run_decrypt(params, check_mode=False, diff=False, runner=None):
 def _parsed_or_none(raw, fmt):
     """The data of a previously written plaintext file, to mask it for the diff; None if unreadable."""
     try:
-        branches, _ = stores.load(raw.decode("utf-8"), fmt)
+        branches = stores.load(raw.decode("utf-8"), fmt)[0]
     except (SopsError, UnicodeDecodeError):
         return None
     data = [stores.to_data(b) for b in branches]

@@ -73,7 +73,7 @@ def _load_ini(text):
             section = Branch()
             root.append((line[1:-1].strip(), section))
         elif "=" in line:
-            key, _, value = line.partition("=")
+            key, value = line.split("=", 1)
             value = value.strip()
             if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'":
                 value = value[1:-1]

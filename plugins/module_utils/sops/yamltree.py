@@ -179,26 +179,35 @@ def _yaml_scalar(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return go_float(value) if value == value and abs(value) != float("inf") else \
-            {"NaN": ".nan", "+Inf": ".inf", "-Inf": "-.inf"}[go_float(value)]
+        return {"NaN": ".nan", "+Inf": ".inf", "-Inf": "-.inf"}.get(go_float(value), go_float(value))
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 30)
     return text[:-5] if text.endswith("\n...\n") else text.rstrip("\n")
 
 
+def _entries(value):
+    """(key, value) pairs of a mapping or (None, item) of a sequence; nothing for a scalar."""
+    if isinstance(value, Branch):
+        return list(value)
+    return [(None, item) for item in value] if isinstance(value, list) else []
+
+
+def _has_content(value):
+    return any(not isinstance(k, Comment) and not isinstance(v, Comment) for k, v in _entries(value))
+
+
 def _emit(value, indent, lines, prefix):
     """Append the lines of ``value``; ``prefix`` (if any) starts its first line."""
     pad = " " * indent
     is_map = isinstance(value, Branch)
-    entries = list(value) if is_map else [(None, item) for item in value] if isinstance(value, list) else []
-    if not any(not isinstance(k, Comment) and not isinstance(v, Comment) for k, v in entries):
+    if not _has_content(value):
         text = ("{}" if is_map else "[]") if isinstance(value, list) else "null" if value is None \
             else _yaml_scalar(value)
         lines.append(f"{pad if prefix is None else prefix}{text}")
         return
     lead = prefix
-    for key, child in entries:
+    for key, child in _entries(value):
         if isinstance(key, Comment) or isinstance(child, Comment):
             lines.append(f"{pad}#{(key if isinstance(key, Comment) else child).value}")
             continue
@@ -206,8 +215,7 @@ def _emit(value, indent, lines, prefix):
         lead = None
         if not is_map:
             _emit(child, indent + 2, lines, start + "- ")
-        elif isinstance(child, list) and any(not isinstance(k, Comment) for k in
-                                             (child if not isinstance(child, Branch) else [k for k, _ in child])):
+        elif _has_content(child):
             lines.append(f"{start}{_yaml_scalar(key)}:")
             _emit(child, indent + 4, lines, None)
         else:

@@ -115,7 +115,7 @@ def test_comment_rules():
 def _split(secret, threshold, count):
     """Shares as sops lays them out: the polynomial's values, then the x coordinate."""
     shares = []
-    coefficients = [os.urandom(threshold - 1) for _ in secret]
+    coefficients = [os.urandom(threshold - 1) for unused in secret]
     for x in range(1, count + 1):
         ys = []
         for byte, coefs in zip(secret, coefficients):
