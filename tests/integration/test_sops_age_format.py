@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from testbed import tool
+from testbed.keys import age_identity
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops import age
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
@@ -14,8 +15,6 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import 
 @pytest.mark.parametrize("size", [0, 32, 64 * 1024, 64 * 1024 * 2 + 17])
 @pytest.mark.parametrize("armor", [True, False], ids=["armored", "binary"])
 def test_real_age_files(tmp_path, age_key, size, armor):
-    from testbed.keys import age_identity
-
     other = age_identity(tmp_path / "other")
     plaintext = os.urandom(size)
     argv = [tool("age"), "-r", other.public, "-r", age_key.public] + (["-a"] if armor else [])

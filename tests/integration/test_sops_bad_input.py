@@ -7,6 +7,8 @@ import pytest
 
 from sops_helpers import encrypt, ours
 
+from testbed.keys import age_identity
+
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
 
 SECRET = "s3cr3t-Pl41ntext-value"
@@ -60,8 +62,6 @@ def test_value_removed_is_a_mac_mismatch(encrypted, age_key):
 
 
 def test_wrong_key(encrypted, tmp_path):
-    from testbed.keys import age_identity
-
     other = age_identity(tmp_path / "other")
     refuse(encrypted, r"no usable key.*age .*no matching identity", age_key_file=str(other.path))
 

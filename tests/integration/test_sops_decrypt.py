@@ -1,8 +1,18 @@
 """Files encrypted by the real sops (3.13 and 3.7) decrypt with our code to what `sops -d` gives."""
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from sops_helpers import EXTENSIONS, SOPS_BINARIES, comments, encrypt, expected_data, ours, sops_decrypt
+
+from testbed.keys import age_identity
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.sops.api import decrypt_file
+from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import KeyOptions
 
 YAML_DOC = """\
 # a top comment
@@ -78,7 +88,9 @@ def test_pgp_gnupg_home_and_imported_private_key(tmp_path, gnupg_home, key_index
     path = encrypt(tmp_path, "pgp.yaml", YAML_DOC, "--pgp", key.fingerprint, gnupghome=gnupg_home.path)
     expected = expected_data(path, "yaml", gnupghome=gnupg_home.path)
     assert ours(path, gnupg_home=str(gnupg_home.path)).data == expected
+    before = set(Path(tempfile.gettempdir()).glob("trident-gpg-*"))
     assert ours(path, pgp_private_keys=(gnupg_home.export_secret(key.fingerprint),)).data == expected
+    assert set(Path(tempfile.gettempdir()).glob("trident-gpg-*")) == before, "the private GnuPG home is removed"
 
 
 def test_multi_document_yaml(tmp_path, age_key):
@@ -112,8 +124,6 @@ def test_rules(tmp_path, age_key, name, args, text):
 
 @pytest.mark.parametrize("binary", SOPS_BINARIES)
 def test_key_groups_two_of_three(tmp_path, gnupg_home, binary):
-    from testbed.keys import age_identity
-
     identities = [age_identity(tmp_path / f"id{i}") for i in range(3)]
     groups = "".join(f"      - age: [{identity.public}]\n" for identity in identities[:2])
     groups += f"      - pgp: [{gnupg_home.keys[0].fingerprint}]\n"
@@ -124,6 +134,22 @@ def test_key_groups_two_of_three(tmp_path, gnupg_home, binary):
     # Any two groups suffice: age + age, age + pgp.
     both_age = "\n".join(i.path.read_text() for i in identities[:2])
     assert ours(path, age_keys=both_age).data == expected
-    assert ours(path, age_key_file=str(identities[2 - 1].path), gnupg_home=str(gnupg_home.path)).data == expected
+    assert ours(path, age_key_file=str(identities[1].path), gnupg_home=str(gnupg_home.path)).data == expected
     with pytest.raises(Exception, match=r"1 of 2 key groups"):
         ours(path, age_key_file=str(identities[0].path))
+
+
+def test_foreign_key_types_fall_back_to_the_sops_binary(tmp_path, age_key):
+    """A file whose only usable key is one we do not implement natively goes to the sops binary.
+
+    Our side is given no key at all; the sops binary finds the age key in its environment (sops
+    tries age before KMS, so no cloud is contacted). The fake KMS entry is metadata, outside the MAC.
+    """
+    path = encrypt(tmp_path, "cloud.yaml", "a: secret\nb: [1, 2]\n", "--age", age_key.public)
+    text = path.read_text().replace("sops:\n", "sops:\n    kms:\n        - arn: arn:aws:kms:eu-west-1:1:key/x\n"
+                                              "          enc: AAAA\n          created_at: '2024-01-01T00:00:00Z'\n", 1)
+    path.write_text(text)
+    runner = CommandRunner(env={**os.environ, "SOPS_AGE_KEY_FILE": str(age_key.path)})
+    document = decrypt_file(str(path), keys=KeyOptions(use_environment=False), runner=runner)
+    assert document.decrypted_by == "sops-binary"
+    assert document.data == {"a": "secret", "b": [1, 2]}

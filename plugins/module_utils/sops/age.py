@@ -231,12 +231,6 @@ def decrypt(data, identities):
     return None
 
 
-def public_key_of(secret):
-    """The raw X25519 public key of a secret key (to match recipients without trying every stanza)."""
-    _require()
-    return X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 def default_identity_file(env=None):
     """sops' default age key file: $XDG_CONFIG_HOME/sops/age/keys.txt, else ~/.config/sops/age/keys.txt."""
     env = os.environ if env is None else env

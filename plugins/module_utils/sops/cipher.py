@@ -23,7 +23,6 @@ except ImportError:  # reported when a value is decrypted
     AESGCM = None
     InvalidTag = None
 
-ENC_PREFIX = "ENC["
 _ENC_RE = re.compile(r"^ENC\[AES256_GCM,data:(.*),iv:(.+),tag:(.+),type:(.+)\]$")
 VALUE_TYPES = ("str", "int", "int64", "float", "bool", "time", "comment", "bytes")
 
@@ -45,10 +44,6 @@ class EncryptedValue:
     iv: bytes
     tag: bytes
     value_type: str
-
-
-def is_encrypted(value):
-    return isinstance(value, str) and value.startswith(ENC_PREFIX)
 
 
 def parse_enc(text, where="value"):

@@ -96,7 +96,7 @@ class _Pgp:
         return result.data if result.ok else None
 
 
-def _try_group(group, options, identities, pgp_session):
+def _try_group(group, identities, pgp_session):
     """The group's part of the data key, or (None, reasons)."""
     reasons, foreign = [], []
     for key in sorted(group, key=lambda k: _ORDER.get(k.type, len(_ORDER))):
@@ -110,10 +110,7 @@ def _try_group(group, options, identities, pgp_session):
                 return part, reasons, foreign
             reasons.append(f"age {key.identity}: no matching identity")
         elif key.type == "pgp":
-            try:
-                part = pgp_session().decrypt(key.enc)
-            except MissingLibrary:
-                raise
+            part = pgp_session().decrypt(key.enc)
             if part:
                 return part, reasons, foreign
             reasons.append(f"pgp {key.identity}: no usable secret key in the GnuPG home")
@@ -137,7 +134,7 @@ def recover_data_key(metadata, options, runner):
 
         parts, failures, foreign = [], [], []
         for number, group in enumerate(metadata.key_groups, 1):
-            part, reasons, group_foreign = _try_group(group, options, identities, pgp_session)
+            part, reasons, group_foreign = _try_group(group, identities, pgp_session)
             foreign += group_foreign
             if part is None:
                 failures.append(f"group {number}: " + "; ".join(reasons))

@@ -19,7 +19,6 @@ KEY_TYPES = {
     "azure_kv": "vault_url",
     "hc_vault": "vault_address",
 }
-NATIVE_KEY_TYPES = ("age", "pgp")
 _RULE_FIELDS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
                 "unencrypted_comment_regex", "encrypted_comment_regex")
 
