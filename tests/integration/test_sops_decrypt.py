@@ -146,9 +146,9 @@ def test_foreign_key_types_fall_back_to_the_sops_binary(tmp_path, age_key):
     tries age before KMS, so no cloud is contacted). The fake KMS entry is metadata, outside the MAC.
     """
     path = encrypt(tmp_path, "cloud.yaml", "a: secret\nb: [1, 2]\n", "--age", age_key.public)
-    text = path.read_text().replace("sops:\n", "sops:\n    kms:\n        - arn: arn:aws:kms:eu-west-1:1:key/x\n"
-                                              "          enc: AAAA\n          created_at: '2024-01-01T00:00:00Z'\n", 1)
-    path.write_text(text)
+    fake_kms = ("sops:\n    kms:\n        - arn: arn:aws:kms:eu-west-1:1:key/x\n"
+                "          enc: AAAA\n          created_at: '2024-01-01T00:00:00Z'\n")
+    path.write_text(path.read_text().replace("sops:\n", fake_kms, 1))
     runner = CommandRunner(env={**os.environ, "SOPS_AGE_KEY_FILE": str(age_key.path)})
     document = decrypt_file(str(path), keys=KeyOptions(use_environment=False), runner=runner)
     assert document.decrypted_by == "sops-binary"

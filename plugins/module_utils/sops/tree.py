@@ -98,6 +98,8 @@ class _Walker:
         return plain
 
     def comment(self, comment, path):
+        if not comment.value.strip().startswith("ENC["):
+            return comment  # written in clear text (e.g. the marker of encrypted_comment_regex)
         # Where a YAML comment belongs is a matter of layout; try its own container first.
         for candidate in [path] + [p for p in self.comment_paths if p != path]:
             try:
