@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Key options shared by the sops_decrypt module and the trident.gitops.sops lookup.
+    DOCUMENTATION = r"""
+options:
+  age_keys:
+    description:
+      - age identities (C(AGE-SECRET-KEY-1...) lines, as in an age key file) to decrypt with.
+      - Combined with O(age_key_file) and, unless O(use_environment=false), with E(SOPS_AGE_KEY),
+        E(SOPS_AGE_KEY_FILE) and the default file C(~/.config/sops/age/keys.txt), as sops does.
+    type: str
+  age_key_file:
+    description:
+      - Path of an age identity file.
+    type: path
+  gnupg_home:
+    description:
+      - GnuPG home holding the PGP secret keys. Defaults to E(GNUPGHOME) or C(~/.gnupg).
+    type: path
+  pgp_private_keys:
+    description:
+      - Armored PGP private keys (without passphrase). They are imported into a private temporary
+        GnuPG home that is removed, with its agent, when decryption ends.
+    type: list
+    elements: str
+  use_environment:
+    description:
+      - Also use the keys sops finds in the environment (E(SOPS_AGE_KEY), E(SOPS_AGE_KEY_FILE),
+        E(GNUPGHOME), the default age key file).
+    type: bool
+    default: true
+  verify_mac:
+    description:
+      - Verify the file's MAC and refuse a file that was modified after it was encrypted.
+      - Only disable it to recover a damaged file.
+    type: bool
+    default: true
+  sops_binary:
+    description:
+      - The sops binary (name on E(PATH) or a path), used only for key types decrypted natively by
+        nothing here (AWS/GCP KMS, Azure Key Vault, HashiCorp Vault).
+    type: str
+    default: sops
+requirements:
+  - cryptography (AES-GCM values, age)
+  - PyYAML
+  - python-gnupg and gpg (PGP keys only)
+notes:
+  - PGP and age (X25519) keys are decrypted natively in Python; key groups are combined with
+    Shamir's secret sharing as sops does. Files written by sops 3.x are supported.
+"""

@@ -1,0 +1,238 @@
+"""Native decryption of age v1 files (https://age-encryption.org/v1) for X25519 identities.
+
+Only what sops needs: the (optionally armored) file holding a data key. Header: version line,
+recipient stanzas, ``---`` and the header MAC; then a 16-byte nonce and the ChaCha20-Poly1305
+STREAM payload in 64 KiB chunks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
+
+try:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+except ImportError:  # reported when an age key is used
+    X25519PrivateKey = None
+
+VERSION_LINE = b"age-encryption.org/v1"
+ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
+ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
+SECRET_KEY_HRP = "age-secret-key-"
+CHUNK = 64 * 1024
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+@dataclass(frozen=True)
+class Stanza:
+    type: str
+    args: tuple
+    body: bytes
+
+
+@dataclass(frozen=True)
+class AgeHeader:
+    stanzas: tuple
+    mac: bytes
+    mac_input: bytes  # the header bytes up to and including "---", which the MAC covers
+    payload: bytes
+
+
+def _require():
+    if X25519PrivateKey is None:
+        raise MissingLibrary("cryptography")
+
+
+def _b64_raw(text):
+    """age's unpadded standard base64 (canonical: no padding, no stray characters)."""
+    if "=" in text or "\n" in text or "\r" in text:
+        raise ValueError("padded base64")
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+
+
+def bech32_decode(text):
+    """Decode a Bech32 string into (hrp, data bytes); only the checksum and charset are checked."""
+    lowered = text.lower()
+    if text != lowered and text != text.upper():
+        raise ValueError("mixed case")
+    hrp, sep, data = lowered.rpartition("1")
+    if not sep or not hrp or len(data) < 6:
+        raise ValueError("no separator")
+    values = [_BECH32_CHARSET.index(char) for char in data]
+    if _bech32_polymod([ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + values) != 1:
+        raise ValueError("bad checksum")
+    acc = bits = 0
+    out = bytearray()
+    for value in values[:-6]:
+        acc = (acc << 5) | value
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            out.append((acc >> bits) & 0xFF)
+    if bits >= 5 or (acc & ((1 << bits) - 1)):
+        raise ValueError("bad padding")
+    return hrp, bytes(out)
+
+
+def _bech32_polymod(values):
+    generators = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    checksum = 1
+    for value in values:
+        top = checksum >> 25
+        checksum = ((checksum & 0x1FFFFFF) << 5) ^ value
+        for i, generator in enumerate(generators):
+            if (top >> i) & 1:
+                checksum ^= generator
+    return checksum
+
+
+def parse_identities(text, source="age identities"):
+    """X25519 secret keys from identity-file text (comments and blank lines ignored)."""
+    keys = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            hrp, data = bech32_decode(line)
+        except ValueError:
+            hrp, data = None, b""
+        if hrp != SECRET_KEY_HRP or len(data) != 32:
+            # Never echo the line: it may be a mangled secret key.
+            raise SopsError(f"{source}, line {number}: not an age X25519 identity (AGE-SECRET-KEY-1...)")
+        keys.append(data)
+    return keys
+
+
+def dearmor(data):
+    """Strip the PEM-like armor sops stores age files in; binary input is returned unchanged."""
+    text = data.decode("ascii", errors="replace").strip() if isinstance(data, bytes) else data.strip()
+    if not text.startswith(ARMOR_BEGIN):
+        return data if isinstance(data, bytes) else data.encode()
+    if not text.endswith(ARMOR_END):
+        raise SopsError("age: armored data without its END line (truncated)")
+    body = "".join(line.strip() for line in text[len(ARMOR_BEGIN):-len(ARMOR_END)].splitlines())
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise SopsError("age: armored data is not valid base64") from None
+
+
+def parse_header(data):
+    """Split an age file into stanzas, header MAC and payload."""
+    lines = data.split(b"\n")
+    if not lines or lines[0] != VERSION_LINE:
+        raise SopsError("age: not an age v1 file")
+    stanzas = []
+    index = 1
+    offset = len(lines[0]) + 1
+    try:
+        while True:
+            line = lines[index]
+            if line.startswith(b"--- "):
+                mac = _b64_raw(line[4:].decode("ascii"))
+                mac_input = data[:offset + 3]
+                payload = data[offset + len(line) + 1:]
+                return AgeHeader(tuple(stanzas), mac, mac_input, payload)
+            if not line.startswith(b"-> "):
+                raise ValueError("bad stanza")
+            parts = line[3:].decode("ascii").split(" ")
+            offset += len(line) + 1
+            index += 1
+            body = b""
+            while True:
+                body_line = lines[index]
+                offset += len(body_line) + 1
+                index += 1
+                body += _b64_raw(body_line.decode("ascii")) if body_line else b""
+                if len(body_line) < 64:  # a short (possibly empty) line ends the body
+                    break
+            stanzas.append(Stanza(parts[0], tuple(parts[1:]), body))
+    except (IndexError, ValueError, UnicodeDecodeError, binascii.Error):
+        raise SopsError("age: malformed or truncated header") from None
+
+
+def _hkdf(ikm, salt, info, length=32):
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def _unwrap_x25519(stanza, secret):
+    """The file key from one X25519 stanza, or None if it is not for this identity."""
+    if stanza.type != "X25519" or len(stanza.args) != 1:
+        return None
+    try:
+        share = _b64_raw(stanza.args[0])
+    except (ValueError, binascii.Error):
+        return None
+    if len(share) != 32 or len(stanza.body) != 32:
+        return None
+    identity = X25519PrivateKey.from_private_bytes(secret)
+    try:
+        shared = identity.exchange(X25519PublicKey.from_public_bytes(share))
+    except ValueError:  # all-zero shared secret (low-order point): never for us
+        return None
+    recipient = identity.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    wrap_key = _hkdf(shared, share + recipient, b"age-encryption.org/v1/X25519")
+    try:
+        return ChaCha20Poly1305(wrap_key).decrypt(b"\x00" * 12, stanza.body, None)
+    except InvalidTag:
+        return None
+
+
+def decrypt_payload(file_key, payload):
+    if len(payload) < 16:
+        raise SopsError("age: truncated payload")
+    nonce, stream = payload[:16], payload[16:]
+    aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
+    out = bytearray()
+    counter = 0
+    position = 0
+    while True:
+        chunk = stream[position:position + CHUNK + 16]
+        position += len(chunk)
+        last = position >= len(stream)
+        if len(chunk) < 16 or (not last and len(chunk) != CHUNK + 16):
+            raise SopsError("age: truncated payload")
+        try:
+            out += aead.decrypt(counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00"), chunk, None)
+        except InvalidTag:
+            raise SopsError("age: payload authentication failed (tampered or truncated)") from None
+        if last:
+            if not out and counter:
+                raise SopsError("age: payload ends with an empty chunk")
+            return bytes(out)
+        counter += 1
+
+
+def decrypt(data, identities):
+    """Decrypt an (armored) age file with any of the X25519 secret keys; None if none matches."""
+    _require()
+    header = parse_header(dearmor(data))
+    for secret in identities:
+        for stanza in header.stanzas:
+            file_key = _unwrap_x25519(stanza, secret)
+            if file_key is None:
+                continue
+            expected = hmac.new(_hkdf(file_key, b"", b"header"), header.mac_input, hashlib.sha256).digest()
+            if not hmac.compare_digest(expected, header.mac):
+                raise SopsError("age: header MAC mismatch (tampered)")
+            return decrypt_payload(file_key, header.payload)
+    return None
+
+
+def default_identity_file(env=None):
+    """sops' default age key file: $XDG_CONFIG_HOME/sops/age/keys.txt, else ~/.config/sops/age/keys.txt."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "sops", "age", "keys.txt")

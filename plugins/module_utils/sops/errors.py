@@ -1,0 +1,17 @@
+"""Errors of the SOPS decryptor: messages name files, paths and key types, never a value."""
+
+from __future__ import annotations
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+
+
+class SopsError(TridentError):
+    """A SOPS file cannot be decrypted; the message is safe to show."""
+
+
+class MissingLibrary(SopsError):
+    """A Python library the decryptor needs is not installed (modules report missing_required_lib)."""
+
+    def __init__(self, library):
+        super().__init__(f"the Python library {library} is required to decrypt SOPS files", library=library)
+        self.library = library

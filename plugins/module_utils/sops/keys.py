@@ -1,0 +1,151 @@
+"""Recovering a file's data key from its master keys: age and PGP natively, Shamir across groups."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.files import private_tempdir
+from ansible_collections.trident.gitops.plugins.module_utils.sops import age, shamir
+from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
+
+try:
+    import gnupg
+except ImportError:  # reported when a PGP key is needed
+    gnupg = None
+
+_ORDER = {"age": 0, "pgp": 1}  # sops' default decryption order
+
+
+class NoUsableKey(SopsError):
+    """No key group yielded its part of the data key; ``foreign`` lists key types we do not implement."""
+
+    def __init__(self, message, foreign=()):
+        super().__init__(message, key_types=sorted(set(foreign)))
+        self.foreign = tuple(sorted(set(foreign)))
+
+
+@dataclass
+class KeyOptions:
+    """Where decryption keys come from. Secret fields are never shown in messages or repr."""
+
+    age_keys: str = field(default="", repr=False)
+    age_key_file: str = ""
+    gnupg_home: str = ""
+    pgp_private_keys: tuple = field(default=(), repr=False)
+    sops_binary: str = "sops"
+    # Also read SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, GNUPGHOME and sops' default age key file, as sops does.
+    use_environment: bool = True
+    environment: dict = field(default=None, repr=False)
+
+    def cache_key(self):
+        """A hashable summary identifying these options (secrets reduced to a digest)."""
+        digest = hashlib.sha256(repr((self.age_keys, tuple(self.pgp_private_keys))).encode()).hexdigest()
+        return (digest, self.age_key_file, self.gnupg_home, self.sops_binary, self.use_environment)
+
+
+def age_identities(options):
+    """Every X25519 identity the options and (optionally) the environment provide."""
+    env = os.environ if options.environment is None else options.environment
+    sources = []
+    if options.age_keys:
+        sources.append(("age_keys", options.age_keys))
+    files = [options.age_key_file] if options.age_key_file else []
+    if options.use_environment:
+        if env.get("SOPS_AGE_KEY"):
+            sources.append(("SOPS_AGE_KEY", env["SOPS_AGE_KEY"]))
+        files += [env.get("SOPS_AGE_KEY_FILE", ""), age.default_identity_file(env)]
+    for index, path in enumerate(p for p in files if p):
+        explicit = index == 0 and path == options.age_key_file
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8") as handle:
+                sources.append((f"age key file {path}", handle.read()))
+        except FileNotFoundError:
+            if explicit:
+                raise SopsError(f"age key file {path} does not exist") from None
+        except OSError as exc:
+            raise SopsError(f"cannot read age key file {path}: {exc.strerror}") from None
+    identities = []
+    for label, text in sources:
+        identities.extend(age.parse_identities(text, label))
+    return identities
+
+
+class _Pgp:
+    """One GnuPG session: the given home, or a private temporary one holding imported keys."""
+
+    def __init__(self, options, runner, stack):
+        if gnupg is None:
+            raise MissingLibrary("python-gnupg")
+        env = os.environ if options.environment is None else options.environment
+        home = options.gnupg_home or (env.get("GNUPGHOME") if options.use_environment else "") or None
+        if options.pgp_private_keys:
+            home = stack.enter_context(private_tempdir(prefix="trident-gpg-"))
+            # The agent a private home starts must die with it, or it would outlive the run.
+            stack.callback(runner, ["gpgconf", "--homedir", home, "--kill", "all"], check=False)
+        self.gpg = gnupg.GPG(gnupghome=home)
+        for block in options.pgp_private_keys:
+            result = self.gpg.import_keys(block)
+            if not result.count:
+                raise SopsError("pgp_private_keys: an entry is not an armored PGP private key")
+
+    def decrypt(self, enc):
+        result = self.gpg.decrypt(enc)
+        return result.data if result.ok else None
+
+
+def _try_group(group, identities, pgp_session):
+    """The group's part of the data key, or (None, reasons)."""
+    reasons, foreign = [], []
+    for key in sorted(group, key=lambda k: _ORDER.get(k.type, len(_ORDER))):
+        if key.type == "age":
+            try:
+                part = age.decrypt(key.enc, identities) if identities else None
+            except SopsError as exc:
+                reasons.append(f"age {key.identity}: {exc.message}")
+                continue
+            if part is not None:
+                return part, reasons, foreign
+            reasons.append(f"age {key.identity}: no matching identity")
+        elif key.type == "pgp":
+            part = pgp_session().decrypt(key.enc)
+            if part:
+                return part, reasons, foreign
+            reasons.append(f"pgp {key.identity}: no usable secret key in the GnuPG home")
+        else:
+            foreign.append(key.type)
+            reasons.append(f"{key.type} {key.identity}: key type not implemented natively")
+    return None, reasons, foreign
+
+
+def recover_data_key(metadata, options, runner):
+    """The 32-byte data key: every group must yield its part (or ``shamir_threshold`` groups)."""
+    needs_age = any(k.type == "age" for group in metadata.key_groups for k in group)
+    identities = age_identities(options) if needs_age else []
+    with contextlib.ExitStack() as stack:
+        session = []
+
+        def pgp_session():
+            if not session:
+                session.append(_Pgp(options, runner, stack))
+            return session[0]
+
+        parts, failures, foreign = [], [], []
+        for number, group in enumerate(metadata.key_groups, 1):
+            part, reasons, group_foreign = _try_group(group, identities, pgp_session)
+            foreign += group_foreign
+            if part is None:
+                failures.append(f"group {number}: " + "; ".join(reasons))
+            else:
+                parts.append(part)
+    groups = len(metadata.key_groups)
+    needed = (metadata.shamir_threshold or groups) if groups > 1 else 1
+    if len(parts) < needed:
+        raise NoUsableKey(f"no usable key to decrypt the data key ({len(parts)} of {needed} key groups "
+                          f"decrypted): " + " | ".join(failures), foreign=foreign)
+    key = shamir.combine(parts[:needed]) if groups > 1 else parts[0]
+    if len(key) != 32:
+        raise SopsError("the recovered data key has the wrong length (wrong key group shares?)")
+    return key

@@ -1,0 +1,157 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sops_decrypt
+short_description: Decrypt a SOPS file natively (age, PGP) and write it or return its data
+version_added: 0.1.0
+description:
+  - Decrypts a file encrypted with L(SOPS,https://getsops.io) (YAML, JSON, dotenv, INI or binary)
+    in Python, without the sops binary for age and PGP keys, verifying its MAC.
+  - Either writes the decrypted content to O(dest) atomically with mode C(0600), reporting
+    C(changed) only when the content differs, or returns the decrypted RV(data) and RV(content).
+  - The returned values are secrets; callers set C(no_log=true) on the task.
+author:
+  - trident.gitops maintainers (@trident)
+extends_documentation_fragment:
+  - trident.gitops.sops
+attributes:
+  check_mode:
+    description: Decrypts and compares, writes nothing.
+    support: full
+  diff_mode:
+    description: The diff shows masked values (keyed digests), so a changed secret is visible as changed.
+    support: full
+options:
+  path:
+    description:
+      - The SOPS-encrypted file (on the managed host). Mutually exclusive with O(content).
+    type: path
+  content:
+    description:
+      - The encrypted document itself. Mutually exclusive with O(path).
+    type: str
+  input_type:
+    description:
+      - Format of the encrypted document. Default from the extension of O(path) as sops does
+        (C(.yaml)/C(.yml), C(.json), C(.env), C(.ini), anything else binary); C(yaml) for O(content).
+    type: str
+    choices: [yaml, json, dotenv, ini, binary]
+  output_type:
+    description:
+      - Format of the decrypted O(dest) file and of RV(content). Default O(input_type).
+    type: str
+    choices: [yaml, json, dotenv, ini, binary]
+  extract:
+    description:
+      - Only this part of the document, as sops C(--extract) (C(["a"]["b"][0])) or a list of keys and indexes.
+    type: raw
+  dest:
+    description:
+      - Write the decrypted content here (mode C(0600), atomically). Without it the module returns
+        RV(data) and RV(content).
+    type: path
+"""
+
+EXAMPLES = r"""
+- name: Decrypt a secrets file for the application (plaintext never in the log)
+  trident.gitops.sops_decrypt:
+    path: /srv/gitops/secrets/app.sops.yaml
+    dest: /etc/app/secrets.yaml
+    age_key_file: /etc/trident/age.txt
+
+- name: Read one value into a fact
+  trident.gitops.sops_decrypt:
+    path: /srv/gitops/secrets/db.sops.json
+    extract: '["db"]["password"]'
+    gnupg_home: /etc/trident/gnupg
+  register: db_secret
+  no_log: true
+
+- name: Decrypt with a PGP key from AWX credentials, returning the data
+  trident.gitops.sops_decrypt:
+    content: "{{ lookup('ansible.builtin.file', 'secret.sops.yaml') }}"
+    input_type: yaml
+    pgp_private_keys:
+      - "{{ pgp_private_key }}"
+  register: decrypted
+  no_log: true
+"""
+
+RETURN = r"""
+data:
+  description:
+    - The decrypted data (a mapping; a list of mappings for multi-document YAML; text for binary
+      files; the extracted value with O(extract)). Only without O(dest). Secret, use C(no_log).
+  returned: when dest is not set
+  type: raw
+content:
+  description:
+    - The decrypted document rendered as O(output_type). Only without O(dest). Secret, use C(no_log).
+  returned: when dest is not set
+  type: str
+dest:
+  description: The file written.
+  returned: when dest is set
+  type: str
+  sample: /etc/app/secrets.yaml
+format:
+  description: The input format that was decrypted.
+  returned: always
+  type: str
+  sample: yaml
+sops_version:
+  description: The sops version recorded in the file's metadata (empty when the sops binary decrypted it).
+  returned: always
+  type: str
+  sample: 3.13.3
+decrypted_by:
+  description: C(native), or C(sops-binary) for key types only the sops binary handles.
+  returned: always
+  type: str
+  sample: native
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
+from ansible_collections.trident.gitops.plugins.module_utils.sops.service import run_decrypt
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path"),
+            content=dict(type="str", no_log=True),
+            input_type=dict(type="str", choices=["yaml", "json", "dotenv", "ini", "binary"]),
+            output_type=dict(type="str", choices=["yaml", "json", "dotenv", "ini", "binary"]),
+            extract=dict(type="raw"),
+            dest=dict(type="path"),
+            age_keys=dict(type="str", no_log=True),
+            age_key_file=dict(type="path"),
+            gnupg_home=dict(type="path"),
+            pgp_private_keys=dict(type="list", elements="str", no_log=True),
+            use_environment=dict(type="bool", default=True),
+            verify_mac=dict(type="bool", default=True),
+            sops_binary=dict(type="str", default="sops"),
+        ),
+        mutually_exclusive=[("path", "content")],
+        required_one_of=[("path", "content")],
+        supports_check_mode=True,
+    )
+    try:
+        result = run_decrypt(module.params, check_mode=module.check_mode, diff=module._diff)
+    except MissingLibrary as exc:
+        module.fail_json(msg=missing_required_lib(exc.library), exception=traceback.format_exc())
+    except SopsError as exc:
+        module.fail_json(**exc.to_fail_kwargs())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
