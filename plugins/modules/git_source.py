@@ -242,7 +242,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
+from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth, url_password
 from ansible_collections.trident.gitops.plugins.module_utils.git.source import (
     GITPYTHON_IMPORT_ERROR, SyncRequest, sync)
 
@@ -273,6 +273,9 @@ def main():
     if GITPYTHON_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GITPYTHON_IMPORT_ERROR)
     params = module.params
+    if url_password(params["repo"]):
+        # Refused below; until then Ansible must mask it in the invocation it echoes back.
+        module.no_log_values.add(url_password(params["repo"]))
     auth = GitAuth(username=params["username"], password=params["password"], token=params["token"],
                    key_file=params["key_file"], accept_hostkey=params["accept_hostkey"],
                    known_hosts_file=params["known_hosts_file"])

@@ -2,6 +2,7 @@
 running the module through ansible-playbook."""
 
 import itertools
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -70,6 +71,10 @@ def run_source(tmp_path, check=False, diff=False, verbosity=0, env=None, **param
     """Run trident.gitops.git_source once; return (task result, PlaybookResult)."""
     run = run_playbook(Path(tmp_path) / f"run-{next(_RUNS)}", [{"name": "source", "trident.gitops.git_source": params}],
                        check=check, diff=diff, verbosity=verbosity, env=env)
+    if run.data is None and verbosity:
+        # At -v and more, verbose lines precede the JSON callback's document (printed last, from a "{" line).
+        start = run.stdout.rfind("\n{\n")
+        run.data = json.loads(run.stdout[start + 1:]) if start >= 0 else None
     results = run.task_results()
     assert results, f"playbook did not run: {run.stdout}\n{run.stderr}"
     return results[0], run

@@ -37,10 +37,15 @@ class GitAuth:
         return tuple(value for value in (self.password, self.token) if value)
 
 
+def url_password(repo):
+    """The password embedded in an http(s) URL, if any (the module masks it in everything it returns)."""
+    parts = urlsplit(repo)
+    return parts.password if parts.scheme in ("http", "https") else None
+
+
 def check_url(repo):
     """Refuse a URL with an embedded password: it would end up in .git/config, logs and ``ps``."""
-    parts = urlsplit(repo)
-    if parts.scheme in ("http", "https") and parts.password:
+    if url_password(repo):
         raise TridentError("repo must not embed a password or token in the URL; "
                            "use the password or token option instead")
 
