@@ -22,7 +22,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.lock import 
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth, check_url, git_environment
 from ansible_collections.trident.gitops.plugins.module_utils.git.refs import (
     BRANCH, COMMIT, TAG, Target, parse_ls_remote, resolve, server_refused_sha)
-from ansible_collections.trident.gitops.plugins.module_utils.git.signature import TrustedKeys
+from ansible_collections.trident.gitops.plugins.module_utils.git.signature import TrustedKeys, split_trusted_keys
 from ansible_collections.trident.gitops.plugins.module_utils.git.worktree import LocalChanges, parse_porcelain
 
 try:
@@ -113,6 +113,7 @@ def validate(request):
         raise TridentError("depth must be 0 (full history) or a positive number of commits")
     if request.verify_signature and not request.trusted_keys:
         raise TridentError("verify_signature needs trusted_keys (fingerprints or armored public keys)")
+    split_trusted_keys(request.trusted_keys)
     dest = os.path.abspath(request.dest)
     if os.path.exists(dest) and not os.path.isdir(dest):
         raise TridentError(f"dest {dest} exists and is not a directory")
