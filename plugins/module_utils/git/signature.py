@@ -13,7 +13,7 @@ from typing import FrozenSet, Optional
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 
 _ARMOR = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-_FINGERPRINT = re.compile(r"^(?:0x)?([0-9A-F]{40}|[0-9A-F]{64})$")
+_FINGERPRINT = re.compile(r"^(?:0X)?([0-9A-F]{40}|[0-9A-F]{64})$")
 
 
 @dataclass(frozen=True)
