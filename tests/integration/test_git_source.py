@@ -248,3 +248,16 @@ def test_submodules_are_checked_out_updated_and_cleaned(git_server, upstream, tm
     assert head_of(dest / "vendor/lib") == lib_second and (dest / "vendor/lib/lib.txt").read_text() == "v2\n"
     idle, _ = run_source(tmp_path, repo=upstream.url, dest=str(dest), submodules=True)
     assert idle["changed"] is False
+
+
+def test_local_bare_repository_path_and_a_moved_remote(git_server, upstream, tmp_path):
+    dest = tmp_path / "checkout"
+    run_source(tmp_path, repo=upstream.url, dest=str(dest))
+    bare = git_server.root / f"{upstream.name}.git"
+    third = upstream.commit({"x": "1\n"}, "third")
+    moved, _ = run_source(tmp_path, repo=str(bare), dest=str(dest))
+    assert moved["changed"] is True and moved["after"] == third == head_of(dest)
+    assert git("remote", "get-url", "origin", cwd=dest) == str(bare)
+    git("remote", "remove", "origin", cwd=dest)
+    restored, _ = run_source(tmp_path, repo=upstream.url, dest=str(dest))
+    assert restored["changed"] is False and git("remote", "get-url", "origin", cwd=dest) == upstream.url

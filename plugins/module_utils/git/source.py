@@ -108,6 +108,8 @@ def validate(request):
     """Every input check, before anything runs."""
     if not request.repo:
         raise TridentError("repo must not be empty")
+    if request.repo.startswith("-"):
+        raise TridentError("repo must not start with '-' (git would read it as an option)")
     check_url(request.repo)
     if request.depth < 0:
         raise TridentError("depth must be 0 (full history) or a positive number of commits")
@@ -200,8 +202,9 @@ def converge(request, git, repo_url, target, workdir, fresh):
     """Fetch, verify, then move the working copy of ``workdir`` to the target."""
     with gitpython.Repo(workdir) as repo:
         before = None if fresh else head_sha(repo)
-        if not fresh and repo.remotes and repo.remotes[0].name == "origin" and repo.remotes.origin.url != repo_url:
-            git("remote", "set-url", "origin", repo_url, cwd=workdir)
+        urls = {remote.name: remote.url for remote in repo.remotes}
+        if urls.get("origin") != repo_url:  # repo changed, or someone removed the remote
+            git("remote", "set-url" if "origin" in urls else "add", "origin", repo_url, cwd=workdir)
         sha = fetch(request, git, target, workdir)
         signer, tag_signer = verify(request, git, target, sha, workdir)
         changes = LocalChanges() if fresh else local_changes(git, workdir)

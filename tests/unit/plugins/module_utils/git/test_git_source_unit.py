@@ -9,6 +9,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.git.worktree import
 @pytest.mark.parametrize("request_, message", [
     (SyncRequest("", "/d"), "repo must not be empty"),
     (SyncRequest("https://u:p@h/r.git", "/d"), "must not embed"),
+    (SyncRequest("--upload-pack=touch /tmp/x", "/d"), "must not start with '-'"),
     (SyncRequest("r", "/d", depth=-1), "depth"),
     (SyncRequest("r", "/d", verify_signature=True), "needs trusted_keys"),
     (SyncRequest("r", "/d", verify_signature=True, trusted_keys=("nope",)), r"trusted_keys\[0\]"),
