@@ -21,7 +21,7 @@ description:
   - Credentials (O(password), O(token)) reach git through a credential helper configured in the environment of
     the git processes; they are never written to C(.git/config), never on a command line, never in logs.
 author:
-  - trident.gitops maintainers
+  - trident.gitops maintainers (@trident-gitops)
 requirements:
   - git
   - GitPython
@@ -122,10 +122,12 @@ options:
     default: 300
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Resolves the remote revision with C(git ls-remote) and reports whether O(dest) would change; nothing
       is fetched or written.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the revisions before and after, the changed files and the discarded local changes.
 notes:
@@ -257,7 +259,7 @@ def main():
             submodules=dict(type="bool", default=False),
             clean=dict(type="bool", default=True),
             verify_signature=dict(type="bool", default=False),
-            trusted_keys=dict(type="list", elements="str", default=[]),
+            trusted_keys=dict(type="list", elements="str", default=[], no_log=False),
             username=dict(type="str"),
             password=dict(type="str", no_log=True),
             token=dict(type="str", no_log=True),

@@ -3,7 +3,6 @@ running the module through ansible-playbook."""
 
 import itertools
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -68,7 +67,12 @@ def signing(fingerprint):
 
 
 def run_source(tmp_path, check=False, diff=False, verbosity=0, env=None, **params):
-    """Run trident.gitops.git_source once; return (task result, PlaybookResult)."""
+    """Run trident.gitops.git_source once; return its task result."""
+    return run_source_logged(tmp_path, check=check, diff=diff, verbosity=verbosity, env=env, **params)[0]
+
+
+def run_source_logged(tmp_path, check=False, diff=False, verbosity=0, env=None, **params):
+    """Run trident.gitops.git_source once; return (task result, PlaybookResult) for checks of the output."""
     run = run_playbook(Path(tmp_path) / f"run-{next(_RUNS)}", [{"name": "source", "trident.gitops.git_source": params}],
                        check=check, diff=diff, verbosity=verbosity, env=env)
     if run.data is None and verbosity:
@@ -85,7 +89,8 @@ def snapshot(dest):
     dest = Path(dest)
     files = {str(p.relative_to(dest)): p.read_bytes() for p in dest.rglob("*")
              if p.is_file() and ".git" not in p.relative_to(dest).parts}
-    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=False).stdout
     return head.strip(), files
 
 
@@ -96,4 +101,3 @@ def git_files(dest):
 
 def head_of(dest):
     return git("rev-parse", "HEAD", cwd=dest)
-

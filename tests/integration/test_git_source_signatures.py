@@ -35,7 +35,7 @@ def clean_tmpdir(tmp_path):
 
 def verified(tmp_path, upstream, dest, trusted, env=None, **params):
     return run_source(tmp_path, env=env, repo=upstream.url, dest=str(dest), verify_signature=True,
-                      trusted_keys=trusted, **params)[0]
+                      trusted_keys=trusted, **params)
 
 
 def test_commit_signed_by_a_trusted_key_is_checked_out_with_its_signer(upstream, trusted, keys, tmp_path,
@@ -116,6 +116,6 @@ def test_tag_that_is_not_signed_by_a_trusted_key_is_refused(upstream, trusted, k
 def test_bad_trusted_keys_are_a_clear_error_before_anything_runs(upstream, tmp_path):
     result = verified(tmp_path, upstream, tmp_path / "checkout", ["not a key"])
     assert result["failed"] is True and "trusted_keys[0]" in result["msg"]
-    missing, _ = run_source(tmp_path, repo=upstream.url, dest=str(tmp_path / "checkout"), verify_signature=True)
+    missing = run_source(tmp_path, repo=upstream.url, dest=str(tmp_path / "checkout"), verify_signature=True)
     assert missing["failed"] is True and "trusted_keys" in missing["msg"]
     assert not (tmp_path / "checkout").exists()

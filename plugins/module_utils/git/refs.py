@@ -54,7 +54,7 @@ def parse_ls_remote(output):
     for line in output.splitlines():
         if not line.strip():
             continue
-        left, _, name = line.partition("\t")
+        left, name = (line.split("\t", 1) + [""])[:2]
         if left.startswith("ref: ") and name == "HEAD":
             head_ref = left[len("ref: "):].strip()
         else:

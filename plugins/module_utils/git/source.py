@@ -21,7 +21,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.files import
 from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth, check_url, git_environment
 from ansible_collections.trident.gitops.plugins.module_utils.git.refs import (
-    BRANCH, COMMIT, TAG, Target, parse_ls_remote, resolve, server_refused_sha)
+    BRANCH, COMMIT, TAG, parse_ls_remote, resolve, server_refused_sha)
 from ansible_collections.trident.gitops.plugins.module_utils.git.signature import TrustedKeys, split_trusted_keys
 from ansible_collections.trident.gitops.plugins.module_utils.git.worktree import LocalChanges, parse_porcelain
 

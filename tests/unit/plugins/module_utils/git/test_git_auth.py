@@ -65,7 +65,7 @@ def credential_fill(env, host, tmp_path):
     global_config.touch()
     full = {**os.environ, "GIT_CONFIG_GLOBAL": str(global_config), "GIT_CONFIG_NOSYSTEM": "1", **env}
     return subprocess.run(["git", "credential", "fill"], input=f"protocol=https\nhost={host}\n\n", env=full,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
 
 
 def test_token_is_served_by_a_helper_scoped_to_the_repository_host(tmp_path):
