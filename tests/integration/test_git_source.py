@@ -262,3 +262,13 @@ def test_local_bare_repository_path_and_a_moved_remote(git_server, upstream, tmp
     git("remote", "remove", "origin", cwd=dest)
     restored = run_source(tmp_path, repo=upstream.url, dest=str(dest))
     assert restored["changed"] is False and git("remote", "get-url", "origin", cwd=dest) == upstream.url
+
+
+def test_switching_between_branch_and_sha_of_the_same_commit_is_a_change(upstream, tmp_path):
+    dest = tmp_path / "checkout"
+    run_source(tmp_path, repo=upstream.url, dest=str(dest))
+    detached = run_source(tmp_path, repo=upstream.url, dest=str(dest), version=upstream.second)
+    assert detached["changed"] is True and detached["before"] == detached["after"] == upstream.second
+    assert run_source(tmp_path, repo=upstream.url, dest=str(dest), version=upstream.second)["changed"] is False
+    back = run_source(tmp_path, repo=upstream.url, dest=str(dest), version="main")
+    assert back["changed"] is True and git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main"

@@ -211,13 +211,14 @@ def converge(request, git, repo_url, target, workdir, fresh):
         if changes and not request.clean:
             raise drift_error(workdir, changes)
         modules_before = submodule_state(git, workdir) if request.submodules and not fresh else None
-        if fresh or changes or before != sha or current_branch(repo) != branch_of(target):
+        moves = fresh or bool(changes) or before != sha or current_branch(repo) != branch_of(target)
+        if moves:
             move(git, workdir, target, sha)
         if request.submodules:
             update_submodules(git, workdir)
         submodules_moved = request.submodules and submodule_state(git, workdir) != modules_before
         files = all_files(repo, sha) if fresh else changed_files(repo, before, sha)
-        changed = fresh or bool(changes) or before != sha or submodules_moved
+        changed = moves or submodules_moved
         return SyncResult(changed, before, sha, target.kind, target.name, files, commit_info(repo, sha),
                           signer, tag_signer, changes)
 
