@@ -29,8 +29,11 @@ def is_shallow(dest):
 
 def test_clones_remote_head_shallow_then_is_idempotent(upstream, tmp_path):
     dest = tmp_path / "checkout"
+    stale = tmp_path / ".checkout.clone-killed"  # what a run killed in the middle of a first clone leaves
+    (stale / ".git").mkdir(parents=True)
     result = run_source(tmp_path, repo=upstream.url, dest=str(dest))
     assert result["changed"] is True and result["before"] is None
+    assert not stale.exists()
     assert result["after"] == upstream.second == head_of(dest)
     assert result["kind"] == "branch" and result["ref"] == "main"
     assert result["changed_files"] == ["README.md", "environments/dev/app.yaml"]

@@ -9,6 +9,7 @@ change the working copy go through the injected runner (argv only, credentials i
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -181,8 +182,11 @@ def plan(request, git, target, dest):
 def clone(request, git, repo, target, dest):
     """First checkout: build it in a sibling temp directory and rename it into place when complete."""
     parent = os.path.dirname(dest)
+    prefix = f".{os.path.basename(dest)}.clone-"
     os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=f".{os.path.basename(dest)}.clone-", dir=parent)
+    for stale in glob.glob(os.path.join(glob.escape(parent), glob.escape(prefix) + "*")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run; we hold the lock, so nobody uses it
+    work = tempfile.mkdtemp(prefix=prefix, dir=parent)
     try:
         git("init", "--quiet", work)
         # Single branch, no tags: what a plain `git fetch` in the checkout fetches matches what we track.
