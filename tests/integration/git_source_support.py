@@ -2,7 +2,6 @@
 running the module through ansible-playbook."""
 
 import itertools
-import json
 import subprocess
 from pathlib import Path
 
@@ -75,10 +74,6 @@ def run_source_logged(tmp_path, check=False, diff=False, verbosity=0, env=None, 
     """Run trident.gitops.git_source once; return (task result, PlaybookResult) for checks of the output."""
     run = run_playbook(Path(tmp_path) / f"run-{next(_RUNS)}", [{"name": "source", "trident.gitops.git_source": params}],
                        check=check, diff=diff, verbosity=verbosity, env=env)
-    if run.data is None and verbosity:
-        # At -v and more, verbose lines precede the JSON callback's document (printed last, from a "{" line).
-        start = run.stdout.rfind("\n{\n")
-        run.data = json.loads(run.stdout[start + 1:]) if start >= 0 else None
     results = run.task_results()
     assert results, f"playbook did not run: {run.stdout}\n{run.stderr}"
     return results[0], run

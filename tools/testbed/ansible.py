@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -38,7 +39,9 @@ def run_playbook(workdir, tasks, hosts="localhost", extra_vars=None, check=False
     playbook.write_text(yaml.safe_dump([{"name": "test", "hosts": hosts, "gather_facts": gather_facts,
                                          "tasks": tasks}], sort_keys=False))
     inventory = workdir / "inventory.ini"
-    inventory.write_text("localhost ansible_connection=local ansible_python_interpreter={{ ansible_playbook_python }}\n")
+    # The interpreter running this test is the venv's, as ansible-playbook's own is (no templating: the ini
+    # inventory format cannot hold a value with spaces).
+    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
     argv = ["ansible-playbook", "-i", str(inventory), str(playbook)]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
@@ -56,8 +59,9 @@ def run_playbook(workdir, tasks, hosts="localhost", extra_vars=None, check=False
 
 
 def _json_document(stdout):
-    """The JSON callback's document; at -v and above, ansible prints plain lines before it."""
-    start = stdout.find("\n{") + 1 if not stdout.startswith("{") else 0
+    """The JSON callback's document: printed last, from a line holding only "{"; at -v and above,
+    ansible prints plain lines (which may contain braces) before it."""
+    start = 0 if stdout.startswith("{\n") else stdout.rfind("\n{\n") + 1
     try:
         return json.loads(stdout[start:])
     except ValueError:
