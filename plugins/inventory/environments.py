@@ -87,6 +87,7 @@ EXAMPLES = r"""
 plugin: trident.gitops.environments
 path: .
 
+---
 # Fetch a branch and group hosts by a setting from env.yml
 plugin: trident.gitops.environments
 repo: https://git.example.com/platform/gitops.git
