@@ -25,7 +25,7 @@ description:
   - Never reports C(diff), values under keys that hold object or file content (C(data), C(stringData),
     C(binaryData), C(content)) or anything of a C(no_log) result beyond the fact that it changed.
 author:
-  - trident.gitops contributors
+  - trident.gitops maintainers (@trident)
 requirements:
   - Enable it with C(callbacks_enabled = trident.gitops.drift_report) in ansible.cfg or
     E(ANSIBLE_CALLBACKS_ENABLED).

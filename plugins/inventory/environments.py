@@ -30,7 +30,7 @@ description:
     C(trident_env_version) and C(trident_env_commit) are set too.
   - Values read from the repository are never templated (they are data, not trusted Jinja).
 author:
-  - trident.gitops contributors
+  - trident.gitops maintainers (@trident)
 extends_documentation_fragment:
   - constructed
 options:

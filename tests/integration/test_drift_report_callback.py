@@ -52,8 +52,8 @@ def make_run(tmp_path, check):
 def test_check_run_reports_exactly_the_drifted_envs_and_steps(tmp_path):
     proc, report, live = make_run(tmp_path, check=True)
     assert not (live / "aliyun" / "app.yaml").exists(), "check mode changes nothing"
-    files = {name: (report / name).read_text() for name in ("drift-report.json", "drift-report.md",
-                                                             "drift-report.xml")}
+    names = ("drift-report.json", "drift-report.md", "drift-report.xml")
+    files = {name: (report / name).read_text() for name in names}
     for text in files.values():
         assert SECRET not in text
     data = json.loads(files["drift-report.json"])

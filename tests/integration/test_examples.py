@@ -110,7 +110,8 @@ def test_demo_repository_inventory_through_its_ansible_cfg():
     assert sorted(hostvars) == ["aliyun", "k3s"]
     assert hostvars["aliyun"]["trident_env_kubeconfig"] == "kubeconfig.yaml"
     assert hostvars["aliyun"]["trident_env_steps"] == ["source", "terraform", "kubernetes"]
-    assert hostvars["aliyun"]["trident_env_manifest_files"] == ["yaml/app.yaml"]
+    assert hostvars["aliyun"]["trident_env_manifest_files"] == [
+        "yaml/app.yaml", "yaml/configmap.yaml", "yaml/namespace.yaml", "yaml/service.yaml"]
     assert hostvars["k3s"]["trident_env_kubeconfig"] == "yaml/kubeconfig.yaml"
-    assert hostvars["k3s"]["trident_env_manifest_files"] == ["yaml/app.yaml"]
+    assert hostvars["k3s"]["trident_env_manifest_files"] == ["yaml/app.yaml", "yaml/namespace.yaml"]
     assert data["cloud"]["hosts"] == ["aliyun"] and data["edge"]["hosts"] == ["k3s"]

@@ -136,8 +136,7 @@ def validate_settings(data, source):
         if key not in SETTINGS:
             raise TridentError(f"{source}: unknown key '{key}' (known keys: {', '.join(sorted(SETTINGS))})")
         kind, choices = SETTINGS[key]
-        # bool is an int subclass and YAML booleans are real bools, so an exact type check is right here.
-        if type(value) is not kind:
+        if not isinstance(value, kind):
             raise TridentError(f"{source}: key '{key}' must be {_type_name(kind)}, got {type(value).__name__}")
         if choices and value not in choices:
             raise TridentError(f"{source}: key '{key}' must be one of {', '.join(choices)}, got '{value}'")
