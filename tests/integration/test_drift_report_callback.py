@@ -93,3 +93,23 @@ def test_apply_run_then_rerun_is_in_sync(tmp_path):
     assert second["summary"]["drifted"] == ["quiet"]
     assert second["environments"]["aliyun"]["status"] == "ok"
     assert "1 of 3 environments had drift corrected" in proc.stdout
+
+
+def test_loop_item_with_its_own_no_log_stays_hidden(tmp_path):
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"edge": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}))
+    playbook = tmp_path / "loop.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Loop", "hosts": "all", "gather_facts": False, "tasks": [{
+        "name": "Write files", "vars": {"trident_step": "secrets"}, "loop": ["public", "private"],
+        "no_log": "{{ item == 'private' }}",
+        "ansible.builtin.copy": {"content": "{{ '" + SECRET + "' if item == 'private' else 'plain' }}",
+                                 "dest": f"{tmp_path}/{{{{ item }}}}", "mode": "0600"}}]}]))
+    env = {**os.environ, "ANSIBLE_CALLBACKS_ENABLED": "trident.gitops.drift_report", "ANSIBLE_NOCOLOR": "1",
+           "TRIDENT_DRIFT_REPORT_DIR": str(tmp_path / "report")}
+    proc = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(playbook), "--check", "-vvv"],
+                          env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    raw = (tmp_path / "report" / "drift-report.json").read_text()
+    assert SECRET not in raw and SECRET not in (tmp_path / "report" / "drift-report.md").read_text()
+    (entry,) = json.loads(raw)["environments"]["edge"]["steps"]["secrets"]["tasks"]
+    assert entry["censored"] is True and entry["changed"] is True

@@ -28,7 +28,7 @@ _RANK = {"failed": 3, "changed": 2, "ok": 1, "skipped": 0}
 _MAX_MSG = 500
 
 
-def step_of(action, task_vars, step_map):
+def step_of(action: str, task_vars: dict, step_map: dict) -> str | None:
     """The step a task belongs to: its ``trident_step`` var, else its module's entry in ``step_map``."""
     explicit = task_vars.get("trident_step")
     # An untemplated expression cannot name a step; the module decides then.
@@ -41,7 +41,7 @@ def step_of(action, task_vars, step_map):
     return matches.pop() if len(matches) == 1 else None
 
 
-def parse_step_map(entries):
+def parse_step_map(entries) -> dict:
     """``module=step`` strings (the callback's step_map option) over the default map."""
     result = dict(DEFAULT_STEP_MAP)
     for entry in entries or ():
@@ -52,7 +52,7 @@ def parse_step_map(entries):
     return result
 
 
-def scrub(value):
+def scrub(value: object) -> object:
     """Copy of ``value`` without any key that holds object or file content."""
     if isinstance(value, dict):
         return {key: scrub(item) for key, item in value.items() if not _CONTENT_KEY.match(str(key))}
@@ -61,14 +61,25 @@ def scrub(value):
     return value
 
 
-def details_of(result):
+def details_of(result: dict) -> dict:
     """The drift account of one (callback-side) task result."""
     if result.get("censored"):
         return {"censored": True}
-    return {key: scrub(result[key]) for key in DETAIL_KEYS if key in result}
+    details = {key: scrub(result[key]) for key in DETAIL_KEYS if key in result}
+    # A loop task: the lists of its changed items, joined.
+    for item in result.get("results") or []:
+        if not isinstance(item, dict) or not item.get("changed"):
+            continue
+        if item.get("censored"):  # Ansible censors a no_log item on its own
+            details["censored"] = True
+            continue
+        for key in ("drift", "resource_changes", "changed_files"):
+            if isinstance(item.get(key), list):
+                details.setdefault(key, []).extend(scrub(item[key]))
+    return details
 
 
-def count_of(details):
+def count_of(details: dict) -> int:
     for key in ("drift", "resource_changes", "changed_files"):
         if isinstance(details.get(key), list):
             return len(details[key])
@@ -90,14 +101,14 @@ class StepReport:
 class DriftReport:
     """Aggregates task results and stats; renders the report formats."""
 
-    def __init__(self, check_mode):
+    def __init__(self, check_mode: bool) -> None:
         self.check_mode = check_mode
         self.environments = {}
 
     def steps(self, env):
         return self.environments.setdefault(env, {})
 
-    def record(self, env, step, task, module, status, result):
+    def record(self, env: str, step: str, task: str, module: str, status: str, result: dict) -> None:
         """One task result of ``env`` in ``step``; ``status`` is ok, changed, failed or skipped."""
         report = self.steps(env).setdefault(step, StepReport())
         report.raise_to(status)
@@ -113,7 +124,7 @@ class DriftReport:
             report.count += count_of(entry)
         report.tasks.append(entry)
 
-    def merge_stats(self, drift):
+    def merge_stats(self, drift: object) -> None:
         """Merge ``set_stats`` data shaped ``{env: {step: {changed, count, items, ...}}}``."""
         if not isinstance(drift, dict):
             return
@@ -137,7 +148,7 @@ class DriftReport:
         statuses = [step.status for step in self.environments[env].values()] or ["skipped"]
         return max(statuses, key=_RANK.__getitem__)
 
-    def summary(self):
+    def summary(self) -> dict:
         envs = sorted(self.environments)
         return {
             "environments": len(envs),
@@ -161,7 +172,7 @@ class DriftReport:
                 for env, steps in sorted(self.environments.items())},
         }
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, sort_keys=True, default=str) + "\n"
 
     def _changes(self, count):
@@ -177,7 +188,7 @@ class DriftReport:
             return f"⚠️ {self._changes(step.count)}"
         return "✅ in sync"
 
-    def to_markdown(self):
+    def to_markdown(self) -> str:
         summary = self.summary()
         names = self.step_names()
         verb = "drifted" if self.check_mode else "had drift corrected"
@@ -205,7 +216,7 @@ class DriftReport:
             lines.append("</details>")
         return "\n".join(lines) + "\n"
 
-    def to_junit(self):
+    def to_junit(self) -> str:
         suites = ET.Element("testsuites", name="trident drift")
         totals = {"tests": 0, "failures": 0, "errors": 0}
         for env, steps in sorted(self.environments.items()):

@@ -24,7 +24,7 @@ class Checkout:
     commit: str
 
 
-def _secrets_of(repo):
+def _secrets_of(repo: str) -> tuple:
     try:
         password = urlsplit(repo).password
     except ValueError:
@@ -32,7 +32,7 @@ def _secrets_of(repo):
     return (password,) if password else ()
 
 
-def display_url(repo):
+def display_url(repo: str) -> str:
     """``repo`` without credentials, fit for messages and host variables."""
     parts = urlsplit(repo)
     if parts.password is None and parts.username is None:
@@ -40,7 +40,7 @@ def display_url(repo):
     return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
 
 
-def fetch_repository(repo, version, cache_dir, runner=None):
+def fetch_repository(repo: str, version: str, cache_dir: str, runner: CommandRunner | None = None) -> Checkout:
     """Shallow-fetch ``version`` (branch, tag or commit) of ``repo`` into ``cache_dir``; return the checkout.
 
     ``git fetch --depth 1 <repo> <version>`` into a fresh ``git init`` rather than ``git clone``: it

@@ -97,7 +97,7 @@ class Environment:
         }
         return [step for step in STEPS if present[step]]
 
-    def variables(self, prefix="trident_env_"):
+    def variables(self, prefix: str = "trident_env_") -> dict:
         """Host variables for this environment; settings absent from env.yml stay undefined."""
         result = {
             f"{prefix}name": self.name,
@@ -121,11 +121,11 @@ class Environment:
         return result
 
 
-def _type_name(kind):
+def _type_name(kind: type) -> str:
     return {str: "a string", bool: "a boolean", list: "a list", dict: "a mapping"}[kind]
 
 
-def validate_settings(data, source):
+def validate_settings(data: object, source: str) -> dict:
     """Check env.yml content against SETTINGS; ``source`` names the file in every error."""
     if data is None:
         return {}
@@ -145,7 +145,7 @@ def validate_settings(data, source):
     return settings
 
 
-def _check_items(settings, source):
+def _check_items(settings: dict, source: str) -> None:
     for tag in settings.get("tags", []):
         if not isinstance(tag, str) or not _GROUP_NAME.match(tag) or tag in ("all", "ungrouped"):
             raise TridentError(f"{source}: key 'tags': {tag!r} is not a valid group name "
@@ -158,7 +158,7 @@ def _check_items(settings, source):
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
 
 
-def load_settings(env_path):
+def load_settings(env_path: str) -> dict:
     """Read and validate ``<env_path>/env.yml`` (absent = no settings)."""
     source = os.path.join(env_path, ENV_FILE)
     if not os.path.isfile(source):
@@ -173,7 +173,7 @@ def load_settings(env_path):
     return validate_settings(data, source)
 
 
-def _inside(env_path, repo_path, relative, source, key):
+def _inside(env_path: str, repo_path: str, relative: str, source: str, key: str) -> str:
     """Resolve a settings path; it must stay inside the repository."""
     if os.path.isabs(relative):
         raise TridentError(f"{source}: key '{key}' must be relative to the environment folder, got '{relative}'")
@@ -185,11 +185,11 @@ def _inside(env_path, repo_path, relative, source, key):
     return target
 
 
-def _rel(path, env_path):
+def _rel(path: str, env_path: str) -> str:
     return os.path.relpath(path, env_path).replace(os.sep, "/")
 
 
-def _is_sops_document(path):
+def _is_sops_document(path: str) -> bool:
     """A kubeconfig.yaml may be SOPS-encrypted without saying so in its name: look for the metadata."""
     if yaml is None:
         return False
@@ -201,7 +201,8 @@ def _is_sops_document(path):
     return isinstance(data, dict) and isinstance(data.get("sops"), dict) and "mac" in data["sops"]
 
 
-def find_kubeconfig(env_path, manifests_dir, settings, repo_path):
+def find_kubeconfig(env_path: str, manifests_dir: str | None, settings: dict,
+                    repo_path: str) -> tuple[str | None, bool]:
     """Return (path relative to the env, encrypted?) or (None, False)."""
     source = os.path.join(env_path, ENV_FILE)
     if "kubeconfig" in settings:
@@ -221,7 +222,7 @@ def find_kubeconfig(env_path, manifests_dir, settings, repo_path):
     return _rel(found, env_path), encrypted
 
 
-def find_manifests(env_path, settings, repo_path):
+def find_manifests(env_path: str, settings: dict, repo_path: str) -> tuple[str | None, str | None]:
     """Return (manifests dir relative to the env or None, 'kustomize' | 'files' | None)."""
     if "manifests" in settings:
         found = _inside(env_path, repo_path, settings["manifests"], os.path.join(env_path, ENV_FILE), "manifests")
@@ -238,7 +239,7 @@ def find_manifests(env_path, settings, repo_path):
     return _rel(found, env_path), "files"
 
 
-def list_manifest_files(env_path, manifests_dir, kubeconfig):
+def list_manifest_files(env_path: str, manifests_dir: str, kubeconfig: str | None) -> tuple:
     """Manifest files under the manifests dir (sorted, recursive), without the kubeconfig or hidden files."""
     root = os.path.join(env_path, manifests_dir)
     found = []
@@ -253,7 +254,7 @@ def list_manifest_files(env_path, manifests_dir, kubeconfig):
     return tuple(sorted(found))
 
 
-def find_secrets(env_path):
+def find_secrets(env_path: str) -> tuple[tuple, tuple]:
     """SOPS files in secrets/ and a warning for every other file there (a plaintext secret is a mistake)."""
     folder = os.path.join(env_path, SECRETS_DIR)
     if not os.path.isdir(folder):
@@ -270,7 +271,7 @@ def find_secrets(env_path):
     return tuple(secrets), tuple(warnings)
 
 
-def describe_environment(env_path, repo_path=None):
+def describe_environment(env_path: str, repo_path: str | None = None) -> Environment:
     """Describe the environment folder ``env_path`` of the repository at ``repo_path``."""
     env_path = os.path.realpath(env_path)
     repo_path = os.path.realpath(repo_path or os.path.dirname(os.path.dirname(env_path)))
@@ -295,7 +296,7 @@ def describe_environment(env_path, repo_path=None):
                        warnings=warnings)
 
 
-def list_environments(repo_path, environments_dir=ENVIRONMENTS_DIR):
+def list_environments(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list[str]:
     """Names of the environment folders of a repository, sorted; hidden folders are not environments."""
     folder = os.path.join(repo_path, environments_dir)
     if not os.path.isdir(folder):
@@ -304,7 +305,7 @@ def list_environments(repo_path, environments_dir=ENVIRONMENTS_DIR):
                   if not name.startswith(".") and os.path.isdir(os.path.join(folder, name)))
 
 
-def describe_repository(repo_path, environments_dir=ENVIRONMENTS_DIR):
+def describe_repository(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list[Environment]:
     """Describe every environment of a repository, in name order."""
     repo_path = os.path.realpath(repo_path)
     return [describe_environment(os.path.join(repo_path, environments_dir, name), repo_path)

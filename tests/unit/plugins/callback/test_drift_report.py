@@ -192,6 +192,21 @@ def test_scrub_drops_content_keys_at_any_depth():
     assert scrub(data) == {"a": [{"name": "x"}], "metadata": {"k": 1}}
 
 
+def test_loop_items_are_joined_and_a_censored_item_stays_hidden(callback, tmp_path):
+    loop_task = task("trident.gitops.kube_diff", "per folder")
+    callback.v2_runner_on_ok(result("e", loop_task, {"changed": True, "results": [
+        {"changed": True, "drift": [{"kind": "ConfigMap", "name": "a", "data": {"k": SECRET}}]},
+        {"changed": False, "drift": [{"kind": "ConfigMap", "name": "unchanged"}]},
+        {"changed": True, "censored": "hidden by no_log"},
+        {"changed": True, "drift": [{"kind": "Service", "name": "c"}]}]}))
+    finish(callback)
+    raw = (tmp_path / "report" / "drift-report.json").read_text()
+    assert SECRET not in raw
+    (entry,) = json.loads(raw)["environments"]["e"]["steps"]["kubernetes"]["tasks"]
+    assert entry["drift"] == [{"kind": "ConfigMap", "name": "a"}, {"kind": "Service", "name": "c"}]
+    assert entry["censored"] is True
+
+
 def test_failed_status_wins_over_changed():
     report = DriftReport(check_mode=True)
     report.record("e", "kubernetes", "t1", "m", "changed", {"changed": True})
