@@ -264,10 +264,15 @@ def _task_note(task):
 def _describe(item):
     """One line for a drift item: the scalar fields of a dict, else the value itself."""
     if isinstance(item, dict):
-        parts = [f"{key}={value}" for key, value in item.items() if isinstance(value, (str, int, float, bool))]
-        nested = [key for key, value in item.items() if isinstance(value, (dict, list))]
-        return ", ".join(parts + [f"{key}=…" for key in nested]) or "{}"
+        return ", ".join(f"{key}={_short(value)}" for key, value in item.items()) or "{}"
     return str(item)
+
+
+def _short(value):
+    """Scalars and lists of scalars as they are; deeper structure is elided (the JSON has it)."""
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return "…" if isinstance(value, (dict, list)) else str(value)
 
 
 def _md(text):

@@ -117,6 +117,7 @@ def test_markdown_is_a_table_then_details_and_escapes_html(callback, tmp_path):
     assert "| k3s | — | — | — | ✅ in sync |" in lines
     assert "| broken | — | — | — | ❌ failed |" in lines
     assert "  - kind=Secret, name=db, action=update" in lines
+    assert "  - address=local_file.x, actions=[create]" in lines
     assert "  - details hidden (no_log)" in lines
     assert "cannot reach the API server \\| &lt;b&gt;" in markdown and "<b>" not in markdown.replace(
         "<b>aliyun</b>", "").replace("<b>broken</b>", "")
