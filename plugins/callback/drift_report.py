@@ -1,0 +1,155 @@
+# Copyright: trident.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: drift_report
+type: aggregate
+short_description: Report what drifted, per environment and step, as JSON, Markdown and JUnit XML
+version_added: 0.1.0
+description:
+  - Collects, for every host (an environment of the P(trident.gitops.environments#inventory) inventory) and
+    every reconcile step (source, secrets, terraform, kubernetes), whether the step was in sync, drifted
+    (a changed task), failed or had nothing to do, with the account of the drift the modules return
+    (C(drift), C(resource_changes), C(changed_files), C(summary)).
+  - A task's step is its C(trident_step) variable (task or block vars) when set, else the step its
+    module maps to in O(step_map). Tasks with no step are not reported.
+  - "Data given to C(ansible.builtin.set_stats) as C(trident_drift) (C({<env>: {<step>: {changed, count, items}}}),
+    see docs/drift-report.md) is merged in, so roles can report what the task results do not say."
+  - Writes C(drift-report.json), C(drift-report.md) (a table environment by step, then details per
+    environment, fit for a merge-request comment) and C(drift-report.xml) (JUnit, one test suite per
+    environment, one test case per step; drift is a failure, a failed step an error) to O(report_dir),
+    and prints a short summary at the end of the run.
+  - In check mode (C(--check)) a changed task is drift that exists; otherwise it is drift that was corrected.
+  - Never reports C(diff), values under keys that hold object or file content (C(data), C(stringData),
+    C(binaryData), C(content)) or anything of a C(no_log) result beyond the fact that it changed.
+author:
+  - trident.gitops maintainers (@trident)
+requirements:
+  - Enable it with C(callbacks_enabled = trident.gitops.drift_report) in ansible.cfg or
+    E(ANSIBLE_CALLBACKS_ENABLED).
+options:
+  report_dir:
+    description:
+      - Folder the report files are written to (created if missing). Without it only the summary is printed.
+    type: path
+    env:
+      - name: TRIDENT_DRIFT_REPORT_DIR
+    ini:
+      - section: callback_trident_drift_report
+        key: report_dir
+  formats:
+    description: Report files to write.
+    type: list
+    elements: str
+    choices: [json, markdown, junit]
+    default: [json, markdown, junit]
+    env:
+      - name: TRIDENT_DRIFT_REPORT_FORMATS
+    ini:
+      - section: callback_trident_drift_report
+        key: formats
+  step_map:
+    description:
+      - Extra C(module=step) pairs (module as written in the task or its FQCN), added to the default map
+        C(trident.gitops.git_source=source), C(trident.gitops.sops_decrypt=secrets),
+        C(trident.gitops.terraform_apply=terraform), C(trident.gitops.kube_diff=kubernetes).
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: TRIDENT_DRIFT_REPORT_STEP_MAP
+    ini:
+      - section: callback_trident_drift_report
+        key: step_map
+"""
+
+import os
+
+from ansible import context
+from ansible.errors import AnsibleError
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write
+from ansible_collections.trident.gitops.plugins.module_utils.gitops.drift import (
+    DriftReport, parse_step_map, step_of)
+
+FILES = {"json": ("drift-report.json", "to_json"), "markdown": ("drift-report.md", "to_markdown"),
+         "junit": ("drift-report.xml", "to_junit")}
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "trident.gitops.drift_report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self.report = DriftReport(check_mode=bool(context.CLIARGS.get("check", False)))
+        self.step_map = parse_step_map(())
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        try:
+            self.step_map = parse_step_map(self.get_option("step_map"))
+        except ValueError as exc:
+            raise AnsibleError(f"trident.gitops.drift_report: {exc}") from None
+
+    # -- task results ---------------------------------------------------------------------------
+    def _record(self, result, status):
+        task = result._task
+        task_vars = task.get_vars()
+        # The resolved FQCN when Ansible has it; the public resolved_action property warns inside loops.
+        module = getattr(task, "_resolved_action", None) or task.action
+        step = step_of(module, task_vars, self.step_map)
+        if step is None:
+            return
+        if getattr(task, "check_mode", None) is True:  # drift.yml may set check_mode instead of --check
+            self.report.check_mode = True
+        self.report.record(result._host.get_name(), step, task.get_name(), module, status, result._result)
+
+    def v2_runner_on_ok(self, result):
+        self._record(result, "changed" if result._result.get("changed") else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record(result, "failed")
+
+    def v2_runner_on_unreachable(self, result):
+        self._record(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._record(result, "skipped")
+
+    # -- end of run -----------------------------------------------------------------------------
+    def v2_playbook_on_stats(self, stats):
+        for scope in (stats.custom or {}).values():
+            if isinstance(scope, dict):
+                self.report.merge_stats(scope.get("trident_drift"))
+        written = self._write()
+        self._display.banner("TRIDENT DRIFT REPORT")
+        summary = self.report.summary()
+        for env in sorted(self.report.environments):
+            steps = self.report.environments[env]
+            changed = [f"{name} {step.count}" for name, step in sorted(steps.items()) if step.count]
+            failed = [name for name, step in sorted(steps.items()) if step.status == "failed"]
+            line = ", ".join(changed + [f"{name} FAILED" for name in failed]) or "in sync"
+            self._display.display(f"{env}: {line}")
+        mode = "drifted" if self.report.check_mode else "had drift corrected"
+        self._display.display(f"{len(summary['drifted'])} of {summary['environments']} environments {mode}"
+                              + (f"; report written to {written}" if written else ""))
+
+    def _write(self):
+        folder = self.get_option("report_dir")
+        if not folder:
+            return None
+        try:
+            os.makedirs(folder, exist_ok=True)
+            for fmt in self.get_option("formats"):
+                name, render = FILES[fmt]
+                atomic_write(os.path.join(folder, name), getattr(self.report, render)().encode("utf-8"), mode=0o644)
+        except OSError as exc:
+            self._display.warning(f"trident.gitops.drift_report: cannot write the report to {folder}: {exc}")
+            return None
+        return folder

@@ -1,0 +1,168 @@
+# Copyright: trident.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: environments
+short_description: One inventory host per environment folder of a GitOps repository
+version_added: 0.1.0
+description:
+  - Reads C(environments/*/) of a GitOps repository and adds one host per environment folder, named after
+    the folder (optionally prefixed), with C(ansible_connection=local) and the controller's Python as
+    interpreter, so every environment is reconciled from the controller in parallel (forks, AWX slicing).
+  - The repository is a local checkout (O(path)) or is fetched (O(repo), O(version)) into a cache.
+  - "Each environment folder may hold: C(env.yml) (settings, validated; unknown keys or wrong types are
+    an error naming the file and the key), C(kubeconfig.yaml) or C(kubeconfig.sops.yaml) (also found inside
+    the manifests folder, as in the seed layout), C(*.tf) (a Terraform/OpenTofu root module), C(yaml/) or
+    C(manifests/) (Kubernetes manifests; a C(kustomization.yaml) makes it a kustomize build) and
+    C(secrets/*.sops.{yaml,json,env,ini}) (SOPS files). Every part is optional."
+  - "Host variables, all prefixed C(trident_env_): C(name), C(dir) (the folder relative to the repository
+    root), C(path) and C(repo_path) (absolute, on the machine that read the inventory), C(steps) (which of
+    source, secrets, terraform, kubernetes have content), C(tags), C(kubeconfig) and C(kubeconfig_encrypted),
+    C(terraform_files), C(manifests_dir), C(manifests_kind) (C(files) or C(kustomize)), C(manifest_files),
+    C(secrets) (list of C(path), C(name), C(format)). Paths are relative to the environment folder."
+  - "Settings from C(env.yml) become C(trident_env_<key>) only when present, so role defaults apply
+    otherwise: C(namespace), C(prune), C(kube_context), C(terraform_binary), C(terraform_workspace),
+    C(terraform_vars), C(terraform_var_files), C(terraform_backend_config), C(allow_destroy).
+    C(tags) become groups; C(vars) (a mapping) are set as host variables as they are."
+  - When the repository was fetched, C(trident_env_repo) (the URL without credentials),
+    C(trident_env_version) and C(trident_env_commit) are set too.
+  - Values read from the repository are never templated (they are data, not trusted Jinja).
+author:
+  - trident.gitops maintainers (@trident)
+extends_documentation_fragment:
+  - constructed
+options:
+  plugin:
+    description: Marks this file as a source for this plugin.
+    required: true
+    type: str
+    choices: [trident.gitops.environments]
+  path:
+    description:
+      - Root of a local checkout of the GitOps repository.
+      - A relative path is relative to the folder holding this inventory file, so a file at the root of
+        the GitOps repository (an AWX inventory source from a project) sets it to C(.).
+      - Exactly one of O(path) and O(repo) is required.
+    type: str
+  repo:
+    description:
+      - URL of the GitOps repository to fetch (shallow) into O(cache_dir).
+      - Credentials in the URL are never shown in messages or host variables.
+    type: str
+  version:
+    description: Branch, tag or commit of O(repo) to read.
+    type: str
+    default: HEAD
+  cache_dir:
+    description: Where fetched repositories are kept between runs.
+    type: path
+    default: ~/.cache/trident-gitops/inventory
+    env:
+      - name: TRIDENT_INVENTORY_CACHE_DIR
+  environments_dir:
+    description: Folder of the repository that holds one folder per environment.
+    type: str
+    default: environments
+  host_prefix:
+    description: Prefix for host names, to keep environments of several repositories apart.
+    type: str
+    default: ''
+  group:
+    description: Group that every environment joins.
+    type: str
+    default: environments
+notes:
+  - Hidden folders (C(.template)) are not environments. Folder names must be valid host names.
+  - Files in C(secrets/) not named C(*.sops.<ext>) are ignored with a warning.
+seealso:
+  - name: Environment layout
+    description: The layout of a GitOps repository this plugin reads.
+    link: https://example.invalid/trident/gitops/docs/inventory.md
+"""
+
+EXAMPLES = r"""
+# prod.environments.yml at the root of the GitOps repository (an AWX inventory source from the project)
+plugin: trident.gitops.environments
+path: .
+
+---
+# Fetch a branch and group hosts by a setting from env.yml
+plugin: trident.gitops.environments
+repo: https://git.example.com/platform/gitops.git
+version: main
+keyed_groups:
+  - key: trident_env_terraform_binary | default('none')
+    prefix: tf
+groups:
+  with_terraform: "'terraform' in trident_env_steps"
+compose:
+  ansible_python_interpreter: ansible_playbook_python
+"""
+
+import os
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import display_url, fetch_repository
+from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import describe_repository
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 templates every inventory string
+    def trust_as_template(value):
+        return value
+
+# Interpreter discovery on the controller can pick a pyenv shim or a Python without the collection's
+# libraries; the Python running ansible-playbook has them.
+CONTROLLER_PYTHON = "{{ ansible_playbook_python }}"
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
+    NAME = "trident.gitops.environments"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith((".environments.yml", ".environments.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        try:
+            root, source_vars = self._repository(path)
+            environments = describe_repository(root, self.get_option("environments_dir"))
+        except TridentError as exc:
+            raise AnsibleParserError(f"trident.gitops.environments ({path}): {exc.message}") from None
+        common = self.inventory.add_group(self.get_option("group"))
+        strict = self.get_option("strict")
+        hosts = {self.get_option("host_prefix") + env.name for env in environments}
+        for env in environments:
+            for warning in env.warnings:
+                self.display.warning(f"environment {env.name}: {warning}")
+            host = self.inventory.add_host(self.get_option("host_prefix") + env.name, group=common)
+            variables = {**env.variables(), **source_vars, "ansible_connection": "local",
+                         "ansible_python_interpreter": trust_as_template(CONTROLLER_PYTHON)}
+            for key, value in variables.items():
+                self.inventory.set_variable(host, key, value)
+            for tag in env.tags:
+                if tag in hosts:
+                    raise AnsibleParserError(f"trident.gitops.environments ({path}): environment {env.name}: tag "
+                                             f"'{tag}' is also a host name; a group and a host cannot share it")
+                self.inventory.add_child(self.inventory.add_group(tag), host)
+            self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
+
+    def _repository(self, config_path):
+        """The checkout to read and the variables that say where it came from."""
+        local, repo = self.get_option("path"), self.get_option("repo")
+        if bool(local) == bool(repo):
+            raise TridentError("set exactly one of 'path' (a local checkout) and 'repo' (a URL to fetch)")
+        if local:
+            return os.path.join(os.path.dirname(os.path.abspath(config_path)), os.path.expanduser(local)), {}
+        version = self.get_option("version")
+        checkout = fetch_repository(repo, version, self.get_option("cache_dir"))
+        return checkout.path, {"trident_env_repo": display_url(repo), "trident_env_version": version,
+                               "trident_env_commit": checkout.commit}

@@ -1,0 +1,280 @@
+"""The drift report: what drifted, per environment and step, as JSON, Markdown and JUnit XML.
+
+The drift_report callback feeds task results in; roles may add ``set_stats`` data
+(``trident_drift: {<env>: {<step>: {...}}}``, docs/drift-report.md). Only the account of the drift
+is kept: the keys modules return for it, never ``diff`` and never anything under a key that holds
+object content (``data``, ``stringData``, ``content`` …), and nothing at all from a ``no_log`` result.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+STEPS = ("source", "secrets", "terraform", "kubernetes")
+DEFAULT_STEP_MAP = {
+    "trident.gitops.git_source": "source",
+    "trident.gitops.sops_decrypt": "secrets",
+    "trident.gitops.terraform_apply": "terraform",
+    "trident.gitops.kube_diff": "kubernetes",
+}
+DETAIL_KEYS = ("drift", "resource_changes", "changed_files", "summary")
+_CONTENT_KEY = re.compile(r"^(data|content|string_?data|binary_?data)$", re.I)
+# Worst first: a step's status is the worst status of its tasks.
+_RANK = {"failed": 3, "changed": 2, "ok": 1, "skipped": 0}
+_MAX_MSG = 500
+
+
+def step_of(action: str, task_vars: dict, step_map: dict) -> str | None:
+    """The step a task belongs to: its ``trident_step`` var, else its module's entry in ``step_map``."""
+    explicit = task_vars.get("trident_step")
+    # An untemplated expression cannot name a step; the module decides then.
+    if isinstance(explicit, str) and explicit and "{{" not in explicit:
+        return explicit
+    if action in step_map:
+        return step_map[action]
+    # A short module name (collections: keyword, or 'copy' for ansible.builtin.copy) matches by suffix.
+    matches = {step for module, step in step_map.items() if module.rpartition(".")[2] == action}
+    return matches.pop() if len(matches) == 1 else None
+
+
+def parse_step_map(entries) -> dict:
+    """``module=step`` strings (the callback's step_map option) over the default map."""
+    result = dict(DEFAULT_STEP_MAP)
+    for entry in entries or ():
+        module, sep, step = str(entry).partition("=")
+        if not sep or not module.strip() or not step.strip():
+            raise ValueError(f"step_map entry {entry!r} is not of the form module=step")
+        result[module.strip()] = step.strip()
+    return result
+
+
+def scrub(value: object) -> object:
+    """Copy of ``value`` without any key that holds object or file content."""
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items() if not _CONTENT_KEY.match(str(key))}
+    if isinstance(value, (list, tuple)):
+        return [scrub(item) for item in value]
+    return value
+
+
+def details_of(result: dict) -> dict:
+    """The drift account of one (callback-side) task result."""
+    if result.get("censored"):
+        return {"censored": True}
+    details = {key: scrub(result[key]) for key in DETAIL_KEYS if key in result}
+    # A loop task: the lists of its changed items, joined.
+    for item in result.get("results") or []:
+        if not isinstance(item, dict) or not item.get("changed"):
+            continue
+        if item.get("censored"):  # Ansible censors a no_log item on its own
+            details["censored"] = True
+            continue
+        for key in ("drift", "resource_changes", "changed_files"):
+            if isinstance(item.get(key), list):
+                details.setdefault(key, []).extend(scrub(item[key]))
+    return details
+
+
+def count_of(details: dict) -> int:
+    for key in ("drift", "resource_changes", "changed_files"):
+        if isinstance(details.get(key), list):
+            return len(details[key])
+    return 1
+
+
+@dataclass
+class StepReport:
+    status: str = "skipped"
+    count: int = 0
+    tasks: list = field(default_factory=list)
+    stats: dict | None = None
+
+    def raise_to(self, status):
+        if _RANK[status] > _RANK[self.status]:
+            self.status = status
+
+
+class DriftReport:
+    """Aggregates task results and stats; renders the report formats."""
+
+    def __init__(self, check_mode: bool) -> None:
+        self.check_mode = check_mode
+        self.environments = {}
+
+    def steps(self, env):
+        return self.environments.setdefault(env, {})
+
+    def record(self, env: str, step: str, task: str, module: str, status: str, result: dict) -> None:
+        """One task result of ``env`` in ``step``; ``status`` is ok, changed, failed or skipped."""
+        report = self.steps(env).setdefault(step, StepReport())
+        report.raise_to(status)
+        if status not in ("changed", "failed"):
+            return
+        entry = {"task": task, "module": module, "changed": status == "changed"}
+        if status == "failed":
+            entry["failed"] = True
+            if not result.get("censored") and result.get("msg"):
+                entry["msg"] = str(result["msg"])[:_MAX_MSG]
+        entry.update(details_of(result))
+        if status == "changed":
+            report.count += count_of(entry)
+        report.tasks.append(entry)
+
+    def merge_stats(self, drift: object) -> None:
+        """Merge ``set_stats`` data shaped ``{env: {step: {changed, count, items, ...}}}``."""
+        if not isinstance(drift, dict):
+            return
+        for env, steps in drift.items():
+            if not isinstance(steps, dict):
+                continue
+            for step, data in steps.items():
+                if not isinstance(data, dict):
+                    continue
+                report = self.steps(str(env)).setdefault(str(step), StepReport())
+                report.stats = scrub(data)
+                count = data.get("count", len(data.get("items") or []))
+                if data.get("changed"):
+                    report.raise_to("changed")
+                    report.count = max(report.count, count if isinstance(count, int) else 1, 1)
+                else:
+                    report.raise_to("ok")
+
+    # -- views ---------------------------------------------------------------------------------
+    def env_status(self, env):
+        statuses = [step.status for step in self.environments[env].values()] or ["skipped"]
+        return max(statuses, key=_RANK.__getitem__)
+
+    def summary(self) -> dict:
+        envs = sorted(self.environments)
+        return {
+            "environments": len(envs),
+            "drifted": [env for env in envs if any(s.count for s in self.environments[env].values())],
+            "failed": [env for env in envs if self.env_status(env) == "failed"],
+        }
+
+    def step_names(self):
+        seen = {step for steps in self.environments.values() for step in steps}
+        return list(STEPS) + sorted(seen - set(STEPS))
+
+    def as_dict(self):
+        return {
+            "mode": "check" if self.check_mode else "apply",
+            "summary": self.summary(),
+            "environments": {
+                env: {"status": self.env_status(env), "steps": {
+                    name: {"status": step.status, "count": step.count, "tasks": step.tasks,
+                           **({"stats": step.stats} if step.stats is not None else {})}
+                    for name, step in sorted(steps.items())}}
+                for env, steps in sorted(self.environments.items())},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, sort_keys=True, default=str) + "\n"
+
+    def _changes(self, count):
+        noun = "change" if count == 1 else "changes"
+        return f"{count} {noun} corrected" if not self.check_mode else f"{count} {noun}"
+
+    def _cell(self, step):
+        if step is None or step.status == "skipped":
+            return "—"
+        if step.status == "failed":
+            return "❌ failed"
+        if step.status == "changed":
+            return f"⚠️ {self._changes(step.count)}"
+        return "✅ in sync"
+
+    def to_markdown(self) -> str:
+        summary = self.summary()
+        names = self.step_names()
+        verb = "drifted" if self.check_mode else "had drift corrected"
+        mode = "check mode, nothing was changed" if self.check_mode else "apply mode"
+        lines = [f"### Trident drift report ({mode})", "",
+                 f"**{len(summary['drifted'])} of {summary['environments']} environments {verb}**"
+                 + (f"; {len(summary['failed'])} failed" if summary["failed"] else "") + ".", "",
+                 "| Environment | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for env, steps in sorted(self.environments.items()):
+            lines.append(f"| {_md(env)} | " + " | ".join(self._cell(steps.get(n)) for n in names) + " |")
+        for env, steps in sorted(self.environments.items()):
+            if self.env_status(env) not in ("changed", "failed"):
+                continue
+            lines += ["", f"<details><summary><b>{_md(env)}</b></summary>", ""]
+            for name in names:
+                step = steps.get(name)
+                if step is None or step.status not in ("changed", "failed"):
+                    continue
+                lines.append(f"**{_md(name)}** — {self._cell(step)}")
+                lines.append("")
+                for task in step.tasks:
+                    lines += [f"- {_md(task['task'])}{_task_note(task)}"]
+                    lines += [f"  - {_md(_describe(item))}" for item in _items(task)]
+                lines.append("")
+            lines.append("</details>")
+        return "\n".join(lines) + "\n"
+
+    def to_junit(self) -> str:
+        suites = ET.Element("testsuites", name="trident drift")
+        totals = {"tests": 0, "failures": 0, "errors": 0}
+        for env, steps in sorted(self.environments.items()):
+            counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+            suite = ET.SubElement(suites, "testsuite", name=env)
+            for name in [n for n in self.step_names() if n in steps]:
+                step = steps[name]
+                case = ET.SubElement(suite, "testcase", classname=env, name=name)
+                counts["tests"] += 1
+                text = "\n".join(f"{task['task']}: " + "; ".join(_describe(i) for i in _items(task))
+                                 for task in step.tasks)
+                if step.status == "changed":
+                    counts["failures"] += 1
+                    ET.SubElement(case, "failure", type="drift", message=self._changes(step.count)).text = text
+                elif step.status == "failed":
+                    counts["errors"] += 1
+                    ET.SubElement(case, "error", type="failed", message="step failed").text = text
+                elif step.status == "skipped":
+                    counts["skipped"] += 1
+                    ET.SubElement(case, "skipped", message="nothing to do in this environment")
+            for key, value in counts.items():
+                suite.set(key, str(value))
+                if key in totals:
+                    totals[key] += value
+        for key, value in totals.items():
+            suites.set(key, str(value))
+        return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _items(task):
+    if task.get("censored"):
+        return ["details hidden (no_log)"]
+    if task.get("failed"):
+        return [task.get("msg", "failed")]
+    for key in ("drift", "resource_changes", "changed_files"):
+        if isinstance(task.get(key), list):
+            return task[key]
+    return [task["summary"]] if "summary" in task else []
+
+
+def _task_note(task):
+    return f" ({_md(task['module'])})" if task.get("module") else ""
+
+
+def _describe(item):
+    """One line for a drift item: the scalar fields of a dict, else the value itself."""
+    if isinstance(item, dict):
+        return ", ".join(f"{key}={_short(value)}" for key, value in item.items()) or "{}"
+    return str(item)
+
+
+def _short(value):
+    """Scalars and lists of scalars as they are; deeper structure is elided (the JSON has it)."""
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return "…" if isinstance(value, (dict, list)) else str(value)
+
+
+def _md(text):
+    """Text safe inside a Markdown table cell or list item of a merge-request comment (no HTML, no pipes)."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,312 @@
+"""What one environment folder of a GitOps repository contains (docs/design.md, section 2).
+
+Everything here only reads the checkout: it validates ``env.yml`` and finds the kubeconfig, the
+Terraform root module, the manifests and the SOPS files, so the inventory plugin (and anything
+else) can describe an environment before a single command runs. Paths in the result are relative
+to the environment folder, because the checkout that reconciles (git_source's ``dest``, an AWX job's
+project copy) is not the one that was read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+
+try:
+    import yaml
+except ImportError:  # reported by load_settings, so importing this module never fails
+    yaml = None
+
+ENV_FILE = "env.yml"
+ENVIRONMENTS_DIR = "environments"
+STEPS = ("source", "secrets", "terraform", "kubernetes")
+KUBECONFIG_NAMES = ("kubeconfig.yaml", "kubeconfig.yml", "kubeconfig.sops.yaml", "kubeconfig.sops.yml")
+MANIFEST_DIRS = ("yaml", "manifests")
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+SECRETS_DIR = "secrets"
+SECRET_FORMATS = {"yaml": "yaml", "yml": "yaml", "json": "json", "env": "dotenv", "ini": "ini"}
+_SECRET_NAME = re.compile(r"^(?P<name>.+)\.sops\.(?P<ext>yaml|yml|json|env|ini)$")
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Tags become inventory groups: the names Ansible accepts without transforming them.
+_GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# The known keys of env.yml: type and, where the set is closed, the allowed values (docs/environments.md).
+SETTINGS = {
+    "tags": (list, ()),  # inventory groups the environment joins
+    "namespace": (str, ()),  # namespace for manifests that name none
+    "prune": (bool, ()),
+    "kube_context": (str, ()),
+    "kubeconfig": (str, ()),  # relative path, instead of discovery
+    "manifests": (str, ()),  # relative path, instead of yaml/ or manifests/
+    "terraform_binary": (str, ("terraform", "tofu")),
+    "terraform_workspace": (str, ()),
+    "terraform_vars": (dict, ()),
+    "terraform_var_files": (list, ()),
+    "terraform_backend_config": (dict, ()),
+    "allow_destroy": (bool, ()),
+    "vars": (dict, ()),  # further host variables, set as they are
+}
+# Settings that describe layout are resolved into the layout fields rather than passed through.
+_LAYOUT_SETTINGS = ("tags", "kubeconfig", "manifests", "vars")
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    path: str
+    name: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One environment folder. Paths are relative to ``path`` (the folder), POSIX style."""
+
+    name: str
+    path: str
+    repo_path: str
+    settings: dict = field(default_factory=dict)
+    kubeconfig: str | None = None
+    kubeconfig_encrypted: bool = False
+    terraform_files: tuple = ()
+    manifests_dir: str | None = None
+    manifests_kind: str | None = None
+    manifest_files: tuple = ()
+    secrets: tuple = ()
+    warnings: tuple = ()
+
+    @property
+    def relpath(self):
+        return os.path.relpath(self.path, self.repo_path).replace(os.sep, "/")
+
+    @property
+    def tags(self):
+        return list(self.settings.get("tags", []))
+
+    @property
+    def steps(self):
+        present = {
+            "source": True,
+            "secrets": bool(self.secrets) or self.kubeconfig_encrypted,
+            "terraform": bool(self.terraform_files),
+            "kubernetes": self.manifests_kind is not None,
+        }
+        return [step for step in STEPS if present[step]]
+
+    def variables(self, prefix: str = "trident_env_") -> dict:
+        """Host variables for this environment; settings absent from env.yml stay undefined."""
+        result = {
+            f"{prefix}name": self.name,
+            f"{prefix}dir": self.relpath,
+            f"{prefix}path": self.path,
+            f"{prefix}repo_path": self.repo_path,
+            f"{prefix}steps": self.steps,
+            f"{prefix}tags": self.tags,
+            f"{prefix}kubeconfig": self.kubeconfig,
+            f"{prefix}kubeconfig_encrypted": self.kubeconfig_encrypted,
+            f"{prefix}terraform_files": list(self.terraform_files),
+            f"{prefix}manifests_dir": self.manifests_dir,
+            f"{prefix}manifests_kind": self.manifests_kind,
+            f"{prefix}manifest_files": list(self.manifest_files),
+            f"{prefix}secrets": [{"path": s.path, "name": s.name, "format": s.format} for s in self.secrets],
+        }
+        for key, value in self.settings.items():
+            if key not in _LAYOUT_SETTINGS:
+                result[f"{prefix}{key}"] = value
+        result.update(self.settings.get("vars", {}))
+        return result
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", bool: "a boolean", list: "a list", dict: "a mapping"}[kind]
+
+
+def validate_settings(data: object, source: str) -> dict:
+    """Check env.yml content against SETTINGS; ``source`` names the file in every error."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TridentError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
+    settings = {}
+    for key, value in data.items():
+        if key not in SETTINGS:
+            raise TridentError(f"{source}: unknown key '{key}' (known keys: {', '.join(sorted(SETTINGS))})")
+        kind, choices = SETTINGS[key]
+        if not isinstance(value, kind):
+            raise TridentError(f"{source}: key '{key}' must be {_type_name(kind)}, got {type(value).__name__}")
+        if choices and value not in choices:
+            raise TridentError(f"{source}: key '{key}' must be one of {', '.join(choices)}, got '{value}'")
+        settings[key] = value
+    _check_items(settings, source)
+    return settings
+
+
+def _check_items(settings: dict, source: str) -> None:
+    for tag in settings.get("tags", []):
+        if not isinstance(tag, str) or not _GROUP_NAME.match(tag) or tag in ("all", "ungrouped"):
+            raise TridentError(f"{source}: key 'tags': {tag!r} is not a valid group name "
+                               "(letters, digits and underscores, not starting with a digit; not all or ungrouped)")
+    for path in settings.get("terraform_var_files", []):
+        if not isinstance(path, str):
+            raise TridentError(f"{source}: key 'terraform_var_files': {path!r} is not a path")
+    for name in settings.get("vars", {}):
+        if not isinstance(name, str) or not _GROUP_NAME.match(name):
+            raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
+
+
+def load_settings(env_path: str) -> dict:
+    """Read and validate ``<env_path>/env.yml`` (absent = no settings)."""
+    source = os.path.join(env_path, ENV_FILE)
+    if not os.path.isfile(source):
+        return {}
+    if yaml is None:
+        raise TridentError("PyYAML is required to read env.yml")
+    try:
+        with open(source, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TridentError(f"{source}: cannot be read as YAML: {exc}") from None
+    return validate_settings(data, source)
+
+
+def _inside(env_path: str, repo_path: str, relative: str, source: str, key: str) -> str:
+    """Resolve a settings path; it must stay inside the repository."""
+    if os.path.isabs(relative):
+        raise TridentError(f"{source}: key '{key}' must be relative to the environment folder, got '{relative}'")
+    target = os.path.normpath(os.path.join(env_path, relative))
+    if os.path.commonpath([target, repo_path]) != repo_path:
+        raise TridentError(f"{source}: key '{key}' points outside the repository: '{relative}'")
+    if not os.path.exists(target):
+        raise TridentError(f"{source}: key '{key}': '{relative}' does not exist")
+    return target
+
+
+def _rel(path: str, env_path: str) -> str:
+    return os.path.relpath(path, env_path).replace(os.sep, "/")
+
+
+def _is_sops_document(path: str) -> bool:
+    """A kubeconfig.yaml may be SOPS-encrypted without saying so in its name: look for the metadata."""
+    if yaml is None:
+        return False
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("sops"), dict) and "mac" in data["sops"]
+
+
+def find_kubeconfig(env_path: str, manifests_dir: str | None, settings: dict,
+                    repo_path: str) -> tuple[str | None, bool]:
+    """Return (path relative to the env, encrypted?) or (None, False)."""
+    source = os.path.join(env_path, ENV_FILE)
+    if "kubeconfig" in settings:
+        found = _inside(env_path, repo_path, settings["kubeconfig"], source, "kubeconfig")
+    else:
+        folders = [env_path] + ([os.path.join(env_path, manifests_dir)] if manifests_dir else [])
+        candidates = [os.path.join(folder, name) for folder in folders for name in KUBECONFIG_NAMES
+                      if os.path.isfile(os.path.join(folder, name))]
+        if not candidates:
+            return None, False
+        if len(candidates) > 1:
+            raise TridentError(f"{env_path}: more than one kubeconfig: "
+                               f"{', '.join(_rel(c, env_path) for c in candidates)}; keep one or set 'kubeconfig' "
+                               f"in {ENV_FILE}")
+        found = candidates[0]
+    encrypted = ".sops." in os.path.basename(found) or _is_sops_document(found)
+    return _rel(found, env_path), encrypted
+
+
+def find_manifests(env_path: str, settings: dict, repo_path: str) -> tuple[str | None, str | None]:
+    """Return (manifests dir relative to the env or None, 'kustomize' | 'files' | None)."""
+    if "manifests" in settings:
+        found = _inside(env_path, repo_path, settings["manifests"], os.path.join(env_path, ENV_FILE), "manifests")
+    else:
+        present = [name for name in MANIFEST_DIRS if os.path.isdir(os.path.join(env_path, name))]
+        if len(present) > 1:
+            raise TridentError(f"{env_path}: both {' and '.join(p + '/' for p in present)} hold manifests; keep one or set "
+                               f"'manifests' in {ENV_FILE}")
+        if not present:
+            return None, None
+        found = os.path.join(env_path, present[0])
+    if any(os.path.isfile(os.path.join(found, name)) for name in KUSTOMIZATION_NAMES):
+        return _rel(found, env_path), "kustomize"
+    return _rel(found, env_path), "files"
+
+
+def list_manifest_files(env_path: str, manifests_dir: str, kubeconfig: str | None) -> tuple:
+    """Manifest files under the manifests dir (sorted, recursive), without the kubeconfig or hidden files."""
+    root = os.path.join(env_path, manifests_dir)
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            path = os.path.join(folder, name)
+            rel = _rel(path, env_path)
+            if name.startswith(".") or not name.endswith(MANIFEST_SUFFIXES) or rel == kubeconfig:
+                continue
+            found.append(rel)
+    return tuple(sorted(found))
+
+
+def find_secrets(env_path: str) -> tuple[tuple, tuple]:
+    """SOPS files in secrets/ and a warning for every other file there (a plaintext secret is a mistake)."""
+    folder = os.path.join(env_path, SECRETS_DIR)
+    if not os.path.isdir(folder):
+        return (), ()
+    secrets, warnings = [], []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(".") or not os.path.isfile(os.path.join(folder, name)):
+            continue
+        match = _SECRET_NAME.match(name)
+        if match:
+            secrets.append(SecretFile(f"{SECRETS_DIR}/{name}", match["name"], SECRET_FORMATS[match["ext"]]))
+        else:
+            warnings.append(f"{SECRETS_DIR}/{name} is not named *.sops.{{yaml,json,env,ini}}; ignored")
+    return tuple(secrets), tuple(warnings)
+
+
+def describe_environment(env_path: str, repo_path: str | None = None) -> Environment:
+    """Describe the environment folder ``env_path`` of the repository at ``repo_path``."""
+    env_path = os.path.realpath(env_path)
+    repo_path = os.path.realpath(repo_path or os.path.dirname(os.path.dirname(env_path)))
+    if not os.path.isdir(env_path):
+        raise TridentError(f"{env_path}: not an environment folder")
+    name = os.path.basename(env_path)
+    if not _ENV_NAME.match(name):
+        raise TridentError(f"{env_path}: '{name}' cannot be an inventory host name "
+                           "(use letters, digits, '.', '_' and '-')")
+    settings = load_settings(env_path)
+    manifests_dir, manifests_kind = find_manifests(env_path, settings, repo_path)
+    kubeconfig, encrypted = find_kubeconfig(env_path, manifests_dir, settings, repo_path)
+    manifest_files = ()
+    if manifests_kind == "files":
+        manifest_files = list_manifest_files(env_path, manifests_dir, kubeconfig)
+    terraform_files = tuple(sorted(n for n in os.listdir(env_path)
+                                   if n.endswith((".tf", ".tf.json")) and os.path.isfile(os.path.join(env_path, n))))
+    secrets, warnings = find_secrets(env_path)
+    return Environment(name=name, path=env_path, repo_path=repo_path, settings=settings, kubeconfig=kubeconfig,
+                       kubeconfig_encrypted=encrypted, terraform_files=terraform_files, manifests_dir=manifests_dir,
+                       manifests_kind=manifests_kind, manifest_files=manifest_files, secrets=secrets,
+                       warnings=warnings)
+
+
+def list_environments(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list[str]:
+    """Names of the environment folders of a repository, sorted; hidden folders are not environments."""
+    folder = os.path.join(repo_path, environments_dir)
+    if not os.path.isdir(folder):
+        raise TridentError(f"{repo_path}: no '{environments_dir}' folder; is this a GitOps repository?")
+    return sorted(name for name in os.listdir(folder)
+                  if not name.startswith(".") and os.path.isdir(os.path.join(folder, name)))
+
+
+def describe_repository(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list[Environment]:
+    """Describe every environment of a repository, in name order."""
+    repo_path = os.path.realpath(repo_path)
+    return [describe_environment(os.path.join(repo_path, environments_dir, name), repo_path)
+            for name in list_environments(repo_path, environments_dir)]
