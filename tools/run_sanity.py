@@ -5,6 +5,7 @@ untracked-but-not-ignored), so what is checked is what is committed. Sanity tool
 own pinned virtualenvs (--venv); their pip is bootstrapped offline (tools/offline_get_pip.py).
 """
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -33,6 +34,15 @@ def install_offline_pip_bootstrap():
 
 
 def main(argv):
+    # ansible-test's virtualenvs under ~/.ansible/test are shared by every checkout on the machine.
+    lock_path = Path.home() / ".ansible" / "test" / ".trident-sanity.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return run_sanity(argv)
+
+
+def run_sanity(argv):
     install_offline_pip_bootstrap()
     with tempfile.TemporaryDirectory(prefix="trident-sanity-") as tmp:
         target = Path(tmp) / "ansible_collections" / "trident" / "gitops"
