@@ -88,7 +88,8 @@ def secret_strings(*trees):
         elif isinstance(value, (list, tuple)):
             stack.extend(value)
         elif value is not None and not isinstance(value, bool) and str(value):
-            found.add(str(value))
+            # Diagnostics quote values (and show lines of our JSON var file): the escaped form too.
+            found.update({str(value), json.dumps(str(value), ensure_ascii=False)[1:-1]})
     # Longest first, so a secret that contains another one is replaced whole.
     return sorted(found, key=len, reverse=True)
 
@@ -164,12 +165,7 @@ def init_fingerprint(settings, files, backend_config, binary_path):
     digest.update(f"{binary_path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{settings.workspace}\0".encode())
     digest.update(json.dumps(backend_config, sort_keys=True, default=str).encode())
     for path in [*files, os.path.join(settings.project_path, LOCK_FILE), *settings.backend_config_files]:
-        digest.update(f"\0{path}\0".encode())
-        try:
-            with open(path, "rb") as handle:
-                digest.update(hashlib.sha256(handle.read()).digest())
-        except FileNotFoundError:
-            digest.update(b"<absent>")
+        digest.update(f"\0{path}\0{_digest(path)}".encode())
     return digest.hexdigest()
 
 
@@ -270,15 +266,14 @@ class _Run:
         backend_config = backend_settings(self.backend, self.settings, self.state_dir)
         fingerprint_path = os.path.join(self.state_dir, "init.fingerprint")
         fingerprint = init_fingerprint(self.settings, self.files, backend_config, self.binary)
-        try:
-            with open(fingerprint_path, encoding="ascii") as handle:
-                if handle.read() == fingerprint and os.path.isdir(self.data_dir):
-                    return False
-        except FileNotFoundError:
-            pass
+        if _read(fingerprint_path) == fingerprint and os.path.isdir(self.data_dir):
+            return False
         args = ["init", "-input=false", "-no-color", "-reconfigure"]
-        if os.path.exists(os.path.join(self.settings.project_path, LOCK_FILE)):
-            # The checkout's lock file is the truth: never rewrite it, fail if it does not match.
+        lock_file = os.path.join(self.settings.project_path, LOCK_FILE)
+        ours_path = os.path.join(self.state_dir, "lockfile.written")
+        lock_digest = _digest(lock_file)
+        if lock_digest is not None and lock_digest != _read(ours_path):
+            # A lock file from the checkout is the truth: never rewrite it, fail if it does not match.
             args.append("-lockfile=readonly")
         args += [f"-backend-config={path}" for path in self.settings.backend_config_files]
         if backend_config:
@@ -286,7 +281,12 @@ class _Run:
             config_path = os.path.join(scratch, "backend.tfbackend.json")
             atomic_write(config_path, json.dumps(backend_config).encode())
             args.append(f"-backend-config={config_path}")
+        # Without providers or modules init creates no data dir; it must exist to show init happened.
+        os.makedirs(self.data_dir, exist_ok=True)
         self._checked(self._command(*args, check=False), "init")
+        if "-lockfile=readonly" not in args:
+            # init wrote (or kept) this lock file itself: a later init may update it.
+            atomic_write(ours_path, (_digest(lock_file) or "").encode())
         # The lock file init may just have written is part of the fingerprint.
         atomic_write(fingerprint_path,
                      init_fingerprint(self.settings, self.files, backend_config, self.binary).encode())
@@ -304,7 +304,7 @@ class _Run:
         if self.settings.variables:
             # Last, so these win over the variables files, like -var after -var-file.
             vars_path = os.path.join(scratch, "trident.tfvars.json")
-            atomic_write(vars_path, json.dumps(self.settings.variables).encode())
+            atomic_write(vars_path, json.dumps(self.settings.variables, ensure_ascii=False).encode())
             args.append(f"-var-file={vars_path}")
         result = self._command(*args, check=False)
         if result.rc != _PLAN_HAS_CHANGES:
@@ -353,6 +353,22 @@ def _refusal(plan):
 
 def _tail(text, limit=4000):
     return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _digest(path):
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def _remove_empty(paths):

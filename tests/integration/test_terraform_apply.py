@@ -1,0 +1,315 @@
+"""terraform_apply through ansible-playbook against real terraform and tofu, offline (filesystem provider mirror)."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed import tool
+from testbed.ansible import run_playbook
+from testbed.process import free_port
+
+BINARIES = ["terraform", "tofu"]
+PROVIDERS = """
+terraform {
+  required_providers {
+    local = { source = "hashicorp/local" }
+  }
+}
+"""
+
+
+class Project:
+    """A root module in its own "checkout" directory, with its state dir and managed files elsewhere."""
+
+    def __init__(self, tmp_path, binary):
+        self.binary = binary
+        self.path = tmp_path / "checkout" / "env"
+        self.state_dir = tmp_path / "state"
+        self.files = tmp_path / "managed"
+        self.runs = tmp_path / "runs"
+        self.path.mkdir(parents=True)
+        self.files.mkdir()
+        self.count = 0
+
+    def write(self, body):
+        (self.path / "main.tf").write_text(PROVIDERS + body.replace("@FILES@", str(self.files)))
+
+    def run(self, check=False, diff=False, verbosity=0, env=None, **options):
+        """Run the module once; return (task result, playbook result)."""
+        self.count += 1
+        args = {"project_path": str(self.path), "binary": tool(self.binary), "state_dir": str(self.state_dir),
+                **options}
+        play = run_playbook(self.runs / str(self.count), [{"name": "tf", "trident.gitops.terraform_apply": args}],
+                            check=check, diff=diff, verbosity=verbosity, env=env)
+        results = play.task_results()
+        assert results, f"playbook did not run:\n{play.stdout[-3000:]}\n{play.stderr[-3000:]}"
+        return results[0], play
+
+    def state(self, workspace="default"):
+        sub = "terraform.tfstate" if workspace == "default" else f"terraform.tfstate.d/{workspace}/terraform.tfstate"
+        path = self.state_dir / sub
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def addresses(self, workspace="default"):
+        state = self.state(workspace) or {"resources": []}
+        return sorted(f"{r['type']}.{r['name']}" for r in state["resources"] if r["mode"] == "managed")
+
+
+def checkout_files(project):
+    """Everything in the checkout besides the configuration and its committed lock file."""
+    return sorted(str(p.relative_to(project.path)) for p in project.path.rglob("*")
+                  if p.name not in ("main.tf", ".terraform.lock.hcl"))
+
+
+TWO_RESOURCES = """
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+resource "terraform_data" "app" {
+  input = var.greeting
+}
+resource "local_file" "motd" {
+  filename = "@FILES@/motd"
+  content  = "motd for ${terraform.workspace}"
+}
+output "greeting" { value = terraform_data.app.output }
+output "workspace" { value = terraform.workspace }
+"""
+
+
+@pytest.fixture(params=BINARIES)
+def project(request, tmp_path):
+    return Project(tmp_path, request.param)
+
+
+def test_create_noop_and_change_with_check_mode_and_diff(project):
+    project.write(TWO_RESOURCES)
+    preview, _ = project.run(check=True)
+    assert preview["changed"] is True and preview["applied"] is False
+    assert preview["summary"] == {"add": 2, "change": 0, "destroy": 0, "replace": 0}
+    assert {c["address"]: c["actions"] for c in preview["resource_changes"]} == {
+        "terraform_data.app": ["create"], "local_file.motd": ["create"]}
+    assert not (project.files / "motd").exists() and project.addresses() == [], "check mode must change nothing"
+
+    created, _ = project.run()
+    assert created["changed"] is True and created["applied"] is True
+    assert (project.files / "motd").read_text() == "motd for default"
+    assert project.addresses() == ["local_file.motd", "terraform_data.app"]
+    assert created["outputs"] == {"greeting": "hello", "workspace": "default"}
+
+    again, _ = project.run()
+    assert again["changed"] is False and again["applied"] is False and again["initialized"] is False
+    assert again["resource_changes"] == [] and again["outputs"] == {"greeting": "hello", "workspace": "default"}
+    assert project.run(check=True)[0]["changed"] is False
+
+    project.write(TWO_RESOURCES.replace('default = "hello"', 'default = "bonjour"'))
+    preview, play = project.run(check=True, diff=True)
+    assert preview["changed"] is True and preview["summary"]["change"] == 1
+    assert preview["resource_changes"] == [{"address": "terraform_data.app", "actions": ["update"]}]
+    (diff,) = preview["diff"]
+    assert diff["before"]["input"] == "hello" and diff["after"]["input"] == "bonjour"
+    assert project.state()["outputs"]["greeting"]["value"] == "hello", "check mode must not apply"
+
+    changed, _ = project.run()
+    assert changed["changed"] is True and changed["outputs"]["greeting"] == "bonjour"
+    assert project.run()[0]["changed"] is False
+    assert checkout_files(project) == [], "nothing a run writes may live in the checkout"
+
+
+def test_drift_is_detected_in_check_mode_and_by_drift_only_and_corrected(project):
+    project.write(TWO_RESOURCES)
+    project.run()
+    motd = project.files / "motd"
+    motd.write_text("edited by hand")
+
+    preview, _ = project.run(check=True)
+    assert preview["changed"] is True
+    assert [d["address"] for d in preview["resource_drift"]] == ["local_file.motd"]
+    assert preview["resource_changes"] == [{"address": "local_file.motd", "actions": ["create"]}]
+
+    drift, _ = project.run(drift_only=True)
+    assert drift["changed"] is True and drift["applied"] is False
+    assert drift["resource_drift"] == [{"address": "local_file.motd", "actions": ["delete"]}]
+    assert motd.read_text() == "edited by hand", "drift_only must change nothing"
+    assert "local_file.motd" in project.addresses(), "drift_only must not even refresh the state"
+
+    fixed, _ = project.run()
+    assert fixed["changed"] is True and motd.read_text() == "motd for default"
+    assert project.run(drift_only=True)[0]["changed"] is False
+
+    motd.unlink()
+    assert project.run(drift_only=True)[0]["resource_drift"] == [
+        {"address": "local_file.motd", "actions": ["delete"]}]
+    assert not motd.exists()
+    assert project.run()[0]["changed"] is True and motd.exists()
+    assert project.run()[0]["changed"] is False
+
+
+def test_destroy_guard_refuses_delete_and_replace_before_applying(project):
+    project.write(TWO_RESOURCES)
+    project.run()
+    before = (project.state_dir / "terraform.tfstate").read_bytes()
+
+    project.write(TWO_RESOURCES.split('resource "local_file"')[0] + 'output "greeting" { value = "x" }\n')
+    deleted, _ = project.run()
+    assert deleted.get("failed") is True
+    assert "refusing" in deleted["msg"] and "local_file.motd (delete)" in deleted["msg"]
+    assert deleted["summary"]["destroy"] == 1
+    assert (project.files / "motd").exists() and (project.state_dir / "terraform.tfstate").read_bytes() == before
+
+    project.write(TWO_RESOURCES.replace('content  = "motd', 'content  = "new motd'))
+    replaced, _ = project.run()
+    assert replaced.get("failed") is True and "local_file.motd (delete/create)" in replaced["msg"]
+    assert (project.files / "motd").read_text() == "motd for default"
+    assert (project.state_dir / "terraform.tfstate").read_bytes() == before
+    # Check mode predicts the same refusal.
+    assert project.run(check=True)[0].get("failed") is True
+
+    project.write(TWO_RESOURCES)
+    absent, _ = project.run(state="absent")
+    assert absent.get("failed") is True and (project.files / "motd").exists()
+
+    destroyed, _ = project.run(state="absent", allow_destroy=True)
+    assert destroyed["changed"] is True and destroyed["summary"]["destroy"] == 2
+    assert not (project.files / "motd").exists() and project.addresses() == []
+    assert project.run(state="absent")[0]["changed"] is False, "nothing left to destroy: no refusal, no change"
+
+
+def test_workspace_is_selected_and_created(project):
+    project.write(TWO_RESOURCES.replace("/motd", "/motd-${terraform.workspace}"))
+    staging, _ = project.run(workspace="staging")
+    assert staging["changed"] is True and staging["outputs"]["workspace"] == "staging"
+    assert (project.files / "motd-staging").read_text() == "motd for staging"
+    assert project.addresses("staging") == ["local_file.motd", "terraform_data.app"]
+    assert project.addresses() == [], "the default workspace is untouched"
+    assert project.run(workspace="staging")[0]["changed"] is False
+    assert project.run(workspace="default")[0]["changed"] is True
+    assert (project.files / "motd-default").exists()
+    assert checkout_files(project) == []
+
+
+def test_explicit_local_backend_keeps_state_and_workspaces_in_the_state_dir(project):
+    project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES)
+    assert project.run(workspace="qa")[0]["changed"] is True
+    assert project.addresses("qa") == ["local_file.motd", "terraform_data.app"]
+    assert project.run(workspace="qa")[0]["changed"] is False
+    assert checkout_files(project) == []
+
+
+def test_default_state_dir_is_outside_the_checkout(project, tmp_path):
+    project.write(TWO_RESOURCES)
+    home = tmp_path / "home"
+    home.mkdir()
+    args = {"project_path": str(project.path), "binary": tool(project.binary)}
+    tasks = [{"name": "tf", "trident.gitops.terraform_apply": args}]
+    first = run_playbook(tmp_path / "default-1", tasks, env={"HOME": str(home)}).task_results()[0]
+    assert first["changed"] is True
+    assert Path(first["state_dir"]).parent == home / ".cache" / "trident-gitops" / "terraform"
+    assert (Path(first["state_dir"]) / "terraform.tfstate").exists()
+    assert run_playbook(tmp_path / "default-2", tasks, env={"HOME": str(home)}).task_results()[0]["changed"] is False
+    assert checkout_files(project) == []
+
+
+SECRET = 'hunter2-"quoted"-\u00e9t\u00e9'
+SECRET_CONFIG = """
+variable "password" {
+  type      = string
+  sensitive = true
+}
+resource "terraform_data" "db" {
+  triggers_replace = sha256(var.password)
+}
+output "fingerprint" {
+  value     = sha256(var.password)
+  sensitive = true
+}
+"""
+
+
+def test_variables_never_leak(project):
+    project.write(SECRET_CONFIG)
+    created, play = project.run(variables={"password": SECRET}, diff=True, verbosity=4)
+    assert created["changed"] is True
+    masked = created["outputs"]["fingerprint"]
+    assert masked.startswith("<masked:") and masked != project.state()["outputs"]["fingerprint"]["value"]
+    again, play_again = project.run(variables={"password": SECRET}, check=True, diff=True, verbosity=4)
+    assert again["changed"] is False
+    for text in (play.stdout, play.stderr, play_again.stdout, play_again.stderr):
+        assert SECRET not in text and json.dumps(SECRET)[1:-1] not in text
+    for root in (project.state_dir, project.path):
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert SECRET.encode() not in path.read_bytes(), f"secret left in {path}"
+    assert [p.name for p in project.state_dir.iterdir() if p.name.startswith(".run-")] == [], "temp dir left"
+
+
+def test_secret_in_a_failing_variable_is_scrubbed_from_the_error(project):
+    project.write("""
+variable "token" {
+  type = string
+  validation {
+    condition     = length(var.token) < 3
+    error_message = "token too long"
+  }
+}
+resource "terraform_data" "t" { input = var.token }
+""")
+    failed, play = project.run(variables={"token": SECRET}, verbosity=4)
+    assert failed.get("failed") is True and "token too long" in failed["msg"]
+    assert SECRET not in play.stdout + play.stderr
+    assert project.addresses() == []
+
+
+def test_invalid_hcl_fails_clearly(project):
+    project.write(TWO_RESOURCES + '\nresource "terraform_data" "broken" {\n  input = \n')
+    failed, _ = project.run()
+    assert failed.get("failed") is True
+    assert "failed" in failed["msg"] and "nothing was applied" in failed["msg"]
+    assert "Error:" in failed["msg"]
+    assert not (project.files / "motd").exists() and project.addresses() == []
+
+
+def test_missing_required_variable_fails_clearly(project):
+    project.write(SECRET_CONFIG)
+    failed, _ = project.run(variables={"unrelated": "x"})
+    assert failed.get("failed") is True and "password" in failed["msg"] and "nothing was applied" in failed["msg"]
+    assert project.addresses() == []
+
+
+def test_state_locked_by_another_process_fails_then_converges(project):
+    project.write(TWO_RESOURCES)
+    project.run()
+    project.write(TWO_RESOURCES.replace('default = "hello"', 'default = "changed"'))
+    env = {**os.environ, "TF_DATA_DIR": str(project.state_dir / "data")}
+    # A real second process holding the state lock: `console` keeps it while it waits for input.
+    holder = subprocess.Popen([tool(project.binary), "console", f"-state={project.state_dir / 'terraform.tfstate'}"],
+                              cwd=project.path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        lock_info = project.state_dir / ".terraform.tfstate.lock.info"
+        deadline = time.monotonic() + 30
+        while not lock_info.exists() and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert lock_info.exists(), "the console process did not take the state lock"
+        locked, _ = project.run(lock_timeout="1s")
+        assert locked.get("failed") is True and "state lock" in locked["msg"]
+        assert project.state()["outputs"]["greeting"]["value"] == "hello"
+    finally:
+        holder.communicate(input=b"", timeout=30)
+    converged, _ = project.run()
+    assert converged["changed"] is True and converged["outputs"]["greeting"] == "changed"
+
+
+def test_unreachable_backend_fails_clearly(project):
+    port = free_port()
+    project.write(f'terraform {{\n  backend "http" {{\n    address = "http://127.0.0.1:{port}/state"\n  }}\n}}\n'
+                  + TWO_RESOURCES)
+    failed, _ = project.run()
+    assert failed.get("failed") is True and "nothing was applied" in failed["msg"]
+    assert f"127.0.0.1:{port}" in failed["msg"]
+    assert not (project.files / "motd").exists()
