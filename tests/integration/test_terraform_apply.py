@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile, secret_strings
 from testbed import tool
 from testbed.ansible import run_playbook
 from testbed.process import free_port
@@ -313,3 +315,60 @@ def test_unreachable_backend_fails_clearly(project):
     assert failed.get("failed") is True and "nothing was applied" in failed["msg"]
     assert f"127.0.0.1:{port}" in failed["msg"]
     assert not (project.files / "motd").exists()
+
+
+class RecordingRunner(CommandRunner):
+    """A real runner that also records every argv and environment, and the var files as they exist mid-run."""
+
+    def __init__(self):
+        super().__init__(redact=secret_strings({"password": SECRET}))
+        self.calls = []
+        self.var_files = []
+
+    def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False):
+        self.calls.append((list(argv), dict(env or {})))
+        for arg in argv[1:]:
+            if arg.startswith("-var-file="):
+                path = Path(arg.split("=", 1)[1])
+                self.var_files.append((path, path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777,
+                                       json.loads(path.read_text())))
+        return super().__call__(argv, cwd=cwd, env=env, data=data, check=check, binary_output=binary_output)
+
+
+def test_variables_go_through_a_private_file_never_argv(project):
+    project.write(SECRET_CONFIG)
+    runner = RecordingRunner()
+    settings = Settings(project_path=str(project.path), binary=tool(project.binary), state_dir=str(project.state_dir),
+                        variables={"password": SECRET})
+    assert reconcile(settings, runner).changed is True
+    assert [argv[1] for argv, _ in runner.calls] == ["init", "plan", "show", "apply"]
+    for argv, env in runner.calls:
+        assert not any(SECRET in arg for arg in argv) and not any(SECRET in value for value in env.values())
+    ((path, mode, dir_mode, content),) = runner.var_files
+    assert path.name.endswith(".tfvars.json") and mode == 0o600 and dir_mode == 0o700
+    assert content == {"password": SECRET}
+    assert not path.exists() and not path.parent.exists(), "the private var file and its directory are removed"
+
+    runner = RecordingRunner()
+    assert reconcile(settings, runner).changed is False
+    assert [argv[1] for argv, _ in runner.calls] == ["plan"], "a no-op run costs one terraform process"
+
+
+def test_targets_and_variables_files(project, tmp_path):
+    project.write(TWO_RESOURCES)
+    var_file = tmp_path / "greeting.tfvars"
+    var_file.write_text('greeting = "from file"\n')
+    targeted, _ = project.run(targets=["terraform_data.app"], variables_files=[str(var_file)], parallelism=2)
+    assert targeted["resource_changes"] == [{"address": "terraform_data.app", "actions": ["create"]}]
+    assert targeted["outputs"]["greeting"] == "from file" and not (project.files / "motd").exists()
+    # variables win over variables_files
+    overridden, _ = project.run(variables_files=[str(var_file)], variables={"greeting": "from task"})
+    assert project.state()["outputs"]["greeting"]["value"] == "from task" and (project.files / "motd").exists()
+    # A value given in (no_log) variables is hidden by Ansible wherever it shows up in the result.
+    assert overridden["outputs"]["greeting"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def test_backend_config_without_backend_block_is_refused(project):
+    project.write(TWO_RESOURCES)
+    failed, _ = project.run(backend_config={"path": "/tmp/x"})
+    assert failed.get("failed") is True and "no backend block" in failed["msg"]
