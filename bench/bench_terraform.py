@@ -70,13 +70,19 @@ def main():
         bare_env = {"TF_DATA_DIR": str(state_dir / "data")}
         bare_argv = [terraform, "plan", "-detailed-exitcode", "-input=false", "-no-color",
                      f"-state={state_dir / 'terraform.tfstate'}"]
-        bare = lambda: run_command(bare_argv, env=bare_env, cwd=ours)  # noqa: E731
         # What the module runs: the same plan, saved to a file so that exactly it can be applied.
         plan_file = tmp / "bare.tfplan"
-        bare_out = lambda: run_command([*bare_argv, f"-out={plan_file}"], env=bare_env, cwd=ours)  # noqa: E731
-        ours_args = {"project_path": str(ours), "binary": terraform, "state_dir": str(state_dir)}
-        in_process = lambda: reconcile(settings, runner)  # noqa: E731
 
+        def bare():
+            run_command(bare_argv, env=bare_env, cwd=ours)
+
+        def bare_out():
+            run_command([*bare_argv, f"-out={plan_file}"], env=bare_env, cwd=ours)
+
+        def in_process():
+            reconcile(settings, runner)
+
+        ours_args = {"project_path": str(ours), "binary": terraform, "state_dir": str(state_dir)}
         compare(f"no-op, {RESOURCES} resources, in-process module_utils vs bare plan",
                 {"terraform_apply (module_utils)": in_process, "bare terraform plan": bare,
                  "bare terraform plan -out=FILE": bare_out})

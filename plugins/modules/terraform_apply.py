@@ -18,7 +18,7 @@ description:
   - Provider mirrors and plugin caches are honoured through the Terraform CLI configuration
     (E(TF_CLI_CONFIG_FILE)), as for any Terraform run.
 author:
-  - trident.gitops maintainers
+  - trident.gitops maintainers (@trident)
 options:
   project_path:
     description: Directory of the root module (the C(*.tf) / C(*.tf.json) files).
@@ -107,9 +107,11 @@ seealso:
     link: https://developer.hashicorp.com/terraform/cli/commands/plan
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Plans only; C(changed) is true when the plan has changes.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before/after of each changed (or drifted) resource, sensitive values masked.
 """

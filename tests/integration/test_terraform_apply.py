@@ -36,20 +36,22 @@ class Project:
         self.path.mkdir(parents=True)
         self.files.mkdir()
         self.count = 0
+        self.play = None
 
     def write(self, body):
         (self.path / "main.tf").write_text(PROVIDERS + body.replace("@FILES@", str(self.files)))
 
     def run(self, check=False, diff=False, verbosity=0, env=None, **options):
-        """Run the module once; return (task result, playbook result)."""
+        """Run the module once and return its task result; ``self.play`` keeps the whole playbook run."""
         self.count += 1
         args = {"project_path": str(self.path), "binary": tool(self.binary), "state_dir": str(self.state_dir),
                 **options}
         play = run_playbook(self.runs / str(self.count), [{"name": "tf", "trident.gitops.terraform_apply": args}],
                             check=check, diff=diff, verbosity=verbosity, env=env)
+        self.play = play
         results = play.task_results()
         assert results, f"playbook did not run:\n{play.stdout[-3000:]}\n{play.stderr[-3000:]}"
-        return results[0], play
+        return results[0]
 
     def state(self, workspace="default"):
         sub = "terraform.tfstate" if workspace == "default" else f"terraform.tfstate.d/{workspace}/terraform.tfstate"
@@ -91,35 +93,35 @@ def project(request, tmp_path):
 
 def test_create_noop_and_change_with_check_mode_and_diff(project):
     project.write(TWO_RESOURCES)
-    preview, _ = project.run(check=True)
+    preview = project.run(check=True)
     assert preview["changed"] is True and preview["applied"] is False
     assert preview["summary"] == {"add": 2, "change": 0, "destroy": 0, "replace": 0}
     assert {c["address"]: c["actions"] for c in preview["resource_changes"]} == {
         "terraform_data.app": ["create"], "local_file.motd": ["create"]}
     assert not (project.files / "motd").exists() and project.addresses() == [], "check mode must change nothing"
 
-    created, _ = project.run()
+    created = project.run()
     assert created["changed"] is True and created["applied"] is True
     assert (project.files / "motd").read_text() == "motd for default"
     assert project.addresses() == ["local_file.motd", "terraform_data.app"]
     assert created["outputs"] == {"greeting": "hello", "workspace": "default"}
 
-    again, _ = project.run()
+    again = project.run()
     assert again["changed"] is False and again["applied"] is False and again["initialized"] is False
     assert again["resource_changes"] == [] and again["outputs"] == {"greeting": "hello", "workspace": "default"}
-    assert project.run(check=True)[0]["changed"] is False
+    assert project.run(check=True)["changed"] is False
 
     project.write(TWO_RESOURCES.replace('default = "hello"', 'default = "bonjour"'))
-    preview, play = project.run(check=True, diff=True)
+    preview = project.run(check=True, diff=True)
     assert preview["changed"] is True and preview["summary"]["change"] == 1
     assert preview["resource_changes"] == [{"address": "terraform_data.app", "actions": ["update"]}]
     (diff,) = preview["diff"]
     assert diff["before"]["input"] == "hello" and diff["after"]["input"] == "bonjour"
     assert project.state()["outputs"]["greeting"]["value"] == "hello", "check mode must not apply"
 
-    changed, _ = project.run()
+    changed = project.run()
     assert changed["changed"] is True and changed["outputs"]["greeting"] == "bonjour"
-    assert project.run()[0]["changed"] is False
+    assert project.run()["changed"] is False
     assert checkout_files(project) == [], "nothing a run writes may live in the checkout"
 
 
@@ -129,27 +131,27 @@ def test_drift_is_detected_in_check_mode_and_by_drift_only_and_corrected(project
     motd = project.files / "motd"
     motd.write_text("edited by hand")
 
-    preview, _ = project.run(check=True)
+    preview = project.run(check=True)
     assert preview["changed"] is True
     assert [d["address"] for d in preview["resource_drift"]] == ["local_file.motd"]
     assert preview["resource_changes"] == [{"address": "local_file.motd", "actions": ["create"]}]
 
-    drift, _ = project.run(drift_only=True)
+    drift = project.run(drift_only=True)
     assert drift["changed"] is True and drift["applied"] is False
     assert drift["resource_drift"] == [{"address": "local_file.motd", "actions": ["delete"]}]
     assert motd.read_text() == "edited by hand", "drift_only must change nothing"
     assert "local_file.motd" in project.addresses(), "drift_only must not even refresh the state"
 
-    fixed, _ = project.run()
+    fixed = project.run()
     assert fixed["changed"] is True and motd.read_text() == "motd for default"
-    assert project.run(drift_only=True)[0]["changed"] is False
+    assert project.run(drift_only=True)["changed"] is False
 
     motd.unlink()
-    assert project.run(drift_only=True)[0]["resource_drift"] == [
+    assert project.run(drift_only=True)["resource_drift"] == [
         {"address": "local_file.motd", "actions": ["delete"]}]
     assert not motd.exists()
-    assert project.run()[0]["changed"] is True and motd.exists()
-    assert project.run()[0]["changed"] is False
+    assert project.run()["changed"] is True and motd.exists()
+    assert project.run()["changed"] is False
 
 
 def test_destroy_guard_refuses_delete_and_replace_before_applying(project):
@@ -157,49 +159,49 @@ def test_destroy_guard_refuses_delete_and_replace_before_applying(project):
     project.run()
     before = (project.state_dir / "terraform.tfstate").read_bytes()
 
-    project.write(TWO_RESOURCES.split('resource "local_file"')[0] + 'output "greeting" { value = "x" }\n')
-    deleted, _ = project.run()
+    project.write(TWO_RESOURCES.split('resource "local_file"', maxsplit=1)[0] + 'output "greeting" { value = "x" }\n')
+    deleted = project.run()
     assert deleted.get("failed") is True
     assert "refusing" in deleted["msg"] and "local_file.motd (delete)" in deleted["msg"]
     assert deleted["summary"]["destroy"] == 1
     assert (project.files / "motd").exists() and (project.state_dir / "terraform.tfstate").read_bytes() == before
 
     project.write(TWO_RESOURCES.replace('content  = "motd', 'content  = "new motd'))
-    replaced, _ = project.run()
+    replaced = project.run()
     assert replaced.get("failed") is True and "local_file.motd (delete/create)" in replaced["msg"]
     assert (project.files / "motd").read_text() == "motd for default"
     assert (project.state_dir / "terraform.tfstate").read_bytes() == before
     # Check mode predicts the same refusal.
-    assert project.run(check=True)[0].get("failed") is True
+    assert project.run(check=True).get("failed") is True
 
     project.write(TWO_RESOURCES)
-    absent, _ = project.run(state="absent")
+    absent = project.run(state="absent")
     assert absent.get("failed") is True and (project.files / "motd").exists()
 
-    destroyed, _ = project.run(state="absent", allow_destroy=True)
+    destroyed = project.run(state="absent", allow_destroy=True)
     assert destroyed["changed"] is True and destroyed["summary"]["destroy"] == 2
     assert not (project.files / "motd").exists() and project.addresses() == []
-    assert project.run(state="absent")[0]["changed"] is False, "nothing left to destroy: no refusal, no change"
+    assert project.run(state="absent")["changed"] is False, "nothing left to destroy: no refusal, no change"
 
 
 def test_workspace_is_selected_and_created(project):
     project.write(TWO_RESOURCES.replace("/motd", "/motd-${terraform.workspace}"))
-    staging, _ = project.run(workspace="staging")
+    staging = project.run(workspace="staging")
     assert staging["changed"] is True and staging["outputs"]["workspace"] == "staging"
     assert (project.files / "motd-staging").read_text() == "motd for staging"
     assert project.addresses("staging") == ["local_file.motd", "terraform_data.app"]
     assert project.addresses() == [], "the default workspace is untouched"
-    assert project.run(workspace="staging")[0]["changed"] is False
-    assert project.run(workspace="default")[0]["changed"] is True
+    assert project.run(workspace="staging")["changed"] is False
+    assert project.run(workspace="default")["changed"] is True
     assert (project.files / "motd-default").exists()
     assert checkout_files(project) == []
 
 
 def test_explicit_local_backend_keeps_state_and_workspaces_in_the_state_dir(project):
     project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES)
-    assert project.run(workspace="qa")[0]["changed"] is True
+    assert project.run(workspace="qa")["changed"] is True
     assert project.addresses("qa") == ["local_file.motd", "terraform_data.app"]
-    assert project.run(workspace="qa")[0]["changed"] is False
+    assert project.run(workspace="qa")["changed"] is False
     assert checkout_files(project) == []
 
 
@@ -235,11 +237,13 @@ output "fingerprint" {
 
 def test_variables_never_leak(project):
     project.write(SECRET_CONFIG)
-    created, play = project.run(variables={"password": SECRET}, diff=True, verbosity=4)
+    created = project.run(variables={"password": SECRET}, diff=True, verbosity=4)
+    play = project.play
     assert created["changed"] is True
     masked = created["outputs"]["fingerprint"]
     assert masked.startswith("<masked:") and masked != project.state()["outputs"]["fingerprint"]["value"]
-    again, play_again = project.run(variables={"password": SECRET}, check=True, diff=True, verbosity=4)
+    again = project.run(variables={"password": SECRET}, check=True, diff=True, verbosity=4)
+    play_again = project.play
     assert again["changed"] is False
     for text in (play.stdout, play.stderr, play_again.stdout, play_again.stderr):
         assert SECRET not in text and json.dumps(SECRET)[1:-1] not in text
@@ -261,7 +265,8 @@ variable "token" {
 }
 resource "terraform_data" "t" { input = var.token }
 """)
-    failed, play = project.run(variables={"token": SECRET}, verbosity=4)
+    failed = project.run(variables={"token": SECRET}, verbosity=4)
+    play = project.play
     assert failed.get("failed") is True and "token too long" in failed["msg"]
     assert SECRET not in play.stdout + play.stderr
     assert project.addresses() == []
@@ -269,7 +274,7 @@ resource "terraform_data" "t" { input = var.token }
 
 def test_invalid_hcl_fails_clearly(project):
     project.write(TWO_RESOURCES + '\nresource "terraform_data" "broken" {\n  input = \n')
-    failed, _ = project.run()
+    failed = project.run()
     assert failed.get("failed") is True
     assert "failed" in failed["msg"] and "nothing was applied" in failed["msg"]
     assert "Error:" in failed["msg"]
@@ -278,7 +283,7 @@ def test_invalid_hcl_fails_clearly(project):
 
 def test_missing_required_variable_fails_clearly(project):
     project.write(SECRET_CONFIG)
-    failed, _ = project.run(variables={"unrelated": "x"})
+    failed = project.run(variables={"unrelated": "x"})
     assert failed.get("failed") is True and "password" in failed["msg"] and "nothing was applied" in failed["msg"]
     assert project.addresses() == []
 
@@ -298,12 +303,12 @@ def test_state_locked_by_another_process_fails_then_converges(project):
         while not lock_info.exists() and holder.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert lock_info.exists(), "the console process did not take the state lock"
-        locked, _ = project.run(lock_timeout="1s")
+        locked = project.run(lock_timeout="1s")
         assert locked.get("failed") is True and "state lock" in locked["msg"]
         assert project.state()["outputs"]["greeting"]["value"] == "hello"
     finally:
         holder.communicate(input=b"", timeout=30)
-    converged, _ = project.run()
+    converged = project.run()
     assert converged["changed"] is True and converged["outputs"]["greeting"] == "changed"
 
 
@@ -311,7 +316,7 @@ def test_unreachable_backend_fails_clearly(project):
     port = free_port()
     project.write(f'terraform {{\n  backend "http" {{\n    address = "http://127.0.0.1:{port}/state"\n  }}\n}}\n'
                   + TWO_RESOURCES)
-    failed, _ = project.run()
+    failed = project.run()
     assert failed.get("failed") is True and "nothing was applied" in failed["msg"]
     assert f"127.0.0.1:{port}" in failed["msg"]
     assert not (project.files / "motd").exists()
@@ -341,7 +346,7 @@ def test_variables_go_through_a_private_file_never_argv(project):
     settings = Settings(project_path=str(project.path), binary=tool(project.binary), state_dir=str(project.state_dir),
                         variables={"password": SECRET})
     assert reconcile(settings, runner).changed is True
-    assert [argv[1] for argv, _ in runner.calls] == ["init", "plan", "show", "apply"]
+    assert [call[0][1] for call in runner.calls] == ["init", "plan", "show", "apply"]
     for argv, env in runner.calls:
         assert not any(SECRET in arg for arg in argv) and not any(SECRET in value for value in env.values())
     ((path, mode, dir_mode, content),) = runner.var_files
@@ -351,18 +356,18 @@ def test_variables_go_through_a_private_file_never_argv(project):
 
     runner = RecordingRunner()
     assert reconcile(settings, runner).changed is False
-    assert [argv[1] for argv, _ in runner.calls] == ["plan"], "a no-op run costs one terraform process"
+    assert [call[0][1] for call in runner.calls] == ["plan"], "a no-op run costs one terraform process"
 
 
 def test_targets_and_variables_files(project, tmp_path):
     project.write(TWO_RESOURCES)
     var_file = tmp_path / "greeting.tfvars"
     var_file.write_text('greeting = "from file"\n')
-    targeted, _ = project.run(targets=["terraform_data.app"], variables_files=[str(var_file)], parallelism=2)
+    targeted = project.run(targets=["terraform_data.app"], variables_files=[str(var_file)], parallelism=2)
     assert targeted["resource_changes"] == [{"address": "terraform_data.app", "actions": ["create"]}]
     assert targeted["outputs"]["greeting"] == "from file" and not (project.files / "motd").exists()
     # variables win over variables_files
-    overridden, _ = project.run(variables_files=[str(var_file)], variables={"greeting": "from task"})
+    overridden = project.run(variables_files=[str(var_file)], variables={"greeting": "from task"})
     assert project.state()["outputs"]["greeting"]["value"] == "from task" and (project.files / "motd").exists()
     # A value given in (no_log) variables is hidden by Ansible wherever it shows up in the result.
     assert overridden["outputs"]["greeting"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -370,5 +375,5 @@ def test_targets_and_variables_files(project, tmp_path):
 
 def test_backend_config_without_backend_block_is_refused(project):
     project.write(TWO_RESOURCES)
-    failed, _ = project.run(backend_config={"path": "/tmp/x"})
+    failed = project.run(backend_config={"path": "/tmp/x"})
     assert failed.get("failed") is True and "no backend block" in failed["msg"]

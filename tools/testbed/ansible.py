@@ -52,10 +52,13 @@ def run_playbook(workdir, tasks, hosts="localhost", extra_vars=None, check=False
                "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
                "ANSIBLE_LOCAL_TEMP": str(workdir / ".ansible-tmp"), **(env or {})}
     proc = subprocess.run(argv, cwd=workdir, env=run_env, capture_output=True, text=True, check=False)
-    # With -v... ansible prints lines (config file, inventory) before the callback's JSON document.
-    start = 0 if proc.stdout.startswith("{") else proc.stdout.find("\n{") + 1
+    return PlaybookResult(proc, _json_document(proc.stdout))
+
+
+def _json_document(stdout):
+    """The JSON callback's document; at -v and above, ansible prints plain lines before it."""
+    start = stdout.find("\n{") + 1 if not stdout.startswith("{") else 0
     try:
-        data = json.JSONDecoder().raw_decode(proc.stdout[start:])[0]
+        return json.loads(stdout[start:])
     except ValueError:
-        data = None
-    return PlaybookResult(proc, data)
+        return None

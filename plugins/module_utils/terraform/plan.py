@@ -153,4 +153,3 @@ def parse_plan(document):
         output_changes=output_changes,
         outputs=mask_outputs((document.get("planned_values") or {}).get("outputs")),
     )
-
