@@ -149,12 +149,19 @@ def state_file(state_dir, workspace):
     return os.path.join(state_dir, WORKSPACE_DIR, workspace, "terraform.tfstate")
 
 
+def owns_local_state(backend, settings):
+    """Whether the state is a local file in our state dir (the local backend, not pointed elsewhere)."""
+    if backend is None:
+        return True
+    return backend == "local" and not settings.backend_config_files and \
+        not {"path", "workspace_dir"} & set(settings.backend_config)
+
+
 def backend_settings(backend, settings, state_dir):
-    """Backend config we add: a local backend (explicit) keeps its state in the state dir unless told otherwise."""
+    """Backend config for init: an explicit local backend keeps its state in the state dir unless told otherwise."""
     config = dict(settings.backend_config)
-    if backend == "local":
-        config.setdefault("path", state_file(state_dir, "default"))
-        config.setdefault("workspace_dir", os.path.join(state_dir, WORKSPACE_DIR))
+    if backend == "local" and owns_local_state(backend, settings):
+        config.update(path=state_file(state_dir, "default"), workspace_dir=os.path.join(state_dir, WORKSPACE_DIR))
     return config
 
 
@@ -225,9 +232,7 @@ class _Run:
                     "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
         # The implicit local backend cannot be configured: its state path is given per command (-state).
         self.state_args = [f"-state={state_file(state_dir, settings.workspace)}"] if backend is None else []
-        self.local_state = state_file(state_dir, settings.workspace) if backend in (None, "local") else None
-        if backend == "local" and {"path", "workspace_dir"} & set(settings.backend_config):
-            self.local_state = None
+        self.local_state = state_file(state_dir, settings.workspace) if owns_local_state(backend, settings) else None
 
     def execute(self, scratch):
         leftovers = self._workspace_dirs_absent()

@@ -5,8 +5,8 @@ import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
-    Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, parse_duration,
-    secret_strings, state_file, validate)
+    Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
+    parse_duration, secret_strings, state_file, validate)
 
 
 @pytest.mark.parametrize("text, seconds", [("0s", 0), ("30s", 30), ("5m", 300), ("1m30s", 90), ("1h", 3600),
@@ -58,7 +58,11 @@ def test_state_paths_follow_the_local_backend_layout(tmp_path):
     assert backend_settings("local", settings, "/s") == {"path": "/s/terraform.tfstate",
                                                          "workspace_dir": "/s/terraform.tfstate.d"}
     own = Settings(project_path=str(tmp_path), backend_config={"path": "/elsewhere"})
-    assert backend_settings("local", own, "/s")["path"] == "/elsewhere"
+    assert backend_settings("local", own, "/s") == {"path": "/elsewhere"}
+    assert not owns_local_state("local", own) and owns_local_state(None, own)
+    from_file = Settings(project_path=str(tmp_path), backend_config_files=("local.tfbackend",))
+    assert backend_settings("local", from_file, "/s") == {} and not owns_local_state("local", from_file)
+    assert owns_local_state("local", settings) and not owns_local_state("s3", settings)
     assert backend_settings("http", own, "/s") == {"path": "/elsewhere"}
     assert backend_settings(None, settings, "/s") == {}
 
