@@ -377,3 +377,32 @@ def test_backend_config_without_backend_block_is_refused(project):
     project.write(TWO_RESOURCES)
     failed = project.run(backend_config={"path": "/tmp/x"})
     assert failed.get("failed") is True and "no backend block" in failed["msg"]
+
+
+def test_backend_config_goes_through_a_file_and_outputs_through_the_backend(project, tmp_path):
+    project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES)
+    custom = tmp_path / "elsewhere" / "custom.tfstate"
+    custom.parent.mkdir()
+    runner = RecordingRunner()
+    settings = Settings(project_path=str(project.path), binary=tool(project.binary), state_dir=str(project.state_dir),
+                        backend_config={"path": str(custom)})
+    outcome = reconcile(settings, runner)
+    assert outcome.changed is True and outcome.outputs == {"greeting": "hello", "workspace": "default"}
+    assert json.loads(custom.read_text())["outputs"]["greeting"]["value"] == "hello"
+    init_argv = runner.calls[0][0]
+    assert init_argv[1] == "init" and not any(str(custom) in arg for arg in init_argv), "backend settings via a file"
+    # The state is the backend's, not ours: outputs are read with `output -json`.
+    assert [call[0][1] for call in runner.calls] == ["init", "plan", "show", "apply", "output"]
+    assert not (project.state_dir / "terraform.tfstate").exists()
+    assert reconcile(settings, RecordingRunner()).changed is False
+
+
+def test_a_failed_apply_is_reported_and_a_rerun_converges(project):
+    project.write(TWO_RESOURCES.replace("@FILES@/motd", "@FILES@/blocker/motd"))
+    (project.files / "blocker").write_text("a file where a directory is needed")
+    failed = project.run()
+    assert failed.get("failed") is True and "apply failed" in failed["msg"]
+    (project.files / "blocker").unlink()
+    converged = project.run()
+    assert converged["changed"] is True and (project.files / "blocker" / "motd").exists()
+    assert project.run()["changed"] is False
