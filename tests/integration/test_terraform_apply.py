@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile, secret_strings
 from testbed import tool
 from testbed.ansible import run_playbook
@@ -406,3 +408,15 @@ def test_a_failed_apply_is_reported_and_a_rerun_converges(project):
     converged = project.run()
     assert converged["changed"] is True and (project.files / "blocker" / "motd").exists()
     assert project.run()["changed"] is False
+
+
+def test_a_second_run_on_the_same_state_dir_waits_then_gives_up(project):
+    project.write(TWO_RESOURCES)
+    settings = Settings(project_path=str(project.path), binary=tool(project.binary), state_dir=str(project.state_dir),
+                        lock_timeout="1s")
+    runner = RecordingRunner()
+    with file_lock(str(project.state_dir / ".trident.lock")):
+        with pytest.raises(TridentError, match="another run is in progress"):
+            reconcile(settings, runner)
+    assert runner.calls == [], "nothing runs while another run holds the state dir"
+    assert reconcile(settings, runner).changed is True
