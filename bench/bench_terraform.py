@@ -82,10 +82,20 @@ def main():
         def in_process():
             reconcile(settings, runner)
 
+        # The module as its own process, without ansible-playbook: Python + AnsibleModule + one plan.
+        args_file = tmp / "module-args.json"
+        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+            "project_path": str(ours), "binary": terraform, "state_dir": str(state_dir)}}))
+        module_argv = [sys.executable, REPO / "plugins" / "modules" / "terraform_apply.py", args_file]
+        module_env = {"PYTHONPATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")}
+
+        def module_process():
+            run_command(module_argv, env=module_env)
+
         ours_args = {"project_path": str(ours), "binary": terraform, "state_dir": str(state_dir)}
-        compare(f"no-op, {RESOURCES} resources, in-process module_utils vs bare plan",
+        compare(f"no-op, {RESOURCES} resources, in-process module_utils and module process vs bare plan",
                 {"terraform_apply (module_utils)": in_process, "bare terraform plan": bare,
-                 "bare terraform plan -out=FILE": bare_out})
+                 "bare terraform plan -out=FILE": bare_out, "terraform_apply module process": module_process})
         compare(f"no-op, {RESOURCES} resources, through ansible-playbook", {
             "trident.gitops.terraform_apply": playbook(tmp / "ours-play", {"trident.gitops.terraform_apply": ours_args}),
             "community.general.terraform": playbook(tmp / "theirs-play", theirs_task),
