@@ -103,8 +103,8 @@ def proven_in_sync(desired, live, manager, ignored=()):
 
     ``ignored`` are JSON pointers (without list indices) excluded from the proof.
     """
-    entry = manager_entry(live, manager)
-    if entry is None or entry.get("apiVersion") != desired.get("apiVersion"):
+    entry = manager_entry(live, manager) or {}  # an apply that owns no field leaves no entry
+    if entry and entry.get("apiVersion") != desired.get("apiVersion"):
         return False
     body = copy.deepcopy(desired)
     for pointer in ignored:
@@ -114,9 +114,12 @@ def proven_in_sync(desired, live, manager, ignored=()):
     body.pop("kind", None)
     meta = body.get("metadata")
     if isinstance(meta, dict):
+        # Identity fields are never recorded in managedFields.
         meta.pop("name", None)
         meta.pop("namespace", None)
-    return _walk(body, live, entry.get("fieldsV1") or {}, (), None, set(ignored))
+        if not meta:
+            body.pop("metadata")
+    return _walk_map(body, live, entry.get("fieldsV1") or {}, (), set(ignored))
 
 
 def _with_string_data(live, desired):
