@@ -72,6 +72,7 @@ class Item:
     action: str = "none"
     fields: list = field(default_factory=list)
     dry_run: bool = False
+    applied: bool = False
 
 
 @dataclass
@@ -102,8 +103,11 @@ def reconcile(items, client, discovery, options):
             orphan.action, orphan.fields = "delete", []
         plan.extend(orphans)
         drifted = [item for item in plan if item.action != "none"]
-        if options.apply and not options.check_mode and drifted:
-            _converge(client, plan, parent, options, pool, scrub)
+        if options.apply and not options.check_mode:
+            if drifted:
+                _converge(client, plan, parent, options, pool, scrub)
+            if options.wait:
+                _wait_healthy(client, [i for i in plan if i.desired is not None], options.wait_timeout, "healthy")
     summary = {action: sum(1 for item in plan if item.action == action)
                for action in ("create", "update", "delete", "none")}
     summary["total"] = len(plan)
@@ -301,14 +305,13 @@ def _converge(client, plan, parent, options, pool, scrub):
     if applyset:
         _write_parent(client, applyset, {(i.key.group, i.key.kind) for i in keep},
                       {i.key.namespace for i in keep}, options)
-    if options.wait and applied:
-        _wait_healthy(client, applied, options.wait_timeout, "healthy")
 
 
 def _apply_one(client, item, options):
     _, keyless = _ignored(item, options)
     try:
         item.after = _apply(client, item, _body(item, keyless), options, dry_run=False)
+        item.applied = True
     except ApiError as exc:
         return exc.message
     except TridentError as exc:
@@ -349,6 +352,9 @@ def health(obj):
         ok = status.get("updatedReplicas", spec_replicas if kind == "ReplicaSet" else 0) >= spec_replicas \
             and ready >= spec_replicas
         return ok, "" if ok else f"{ready}/{spec_replicas} replicas ready"
+    generation = (obj.get("metadata") or {}).get("generation")
+    if "observedGeneration" in status and generation and status["observedGeneration"] < generation:
+        return False, f"generation {generation} not observed by its controller yet"
     for name in ("Ready", "Available"):
         if name in conditions:
             ok = conditions[name].get("status") == "True"
@@ -357,14 +363,18 @@ def health(obj):
 
 
 def _wait_healthy(client, items, timeout, what):
+    """Poll until every item is healthy; the first look uses the objects already in hand (the apply
+    response or the LIST), so healthy in-sync objects cost no request."""
     deadline = time.monotonic() + timeout
     pending = list(items)
     reasons = {}
+    first = True
     while pending:
         still = []
         for item in pending:
             try:
-                live = client.request("GET", object_path(item.resource, item.key.namespace, item.key.name))
+                live = (item.after if item.applied else item.live) if first else None
+                live = live or client.request("GET", object_path(item.resource, item.key.namespace, item.key.name))
             except ApiError as exc:
                 reasons[item.key] = exc.message
                 still.append(item)
@@ -372,7 +382,7 @@ def _wait_healthy(client, items, timeout, what):
             ok, reasons[item.key] = health(live)
             if not ok:
                 still.append(item)
-        pending = still
+        pending, first = still, False
         if pending and time.monotonic() >= deadline:
             details = "; ".join(f"{i.key.describe()}: {reasons[i.key]}" for i in pending)
             raise TridentError(f"timed out after {timeout:g}s waiting for {len(pending)} object(s) to be {what} "

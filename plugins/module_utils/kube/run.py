@@ -54,16 +54,20 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
     rules, rule_problems = ignore_rules(params.get("ignore_differences"))
     applyset = _applyset(params)
     problems = loaded.problems + rule_problems
+    try:
+        client = connect(ConnectionSettings(params.get("kubeconfig"), params.get("context"), params.get("host"),
+                                            params.get("api_key"), params.get("ca_cert"),
+                                            params.get("validate_certs", True), params.get("request_timeout") or 60.0),
+                         pool_size=params.get("workers") or 8)
+        discovery = Discovery(client, params.get("discovery_cache", DEFAULT_CACHE)).load()
+    except TridentError as exc:
+        if problems:  # report the input's problems too, not only the connection's
+            raise _invalid(problems + [f"(kinds not checked: {exc.message})"]) from None
+        raise
+    checked = validate(loaded.documents, discovery, params.get("namespace") or "default", applyset)
+    problems += checked.problems
     if problems:
         raise _invalid(problems)
-    client = connect(ConnectionSettings(params.get("kubeconfig"), params.get("context"), params.get("host"),
-                                        params.get("api_key"), params.get("ca_cert"),
-                                        params.get("validate_certs", True), params.get("request_timeout") or 60.0),
-                     pool_size=params.get("workers") or 8)
-    discovery = Discovery(client, params.get("discovery_cache", DEFAULT_CACHE)).load()
-    checked = validate(loaded.documents, discovery, params.get("namespace") or "default", applyset)
-    if checked.problems:
-        raise _invalid(checked.problems)
     options = Options(field_manager=params.get("field_manager") or "trident-gitops",
                       force_conflicts=params.get("force_conflicts", True), apply=params.get("apply", False),
                       check_mode=check_mode, prune=params.get("prune", False), applyset=applyset,
