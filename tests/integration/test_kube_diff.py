@@ -1,7 +1,12 @@
 """kube_diff against a real kube-apiserver: detection, must-not-report cases, ignore rules, apply order."""
 
-import pytest
+import base64
+import json
 
+import pytest
+import yaml
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from kube_support import (actions, config_map, crd, deployment, edit, fields, get, kube_diff, namespace,
                           resource_versions, service, unique)
 
@@ -139,3 +144,26 @@ def test_crds_and_namespaces_are_applied_first_and_custom_resources_wait_for_the
     assert get(control_plane, f"widgets.{group}", "w", ns)["spec"] == {"size": 1, "mode": "fast", "limits": {"cpu": 1}}
     assert get(control_plane, f"gadgets.{group}", f"{ns}-g") is not None
     assert kube_diff(control_plane, tmp_path, desired, check_mode=True, namespace=ns)["changed"] is False
+
+
+def test_kubeconfig_forms_token_content_and_exec_plugin(control_plane, tmp_path, ns):
+    desired = [namespace(ns), config_map("c", {"k": "v"})]
+    config = yaml.safe_load(control_plane.kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
+        control_plane.ca_file.read_bytes()).decode()
+    del config["clusters"][0]["cluster"]["certificate-authority"]
+    as_text = kube_diff(control_plane, tmp_path, desired, check_mode=True, kubeconfig=yaml.safe_dump(config))
+    assert as_text["summary"]["create"] == 2
+
+    credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {"token": control_plane.admin_token}}
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "sh",
+                                           "args": ["-c", f"echo '{json.dumps(credential)}'"],
+                                           "interactiveMode": "Never"}}
+    via_exec = kube_diff(control_plane, tmp_path, desired, check_mode=True, kubeconfig=config)
+    assert via_exec["summary"]["create"] == 2
+
+    config["users"][0]["user"] = {"token": "wrong"}
+    with pytest.raises(TridentError, match="Unauthorized") as denied:
+        kube_diff(control_plane, tmp_path, desired, check_mode=True, kubeconfig=config)
+    assert control_plane.admin_token not in str(denied.value.details) + denied.value.message

@@ -1,12 +1,14 @@
 """A lean, thread-safe HTTP client for the Kubernetes API (urllib3, JSON, one connection pool).
 
-Credentials come from a kubeconfig (path, YAML text or mapping; loaded with the kubernetes client's
-own loader so every auth method it knows works) or from host + token + CA. They live only in the
-request headers and the SSL context; error messages never include them.
+Credentials come from a kubeconfig (path, YAML text or mapping; token and certificate users are read
+directly, exec plugins and auth providers through the kubernetes client's loader) or from host +
+token + CA. They live only in the request headers and the SSL context; error messages never
+include them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -28,13 +30,8 @@ except ImportError:  # reported by the module through missing_required_lib
 
 try:
     import yaml
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.config.config_exception import ConfigException
-
-    HAS_KUBERNETES = True
-except ImportError:  # only needed for kubeconfig files; host + token works without it
-    HAS_KUBERNETES = False
+except ImportError:  # reported by the module through missing_required_lib
+    yaml = None
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
@@ -133,59 +130,117 @@ def connect(settings, pool_size=16):
     if settings.host and not settings.kubeconfig:
         context = _ssl_context(settings.ca_cert, None, None, settings.validate_certs)
         return KubeClient(settings.host, settings.api_key, context, settings.timeout, pool_size)
-    if not HAS_KUBERNETES:
-        raise TridentError("a kubeconfig needs the kubernetes Python library (pip install kubernetes)")
-    configuration = k8s_client.Configuration()
-    # The loader writes inline certificates and keys to files; keep them in a private directory
-    # that is gone as soon as the SSL context holds them.
+    config, base_dir = _read_kubeconfig(settings.kubeconfig)
+    # Private directory for certificates and keys given inline: the SSL context needs files; they
+    # are gone as soon as it holds them.
     tmp = tempfile.mkdtemp(prefix="trident-kube-")
     try:
         os.chmod(tmp, 0o700)
-        _load_kubeconfig(settings, configuration, tmp)
-        token = (configuration.api_key or {}).get("authorization", "")
-        token = token[len("Bearer "):] if token.startswith("Bearer ") else (settings.api_key or token or None)
-        verify = settings.validate_certs and configuration.verify_ssl
-        context = _ssl_context(settings.ca_cert or configuration.ssl_ca_cert, configuration.cert_file,
-                               configuration.key_file, verify)
+        direct = _plain_kubeconfig(config, settings.context, base_dir, tmp)
+        if direct is None:  # exec plugins, auth providers...: the kubernetes client knows them all
+            direct = _kubernetes_kubeconfig(config, settings.context, base_dir, tmp)
+        server, token, ca_cert, cert_file, key_file, verify = direct
+        context = _ssl_context(settings.ca_cert or ca_cert, cert_file, key_file, settings.validate_certs and verify)
     finally:
-        _forget_kubeconfig_files()
         shutil.rmtree(tmp, ignore_errors=True)
-    return KubeClient(settings.host or configuration.host, token, context, settings.timeout, pool_size)
+    return KubeClient(settings.host or server, settings.api_key or token, context, settings.timeout, pool_size)
 
 
-def _load_kubeconfig(settings, configuration, tmp):
-    source = settings.kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
+def _read_kubeconfig(source):
+    """(mapping, directory relative paths are resolved against)."""
+    if isinstance(source, dict):
+        return source, os.getcwd()
+    source = source or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
+    if "\n" in source or source.lstrip().startswith("{"):
+        text, base_dir = source, os.getcwd()
+    else:
+        path = os.path.expanduser(source)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            raise TridentError(f"kubeconfig not found or unreadable: {path}") from None
+        base_dir = os.path.dirname(os.path.abspath(path))
     try:
-        if isinstance(source, dict):
-            k8s_config.load_kube_config_from_dict(source, settings.context, configuration, False, tmp)
-        elif "\n" in source or source.lstrip().startswith("{"):
-            try:
-                parsed = yaml.safe_load(source)
-            except yaml.YAMLError:
-                raise TridentError("kubeconfig content is not valid YAML") from None
-            if not isinstance(parsed, dict):
-                raise TridentError("kubeconfig content is not a mapping")
-            k8s_config.load_kube_config_from_dict(parsed, settings.context, configuration, False, tmp)
-        else:
-            path = os.path.expanduser(source)
-            if not os.path.isfile(path):
-                raise TridentError(f"kubeconfig not found: {path}")
-            k8s_config.load_kube_config(path, settings.context, configuration, False, tmp)
-    except (ConfigException, KeyError, ValueError, TypeError) as exc:
-        raise TridentError(f"invalid kubeconfig: {_config_reason(exc)}") from None
+        config = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise TridentError("kubeconfig is not valid YAML") from None
+    if not isinstance(config, dict):
+        raise TridentError("kubeconfig is not a mapping")
+    return config, base_dir
 
 
-def _config_reason(exc):
-    # ConfigException messages name contexts/fields, never credentials.
-    return str(exc) if isinstance(exc, ConfigException) else type(exc).__name__
+def _named(config, section, name, field):
+    for entry in config.get(section) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry.get(field) or {}
+    return None
 
 
-def _forget_kubeconfig_files():
-    # kubernetes' loader caches the files it wrote by content; they are deleted with our directory,
-    # so the cache must not point at them for the next load in this process.
-    cached = getattr(getattr(k8s_config, "kube_config", None), "_temp_files", None)
-    if isinstance(cached, dict):
-        cached.clear()
+def _plain_kubeconfig(config, context_name, base_dir, tmp):
+    """Token and certificate kubeconfigs, read directly (importing the kubernetes client costs more
+    than a whole in-sync check). None when the user entry needs the kubernetes client."""
+    name = context_name or config.get("current-context")
+    context = _named(config, "contexts", name, "context")
+    if context is None:
+        raise TridentError(f"invalid kubeconfig: no context named {name!r}")
+    cluster = _named(config, "clusters", context.get("cluster"), "cluster")
+    if not cluster or not cluster.get("server"):
+        raise TridentError(f"invalid kubeconfig: context {name!r} names no cluster with a server")
+    user = _named(config, "users", context.get("user"), "user") or {}
+    if any(key in user for key in ("exec", "auth-provider", "username", "password")):
+        return None
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        with open(_path(user["tokenFile"], base_dir), encoding="utf-8") as handle:
+            token = handle.read().strip()
+    ca_cert = _inline(cluster, "certificate-authority", base_dir, tmp, as_text=True)
+    cert_file = _inline(user, "client-certificate", base_dir, tmp)
+    key_file = _inline(user, "client-key", base_dir, tmp)
+    return cluster["server"], token, ca_cert, cert_file, key_file, not cluster.get("insecure-skip-tls-verify")
+
+
+def _path(value, base_dir):
+    return os.path.join(base_dir, os.path.expanduser(value))
+
+
+def _inline(entry, field, base_dir, tmp, as_text=False):
+    data = entry.get(f"{field}-data")
+    if data:
+        raw = base64.b64decode(data)
+        if as_text:
+            return raw.decode("ascii")
+        fd, path = tempfile.mkstemp(dir=tmp)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        return path
+    return _path(entry[field], base_dir) if entry.get(field) else None
+
+
+def _kubernetes_kubeconfig(config, context_name, base_dir, tmp):
+    try:  # imported only here: it takes longer than a whole in-sync check
+        from kubernetes import client as k8s_client
+        from kubernetes.config import kube_config
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError:
+        raise TridentError("this kubeconfig's user needs the kubernetes Python library (pip install kubernetes)") \
+            from None
+    configuration = k8s_client.Configuration()
+    try:
+        loader = kube_config.KubeConfigLoader(config, context_name, config_base_path=base_dir, temp_file_path=tmp)
+        loader.load_and_set(configuration)
+    except ConfigException as exc:  # its messages name contexts and fields, never credentials
+        raise TridentError(f"invalid kubeconfig: {exc}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TridentError(f"invalid kubeconfig: {type(exc).__name__}") from None
+    finally:
+        # The loader caches the files it wrote by content; they go with our directory, so the cache
+        # must not point at them for the next load in this process.
+        kube_config._temp_files.clear()
+    token = (configuration.api_key or {}).get("authorization", "")
+    token = token[len("Bearer "):] if token.startswith("Bearer ") else None
+    return (configuration.host, token, configuration.ssl_ca_cert, configuration.cert_file, configuration.key_file,
+            configuration.verify_ssl)
 
 
 def _ssl_context(ca_cert, cert_file, key_file, verify):

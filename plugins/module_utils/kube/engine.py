@@ -389,7 +389,7 @@ def _wait_healthy(client, items, timeout, what):
                                f"(the changes were applied; a rerun checks again): {details}",
                                unhealthy=[i.key.describe() for i in pending])
         if pending:
-            time.sleep(0.5)
+            time.sleep(0.1 if time.monotonic() + timeout - deadline < 2 else 0.5)
 
 
 # -- results ---------------------------------------------------------------------------------------------
