@@ -22,7 +22,7 @@ description:
   - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
     still shows as changed.
   - SOPS-encrypted manifests are refused with a clear error for now (decryption in memory is wired separately).
-author: trident.gitops maintainers
+author: trident.gitops maintainers (@trident-gitops)
 extends_documentation_fragment:
   - trident.gitops.kubernetes
 attributes:
@@ -36,7 +36,7 @@ options:
   src:
     description:
       - Manifest files, directories (read recursively, C(.yaml), C(.yml) and C(.json)) or glob patterns.
-        YAML files may hold several documents; C(kind: List) documents are expanded.
+        YAML files may hold several documents; documents of kind C(List) are expanded.
     type: list
     elements: path
   kustomize:

@@ -35,8 +35,8 @@ def parse_group_kinds(text):
     for entry in (text or "").split(","):
         entry = entry.strip()
         if entry:
-            kind, _, group = entry.partition(".")
-            found.add((group, kind))
+            parts = entry.partition(".")
+            found.add((parts[2], parts[0]))
     return found
 
 

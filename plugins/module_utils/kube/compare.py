@@ -141,7 +141,7 @@ def _with_string_data(live, desired):
 def _walk(desired, live, managed, path, parent, ignored):
     if isinstance(desired, dict):
         if managed == {}:  # an atomic map or struct (a selector): owned and replaced as a whole
-            return covers(desired, live, path) and covers(live, desired, path)
+            return _same(desired, live, path)
         return isinstance(live, dict) and _walk_map(desired, live, managed, path, ignored)
     if isinstance(desired, list):
         return isinstance(live, list) and _walk_list(desired, live, managed, path, ignored)
@@ -194,6 +194,10 @@ def _key_matches(fields, item):
     # A key field the desired item leaves out may have been defaulted (a port's protocol).
     return all(name not in item or scalar_equal(item[name], value) for name, value in fields.items()) \
         and any(name in item for name in fields)
+
+
+def _same(left, right, path):
+    return covers(left, right, path) and covers(right, left, path)
 
 
 def covers(desired, live, path=()):
@@ -335,7 +339,7 @@ def _fields_to_pointers(fields, node, path, out):
         out.append(to_pointer(path))
         return
     for key in children:
-        kind, _, raw = key.partition(":")
+        kind, raw = key[:1], key[2:]
         if kind == "f" and isinstance(node, dict):
             _fields_to_pointers(fields[key], node.get(raw), path + (raw,), out)
         elif kind in ("k", "v") and isinstance(node, list):

@@ -172,7 +172,8 @@ def _list_live(client, discovery, plan, options, parent, pool):
 
 
 def _find_kind(discovery, group, kind):
-    return next((r for (g, _, k), r in sorted(discovery.resources.items()) if (g, k) == (group, kind)), None)
+    return next((r for ident, r in sorted(discovery.resources.items()) if (ident[0], ident[2]) == (group, kind)),
+                None)
 
 
 def _list(client, resource, namespace, only_namespaces):
@@ -308,7 +309,7 @@ def _converge(client, plan, parent, options, pool, scrub):
 
 
 def _apply_one(client, item, options):
-    _, keyless = _ignored(item, options)
+    keyless = _ignored(item, options)[1]
     try:
         item.after = _apply(client, item, _body(item, keyless), options, dry_run=False)
         item.applied = True

@@ -34,12 +34,12 @@ class ObjectKey:
 
 def split_api_version(api_version):
     """``apps/v1`` -> (``apps``, ``v1``); ``v1`` -> (``""``, ``v1``)."""
-    group, _, version = api_version.rpartition("/")
-    return group, version
+    parts = api_version.rpartition("/")
+    return parts[0], parts[2]
 
 
 def key_of(obj):
-    group, _ = split_api_version(obj.get("apiVersion", ""))
+    group = split_api_version(obj.get("apiVersion", ""))[0]
     meta = obj.get("metadata") or {}
     return ObjectKey(group, obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", ""))
 

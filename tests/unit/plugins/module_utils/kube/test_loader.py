@@ -58,7 +58,9 @@ def test_sops_documents_go_through_the_decrypt_hook():
 
     def decrypt(obj, source):
         seen.append(source)
-        return {key: value for key, value in obj.items() if key != "sops"} | {"data": {"k": "dg=="}}
+        plain = {key: value for key, value in obj.items() if key != "sops"}
+        plain["data"] = {"k": "dg=="}
+        return plain
 
     loaded = load_desired(definition=[encrypted], decrypt=decrypt)
     assert seen == ["definition[0]"] and loaded.documents[0].obj["data"] == {"k": "dg=="}
