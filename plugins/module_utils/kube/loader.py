@@ -43,7 +43,12 @@ class Loaded:
 
 
 def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl="kubectl", decrypt=None):
-    """Load every desired document; ``decrypt(obj, source) -> obj`` opens SOPS-encrypted ones in memory."""
+    """Load every desired document.
+
+    ``decrypt(content, fmt, source) -> [dict, ...]`` opens a SOPS-encrypted file in memory (``content``
+    is the file's text, ``fmt`` ``yaml`` or ``json``: the MAC covers the text as encrypted); without
+    it an encrypted document is a problem.
+    """
     loaded = Loaded()
     for path in _expand_sources(src or [], loaded.problems):
         _load_file(path, loaded, decrypt)
@@ -64,7 +69,7 @@ def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl
         else:
             items = definition if isinstance(definition, list) else [definition]
             for index, item in enumerate(items):
-                _add_document(item, f"definition[{index}]", loaded, decrypt)
+                _add_parsed([item], json.dumps(item), "json", f"definition[{index}]", loaded, decrypt)
     return loaded
 
 
@@ -114,9 +119,9 @@ def _load_file(path, loaded, decrypt):
         try:
             data = json.loads(text)
         except ValueError as exc:
-            loaded.problems.append(f"{path}: invalid JSON: {exc}")
+            loaded.problems.append(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})")
             return
-        _add_document(data, path, loaded, decrypt)
+        _add_parsed([data], text, "json", path, loaded, decrypt)
     else:
         _add_text(text, path, loaded, decrypt)
 
@@ -127,8 +132,21 @@ def _add_text(text, source, loaded, decrypt):
     except yaml.YAMLError as exc:
         loaded.problems.append(f"{source}: invalid YAML: {_yaml_reason(exc)}")
         return
+    _add_parsed(documents, text, "yaml", source, loaded, decrypt)
+
+
+def _add_parsed(documents, text, fmt, source, loaded, decrypt):
+    if any(isinstance(data, dict) and isinstance(data.get("sops"), dict) for data in documents):
+        if decrypt is None:
+            loaded.problems.append(f"{source}: {SOPS_HINT}")
+            return
+        try:
+            documents = decrypt(text, fmt, source)
+        except TridentError as exc:
+            loaded.problems.append(f"{source}: cannot decrypt: {exc.message}")
+            return
     for index, data in enumerate(documents):
-        _add_document(data, f"{source}#{index}" if len(documents) > 1 else source, loaded, decrypt)
+        _add_document(data, f"{source}#{index}" if len(documents) > 1 else source, loaded)
 
 
 def _yaml_reason(exc):
@@ -138,23 +156,14 @@ def _yaml_reason(exc):
     return f"{getattr(exc, 'problem', None) or type(exc).__name__}{where}"
 
 
-def _add_document(data, source, loaded, decrypt):
+def _add_document(data, source, loaded):
     if data is None:
         return
     if not isinstance(data, dict):
         loaded.problems.append(f"{source}: a manifest must be a mapping, got {type(data).__name__}")
         return
-    if isinstance(data.get("sops"), dict):
-        if decrypt is None:
-            loaded.problems.append(f"{source}: {SOPS_HINT}")
-            return
-        try:
-            data = decrypt(data, source)
-        except TridentError as exc:
-            loaded.problems.append(f"{source}: cannot decrypt: {exc.message}")
-            return
     if data.get("kind") == "List" and isinstance(data.get("items"), list):
         for index, item in enumerate(data["items"]):
-            _add_document(item, f"{source}.items[{index}]", loaded, decrypt)
+            _add_document(item, f"{source}.items[{index}]", loaded)
         return
     loaded.documents.append(Document(source, data))

@@ -51,19 +51,21 @@ def test_yaml_errors_do_not_quote_the_document(tmp_path):
     assert loaded.problems and "hunter2-secret" not in loaded.problems[0]
 
 
-def test_sops_documents_go_through_the_decrypt_hook():
+def test_sops_files_go_through_the_decrypt_hook_as_text(tmp_path):
     encrypted = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "ENC[...]"},
                  "sops": {"mac": "ENC[...]", "version": "3.9.0"}}
+    (tmp_path / "secret.sops.yaml").write_text("# comment kept for the MAC\n" + json.dumps(encrypted))
     seen = []
 
-    def decrypt(obj, source):
-        seen.append(source)
-        plain = {key: value for key, value in obj.items() if key != "sops"}
-        plain["data"] = {"k": "dg=="}
-        return plain
+    def decrypt(content, fmt, source):
+        seen.append((content.splitlines()[0] if fmt == "yaml" else json.loads(content)["kind"], fmt, source))
+        return [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "dg=="}}]
 
-    loaded = load_desired(definition=[encrypted], decrypt=decrypt)
-    assert seen == ["definition[0]"] and loaded.documents[0].obj["data"] == {"k": "dg=="}
+    loaded = load_desired(src=[str(tmp_path)], definition=[encrypted], decrypt=decrypt)
+    assert loaded.problems == []
+    assert seen == [("# comment kept for the MAC", "yaml", str(tmp_path / "secret.sops.yaml")),
+                    ("Secret", "json", "definition[0]")]
+    assert [d.obj["data"] for d in loaded.documents] == [{"k": "dg=="}, {"k": "dg=="}]
 
 
 def test_kustomize_is_built_with_kubectl(tmp_path):
