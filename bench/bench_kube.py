@@ -137,7 +137,8 @@ def main():
             started = time.perf_counter()
             applied = bench.kube_diff(path, ns, check=False, apply=True)
             row["apply_ours"] = time.perf_counter() - started
-            assert applied["summary"]["create"] == n + 2, applied["summary"]
+            # The namespace and the N objects are new; the CRD exists after the first size.
+            assert applied["summary"]["create"] >= n + 1 and applied["summary"]["update"] == 0, applied["summary"]
             other = bench.write(f"{ns}-kubectl", objects(n))
             started = time.perf_counter()
             run_command([tool("kubectl"), "apply", "--server-side", "--field-manager=kubectl-bench", "-f", other],
