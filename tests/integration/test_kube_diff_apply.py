@@ -156,7 +156,7 @@ def test_quota_rejection_during_apply_names_the_object(control_plane, tmp_path, 
     quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
              "spec": {"hard": {"count/configmaps": "2"}}}
     kube_diff(control_plane, tmp_path, [namespace(ns), quota], apply=True, namespace=ns)
-    time.sleep(1)  # the quota's status (usage) is filled by the controller-manager, which this plane lacks
+    # The quota's usage is normally filled in by the controller-manager, which this plane lacks: write it.
     kubectl(control_plane, "patch", "resourcequota", "q", "-n", ns, "--subresource=status", "--type=merge", "-p",
             json.dumps({"status": {"hard": {"count/configmaps": "2"}, "used": {"count/configmaps": "2"}}}))
     with pytest.raises(TridentError) as failure:
