@@ -55,7 +55,9 @@ def objects(n):
                          "stringData": {"password": f"pw-{i}"}})
         elif slot < 7:
             made.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                         "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
+                         # Headless: the test plane's service IP range (/24) cannot hold 1000+ services.
+                         "spec": {"clusterIP": "None", "selector": {"app": name},
+                                  "ports": [{"port": 80, "targetPort": 8080}]}})
         elif slot < 9:
             made.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
                          "spec": {"selector": {"matchLabels": {"app": name}}, "template": {

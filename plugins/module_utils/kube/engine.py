@@ -291,9 +291,9 @@ def _converge(client, plan, parent, options, pool, scrub):
         batch = [i for i in changes if _tier(i) == tier]
         for item, error in pool.map(lambda i: (i, _apply_one(client, i, options)), batch):
             if error:
-                done = ", ".join(i.key.describe() for i in applied) or "nothing"
                 raise TridentError(f"{item.key.describe()} ({item.source}): apply failed: {scrub(error)} "
-                                   f"(applied before the failure: {done}); a rerun continues from here",
+                                   f"({len(applied)} object(s) were applied before the failure, listed in "
+                                   "'applied'); a rerun continues from here",
                                    applied=[i.key.describe() for i in applied])
             applied.append(item)
         crds = [i for i in batch if i.key.kind == "CustomResourceDefinition"]
