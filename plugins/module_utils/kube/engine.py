@@ -66,7 +66,7 @@ class Item:
     resource: object
     desired: dict = None  # None for prune candidates
     live: dict = None
-    served: bool = True
+    served: bool = True  # False: the server cannot take a dry-run for it yet (CRD or namespace to come)
     source: str = ""
     after: dict = None  # what the object would be after apply (dry-run result), when known
     action: str = "none"
@@ -95,6 +95,11 @@ def reconcile(items, client, discovery, options):
         for item in plan:
             item.live = listed.get(item.key, (None, None))[1]
         orphans = _orphans(listed, by_key, options) if options.prune else []
+        # Objects in namespaces this run creates cannot be dry-run (the server answers 404): skip asking.
+        new_namespaces = {i.key.name for i in plan if i.key.kind == "Namespace" and not i.key.group and i.live is None}
+        for item in plan:
+            if item.live is None and item.key.namespace in new_namespaces:
+                item.served = False
         problems = [p for p in pool.map(lambda i: _plan_one(client, i, options, scrub), plan) if p]
         if problems:
             raise TridentError(f"{len(problems)} object(s) would be rejected by the API server; nothing was "
