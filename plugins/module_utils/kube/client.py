@@ -244,11 +244,13 @@ def _kubernetes_kubeconfig(config, context_name, base_dir, tmp):
 
 
 def _ssl_context(ca_cert, cert_file, key_file, verify):
-    context = ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    elif ca_cert:
+    elif not ca_cert:
+        context.load_default_certs()  # only then: reading the system's CA store takes a while
+    else:
         try:
             if "-----BEGIN" in ca_cert:
                 context.load_verify_locations(cadata=ca_cert)
