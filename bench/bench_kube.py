@@ -210,7 +210,8 @@ def print_summary(rows):
         k8s_text = f"{k8s:9.1f}" if k8s else f"{'-':>9}"
         ratio = f"{k8s / r['check_ours']:6.1f}x" if k8s else f"{'-':>7}"
         objects_n = r["N"] + 2
-        print(f"{r['N']:>5} {r['check_ours']:7.2f} {r['floor']:5.2f} {r['check_inproc']:7.2f} {r['check_kubectl']:12.2f} {r['check_kubectl'] / r['check_ours']:5.1f}x "
+        print(f"{r['N']:>5} {r['check_ours']:7.2f} {r['floor']:5.2f} {r['check_inproc']:7.2f} "
+              f"{r['check_kubectl']:12.2f} {r['check_kubectl'] / r['check_ours']:5.1f}x "
               f"{k8s_text} {ratio} {r['requests'] / objects_n:8.3f} {r['requests_kubectl'] / objects_n:15.2f} "
               f"{r['dry_runs']:8d} {r['drift_ours']:8.2f} {r['drift_kubectl']:8.2f} {r['apply_ours']:7.2f} "
               f"{r['apply_kubectl']:13.2f}")
