@@ -21,10 +21,13 @@ description:
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
   - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
     still shows as changed.
-  - SOPS-encrypted manifests are refused with a clear error for now (decryption in memory is wired separately).
+  - SOPS-encrypted manifests (a document with a C(sops) metadata key, e.g. Flux-style Secrets encrypted with
+    C(encrypted_regex: ^(data|stringData)$)) are decrypted in memory with the key options, natively for PGP
+    and age; the plaintext never touches disk and Secret values are masked in every output.
 author: trident.gitops maintainers (@trident-gitops)
 extends_documentation_fragment:
   - trident.gitops.kubernetes
+  - trident.gitops.sops
 attributes:
   check_mode:
     description: Reports drift and changes nothing.
@@ -224,6 +227,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import HAS_URLLIB3
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import HAS_YAML
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
+from ansible_collections.trident.gitops.plugins.module_utils.sops.service import KEY_ARGUMENT_SPEC, document_decryptor
 
 IGNORE_RULE = dict(
     group=dict(type="str"), kind=dict(type="str"), name=dict(type="str"), namespace=dict(type="str"),
@@ -260,6 +264,7 @@ def main():
             workers=dict(type="int", default=8),
             discovery_cache=dict(type="path", default="~/.cache/trident-gitops/kube-discovery"),
             kubectl=dict(type="path", default="kubectl"),
+            **KEY_ARGUMENT_SPEC,
         ),
         required_one_of=[("src", "kustomize", "definition")],
         required_if=[("prune", True, ("applyset",))],
@@ -274,7 +279,9 @@ def main():
         module.no_log_values.update(value for value in values if len(value) >= 4)
 
     try:
-        result = run(module.params, module.check_mode, module._diff, CommandRunner(), hide=hide)
+        runner = CommandRunner()
+        result = run(module.params, module.check_mode, module._diff, runner,
+                     decrypt=document_decryptor(module.params, runner), hide=hide)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs())
     module.exit_json(**result)

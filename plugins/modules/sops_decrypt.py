@@ -120,7 +120,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
-from ansible_collections.trident.gitops.plugins.module_utils.sops.service import run_decrypt
+from ansible_collections.trident.gitops.plugins.module_utils.sops.service import KEY_ARGUMENT_SPEC, run_decrypt
 
 
 def main():
@@ -132,13 +132,7 @@ def main():
             output_type=dict(type="str", choices=["yaml", "json", "dotenv", "ini", "binary"]),
             extract=dict(type="raw"),
             dest=dict(type="path"),
-            age_keys=dict(type="str", no_log=True),
-            age_key_file=dict(type="path"),
-            gnupg_home=dict(type="path"),
-            pgp_private_keys=dict(type="list", elements="str", no_log=True),
-            use_environment=dict(type="bool", default=True),
-            verify_mac=dict(type="bool", default=True),
-            sops_binary=dict(type="str", default="sops"),
+            **KEY_ARGUMENT_SPEC,
         ),
         mutually_exclusive=[("path", "content")],
         required_one_of=[("path", "content")],

@@ -8,6 +8,7 @@ import yaml
 from kube_support import config_map, deployment, dump, edit, get, namespace, resource_versions, unique
 from testbed.ansible import run_playbook
 from testbed.process import free_port
+from testbed.sops import sops
 
 
 def task(**args):
@@ -103,3 +104,38 @@ def test_failures_are_clear_module_errors(control_plane, tmp_path):
     result = only_result(down)
     assert down.rc != 0 and "cannot reach the Kubernetes API server" in result["msg"]
     assert "not-a-real-token" not in down.stdout + down.stderr
+
+
+def test_sops_encrypted_secret_is_decrypted_in_memory_and_applied(control_plane, tmp_path, age_key):
+    """The seed's secret.yaml flow: a Flux-style SOPS Secret in Git, decrypted by kube_diff itself."""
+    ns = unique("kds")
+    manifests = tmp_path / "yaml"
+    manifests.mkdir()
+    (manifests / "namespace.yaml").write_text(yaml.safe_dump(namespace(ns)))
+    plain = tmp_path / "secret.yaml"
+    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                                     "metadata": {"name": "sops-demo", "labels": {"app": "demo"}},
+                                     "stringData": {"username": "Plain-User-Value", "company": "Plain-Co-Value"}}))
+    encrypted = sops("--encrypt", "--age", age_key.public, "--encrypted-regex", "^(data|stringData)$", str(plain))
+    plain.unlink()
+    (manifests / "secret.yaml").write_text(encrypted.decode())
+    args = {"src": [str(manifests)], "namespace": ns, "kubeconfig": str(control_plane.kubeconfig),
+            "discovery_cache": str(tmp_path / "cache"), "apply": True, "use_environment": False}
+
+    refused = run_playbook(tmp_path / "nokey", [task(**args)])
+    failure = only_result(refused)
+    assert refused.rc != 0 and "secret.yaml: cannot decrypt" in failure["msg"]
+    assert get(control_plane, "namespace", ns) is None, "a document that cannot be decrypted stops the whole run"
+
+    applied = run_playbook(tmp_path / "apply", [task(**args, age_key_file=str(age_key.path))], diff=True,
+                           verbosity=4, env={"ANSIBLE_STDOUT_CALLBACK": "default"})
+    assert applied.rc == 0, applied.stdout[-3000:]
+    live = get(control_plane, "secret", "sops-demo", ns)
+    assert base64.b64decode(live["data"]["username"]) == b"Plain-User-Value"
+    again = run_playbook(tmp_path / "again", [task(**args, age_key_file=str(age_key.path))], check=True)
+    assert only_result(again)["changed"] is False, "a decrypted Secret is in sync right after the apply"
+    for run in (refused, applied, again):
+        output = run.stdout + run.stderr
+        for secret in ("Plain-User-Value", "Plain-Co-Value", base64.b64encode(b"Plain-User-Value").decode()):
+            assert secret not in output
+    assert list(tmp_path.glob("**/*.dec*")) == [] and not plain.exists(), "no plaintext file is written"

@@ -11,6 +11,18 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import Ke
 from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import from_data
 
 
+# The options of the trident.gitops.sops doc fragment, for every module that decrypts.
+KEY_ARGUMENT_SPEC = dict(
+    age_keys=dict(type="str", no_log=True),
+    age_key_file=dict(type="path"),
+    gnupg_home=dict(type="path"),
+    pgp_private_keys=dict(type="list", elements="str", no_log=True),
+    use_environment=dict(type="bool", default=True),
+    verify_mac=dict(type="bool", default=True),
+    sops_binary=dict(type="str", default="sops"),
+)
+
+
 def key_options(params):
     """KeyOptions from module/lookup options (the shared doc fragment's names)."""
     return KeyOptions(
@@ -30,6 +42,18 @@ def decrypt_from_params(params, runner=None):
         return decrypt_file(params["path"], fmt=params.get("input_type"), keys=keys, verify=verify, runner=runner)
     return decrypt_document(params["content"], params.get("input_type") or "yaml", keys=keys, verify=verify,
                             runner=runner)
+
+
+def document_decryptor(params, runner=None):
+    """``decrypt(content, fmt, source) -> [dict, ...]`` with the key options in ``params``: decrypts a
+    SOPS document in memory (kube_diff's encrypted manifests); nothing is written to disk."""
+    keys = key_options(params)
+    verify = params.get("verify_mac", True)
+
+    def decrypt(content, fmt, source):
+        return decrypt_document(content, fmt, keys=keys, verify=verify, runner=runner).documents
+
+    return decrypt
 
 
 def selected(document, params):
