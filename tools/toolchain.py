@@ -25,8 +25,9 @@ CACHE = Path(os.environ.get("TRIDENT_CACHE", "~/.cache/trident-gitops")).expandu
 TOOLS_DIR = CACHE / "tools"
 BIN_DIR = CACHE / "bin"
 PROVIDER_MIRROR = CACHE / "terraform-providers"
-# Debian packages the tests use as they are (pinned by the distribution release).
-DEBIAN_PACKAGES = {"gpg": "gnupg", "git": "git", "gpg-agent": "gpg-agent"}
+# Debian packages the tests use as they are (pinned by the distribution release): binary -> package.
+DEBIAN_PACKAGES = {"gpg": "gnupg", "gpg-agent": "gpg-agent", "git": "git", "ssh": "openssh-client",
+                   "ssh-keygen": "openssh-client", "sshd": "openssh-server"}
 
 
 class ToolError(RuntimeError):
@@ -176,10 +177,18 @@ def install(name):
         mirror_provider(spec, dest)
 
 
-def check_debian_tools():
-    missing = [pkg for binary, pkg in DEBIAN_PACKAGES.items() if not shutil.which(binary)]
-    if missing:
+def install_debian_tools():
+    """Install the Debian packages whose binaries are missing (CI runs as root; apt reaches Debian)."""
+    search_path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
+    missing = sorted({pkg for binary, pkg in DEBIAN_PACKAGES.items() if not shutil.which(binary, path=search_path)})
+    if not missing:
+        return
+    if os.geteuid() != 0:
         raise ToolError(f"missing Debian packages: {' '.join(missing)} (run: apt-get install -y {' '.join(missing)})")
+    log(f"installing Debian packages: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], env=env)
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
 
 
 def write_terraform_cli_config():
@@ -211,7 +220,7 @@ def main(argv):
     fcntl.flock(lock, fcntl.LOCK_EX)
     failures = []
     try:
-        check_debian_tools()
+        install_debian_tools()
     except ToolError as exc:
         failures.append(str(exc))
     for name in names:

@@ -5,6 +5,7 @@ import pytest
 from testbed.controlplane import ControlPlane
 from testbed.gitserver import GitServer
 from testbed.keys import GnuPGHome, age_identity
+from testbed.sshserver import SSHServer
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,10 @@ def gnupg_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def age_key(tmp_path_factory):
     return age_identity(tmp_path_factory.mktemp("age"))
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory):
+    """A real sshd on loopback (key authentication only) for git over SSH."""
+    with SSHServer(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
