@@ -21,8 +21,8 @@ description:
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
   - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
     still shows as changed.
-  - SOPS-encrypted manifests (a document with a C(sops) metadata key, e.g. Flux-style Secrets encrypted with
-    C(encrypted_regex: ^(data|stringData)$)) are decrypted in memory with the key options, natively for PGP
+  - SOPS-encrypted manifests (a document with a C(sops) metadata key, such as Flux-style Secrets whose
+    C(data) and C(stringData) are encrypted) are decrypted in memory with the key options, natively for PGP
     and age; the plaintext never touches disk and Secret values are masked in every output.
 author: trident.gitops maintainers (@trident-gitops)
 extends_documentation_fragment:
