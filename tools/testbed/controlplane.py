@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from . import pki, tool
-from .process import Service, free_port, wait_until
+from .process import Managed, Service, free_port, wait_until
 
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -27,7 +27,7 @@ AUDIT_POLICY = {
 }
 
 
-class ControlPlane:
+class ControlPlane(Managed):
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
     def __init__(self, workdir=None, audit=False):
@@ -83,12 +83,6 @@ class ControlPlane:
 
     def kill_apiserver(self):
         self.apiserver.stop(timeout=0)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # -- internals ---------------------------------------------------------------------------
     def _write_pki(self):

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from . import tool
-from .process import Service, free_port, wait_until
+from .process import Managed, Service, free_port, wait_until
 
 HTTP_BACKEND = Path(subprocess.run(["git", "--exec-path"], capture_output=True, text=True,
                                    check=True).stdout.strip()) / "git-http-backend"
@@ -28,7 +28,7 @@ def git(*args, cwd=None, env=None, check=True):
     return proc.stdout.strip()
 
 
-class GitServer:
+class GitServer(Managed):
     """Bare repositories under ``root`` served over git:// and http:// (with optional basic auth)."""
 
     def __init__(self, root=None, username="trident", password=None):
@@ -63,12 +63,6 @@ class GitServer:
             self.daemon.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def _daemon_answers(self):
         probe = self.create_repo("_probe")

@@ -22,6 +22,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
+class Managed:
+    """``with`` support for the local services: start on entry, stop on exit (also on failure)."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 class Service:
     """One service process whose output goes to a log file."""
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from . import tool
-from .process import Service, free_port, wait_until
+from .process import Managed, Service, free_port, wait_until
 
 
 def _sshd():
@@ -18,7 +18,7 @@ def _sshd():
     return found
 
 
-class SSHServer:
+class SSHServer(Managed):
     """sshd on a free loopback port; ``client_key`` is authorised for the current user."""
 
     def __init__(self, workdir=None):
@@ -78,9 +78,3 @@ class SSHServer:
             self.service.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
