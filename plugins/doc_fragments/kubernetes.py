@@ -1,0 +1,56 @@
+# Copyright: trident.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Connection options shared by the modules that talk to a Kubernetes API server."""
+
+    DOCUMENTATION = r"""
+options:
+  kubeconfig:
+    description:
+      - A kubeconfig file path, or the kubeconfig itself as YAML text or a mapping (for example decrypted
+        in memory from C(kubeconfig.sops.yaml)); the content is never written to a lasting file or logged.
+      - When neither O(kubeconfig) nor O(host) is given, E(KUBECONFIG) or C(~/.kube/config) is used.
+      - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+    type: raw
+  context:
+    description:
+      - The kubeconfig context to use instead of its current context.
+      - Can also be set with the E(K8S_AUTH_CONTEXT) environment variable.
+    type: str
+  host:
+    description:
+      - The API server URL, for example C(https://127.0.0.1:6443). With O(api_key) and O(ca_cert) no kubeconfig
+        is needed; with a kubeconfig it overrides the cluster's server.
+      - Can also be set with the E(K8S_AUTH_HOST) environment variable.
+    type: str
+  api_key:
+    description:
+      - A bearer token.
+      - Can also be set with the E(K8S_AUTH_API_KEY) environment variable.
+    type: str
+  ca_cert:
+    description:
+      - The CA certificate that signed the API server's certificate (a file path or PEM text).
+      - Can also be set with the E(K8S_AUTH_SSL_CA_CERT) environment variable.
+    type: str
+    aliases: [ssl_ca_cert]
+  validate_certs:
+    description:
+      - Verify the API server's TLS certificate.
+      - Can also be set with the E(K8S_AUTH_VERIFY_SSL) environment variable.
+    type: bool
+    default: true
+    aliases: [verify_ssl]
+  request_timeout:
+    description: Seconds to wait for one API request.
+    type: float
+    default: 60
+requirements:
+  - PyYAML
+  - urllib3
+  - kubernetes (Python client, only for loading a kubeconfig)
+"""

@@ -1,0 +1,264 @@
+"""A lean, thread-safe HTTP client for the Kubernetes API (urllib3, JSON, one connection pool).
+
+Credentials come from a kubeconfig (path, YAML text or mapping; token and certificate users are read
+directly, exec plugins and auth providers through the kubernetes client's loader) or from host +
+token + CA. They live only in the request headers and the SSL context; error messages never
+include them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import ssl
+import tempfile
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+
+try:
+    import urllib3
+
+    HAS_URLLIB3 = True
+except ImportError:  # reported by the module through missing_required_lib
+    urllib3 = None
+    HAS_URLLIB3 = False
+
+try:
+    import yaml
+except ImportError:  # reported by the module through missing_required_lib
+    yaml = None
+
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass
+class ConnectionSettings:
+    """What the user gave; ``kubeconfig`` is a path, YAML/JSON text or an already parsed mapping."""
+
+    kubeconfig: object = None
+    context: str = None
+    host: str = None
+    api_key: str = None
+    ca_cert: str = None
+    validate_certs: bool = True
+    timeout: float = 60.0
+
+
+class ApiError(TridentError):
+    """The API server answered with an error status."""
+
+    def __init__(self, status, message, reason=""):
+        super().__init__(message, status=status)
+        self.status = status
+        self.reason = reason
+
+
+class KubeClient:
+    """``request`` is safe to call from many threads at once (urllib3 pools are thread-safe)."""
+
+    def __init__(self, server, token=None, ssl_context=None, timeout=60.0, pool_size=16):
+        self.server = server.rstrip("/")
+        self._headers = {"Accept": "application/json", "User-Agent": "trident.gitops/kube_diff"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._pool = urllib3.PoolManager(
+            num_pools=2, maxsize=pool_size, block=True, ssl_context=ssl_context,
+            timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
+            retries=urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0, backoff_factor=0.2))
+        self.requests_sent = 0
+
+    def request(self, method, path, query=None, body=None, content_type="application/json", accept=None):
+        url = self.server + path + (("?" + urlencode(query)) if query else "")
+        headers = dict(self._headers)
+        if accept:
+            headers["Accept"] = accept
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = content_type
+        self.requests_sent += 1
+        try:
+            response = self._pool.request(method, url, body=payload, headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise TridentError(f"cannot reach the Kubernetes API server at {self.server}: "
+                               f"{_reason(exc)}", unreachable=True) from None
+        data = _decode(response.data)
+        if response.status >= 400:
+            message = data.get("message") if isinstance(data, dict) else None
+            reason = data.get("reason", "") if isinstance(data, dict) else ""
+            raise ApiError(response.status, message or f"HTTP {response.status} for {method} {path}", reason)
+        return data
+
+
+def _reason(exc):
+    text = str(getattr(exc, "reason", None) or exc)
+    return re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", text).strip("()'\" ")
+
+
+def _decode(raw):
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"message": raw[:500].decode("utf-8", errors="replace")}
+
+
+def object_path(resource, namespace=None, name=None, subresource=None):
+    """REST path of a resource collection or one object (``resource`` is a discovery.Resource)."""
+    base = f"/api/{resource.version}" if not resource.group else f"/apis/{resource.group}/{resource.version}"
+    if resource.namespaced and namespace:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{resource.plural}"
+    if name:
+        base += f"/{quote(name, safe='')}"
+    if subresource:
+        base += f"/{subresource}"
+    return base
+
+
+def connect(settings, pool_size=16):
+    """Build a client from host + token + CA, or else a kubeconfig (path, text or mapping)."""
+    if not HAS_URLLIB3:
+        raise TridentError("the urllib3 Python library is required")
+    if settings.host and not settings.kubeconfig:
+        context = _ssl_context(settings.ca_cert, None, None, settings.validate_certs)
+        return KubeClient(settings.host, settings.api_key, context, settings.timeout, pool_size)
+    config, base_dir = _read_kubeconfig(settings.kubeconfig)
+    # Private directory for certificates and keys given inline: the SSL context needs files; they
+    # are gone as soon as it holds them.
+    tmp = tempfile.mkdtemp(prefix="trident-kube-")
+    try:
+        os.chmod(tmp, 0o700)
+        direct = _plain_kubeconfig(config, settings.context, base_dir, tmp)
+        if direct is None:  # exec plugins, auth providers...: the kubernetes client knows them all
+            direct = _kubernetes_kubeconfig(config, settings.context, base_dir, tmp)
+        server, token, ca_cert, cert_file, key_file, verify = direct
+        context = _ssl_context(settings.ca_cert or ca_cert, cert_file, key_file, settings.validate_certs and verify)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return KubeClient(settings.host or server, settings.api_key or token, context, settings.timeout, pool_size)
+
+
+def _read_kubeconfig(source):
+    """(mapping, directory relative paths are resolved against)."""
+    if isinstance(source, dict):
+        return source, os.getcwd()
+    source = source or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
+    if "\n" in source or source.lstrip().startswith("{"):
+        text, base_dir = source, os.getcwd()
+    else:
+        path = os.path.expanduser(source)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            raise TridentError(f"kubeconfig not found or unreadable: {path}") from None
+        base_dir = os.path.dirname(os.path.abspath(path))
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise TridentError("kubeconfig is not valid YAML") from None
+    if not isinstance(config, dict):
+        raise TridentError("kubeconfig is not a mapping")
+    return config, base_dir
+
+
+def _named(config, section, name, field):
+    for entry in config.get(section) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry.get(field) or {}
+    return None
+
+
+def _plain_kubeconfig(config, context_name, base_dir, tmp):
+    """Token and certificate kubeconfigs, read directly (importing the kubernetes client costs more
+    than a whole in-sync check). None when the user entry needs the kubernetes client."""
+    name = context_name or config.get("current-context")
+    context = _named(config, "contexts", name, "context")
+    if context is None:
+        raise TridentError(f"invalid kubeconfig: no context named {name!r}")
+    cluster = _named(config, "clusters", context.get("cluster"), "cluster")
+    if not cluster or not cluster.get("server"):
+        raise TridentError(f"invalid kubeconfig: context {name!r} names no cluster with a server")
+    user = _named(config, "users", context.get("user"), "user") or {}
+    if any(key in user for key in ("exec", "auth-provider", "username", "password")):
+        return None
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        with open(_path(user["tokenFile"], base_dir), encoding="utf-8") as handle:
+            token = handle.read().strip()
+    ca_cert = _inline(cluster, "certificate-authority", base_dir, tmp, as_text=True)
+    cert_file = _inline(user, "client-certificate", base_dir, tmp)
+    key_file = _inline(user, "client-key", base_dir, tmp)
+    return cluster["server"], token, ca_cert, cert_file, key_file, not cluster.get("insecure-skip-tls-verify")
+
+
+def _path(value, base_dir):
+    return os.path.join(base_dir, os.path.expanduser(value))
+
+
+def _inline(entry, field, base_dir, tmp, as_text=False):
+    data = entry.get(f"{field}-data")
+    if data:
+        raw = base64.b64decode(data)
+        if as_text:
+            return raw.decode("ascii")
+        fd, path = tempfile.mkstemp(dir=tmp)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        return path
+    return _path(entry[field], base_dir) if entry.get(field) else None
+
+
+def _kubernetes_kubeconfig(config, context_name, base_dir, tmp):
+    try:  # imported only here: it takes longer than a whole in-sync check
+        from kubernetes import client as k8s_client
+        from kubernetes.config import kube_config
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError:
+        raise TridentError("this kubeconfig's user needs the kubernetes Python library (pip install kubernetes)") \
+            from None
+    configuration = k8s_client.Configuration()
+    try:
+        loader = kube_config.KubeConfigLoader(config, context_name, config_base_path=base_dir, temp_file_path=tmp)
+        loader.load_and_set(configuration)
+    except ConfigException as exc:  # its messages name contexts and fields, never credentials
+        raise TridentError(f"invalid kubeconfig: {exc}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TridentError(f"invalid kubeconfig: {type(exc).__name__}") from None
+    finally:
+        # The loader caches the files it wrote by content; they go with our directory, so the cache
+        # must not point at them for the next load in this process.
+        kube_config._temp_files.clear()
+    token = (configuration.api_key or {}).get("authorization", "")
+    token = token[len("Bearer "):] if token.startswith("Bearer ") else None
+    return (configuration.host, token, configuration.ssl_ca_cert, configuration.cert_file, configuration.key_file,
+            configuration.verify_ssl)
+
+
+def _ssl_context(ca_cert, cert_file, key_file, verify):
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif ca_cert:
+        try:
+            if "-----BEGIN" in ca_cert:
+                context.load_verify_locations(cadata=ca_cert)
+            else:
+                context.load_verify_locations(cafile=os.path.expanduser(ca_cert))
+        except (OSError, ssl.SSLError) as exc:
+            raise TridentError(f"cannot load the CA certificate: {exc}") from None
+    if cert_file:
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise TridentError(f"cannot load the client certificate: {type(exc).__name__}") from None
+    return context

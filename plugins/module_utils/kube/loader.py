@@ -1,0 +1,169 @@
+"""Reading desired objects: files, directories, globs, a kustomization or inline definitions.
+
+Nothing here talks to a cluster. Every problem is collected (with the document it came from) so
+that one run reports all of them at once.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, field
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+
+try:
+    import yaml
+
+    _YAML_LOADER = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+    HAS_YAML = True
+except ImportError:  # reported by the module through missing_required_lib
+    yaml = None
+    _YAML_LOADER = None
+    HAS_YAML = False
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+SOPS_HINT = "SOPS-encrypted manifest: give decryption keys"
+
+
+@dataclass
+class Document:
+    """One desired object and where it came from (``file#index`` or ``definition[i]``)."""
+
+    source: str
+    obj: dict
+
+
+@dataclass
+class Loaded:
+    documents: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+
+
+def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl="kubectl", decrypt=None):
+    """Load every desired document.
+
+    ``decrypt(content, fmt, source) -> [dict, ...]`` opens a SOPS-encrypted file in memory (``content``
+    is the file's text, ``fmt`` ``yaml`` or ``json``: the MAC covers the text as encrypted); without
+    it an encrypted document is a problem.
+    """
+    loaded = Loaded()
+    for path in _expand_sources(src or [], loaded.problems):
+        _load_file(path, loaded, decrypt)
+    if kustomize:
+        if runner is None:
+            raise TridentError("kustomize needs a command runner")
+        if not os.path.isdir(kustomize):
+            loaded.problems.append(f"{kustomize}: kustomize directory not found")
+        else:
+            result = runner([kubectl, "kustomize", kustomize], check=False)
+            if result.rc != 0:
+                loaded.problems.append(f"{kustomize}: kubectl kustomize failed: {result.stderr.strip()}")
+            else:
+                _add_text(result.stdout, f"kustomize:{kustomize}", loaded, decrypt)
+    if definition is not None:
+        if isinstance(definition, str):
+            _add_text(definition, "definition", loaded, decrypt)
+        else:
+            items = definition if isinstance(definition, list) else [definition]
+            for index, item in enumerate(items):
+                _add_parsed([item], json.dumps(item), "json", f"definition[{index}]", loaded, decrypt)
+    return loaded
+
+
+def _expand_sources(sources, problems):
+    paths = []
+    for entry in [sources] if isinstance(sources, str) else sources:
+        entry = os.path.expanduser(str(entry))
+        if any(char in entry for char in "*?["):
+            matches = sorted(glob.glob(entry, recursive=True))
+            if not matches:
+                problems.append(f"{entry}: the pattern matches no file")
+            for match in matches:
+                paths.extend(_walk(match) if os.path.isdir(match) else [match])
+        elif os.path.isdir(entry):
+            found = _walk(entry)
+            if not found:
+                problems.append(f"{entry}: no .yaml, .yml or .json file in this directory")
+            paths.extend(found)
+        elif os.path.isfile(entry):
+            paths.append(entry)
+        else:
+            problems.append(f"{entry}: no such file or directory")
+    return paths
+
+
+def _walk(directory):
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, name) for name in sorted(files)
+                     if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."))
+    return found
+
+
+def _load_file(path, loaded, decrypt):
+    if os.path.basename(path) in KUSTOMIZATION_FILES:
+        loaded.problems.append(f"{path}: a kustomization, not a manifest: use the kustomize option for "
+                               f"{os.path.dirname(path) or '.'}")
+        return
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        loaded.problems.append(f"{path}: cannot read: {exc}")
+        return
+    if path.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            loaded.problems.append(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})")
+            return
+        _add_parsed([data], text, "json", path, loaded, decrypt)
+    else:
+        _add_text(text, path, loaded, decrypt)
+
+
+def _add_text(text, source, loaded, decrypt):
+    try:
+        documents = list(yaml.load_all(text, Loader=_YAML_LOADER))
+    except yaml.YAMLError as exc:
+        loaded.problems.append(f"{source}: invalid YAML: {_yaml_reason(exc)}")
+        return
+    _add_parsed(documents, text, "yaml", source, loaded, decrypt)
+
+
+def _add_parsed(documents, text, fmt, source, loaded, decrypt):
+    if any(isinstance(data, dict) and isinstance(data.get("sops"), dict) for data in documents):
+        if decrypt is None:
+            loaded.problems.append(f"{source}: {SOPS_HINT}")
+            return
+        try:
+            documents = decrypt(text, fmt, source)
+        except TridentError as exc:
+            loaded.problems.append(f"{source}: cannot decrypt: {exc.message}")
+            return
+    for index, data in enumerate(documents):
+        _add_document(data, f"{source}#{index}" if len(documents) > 1 else source, loaded)
+
+
+def _yaml_reason(exc):
+    # The problem and its position only: YAML errors may quote a line, which could hold a secret.
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{getattr(exc, 'problem', None) or type(exc).__name__}{where}"
+
+
+def _add_document(data, source, loaded):
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        loaded.problems.append(f"{source}: a manifest must be a mapping, got {type(data).__name__}")
+        return
+    if data.get("kind") == "List" and isinstance(data.get("items"), list):
+        for index, item in enumerate(data["items"]):
+            _add_document(item, f"{source}.items[{index}]", loaded)
+        return
+    loaded.documents.append(Document(source, data))

@@ -1,0 +1,98 @@
+"""The kube_diff module's one entry point: parameters in, result dict out."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PARENT_KINDS, ApplySet
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
+from ansible_collections.trident.gitops.plugins.module_utils.kube.compare import parse_pointer
+from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
+from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import IgnoreRule, Options, reconcile
+from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import load_desired
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
+
+DEFAULT_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "trident-gitops", "kube-discovery")
+
+
+def ignore_rules(specs):
+    """Build rules from the ``ignore_differences`` option; bad pointers are input errors."""
+    rules, problems = [], []
+    for index, spec in enumerate(specs or []):
+        pointers = tuple(spec.get("json_pointers") or ())
+        for pointer in pointers:
+            try:
+                parse_pointer(pointer)
+            except ValueError as exc:
+                problems.append(f"ignore_differences[{index}]: {exc}")
+        managers = tuple(spec.get("managed_fields_managers") or ())
+        if not pointers and not managers:
+            problems.append(f"ignore_differences[{index}]: give json_pointers and/or managed_fields_managers")
+        rules.append(IgnoreRule(spec.get("group"), spec.get("kind"), spec.get("name"), spec.get("namespace"),
+                                pointers, managers))
+    return rules, problems
+
+
+def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hide=None):
+    """Load, validate, compare and (unless check mode) converge; returns the module result.
+
+    ``hide(values)`` receives every Secret value found in the desired objects as soon as they are
+    read (the module registers them as no_log values, so they are scrubbed from any output).
+    """
+    started = time.monotonic()
+    if not (params.get("src") or params.get("kustomize") or params.get("definition") is not None):
+        raise TridentError("give src, kustomize or definition")
+    if params.get("prune") and not params.get("applyset"):
+        raise TridentError("prune needs applyset (the ApplySet parent that records what this run owns)")
+    loaded = load_desired(params.get("src"), params.get("kustomize"), params.get("definition"), runner,
+                          params.get("kubectl") or "kubectl", decrypt)
+    if hide is not None:
+        hide([v for doc in loaded.documents for v in secret_values(doc.obj)])
+    rules, rule_problems = ignore_rules(params.get("ignore_differences"))
+    applyset = _applyset(params)
+    problems = loaded.problems + rule_problems
+    try:
+        client = connect(ConnectionSettings(params.get("kubeconfig"), params.get("context"), params.get("host"),
+                                            params.get("api_key"), params.get("ca_cert"),
+                                            params.get("validate_certs", True), params.get("request_timeout") or 60.0),
+                         pool_size=params.get("workers") or 8)
+        discovery = Discovery(client, params.get("discovery_cache", DEFAULT_CACHE)).load()
+    except TridentError as exc:
+        if problems:  # report the input's problems too, not only the connection's
+            raise _invalid(problems + [f"(kinds not checked: {exc.message})"]) from None
+        raise
+    checked = validate(loaded.documents, discovery, params.get("namespace") or "default", applyset)
+    problems += checked.problems
+    if problems:
+        raise _invalid(problems)
+    options = Options(field_manager=params.get("field_manager") or "trident-gitops",
+                      force_conflicts=params.get("force_conflicts", True), apply=params.get("apply", False),
+                      check_mode=check_mode, prune=params.get("prune", False), applyset=applyset,
+                      ignore=tuple(rules), wait=params.get("wait", False),
+                      wait_timeout=params.get("wait_timeout") or 300, workers=params.get("workers") or 8,
+                      want_diff=diff_mode)
+    outcome = reconcile(checked.items, client, discovery, options)
+    result = {"changed": outcome.changed, "drift": outcome.drift, "summary": outcome.summary,
+              "stats": {"requests": client.requests_sent, "dry_runs": outcome.dry_runs,
+                        "seconds": round(time.monotonic() - started, 3)}}
+    if diff_mode:
+        result["diff"] = outcome.diff
+    return result
+
+
+def _applyset(params):
+    spec = params.get("applyset")
+    if not spec:
+        return None
+    kind = spec.get("kind") or "Secret"
+    if kind not in PARENT_KINDS:
+        raise TridentError(f"applyset.kind must be one of {', '.join(sorted(PARENT_KINDS))}")
+    return ApplySet(spec["name"], spec.get("namespace") or params.get("namespace") or "default", kind)
+
+
+def _invalid(problems):
+    return TridentError(f"{len(problems)} problem(s) in the desired objects; nothing was sent to the cluster:\n"
+                        + "\n".join(problems), problems=problems)

@@ -1,0 +1,77 @@
+"""Loading desired documents from files, directories, globs and inline definitions."""
+
+import json
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import SOPS_HINT, load_desired
+
+
+def cm(name):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+
+
+def test_files_directories_globs_json_and_lists(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.yaml").write_text("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n"
+                                             "---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n")
+    (tmp_path / "a" / "b").mkdir()
+    (tmp_path / "a" / "b" / "three.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                 "items": [cm("three"), cm("four")]}))
+    (tmp_path / "a" / "notes.txt").write_text("ignored")
+    (tmp_path / "a" / ".hidden.yaml").write_text("not: loaded")
+    (tmp_path / "g1.yml").write_text(json.dumps(cm("five")))
+    loaded = load_desired(src=[str(tmp_path / "a"), str(tmp_path / "g*.yml")],
+                          definition=[cm("six")])
+    assert loaded.problems == []
+    # A directory's files (sorted) come before its subdirectories'.
+    assert [d.obj["metadata"]["name"] for d in loaded.documents] == ["one", "two", "three", "four", "five", "six"]
+    assert loaded.documents[0].source.endswith("one.yaml#0")
+    assert loaded.documents[2].source.endswith("three.json.items[0]")
+
+
+def test_every_problem_is_reported(tmp_path):
+    (tmp_path / "bad.yaml").write_text("a: [\n")
+    (tmp_path / "bad.json").write_text("{")
+    (tmp_path / "scalar.yaml").write_text("- just\n- a list\n")
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n")
+    loaded = load_desired(src=[str(tmp_path), str(tmp_path / "missing.yaml"), str(tmp_path / "*.nothing")],
+                          definition={"apiVersion": "v1", "kind": "Secret", "sops": {"mac": "x"}})
+    text = "\n".join(loaded.problems)
+    assert "bad.json: invalid JSON" in text and "bad.yaml: invalid YAML" in text
+    assert "scalar.yaml: a manifest must be a mapping" in text
+    assert "kustomization.yaml: a kustomization" in text
+    assert "missing.yaml: no such file" in text and "matches no file" in text
+    assert f"definition[0]: {SOPS_HINT}" in text
+    assert len(loaded.problems) == 7
+
+
+def test_yaml_errors_do_not_quote_the_document(tmp_path):
+    (tmp_path / "s.yaml").write_text("stringData:\n  password: hunter2-secret\n  bad: [\n")
+    loaded = load_desired(src=[str(tmp_path / "s.yaml")])
+    assert loaded.problems and "hunter2-secret" not in loaded.problems[0]
+
+
+def test_sops_files_go_through_the_decrypt_hook_as_text(tmp_path):
+    encrypted = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "ENC[...]"},
+                 "sops": {"mac": "ENC[...]", "version": "3.9.0"}}
+    (tmp_path / "secret.sops.yaml").write_text("# comment kept for the MAC\n" + json.dumps(encrypted))
+    seen = []
+
+    def decrypt(content, fmt, source):
+        seen.append((content.splitlines()[0] if fmt == "yaml" else json.loads(content)["kind"], fmt, source))
+        return [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "dg=="}}]
+
+    loaded = load_desired(src=[str(tmp_path)], definition=[encrypted], decrypt=decrypt)
+    assert loaded.problems == []
+    assert seen == [("# comment kept for the MAC", "yaml", str(tmp_path / "secret.sops.yaml")),
+                    ("Secret", "json", "definition[0]")]
+    assert [d.obj["data"] for d in loaded.documents] == [{"k": "dg=="}, {"k": "dg=="}]
+
+
+def test_kustomize_is_built_with_kubectl(tmp_path):
+    (tmp_path / "cm.yaml").write_text(json.dumps(cm("base")))
+    (tmp_path / "kustomization.yaml").write_text("resources: [cm.yaml]\nnamePrefix: p-\n")
+    loaded = load_desired(kustomize=str(tmp_path), runner=CommandRunner())
+    assert loaded.problems == [] and loaded.documents[0].obj["metadata"]["name"] == "p-base"
+    failed = load_desired(kustomize=str(tmp_path / "nope"), runner=CommandRunner())
+    assert "kustomize directory not found" in failed.problems[0]
