@@ -39,9 +39,9 @@ def atomic_write(path, data, mode=0o600):
 
 
 @contextlib.contextmanager
-def private_tempdir(prefix="trident-"):
-    """A 0700 temporary directory removed on exit, whatever happens inside."""
-    path = tempfile.mkdtemp(prefix=prefix)
+def private_tempdir(prefix="trident-", parent=None):
+    """A 0700 temporary directory (in ``parent`` if given) removed on exit, whatever happens inside."""
+    path = tempfile.mkdtemp(prefix=prefix, dir=parent)
     try:
         os.chmod(path, 0o700)
         yield path

@@ -1,0 +1,222 @@
+#!/usr/bin/python
+# Copyright: trident.gitops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: terraform_apply
+short_description: Plan, check drift and apply a Terraform or OpenTofu root module, refusing destroys by default
+version_added: 0.1.0
+description:
+  - Runs C(init) (only when needed), C(plan -detailed-exitcode) to a plan file, reads the plan with C(show -json)
+    and applies exactly that plan file.
+  - C(changed) is true exactly when the plan has changes (resources or outputs). In check mode only the plan is made.
+  - Nothing a run writes lives in O(project_path) (a Git checkout) - Terraform's data dir (E(TF_DATA_DIR)), the
+    default local state, plan files and locks live in O(state_dir).
+  - Variables are written to a private C(*.tfvars.json) file (mode 0600, in a 0700 temporary directory that is
+    always removed) and never put on a command line.
+  - Provider mirrors and plugin caches are honoured through the Terraform CLI configuration
+    (E(TF_CLI_CONFIG_FILE)), as for any Terraform run.
+author:
+  - trident.gitops maintainers (@trident)
+options:
+  project_path:
+    description: Directory of the root module (the C(*.tf) / C(*.tf.json) files).
+    type: path
+    required: true
+  binary:
+    description: C(terraform), C(tofu), or the path of either.
+    type: str
+    default: terraform
+  workspace:
+    description:
+      - Workspace to plan and apply in (set with E(TF_WORKSPACE)); created by the backend if it does not exist.
+    type: str
+    default: default
+  backend_config:
+    description:
+      - Backend settings, passed to C(init) in a private file (never on the command line), so they may hold
+        credentials. Requires a C(backend) block in the configuration.
+    type: dict
+    default: {}
+  backend_config_files:
+    description: Backend configuration files passed to C(init) with C(-backend-config).
+    type: list
+    elements: path
+    default: []
+  variables:
+    description:
+      - Input variables (any JSON value). They go through a private C(*.tfvars.json) file, never the command line,
+        and are never logged; they win over O(variables_files).
+    type: dict
+    default: {}
+  variables_files:
+    description: Variable files (C(.tfvars) or C(.tfvars.json)) passed with C(-var-file), in order.
+    type: list
+    elements: path
+    default: []
+  targets:
+    description: Resource addresses to limit the plan to (C(-target)).
+    type: list
+    elements: str
+    default: []
+  parallelism:
+    description: Number of concurrent operations (C(-parallelism)); Terraform's default when unset.
+    type: int
+  lock_timeout:
+    description:
+      - How long to wait for the state lock (C(-lock-timeout)), and for another run on the same O(state_dir).
+      - A Terraform duration such as C(0s), C(30s) or C(5m).
+    type: str
+    default: 0s
+  state:
+    description:
+      - V(present) converges the infrastructure to the configuration.
+      - V(absent) makes a destroy plan; deleting anything also needs O(allow_destroy=true).
+    type: str
+    choices: [present, absent]
+    default: present
+  allow_destroy:
+    description:
+      - Unless true, a plan that deletes or replaces any resource is refused before anything is applied.
+    type: bool
+    default: false
+  drift_only:
+    description:
+      - Make a refresh-only plan and report what changed outside Terraform in RV(resource_drift); change nothing.
+      - C(changed) is then true exactly when there is drift.
+    type: bool
+    default: false
+  state_dir:
+    description:
+      - Directory for Terraform's data dir, the default local state, plan files and locks. It must be outside
+        O(project_path).
+      - Defaults to C(~/.cache/trident-gitops/terraform/<digest of project_path and workspace>).
+      - Without a C(backend) block the state is C(<state_dir>/terraform.tfstate) (C(-state)); with
+        C(backend "local") its C(path) and C(workspace_dir) point here unless O(backend_config) sets them.
+    type: path
+notes:
+  - Runs on the host that has the configuration and the binary (usually C(ansible_connection=local)).
+  - Commit C(.terraform.lock.hcl) - C(init) then runs with C(-lockfile=readonly) and never writes into the
+    checkout. Without one, C(init) writes it into O(project_path).
+  - The state itself holds every attribute Terraform stores, secrets included; protect O(state_dir) or use a
+    remote backend.
+seealso:
+  - name: Terraform plan -detailed-exitcode
+    description: How Terraform reports whether a plan has changes.
+    link: https://developer.hashicorp.com/terraform/cli/commands/plan
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Plans only; C(changed) is true when the plan has changes.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Before/after of each changed (or drifted) resource, sensitive values masked.
+"""
+
+EXAMPLES = r"""
+- name: Converge the environment's infrastructure with OpenTofu
+  trident.gitops.terraform_apply:
+    project_path: "{{ checkout }}/environments/{{ inventory_hostname }}"
+    binary: tofu
+    workspace: "{{ inventory_hostname }}"
+    variables:
+      db_password: "{{ db_password }}"
+
+- name: Report drift made outside Terraform, change nothing
+  trident.gitops.terraform_apply:
+    project_path: /srv/gitops/environments/prod
+    drift_only: true
+  register: drift
+
+- name: Tear down, deletions allowed explicitly
+  trident.gitops.terraform_apply:
+    project_path: /srv/gitops/environments/preview
+    state: absent
+    allow_destroy: true
+"""
+
+RETURN = r"""
+summary:
+  description: Counts of the plan; a replacement counts only as C(replace).
+  returned: always
+  type: dict
+  sample: {"add": 1, "change": 0, "destroy": 0, "replace": 1}
+resource_changes:
+  description: Resources the plan creates, updates, deletes or replaces (no-ops and reads left out).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"address": "local_file.motd", "actions": ["create"]}]
+resource_drift:
+  description: Resources that changed outside Terraform, as found by the plan's refresh.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"address": "local_file.motd", "actions": ["delete"]}]
+outputs:
+  description: Output values (after the apply, or planned in check mode); sensitive ones masked.
+  returned: always
+  type: dict
+  sample: {"url": "https://example.invalid", "token": "<masked:3f2a9c01d4e5>"}
+applied:
+  description: Whether a plan was applied.
+  returned: always
+  type: bool
+initialized:
+  description: Whether this run had to run C(init).
+  returned: always
+  type: bool
+state_dir:
+  description: The state directory used.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile, secret_strings
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "project_path": {"type": "path", "required": True},
+            "binary": {"type": "str", "default": "terraform"},
+            "workspace": {"type": "str", "default": "default"},
+            "backend_config": {"type": "dict", "default": {}, "no_log": True},
+            "backend_config_files": {"type": "list", "elements": "path", "default": []},
+            "variables": {"type": "dict", "default": {}, "no_log": True},
+            "variables_files": {"type": "list", "elements": "path", "default": []},
+            "targets": {"type": "list", "elements": "str", "default": []},
+            "parallelism": {"type": "int"},
+            "lock_timeout": {"type": "str", "default": "0s"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "allow_destroy": {"type": "bool", "default": False},
+            "drift_only": {"type": "bool", "default": False},
+            "state_dir": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    settings = Settings(
+        project_path=params["project_path"], binary=params["binary"], workspace=params["workspace"],
+        backend_config=params["backend_config"], backend_config_files=tuple(params["backend_config_files"]),
+        variables=params["variables"], variables_files=tuple(params["variables_files"]),
+        targets=tuple(params["targets"]), parallelism=params["parallelism"], lock_timeout=params["lock_timeout"],
+        state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
+        state_dir=params["state_dir"], check_mode=module.check_mode)
+    runner = CommandRunner(redact=secret_strings(params["variables"], params["backend_config"]))
+    try:
+        outcome = reconcile(settings, runner)
+    except TridentError as err:
+        module.fail_json(**err.to_fail_kwargs())
+    module.exit_json(**outcome.to_result(diff=module._diff))
+
+
+if __name__ == "__main__":
+    main()

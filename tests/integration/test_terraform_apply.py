@@ -1,0 +1,408 @@
+"""terraform_apply through ansible-playbook against real terraform and tofu, offline (filesystem provider mirror)."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile, secret_strings
+from testbed import tool
+from testbed.ansible import run_playbook
+from testbed.process import free_port
+
+BINARIES = ["terraform", "tofu"]
+PROVIDERS = """
+terraform {
+  required_providers {
+    local = { source = "hashicorp/local" }
+  }
+}
+"""
+
+
+class Project:
+    """A root module in its own "checkout" directory, with its state dir and managed files elsewhere."""
+
+    def __init__(self, tmp_path, binary):
+        self.binary = binary
+        self.path = tmp_path / "checkout" / "env"
+        self.state_dir = tmp_path / "state"
+        self.files = tmp_path / "managed"
+        self.runs = tmp_path / "runs"
+        self.path.mkdir(parents=True)
+        self.files.mkdir()
+        self.count = 0
+        self.play = None
+
+    def write(self, body):
+        (self.path / "main.tf").write_text(PROVIDERS + body.replace("@FILES@", str(self.files)))
+
+    def run(self, check=False, diff=False, verbosity=0, env=None, **options):
+        """Run the module once and return its task result; ``self.play`` keeps the whole playbook run."""
+        self.count += 1
+        args = {"project_path": str(self.path), "binary": tool(self.binary), "state_dir": str(self.state_dir),
+                **options}
+        play = run_playbook(self.runs / str(self.count), [{"name": "tf", "trident.gitops.terraform_apply": args}],
+                            check=check, diff=diff, verbosity=verbosity, env=env)
+        self.play = play
+        results = play.task_results()
+        assert results, f"playbook did not run:\n{play.stdout[-3000:]}\n{play.stderr[-3000:]}"
+        return results[0]
+
+    def state(self, workspace="default"):
+        sub = "terraform.tfstate" if workspace == "default" else f"terraform.tfstate.d/{workspace}/terraform.tfstate"
+        path = self.state_dir / sub
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def addresses(self, workspace="default"):
+        state = self.state(workspace) or {"resources": []}
+        return sorted(f"{r['type']}.{r['name']}" for r in state["resources"] if r["mode"] == "managed")
+
+
+def checkout_files(project):
+    """Everything in the checkout besides the configuration and its committed lock file."""
+    return sorted(str(p.relative_to(project.path)) for p in project.path.rglob("*")
+                  if p.name not in ("main.tf", ".terraform.lock.hcl"))
+
+
+TWO_RESOURCES = """
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+resource "terraform_data" "app" {
+  input = var.greeting
+}
+resource "local_file" "motd" {
+  filename = "@FILES@/motd"
+  content  = "motd for ${terraform.workspace}"
+}
+output "greeting" { value = terraform_data.app.output }
+output "workspace" { value = terraform.workspace }
+"""
+
+
+@pytest.fixture(params=BINARIES)
+def project(request, tmp_path):
+    return Project(tmp_path, request.param)
+
+
+def test_create_noop_and_change_with_check_mode_and_diff(project):
+    project.write(TWO_RESOURCES)
+    preview = project.run(check=True)
+    assert preview["changed"] is True and preview["applied"] is False
+    assert preview["summary"] == {"add": 2, "change": 0, "destroy": 0, "replace": 0}
+    assert {c["address"]: c["actions"] for c in preview["resource_changes"]} == {
+        "terraform_data.app": ["create"], "local_file.motd": ["create"]}
+    assert not (project.files / "motd").exists() and project.addresses() == [], "check mode must change nothing"
+
+    created = project.run()
+    assert created["changed"] is True and created["applied"] is True
+    assert (project.files / "motd").read_text() == "motd for default"
+    assert project.addresses() == ["local_file.motd", "terraform_data.app"]
+    assert created["outputs"] == {"greeting": "hello", "workspace": "default"}
+
+    again = project.run()
+    assert again["changed"] is False and again["applied"] is False and again["initialized"] is False
+    assert again["resource_changes"] == [] and again["outputs"] == {"greeting": "hello", "workspace": "default"}
+    assert project.run(check=True)["changed"] is False
+
+    project.write(TWO_RESOURCES.replace('default = "hello"', 'default = "bonjour"'))
+    preview = project.run(check=True, diff=True)
+    assert preview["changed"] is True and preview["summary"]["change"] == 1
+    assert preview["resource_changes"] == [{"address": "terraform_data.app", "actions": ["update"]}]
+    (diff,) = preview["diff"]
+    assert diff["before"]["input"] == "hello" and diff["after"]["input"] == "bonjour"
+    assert project.state()["outputs"]["greeting"]["value"] == "hello", "check mode must not apply"
+
+    changed = project.run()
+    assert changed["changed"] is True and changed["outputs"]["greeting"] == "bonjour"
+    assert project.run()["changed"] is False
+    assert checkout_files(project) == [], "nothing a run writes may live in the checkout"
+
+
+def test_drift_is_detected_in_check_mode_and_by_drift_only_and_corrected(project):
+    project.write(TWO_RESOURCES)
+    project.run()
+    motd = project.files / "motd"
+    motd.write_text("edited by hand")
+
+    preview = project.run(check=True)
+    assert preview["changed"] is True
+    assert [d["address"] for d in preview["resource_drift"]] == ["local_file.motd"]
+    assert preview["resource_changes"] == [{"address": "local_file.motd", "actions": ["create"]}]
+
+    drift = project.run(drift_only=True)
+    assert drift["changed"] is True and drift["applied"] is False
+    assert drift["resource_drift"] == [{"address": "local_file.motd", "actions": ["delete"]}]
+    assert motd.read_text() == "edited by hand", "drift_only must change nothing"
+    assert "local_file.motd" in project.addresses(), "drift_only must not even refresh the state"
+
+    fixed = project.run()
+    assert fixed["changed"] is True and motd.read_text() == "motd for default"
+    assert project.run(drift_only=True)["changed"] is False
+
+    motd.unlink()
+    assert project.run(drift_only=True)["resource_drift"] == [
+        {"address": "local_file.motd", "actions": ["delete"]}]
+    assert not motd.exists()
+    assert project.run()["changed"] is True and motd.exists()
+    assert project.run()["changed"] is False
+
+
+def test_destroy_guard_refuses_delete_and_replace_before_applying(project):
+    project.write(TWO_RESOURCES)
+    project.run()
+    before = (project.state_dir / "terraform.tfstate").read_bytes()
+
+    project.write(TWO_RESOURCES.split('resource "local_file"', maxsplit=1)[0] + 'output "greeting" { value = "x" }\n')
+    deleted = project.run()
+    assert deleted.get("failed") is True
+    assert "refusing" in deleted["msg"] and "local_file.motd (delete)" in deleted["msg"]
+    assert deleted["summary"]["destroy"] == 1
+    assert (project.files / "motd").exists() and (project.state_dir / "terraform.tfstate").read_bytes() == before
+
+    project.write(TWO_RESOURCES.replace('content  = "motd', 'content  = "new motd'))
+    replaced = project.run()
+    assert replaced.get("failed") is True and "local_file.motd (delete/create)" in replaced["msg"]
+    assert (project.files / "motd").read_text() == "motd for default"
+    assert (project.state_dir / "terraform.tfstate").read_bytes() == before
+    # Check mode predicts the same refusal.
+    assert project.run(check=True).get("failed") is True
+
+    project.write(TWO_RESOURCES)
+    absent = project.run(state="absent")
+    assert absent.get("failed") is True and (project.files / "motd").exists()
+
+    destroyed = project.run(state="absent", allow_destroy=True)
+    assert destroyed["changed"] is True and destroyed["summary"]["destroy"] == 2
+    assert not (project.files / "motd").exists() and project.addresses() == []
+    assert project.run(state="absent")["changed"] is False, "nothing left to destroy: no refusal, no change"
+
+
+def test_workspace_is_selected_and_created(project):
+    project.write(TWO_RESOURCES.replace("/motd", "/motd-${terraform.workspace}"))
+    staging = project.run(workspace="staging")
+    assert staging["changed"] is True and staging["outputs"]["workspace"] == "staging"
+    assert (project.files / "motd-staging").read_text() == "motd for staging"
+    assert project.addresses("staging") == ["local_file.motd", "terraform_data.app"]
+    assert project.addresses() == [], "the default workspace is untouched"
+    assert project.run(workspace="staging")["changed"] is False
+    assert project.run(workspace="default")["changed"] is True
+    assert (project.files / "motd-default").exists()
+    assert checkout_files(project) == []
+
+
+def test_explicit_local_backend_keeps_state_and_workspaces_in_the_state_dir(project):
+    project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES)
+    assert project.run(workspace="qa")["changed"] is True
+    assert project.addresses("qa") == ["local_file.motd", "terraform_data.app"]
+    assert project.run(workspace="qa")["changed"] is False
+    assert checkout_files(project) == []
+
+
+def test_default_state_dir_is_outside_the_checkout(project, tmp_path):
+    project.write(TWO_RESOURCES)
+    home = tmp_path / "home"
+    home.mkdir()
+    args = {"project_path": str(project.path), "binary": tool(project.binary)}
+    tasks = [{"name": "tf", "trident.gitops.terraform_apply": args}]
+    first = run_playbook(tmp_path / "default-1", tasks, env={"HOME": str(home)}).task_results()[0]
+    assert first["changed"] is True
+    assert Path(first["state_dir"]).parent == home / ".cache" / "trident-gitops" / "terraform"
+    assert (Path(first["state_dir"]) / "terraform.tfstate").exists()
+    assert run_playbook(tmp_path / "default-2", tasks, env={"HOME": str(home)}).task_results()[0]["changed"] is False
+    assert checkout_files(project) == []
+
+
+SECRET = 'hunter2-"quoted"-\u00e9t\u00e9'
+SECRET_CONFIG = """
+variable "password" {
+  type      = string
+  sensitive = true
+}
+resource "terraform_data" "db" {
+  triggers_replace = sha256(var.password)
+}
+output "fingerprint" {
+  value     = sha256(var.password)
+  sensitive = true
+}
+"""
+
+
+def test_variables_never_leak(project):
+    project.write(SECRET_CONFIG)
+    created = project.run(variables={"password": SECRET}, diff=True, verbosity=4)
+    play = project.play
+    assert created["changed"] is True
+    masked = created["outputs"]["fingerprint"]
+    assert masked.startswith("<masked:") and masked != project.state()["outputs"]["fingerprint"]["value"]
+    again = project.run(variables={"password": SECRET}, check=True, diff=True, verbosity=4)
+    play_again = project.play
+    assert again["changed"] is False
+    for text in (play.stdout, play.stderr, play_again.stdout, play_again.stderr):
+        assert SECRET not in text and json.dumps(SECRET)[1:-1] not in text
+    for root in (project.state_dir, project.path):
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert SECRET.encode() not in path.read_bytes(), f"secret left in {path}"
+    assert [p.name for p in project.state_dir.iterdir() if p.name.startswith(".run-")] == [], "temp dir left"
+
+
+def test_secret_in_a_failing_variable_is_scrubbed_from_the_error(project):
+    project.write("""
+variable "token" {
+  type = string
+  validation {
+    condition     = length(var.token) < 3
+    error_message = "token too long"
+  }
+}
+resource "terraform_data" "t" { input = var.token }
+""")
+    failed = project.run(variables={"token": SECRET}, verbosity=4)
+    play = project.play
+    assert failed.get("failed") is True and "token too long" in failed["msg"]
+    assert SECRET not in play.stdout + play.stderr
+    assert project.addresses() == []
+
+
+def test_invalid_hcl_fails_clearly(project):
+    project.write(TWO_RESOURCES + '\nresource "terraform_data" "broken" {\n  input = \n')
+    failed = project.run()
+    assert failed.get("failed") is True
+    assert "failed" in failed["msg"] and "nothing was applied" in failed["msg"]
+    assert "Error:" in failed["msg"]
+    assert not (project.files / "motd").exists() and project.addresses() == []
+
+
+def test_missing_required_variable_fails_clearly(project):
+    project.write(SECRET_CONFIG)
+    failed = project.run(variables={"unrelated": "x"})
+    assert failed.get("failed") is True and "password" in failed["msg"] and "nothing was applied" in failed["msg"]
+    assert project.addresses() == []
+
+
+def test_state_locked_by_another_process_fails_then_converges(project):
+    project.write(TWO_RESOURCES)
+    project.run()
+    project.write(TWO_RESOURCES.replace('default = "hello"', 'default = "changed"'))
+    env = {**os.environ, "TF_DATA_DIR": str(project.state_dir / "data")}
+    # A real second process holding the state lock: `console` keeps it while it waits for input.
+    holder = subprocess.Popen([tool(project.binary), "console", f"-state={project.state_dir / 'terraform.tfstate'}"],
+                              cwd=project.path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        lock_info = project.state_dir / ".terraform.tfstate.lock.info"
+        deadline = time.monotonic() + 30
+        while not lock_info.exists() and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert lock_info.exists(), "the console process did not take the state lock"
+        locked = project.run(lock_timeout="1s")
+        assert locked.get("failed") is True and "state lock" in locked["msg"]
+        assert project.state()["outputs"]["greeting"]["value"] == "hello"
+    finally:
+        holder.communicate(input=b"", timeout=30)
+    converged = project.run()
+    assert converged["changed"] is True and converged["outputs"]["greeting"] == "changed"
+
+
+def test_unreachable_backend_fails_clearly(project):
+    port = free_port()
+    project.write(f'terraform {{\n  backend "http" {{\n    address = "http://127.0.0.1:{port}/state"\n  }}\n}}\n'
+                  + TWO_RESOURCES)
+    failed = project.run()
+    assert failed.get("failed") is True and "nothing was applied" in failed["msg"]
+    assert f"127.0.0.1:{port}" in failed["msg"]
+    assert not (project.files / "motd").exists()
+
+
+class RecordingRunner(CommandRunner):
+    """A real runner that also records every argv and environment, and the var files as they exist mid-run."""
+
+    def __init__(self):
+        super().__init__(redact=secret_strings({"password": SECRET}))
+        self.calls = []
+        self.var_files = []
+
+    def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False):
+        self.calls.append((list(argv), dict(env or {})))
+        for arg in argv[1:]:
+            if arg.startswith("-var-file="):
+                path = Path(arg.split("=", 1)[1])
+                self.var_files.append((path, path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777,
+                                       json.loads(path.read_text())))
+        return super().__call__(argv, cwd=cwd, env=env, data=data, check=check, binary_output=binary_output)
+
+
+def test_variables_go_through_a_private_file_never_argv(project):
+    project.write(SECRET_CONFIG)
+    runner = RecordingRunner()
+    settings = Settings(project_path=str(project.path), binary=tool(project.binary), state_dir=str(project.state_dir),
+                        variables={"password": SECRET})
+    assert reconcile(settings, runner).changed is True
+    assert [call[0][1] for call in runner.calls] == ["init", "plan", "show", "apply"]
+    for argv, env in runner.calls:
+        assert not any(SECRET in arg for arg in argv) and not any(SECRET in value for value in env.values())
+    ((path, mode, dir_mode, content),) = runner.var_files
+    assert path.name.endswith(".tfvars.json") and mode == 0o600 and dir_mode == 0o700
+    assert content == {"password": SECRET}
+    assert not path.exists() and not path.parent.exists(), "the private var file and its directory are removed"
+
+    runner = RecordingRunner()
+    assert reconcile(settings, runner).changed is False
+    assert [call[0][1] for call in runner.calls] == ["plan"], "a no-op run costs one terraform process"
+
+
+def test_targets_and_variables_files(project, tmp_path):
+    project.write(TWO_RESOURCES)
+    var_file = tmp_path / "greeting.tfvars"
+    var_file.write_text('greeting = "from file"\n')
+    targeted = project.run(targets=["terraform_data.app"], variables_files=[str(var_file)], parallelism=2)
+    assert targeted["resource_changes"] == [{"address": "terraform_data.app", "actions": ["create"]}]
+    assert targeted["outputs"]["greeting"] == "from file" and not (project.files / "motd").exists()
+    # variables win over variables_files
+    overridden = project.run(variables_files=[str(var_file)], variables={"greeting": "from task"})
+    assert project.state()["outputs"]["greeting"]["value"] == "from task" and (project.files / "motd").exists()
+    # A value given in (no_log) variables is hidden by Ansible wherever it shows up in the result.
+    assert overridden["outputs"]["greeting"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def test_backend_config_without_backend_block_is_refused(project):
+    project.write(TWO_RESOURCES)
+    failed = project.run(backend_config={"path": "/tmp/x"})
+    assert failed.get("failed") is True and "no backend block" in failed["msg"]
+
+
+def test_backend_config_goes_through_a_file_and_outputs_through_the_backend(project, tmp_path):
+    project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES)
+    custom = tmp_path / "elsewhere" / "custom.tfstate"
+    custom.parent.mkdir()
+    runner = RecordingRunner()
+    settings = Settings(project_path=str(project.path), binary=tool(project.binary), state_dir=str(project.state_dir),
+                        backend_config={"path": str(custom)})
+    outcome = reconcile(settings, runner)
+    assert outcome.changed is True and outcome.outputs == {"greeting": "hello", "workspace": "default"}
+    assert json.loads(custom.read_text())["outputs"]["greeting"]["value"] == "hello"
+    init_argv = runner.calls[0][0]
+    assert init_argv[1] == "init" and not any(str(custom) in arg for arg in init_argv), "backend settings via a file"
+    # The state is the backend's, not ours: outputs are read with `output -json`.
+    assert [call[0][1] for call in runner.calls] == ["init", "plan", "show", "apply", "output"]
+    assert not (project.state_dir / "terraform.tfstate").exists()
+    assert reconcile(settings, RecordingRunner()).changed is False
+
+
+def test_a_failed_apply_is_reported_and_a_rerun_converges(project):
+    project.write(TWO_RESOURCES.replace("@FILES@/motd", "@FILES@/blocker/motd"))
+    (project.files / "blocker").write_text("a file where a directory is needed")
+    failed = project.run()
+    assert failed.get("failed") is True and "apply failed" in failed["msg"]
+    (project.files / "blocker").unlink()
+    converged = project.run()
+    assert converged["changed"] is True and (project.files / "blocker" / "motd").exists()
+    assert project.run()["changed"] is False

@@ -1,0 +1,103 @@
+import json
+import os
+
+import pytest
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
+    Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
+    parse_duration, secret_strings, state_file, validate)
+
+
+@pytest.mark.parametrize("text, seconds", [("0s", 0), ("30s", 30), ("5m", 300), ("1m30s", 90), ("1h", 3600),
+                                           ("250ms", 0.25)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "30", "5 minutes", "1m 30s", "-1s"])
+def test_parse_duration_rejects_garbage(text):
+    with pytest.raises(TridentError, match="lock_timeout"):
+        parse_duration(text)
+
+
+def test_secret_strings_covers_nested_values_and_their_quoted_form():
+    found = secret_strings({"a": 'pa"ss', "b": [1234, {"c": "x"}], "d": True, "e": None, "f": ""}, {"g": "tok"})
+    assert set(found) == {'pa"ss', 'pa\\"ss', "1234", "x", "tok"}
+    assert found[0] == 'pa\\"ss', "longest first"
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"main.tf": 'resource "terraform_data" "x" {}\n'}, None),
+    ({"main.tf": 'terraform {\n  backend "s3" {\n  }\n}\n'}, "s3"),
+    ({"main.tf": "", "backend.tf": 'terraform {\n  backend "local" {}\n}\n'}, "local"),
+    ({"main.tf": 'terraform {\n  cloud {\n    organization = "o"\n  }\n}\n'}, "cloud"),
+    ({"main.tf.json": json.dumps({"terraform": {"backend": {"http": {"address": "x"}}}})}, "http"),
+    ({"main.tf.json": json.dumps({"terraform": [{"required_version": ">= 1"}]})}, None),
+    # a commented-out or quoted mention is not a block
+    ({"main.tf": '# backend "s3" {}\nlocals { x = "backend \\"s3\\"" }\n'}, None),
+])
+def test_backend_type(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert backend_type(config_files(str(tmp_path))) == expected
+
+
+def test_backend_type_rejects_broken_json(tmp_path):
+    (tmp_path / "main.tf.json").write_text("{")
+    with pytest.raises(TridentError, match="not valid JSON"):
+        backend_type(config_files(str(tmp_path)))
+
+
+def test_state_paths_follow_the_local_backend_layout(tmp_path):
+    assert state_file("/s", "default") == "/s/terraform.tfstate"
+    assert state_file("/s", "qa") == "/s/terraform.tfstate.d/qa/terraform.tfstate"
+    assert default_state_dir(str(tmp_path), "qa") != default_state_dir(str(tmp_path), "default")
+    assert default_state_dir(str(tmp_path), "qa") == default_state_dir(str(tmp_path / "." / ""), "qa")
+    settings = Settings(project_path=str(tmp_path))
+    assert backend_settings("local", settings, "/s") == {"path": "/s/terraform.tfstate",
+                                                         "workspace_dir": "/s/terraform.tfstate.d"}
+    own = Settings(project_path=str(tmp_path), backend_config={"path": "/elsewhere"})
+    assert backend_settings("local", own, "/s") == {"path": "/elsewhere"}
+    assert not owns_local_state("local", own) and owns_local_state(None, own)
+    from_file = Settings(project_path=str(tmp_path), backend_config_files=("local.tfbackend",))
+    assert backend_settings("local", from_file, "/s") == {} and not owns_local_state("local", from_file)
+    assert owns_local_state("local", settings) and not owns_local_state("s3", settings)
+    assert backend_settings("http", own, "/s") == {"path": "/elsewhere"}
+    assert backend_settings(None, settings, "/s") == {}
+
+
+def test_init_fingerprint_changes_with_lock_file_config_and_backend(tmp_path):
+    (tmp_path / "main.tf").write_text("# v1\n")
+    settings = Settings(project_path=str(tmp_path))
+    binary = os.path.realpath("/bin/sh")
+
+    def fingerprint(backend=None, s=settings):
+        return init_fingerprint(s, config_files(str(tmp_path)), backend or {}, binary)
+
+    first = fingerprint()
+    assert fingerprint() == first
+    (tmp_path / ".terraform.lock.hcl").write_text("lock")
+    with_lock = fingerprint()
+    assert with_lock != first
+    assert fingerprint({"path": "/x"}) != with_lock
+    assert fingerprint(s=Settings(project_path=str(tmp_path), workspace="qa")) != with_lock
+    (tmp_path / "main.tf").write_text("# v2\n")
+    assert fingerprint() != with_lock
+
+
+def test_validate_refuses_bad_settings(tmp_path):
+    project = tmp_path / "project"
+    with pytest.raises(TridentError, match="not a directory"):
+        validate(Settings(project_path=str(project)))
+    project.mkdir()
+    with pytest.raises(TridentError, match="no \\*.tf"):
+        validate(Settings(project_path=str(project)))
+    (project / "main.tf").write_text("")
+    with pytest.raises(TridentError, match="outside project_path"):
+        validate(Settings(project_path=str(project), state_dir=str(project / ".state")))
+    with pytest.raises(TridentError, match="drift_only"):
+        validate(Settings(project_path=str(project), state="absent", drift_only=True))
+    with pytest.raises(TridentError, match="file not found"):
+        validate(Settings(project_path=str(project), variables_files=(str(tmp_path / "missing.tfvars"),)))
+    validate(Settings(project_path=str(project), state_dir=str(tmp_path / "state")))
