@@ -56,7 +56,7 @@ molecule: venv tools collection ## Molecule scenarios of the roles
 test: sanity lint unit integration molecule ## everything CI runs
 
 demo: venv tools collection ## reconcile examples/gitops-repo against local services
-	$(VENV)/bin/python -m testbed.demo
+	PYTHONPATH=tools $(VENV)/bin/python -m testbed.demo
 
 bench: venv tools collection ## side-by-side benchmarks against the anchors
 	$(VENV)/bin/python -m bench

@@ -98,9 +98,9 @@ class GitOpsRun(PlaybookResult):
 def isolated_vars(workdir):
     """Extra vars that keep every lasting file of a run (checkout, Terraform state, locks) in ``workdir``."""
     workdir = Path(workdir)
-    return {"trident_source_dest": str(workdir / "checkout"),
-            "trident_terraform_state_dir": str(workdir / "terraform-state") + "/{{ inventory_hostname }}",
-            "trident_reconcile_lock_dir": str(workdir / "locks")}
+    return {"source_dest": str(workdir / "checkout"),
+            "terraform_state_dir": str(workdir / "terraform-state") + "/{{ inventory_hostname }}",
+            "reconcile_lock_dir": str(workdir / "locks")}
 
 
 def run_gitops(playbook, inventory, workdir, extra_vars=None, env=None, stdout_callback="ansible.posix.json",
