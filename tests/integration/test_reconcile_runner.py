@@ -97,10 +97,9 @@ def test_awx_style_jobs_report_drift_in_events_and_artifacts(awx_job, control_pl
     changed_tasks = {event["event_data"]["task_action"] for event in drift.events
                      if event["event"] == "runner_on_ok" and event["event_data"]["res"].get("changed")}
     assert changed_tasks == {"trident.gitops.kube_diff"}
-    # AWX keeps set_stats as the job's artifacts: ansible-runner writes them to artifacts/<ident>/custom.
-    artifacts = drift.stats.get("custom") or json.loads(
-        (Path(drift.config.artifact_dir) / "custom").read_text())
-    trident = artifacts["_run"]["trident_drift"] if "_run" in artifacts else artifacts["trident_drift"]
+    # AWX keeps set_stats data as the job's artifacts: the artifact_data of the playbook_on_stats event.
+    stats_event = next(event for event in drift.events if event["event"] == "playbook_on_stats")
+    trident = stats_event["event_data"]["artifact_data"]["trident_drift"]
     assert trident["two"]["kubernetes"]["changed"] is True
     assert trident["two"]["kubernetes"]["items"] == [
         {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "runner-two", "name": "settings", "action": "update",
