@@ -8,6 +8,7 @@ Three environments:
 - ``seed``: the seed layout as it is: kubeconfig.yaml, main.tf (terraform_data), yaml/app.yaml.
 """
 
+import base64
 import json
 import subprocess
 import ssl
@@ -108,7 +109,9 @@ def gitops(tmp_path_factory, control_plane, git_server, age_key):
 
     repo.write("environments/alpha/env.yml", json.dumps({
         "namespace": "alpha", "prune": True, "terraform_binary": "terraform",
-        "terraform_vars": {"motd_path": str(motd)}}))
+        "terraform_vars": {"motd_path": str(motd)},
+        # The same SOPS file also becomes a Kubernetes Secret (the kubernetes role's kubernetes_secrets).
+        "vars": {"kubernetes_secrets": [{"name": "app-secret", "from": "app"}]}}))
     repo.write("environments/alpha/main.tf", ALPHA_TF)
     encrypt(repo.write("environments/alpha/kubeconfig.sops.yaml", kubeconfig), age_key)
     encrypt(repo.write("environments/alpha/secrets/app.sops.yaml", f"greeting: {SECRET_GREETING}\n"), age_key)
@@ -154,6 +157,8 @@ def test_reconcile_drift_and_repair(gitops):
     assert motd.read_text() == f"{SECRET_GREETING} from alpha"
     assert cluster.get("/apis/apps/v1/namespaces/beta/deployments/api")["spec"]["replicas"] == 2
     assert cluster.get("/api/v1/namespaces/alpha/configmaps/settings")["data"] == {"mode": "blue"}
+    secret = cluster.get("/api/v1/namespaces/alpha/secrets/app-secret")["data"]
+    assert base64.b64decode(secret["greeting"]).decode() == SECRET_GREETING
     again = run("reconcile")
     assert_ok(again)
     assert again.changed_hosts() == [], again.stats
