@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
 from testbed.controlplane import ControlPlane  # noqa: E402  (tools/ is put on the path above)
 from testbed.gitops import GitOpsRepo, kubeconfig_text, write_inventory  # noqa: E402
 from testbed.gitserver import GitServer  # noqa: E402
+from testbed.keys import age_identity  # noqa: E402
+from testbed.sops import sops  # noqa: E402
 
 ENVIRONMENTS = {
     # manifests only
@@ -43,6 +45,11 @@ def serve(state_dir):
             for name, text in files.items():
                 repo.write(f"environments/{env}/{name}", text)
             repo.write(f"environments/{env}/kubeconfig.yaml", kubeconfig_text(plane))
+        # A SOPS file encrypted by the real sops for an age key kept next to the services (age.txt).
+        key = age_identity(state_dir)
+        key.path.rename(state_dir / "age.txt")
+        secret = repo.write("environments/web/secrets/app.sops.yaml", "greeting: hello from molecule\n")
+        secret.write_bytes(sops("--encrypt", "--age", key.public, str(secret)))
         repo.push("molecule scenario")
         write_inventory(state_dir, repo.url, state_dir / "inventory-cache")
         (state_dir / "services.json").write_text(json.dumps({
