@@ -42,7 +42,9 @@ sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/tr
 	$(VENV)/bin/python tools/run_sanity.py
 
 lint: venv collection ## ansible-lint, production profile
-	$(VENV)/bin/ansible-lint --profile production
+	@# ansible-lint installs the linted collection into $$ANSIBLE_HOME/collections and puts it first on the
+	@# path: one home per checkout, or work trees linted side by side resolve each other's copies.
+	ANSIBLE_HOME=$(COLLECTIONS)-lint-home $(VENV)/bin/ansible-lint --profile production
 
 unit: venv collection ## unit tests (PYTEST_ARGS="-k name" narrows)
 	$(PYTEST) tests/unit $(PYTEST_ARGS)
@@ -59,7 +61,7 @@ molecule: venv tools collection ## Molecule scenarios of the roles
 test: sanity lint unit integration molecule ## everything CI runs
 
 demo: venv tools collection ## reconcile examples/gitops-repo against local services
-	$(VENV)/bin/python -m testbed.demo
+	PYTHONPATH=tools $(VENV)/bin/python -m testbed.demo
 
 bench: venv tools collection ## side-by-side benchmarks against the anchors
 	$(VENV)/bin/python -m bench

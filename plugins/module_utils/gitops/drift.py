@@ -65,7 +65,7 @@ def details_of(result: dict) -> dict:
     """The drift account of one (callback-side) task result."""
     if result.get("censored"):
         return {"censored": True}
-    details = {key: scrub(result[key]) for key in DETAIL_KEYS if key in result}
+    details = {key: _drifted(key, scrub(result[key])) for key in DETAIL_KEYS if key in result}
     # A loop task: the lists of its changed items, joined.
     for item in result.get("results") or []:
         if not isinstance(item, dict) or not item.get("changed"):
@@ -75,8 +75,15 @@ def details_of(result: dict) -> dict:
             continue
         for key in ("drift", "resource_changes", "changed_files"):
             if isinstance(item.get(key), list):
-                details.setdefault(key, []).extend(scrub(item[key]))
+                details.setdefault(key, []).extend(_drifted(key, scrub(item[key])))
     return details
+
+
+def _drifted(key: str, value: object) -> object:
+    """kube_diff lists every desired object in ``drift``; those in sync (``action: none``) are not drift."""
+    if key != "drift" or not isinstance(value, list):
+        return value
+    return [item for item in value if not (isinstance(item, dict) and item.get("action") == "none")]
 
 
 def count_of(details: dict) -> int:

@@ -215,3 +215,15 @@ def test_failed_status_wins_over_changed():
     report.record("e", "kubernetes", "t3", "m", "ok", {})
     assert report.as_dict()["environments"]["e"]["steps"]["kubernetes"]["status"] == "failed"
     assert report.summary() == {"environments": 1, "drifted": ["e"], "failed": ["e"]}
+
+
+def test_objects_in_sync_are_not_counted_as_drift(callback, tmp_path):
+    # kube_diff lists every desired object in drift; only those with an action other than none drifted.
+    callback.v2_runner_on_ok(result("e", task("trident.gitops.kube_diff", "diff"), {"changed": True, "drift": [
+        {"kind": "ConfigMap", "name": "a", "action": "update", "fields": ["data.k"]},
+        {"kind": "ConfigMap", "name": "b", "action": "none", "fields": []},
+        {"kind": "Deployment", "name": "c", "action": "create", "fields": []}]}))
+    finish(callback)
+    kube = json.loads((tmp_path / "report" / "drift-report.json").read_text())["environments"]["e"]["steps"]["kubernetes"]
+    assert kube["count"] == 2
+    assert [item["name"] for item in kube["tasks"][0]["drift"]] == ["a", "c"]
