@@ -224,7 +224,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.kube.client import HAS_URLLIB3
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import HAS_URLLIB3, module_secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import HAS_YAML
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
 from ansible_collections.trident.gitops.plugins.module_utils.sops.service import KEY_ARGUMENT_SPEC, document_decryptor
@@ -273,6 +273,10 @@ def main():
     for found, name in ((HAS_YAML, "PyYAML"), (HAS_URLLIB3, "urllib3")):
         if not found:
             module.fail_json(msg=missing_required_lib(name), exception=traceback.format_exc())
+
+    # no_log on a kubeconfig mapping hides every string in it ("v1", "Config") wherever it appears in the
+    # result; once the invocation is logged, keep hidden only its credentials and the other secrets.
+    module.no_log_values = set(module_secret_values(module.argument_spec, module.params))
 
     def hide(values):
         # Registered values are scrubbed from everything the module returns, even the invocation.

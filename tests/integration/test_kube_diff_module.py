@@ -139,3 +139,15 @@ def test_sops_encrypted_secret_is_decrypted_in_memory_and_applied(control_plane,
         for secret in ("Plain-User-Value", "Plain-Co-Value", base64.b64encode(b"Plain-User-Value").decode()):
             assert secret not in output
     assert list(tmp_path.glob("**/*.dec*")) == [] and not plain.exists(), "no plaintext file is written"
+
+
+def test_kubeconfig_mapping_hides_only_its_credentials(control_plane, tmp_path):
+    ns = unique("kdc")
+    kubeconfig = yaml.safe_load(control_plane.kubeconfig.read_text())
+    args = {"definition": [namespace(ns), config_map("settings", {"mode": "blue"})], "namespace": ns,
+            "kubeconfig": kubeconfig, "discovery_cache": str(tmp_path / "cache")}
+    run = run_playbook(tmp_path / "check", [task(**args)], check=True, verbosity=3)
+    result = only_result(run)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert {(d["apiVersion"], d["kind"]) for d in result["drift"]} == {("v1", "Namespace"), ("v1", "ConfigMap")}
+    assert control_plane.admin_token not in run.stdout + run.stderr

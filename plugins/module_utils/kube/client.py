@@ -170,6 +170,49 @@ def _read_kubeconfig(source):
     return config, base_dir
 
 
+def kubeconfig_secret_values(source):
+    """The values of a kubeconfig given as content that must never be shown: the text itself and every
+    value of its users' credentials (tokens, passwords, client keys, exec/auth-provider settings).
+
+    Cluster names, servers and the ``apiVersion: v1`` of the document stay visible: hiding every
+    string of a kubeconfig mapping would mask those words wherever they appear in a result.
+    """
+    if not source:
+        return []
+    values = []
+    if isinstance(source, str):
+        if "\n" not in source and not source.lstrip().startswith("{"):
+            return []  # a path
+        values.append(source)
+        try:
+            source = yaml.safe_load(source)
+        except yaml.YAMLError:
+            return values
+    if isinstance(source, dict):
+        for entry in source.get("users") or []:
+            if isinstance(entry, dict):
+                values += _leaves(entry.get("user"))
+    return values
+
+
+def module_secret_values(argument_spec, params):
+    """What kube_diff must hide: every value of its no_log options, except that of a kubeconfig only
+    its credentials (see kubeconfig_secret_values)."""
+    values = kubeconfig_secret_values(params.get("kubeconfig"))
+    for name, spec in argument_spec.items():
+        if spec.get("no_log") and name != "kubeconfig":
+            values += _leaves(params.get(name))
+    return values
+
+
+def _leaves(data):
+    if isinstance(data, dict):
+        return [leaf for value in data.values() for leaf in _leaves(value)]
+    if isinstance(data, list):
+        return [leaf for value in data for leaf in _leaves(value)]
+    return [str(data)] if data not in (None, "") and not isinstance(data, bool) else []
+
+
 def _named(config, section, name, field):
     for entry in config.get(section) or []:
         if isinstance(entry, dict) and entry.get("name") == name:

@@ -75,3 +75,21 @@ def test_kustomize_is_built_with_kubectl(tmp_path):
     assert loaded.problems == [] and loaded.documents[0].obj["metadata"]["name"] == "p-base"
     failed = load_desired(kustomize=str(tmp_path / "nope"), runner=CommandRunner())
     assert "kustomize directory not found" in failed.problems[0]
+
+
+def test_only_kubeconfig_credentials_are_secret():
+    from ansible_collections.trident.gitops.plugins.module_utils.kube.client import (
+        kubeconfig_secret_values, module_secret_values)
+
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "ctx",
+              "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+              "users": [{"name": "admin", "user": {"token": "tok-123456", "exec": {"env": [{"name": "A",
+                                                                                           "value": "env-secret"}]}}}]}
+    assert sorted(kubeconfig_secret_values(config)) == ["A", "env-secret", "tok-123456"]
+    assert kubeconfig_secret_values("/path/to/kubeconfig.yaml") == [], "a path is not a secret"
+    text = "apiVersion: v1\nusers:\n- name: admin\n  user: {token: tok-123456}\n"
+    assert kubeconfig_secret_values(text) == [text, "tok-123456"]
+    spec = {"kubeconfig": {"no_log": True}, "api_key": {"no_log": True}, "namespace": {}}
+    values = module_secret_values(spec, {"kubeconfig": config, "api_key": "key-987654", "namespace": "default"})
+    assert "key-987654" in values and "tok-123456" in values
+    assert "v1" not in values and "Config" not in values and "default" not in values
