@@ -11,7 +11,9 @@ description:
   - Reads C(environments/*/) of a GitOps repository and adds one host per environment folder, named after
     the folder (optionally prefixed), with C(ansible_connection=local) and the controller's Python as
     interpreter, so every environment is reconciled from the controller in parallel (forks, AWX slicing).
-  - The repository is a local checkout (O(path)) or is fetched (O(repo), O(version)) into a cache.
+  - The repository is a local checkout (O(path)) or is fetched (O(repo), O(version)) into a cache by the
+    same code as M(trident.gitops.git_source) (shallow, credentials never on the command line or in
+    C(.git/config), optional commit signature verification).
   - "Each environment folder may hold: C(env.yml) (settings, validated; unknown keys or wrong types are
     an error naming the file and the key), C(kubeconfig.yaml) or C(kubeconfig.sops.yaml) (also found inside
     the manifests folder, as in the seed layout), C(*.tf) (a Terraform/OpenTofu root module), C(yaml/) or
@@ -55,6 +57,38 @@ options:
     description: Branch, tag or commit of O(repo) to read.
     type: str
     default: HEAD
+  username:
+    description: User name for an http(s) O(repo) (with O(password)).
+    type: str
+    env:
+      - name: TRIDENT_GIT_USERNAME
+  password:
+    description:
+      - Password for an http(s) O(repo). Credentials written into the URL are taken as O(username) and
+        O(password) too, and are never shown or stored.
+    type: str
+    env:
+      - name: TRIDENT_GIT_PASSWORD
+  token:
+    description: Token for an http(s) O(repo) (sent as the password of a token user).
+    type: str
+    env:
+      - name: TRIDENT_GIT_TOKEN
+  key_file:
+    description: SSH private key for an SSH O(repo).
+    type: path
+  known_hosts_file:
+    description: Known-hosts file for an SSH O(repo).
+    type: path
+  verify_signature:
+    description: Refuse the revision unless its commit (and tag) is signed by one of O(trusted_keys).
+    type: bool
+    default: false
+  trusted_keys:
+    description: Fingerprints and/or armored public keys, as for M(trident.gitops.git_source).
+    type: list
+    elements: str
+    default: []
   cache_dir:
     description: Where fetched repositories are kept between runs.
     type: path
@@ -107,6 +141,7 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import display_url, fetch_repository
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import describe_repository
 
@@ -163,6 +198,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         if local:
             return os.path.join(os.path.dirname(os.path.abspath(config_path)), os.path.expanduser(local)), {}
         version = self.get_option("version")
-        checkout = fetch_repository(repo, version, self.get_option("cache_dir"))
+        auth = GitAuth(username=self.get_option("username"), password=self.get_option("password"),
+                       token=self.get_option("token"), key_file=self.get_option("key_file"),
+                       known_hosts_file=self.get_option("known_hosts_file"))
+        checkout = fetch_repository(repo, version, self.get_option("cache_dir"), auth,
+                                    self.get_option("verify_signature"), tuple(self.get_option("trusted_keys") or ()))
         return checkout.path, {"trident_env_repo": display_url(repo), "trident_env_version": version,
                                "trident_env_commit": checkout.commit}

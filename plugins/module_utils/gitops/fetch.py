@@ -1,35 +1,27 @@
-"""Fetch a GitOps repository into a cache so the inventory plugin can read it.
+"""Fetch a GitOps repository into a cache so the inventory plugin can read it, with git_source's code.
 
-This is the one place the inventory plugin gets a remote repository from; it stays behind
-:func:`fetch_repository` so the git_source code can take its place without touching the plugin.
+The checkout is converged by :func:`git.source.sync`, exactly as the ``git_source`` module does it:
+a shallow fetch of one revision, signatures verified before the working copy moves, credentials only
+in the git processes' environment, a lock next to the checkout, the previous checkout kept on failure.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, replace
+from urllib.parse import unquote, urlsplit
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
+from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
+from ansible_collections.trident.gitops.plugins.module_utils.git.source import SyncRequest, sync
 
 
 @dataclass(frozen=True)
 class Checkout:
     path: str
     commit: str
-
-
-def _secrets_of(repo: str) -> tuple:
-    try:
-        password = urlsplit(repo).password
-    except ValueError:
-        return ()
-    return (password,) if password else ()
 
 
 def display_url(repo: str) -> str:
@@ -40,33 +32,28 @@ def display_url(repo: str) -> str:
     return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
 
 
-def fetch_repository(repo: str, version: str, cache_dir: str, runner: CommandRunner | None = None) -> Checkout:
-    """Shallow-fetch ``version`` (branch, tag or commit) of ``repo`` into ``cache_dir``; return the checkout.
+def split_credentials(repo: str, auth: GitAuth) -> tuple:
+    """(URL without user info, auth): credentials written into an http(s) URL move to ``auth``, where
+    git_source passes them through the environment instead of the command line and ``.git/config``."""
+    parts = urlsplit(repo)
+    if parts.scheme not in ("http", "https") or parts.password is None:
+        return repo, auth
+    return display_url(repo), replace(auth, username=auth.username or unquote(parts.username or ""),
+                                      password=auth.password or unquote(parts.password))
 
-    ``git fetch --depth 1 <repo> <version>`` into a fresh ``git init`` rather than ``git clone``: it
-    takes a commit SHA as well as a branch or tag, and the URL (which may carry a token) is never
-    written to ``.git/config``. The new checkout replaces the previous one only once complete, so a
-    failed fetch leaves the last good checkout in place.
-    """
-    runner = runner or CommandRunner(redact=_secrets_of(repo))
-    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
+
+def fetch_repository(repo: str, version: str, cache_dir: str, auth: GitAuth | None = None,
+                     verify_signature: bool = False, trusted_keys: tuple = (),
+                     runner: CommandRunner | None = None) -> Checkout:
+    """Converge the cached checkout of ``version`` (branch, tag, commit or HEAD) of ``repo``."""
+    url, auth = split_credentials(repo, auth or GitAuth())
+    runner = runner or CommandRunner(redact=auth.secrets)
     os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-    key = hashlib.sha256(f"{display_url(repo)}\0{version}".encode()).hexdigest()[:16]
-    target = os.path.join(cache_dir, key)
-    with file_lock(os.path.join(cache_dir, f"{key}.lock"), what=f"the cached checkout of {display_url(repo)}"):
-        staging = tempfile.mkdtemp(prefix=f".{key}-", dir=cache_dir)
-        try:
-            runner(["git", "init", "-q", staging], env=env)
-            runner(["git", "-C", staging, "fetch", "-q", "--depth", "1", "--no-tags", repo, version], env=env)
-            runner(["git", "-C", staging, "checkout", "-q", "--detach", "FETCH_HEAD"], env=env)
-            commit = runner(["git", "-C", staging, "rev-parse", "HEAD"], env=env).stdout.strip()
-        except TridentError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise TridentError(f"cannot fetch {version} of {display_url(repo)}: {exc.message}") from None
-        previous = f"{target}.old"
-        shutil.rmtree(previous, ignore_errors=True)  # left over by a run that was killed mid-swap
-        if os.path.exists(target):
-            os.replace(target, previous)
-        os.replace(staging, target)
-        shutil.rmtree(previous, ignore_errors=True)
-    return Checkout(path=target, commit=commit)
+    key = hashlib.sha256(f"{url}\0{version}".encode()).hexdigest()[:16]
+    request = SyncRequest(repo=url, dest=os.path.join(cache_dir, key), version=None if version == "HEAD" else version,
+                          verify_signature=verify_signature, trusted_keys=tuple(trusted_keys), auth=auth)
+    try:
+        result = sync(request, runner)
+    except TridentError as exc:
+        raise TridentError(f"cannot fetch {version} of {url}: {runner.scrub(exc.message)}") from None
+    return Checkout(path=request.dest, commit=result.after)
