@@ -46,7 +46,7 @@ lint: venv collection ## ansible-lint, production profile
 	@# path: one home per checkout, or work trees linted side by side resolve each other's copies.
 	ANSIBLE_HOME=$(COLLECTIONS)-lint-home $(VENV)/bin/ansible-lint --profile production
 
-unit: venv collection ## unit tests (PYTEST_ARGS="-k name" narrows)
+unit: venv tools collection ## unit tests (PYTEST_ARGS="-k name" narrows)
 	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
 # Integration tests mostly wait on real services and subprocesses: two workers keep both cores busy.
