@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export TF_CLI_CONFIG_FILE := $(TRIDENT_CACHE)/terraformrc
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help env venv tools collection sanity lint unit integration molecule test demo bench clean-cache
+.PHONY: help env venv tools collection prereqs sanity lint unit integration molecule test demo bench clean-cache
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -36,6 +36,9 @@ tools: ## build or reuse the pinned real tools (kube-apiserver, etcd, kubectl, s
 collection: ## make this checkout importable as trident.gitops
 	mkdir -p $(COLLECTIONS)/ansible_collections/trident
 	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/trident/gitops
+
+prereqs: ## check that every target installs what it runs first (make -n with an empty cache)
+	$(PYTHON) tools/check_make_prereqs.py
 
 sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/trident/gitops
 	$(VENV)/bin/antsibull-changelog lint
@@ -58,7 +61,7 @@ integration: venv tools collection ## integration tests against the real service
 molecule: venv tools collection ## Molecule scenarios of the roles
 	$(VENV)/bin/python tools/run_molecule.py
 
-test: sanity lint unit integration molecule ## everything CI runs
+test: prereqs sanity lint unit integration molecule ## everything CI runs
 
 demo: venv tools collection ## reconcile examples/gitops-repo against local services
 	PYTHONPATH=tools $(VENV)/bin/python -m testbed.demo
