@@ -15,8 +15,9 @@ description:
     default local state, plan files and locks live in O(state_dir).
   - Variables are written to a private C(*.tfvars.json) file (mode 0600, in a 0700 temporary directory that is
     always removed) and never put on a command line.
-  - Provider mirrors and plugin caches are honoured through the Terraform CLI configuration
-    (E(TF_CLI_CONFIG_FILE)), as for any Terraform run.
+  - Providers come from where the Terraform CLI configuration says (E(TF_CLI_CONFIG_FILE) of the controller), or,
+    per run, from O(cli_config_file), O(plugin_dirs) and O(plugin_cache_dir), so environments with different
+    mirrors, plugin caches or private registries can share one controller.
 author:
   - trident.gitops maintainers (@trident)
 options:
@@ -55,6 +56,22 @@ options:
     type: list
     elements: path
     default: []
+  cli_config_file:
+    description:
+      - A Terraform CLI configuration file for this run only (E(TF_CLI_CONFIG_FILE)), for example one with a
+        C(provider_installation) block naming a filesystem or network mirror, or a private registry's credentials.
+      - Without it, the controller's own CLI configuration applies.
+    type: path
+  plugin_dirs:
+    description:
+      - Folders holding provider packages, passed to C(init) as C(-plugin-dir). With them, C(init) installs providers
+        only from these folders, never from a registry (an air-gapped mirror).
+    type: list
+    elements: path
+    default: []
+  plugin_cache_dir:
+    description: A shared provider plugin cache for this run (E(TF_PLUGIN_CACHE_DIR)).
+    type: path
   targets:
     description: Resource addresses to limit the plan to (C(-target)).
     type: list
@@ -131,6 +148,18 @@ EXAMPLES = r"""
     drift_only: true
   register: drift
 
+- name: Take providers only from this environment's air-gapped mirror
+  trident.gitops.terraform_apply:
+    project_path: /srv/gitops/environments/factory
+    plugin_dirs:
+      - /opt/terraform/providers
+    plugin_cache_dir: /var/cache/terraform-plugins
+
+- name: Use a CLI configuration with a private registry's credentials for this environment only
+  trident.gitops.terraform_apply:
+    project_path: /srv/gitops/environments/prod
+    cli_config_file: /etc/trident/prod.terraformrc
+
 - name: Tear down, deletions allowed explicitly
   trident.gitops.terraform_apply:
     project_path: /srv/gitops/environments/preview
@@ -199,6 +228,9 @@ def main():
             "allow_destroy": {"type": "bool", "default": False},
             "drift_only": {"type": "bool", "default": False},
             "state_dir": {"type": "path"},
+            "cli_config_file": {"type": "path"},
+            "plugin_dirs": {"type": "list", "elements": "path", "default": []},
+            "plugin_cache_dir": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -209,7 +241,9 @@ def main():
         variables=params["variables"], variables_files=tuple(params["variables_files"]),
         targets=tuple(params["targets"]), parallelism=params["parallelism"], lock_timeout=params["lock_timeout"],
         state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
-        state_dir=params["state_dir"], check_mode=module.check_mode)
+        state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
+        plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
+        check_mode=module.check_mode)
     runner = CommandRunner(redact=secret_strings(params["variables"], params["backend_config"]))
     try:
         outcome = reconcile(settings, runner)

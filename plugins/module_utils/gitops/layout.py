@@ -48,6 +48,8 @@ SETTINGS = {
     "terraform_vars": (dict, ()),
     "terraform_var_files": (list, ()),
     "terraform_backend_config": (dict, ()),
+    "terraform_cli_config": (str, ()),  # relative path of a Terraform CLI configuration
+    "terraform_plugin_dirs": (list, ()),  # relative paths of provider folders
     "allow_destroy": (bool, ()),
     "vars": (dict, ()),  # further host variables, set as they are
 }
@@ -150,9 +152,10 @@ def _check_items(settings: dict, source: str) -> None:
         if not isinstance(tag, str) or not _GROUP_NAME.match(tag) or tag in ("all", "ungrouped"):
             raise TridentError(f"{source}: key 'tags': {tag!r} is not a valid group name "
                                "(letters, digits and underscores, not starting with a digit; not all or ungrouped)")
-    for path in settings.get("terraform_var_files", []):
-        if not isinstance(path, str):
-            raise TridentError(f"{source}: key 'terraform_var_files': {path!r} is not a path")
+    for key in ("terraform_var_files", "terraform_plugin_dirs"):
+        for path in settings.get(key, []):
+            if not isinstance(path, str):
+                raise TridentError(f"{source}: key '{key}': {path!r} is not a path")
     for name in settings.get("vars", {}):
         if not isinstance(name, str) or not _GROUP_NAME.match(name):
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
@@ -183,6 +186,15 @@ def _inside(env_path: str, repo_path: str, relative: str, source: str, key: str)
     if not os.path.exists(target):
         raise TridentError(f"{source}: key '{key}': '{relative}' does not exist")
     return target
+
+
+def _check_provider_paths(env_path: str, repo_path: str, settings: dict) -> None:
+    """Terraform CLI configuration and plugin folders named in env.yml stay inside the repository."""
+    source = os.path.join(env_path, ENV_FILE)
+    if "terraform_cli_config" in settings:
+        _inside(env_path, repo_path, settings["terraform_cli_config"], source, "terraform_cli_config")
+    for relative in settings.get("terraform_plugin_dirs", ()):
+        _inside(env_path, repo_path, relative, source, "terraform_plugin_dirs")
 
 
 def _rel(path: str, env_path: str) -> str:
@@ -282,6 +294,7 @@ def describe_environment(env_path: str, repo_path: str | None = None) -> Environ
         raise TridentError(f"{env_path}: '{name}' cannot be an inventory host name "
                            "(use letters, digits, '.', '_' and '-')")
     settings = load_settings(env_path)
+    _check_provider_paths(env_path, repo_path, settings)
     manifests_dir, manifests_kind = find_manifests(env_path, settings, repo_path)
     kubeconfig, encrypted = find_kubeconfig(env_path, manifests_dir, settings, repo_path)
     manifest_files = ()

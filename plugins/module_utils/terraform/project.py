@@ -49,6 +49,9 @@ class Settings:
     allow_destroy: bool = False
     drift_only: bool = False
     state_dir: str | None = None
+    cli_config_file: str | None = None
+    plugin_dirs: tuple = ()
+    plugin_cache_dir: str | None = None
     check_mode: bool = False
 
 
@@ -171,7 +174,9 @@ def init_fingerprint(settings, files, backend_config, binary_path):
     stat = os.stat(binary_path)
     digest.update(f"{binary_path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{settings.workspace}\0".encode())
     digest.update(json.dumps(backend_config, sort_keys=True, default=str).encode())
-    for path in [*files, os.path.join(settings.project_path, LOCK_FILE), *settings.backend_config_files]:
+    digest.update(json.dumps([settings.plugin_dirs, settings.plugin_cache_dir]).encode())
+    for path in [*files, os.path.join(settings.project_path, LOCK_FILE), *settings.backend_config_files,
+                 *([settings.cli_config_file] if settings.cli_config_file else [])]:
         digest.update(f"\0{path}\0{_digest(path)}".encode())
     return digest.hexdigest()
 
@@ -195,9 +200,26 @@ def validate(settings):
         state_dir = os.path.realpath(os.path.expanduser(settings.state_dir))
         if state_dir == project or state_dir.startswith(project + os.sep):
             raise TridentError("state_dir must be outside project_path: nothing a run writes may live in the checkout")
-    for path in [*settings.variables_files, *settings.backend_config_files]:
+    for path in [*settings.variables_files, *settings.backend_config_files,
+                 *([settings.cli_config_file] if settings.cli_config_file else [])]:
         if not os.path.isfile(path):
             raise TridentError(f"file not found: {path}")
+    for path in settings.plugin_dirs:
+        if not os.path.isdir(path):
+            raise TridentError(f"plugin_dirs: {path} is not a directory")
+
+
+def provider_env(settings):
+    """Where this run's Terraform finds providers: its own CLI configuration and plugin cache, if given.
+
+    Per run, not per controller: environments with different mirrors or registries share one controller.
+    """
+    env = {}
+    if settings.cli_config_file:
+        env["TF_CLI_CONFIG_FILE"] = os.path.abspath(os.path.expanduser(settings.cli_config_file))
+    if settings.plugin_cache_dir:
+        env["TF_PLUGIN_CACHE_DIR"] = os.path.abspath(os.path.expanduser(settings.plugin_cache_dir))
+    return env
 
 
 def reconcile(settings, runner):
@@ -229,7 +251,7 @@ class _Run:
         self.state_dir = state_dir
         self.data_dir = os.path.join(state_dir, "data")
         self.env = {"TF_DATA_DIR": self.data_dir, "TF_WORKSPACE": settings.workspace, "TF_IN_AUTOMATION": "1",
-                    "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+                    "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", **provider_env(settings)}
         # The implicit local backend cannot be configured: its state path is given per command (-state).
         self.state_args = [f"-state={state_file(state_dir, settings.workspace)}"] if backend is None else []
         self.local_state = state_file(state_dir, settings.workspace) if owns_local_state(backend, settings) else None
@@ -281,6 +303,8 @@ class _Run:
             # A lock file from the checkout is the truth: never rewrite it, fail if it does not match.
             args.append("-lockfile=readonly")
         args += [f"-backend-config={path}" for path in self.settings.backend_config_files]
+        # -plugin-dir makes init install providers only from these folders (an air-gapped mirror).
+        args += [f"-plugin-dir={os.path.abspath(path)}" for path in self.settings.plugin_dirs]
         if backend_config:
             # A file, not argv: backend settings may hold credentials.
             config_path = os.path.join(scratch, "backend.tfbackend.json")

@@ -144,6 +144,15 @@ def test_path_settings_stay_inside_the_repository(tmp_path, value, message):
         describe_environment(tmp_path / "environments" / "e")
 
 
+@pytest.mark.parametrize("key, value", [("terraform_cli_config", "/etc/terraformrc"),
+                                        ("terraform_cli_config", "../../../outside.tfrc"),
+                                        ("terraform_plugin_dirs", ["providers", "../../../opt"])])
+def test_provider_paths_stay_inside_the_repository(tmp_path, key, value):
+    write(tmp_path, {"environments/e/providers/.keep": "", "environments/e/env.yml": {key: value}})
+    with pytest.raises(TridentError, match=f"key '{key}'"):
+        describe_environment(tmp_path / "environments" / "e")
+
+
 def test_kubeconfig_setting_may_point_at_a_shared_file_in_the_repo(tmp_path):
     write(tmp_path, {"clusters/shared.sops.yaml": "x: 1", "environments/e/env.yml": {
         "kubeconfig": "../../clusters/shared.sops.yaml"}})

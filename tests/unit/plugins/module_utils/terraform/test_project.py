@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
     Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
-    parse_duration, secret_strings, state_file, validate)
+    parse_duration, provider_env, secret_strings, state_file, validate)
 
 
 @pytest.mark.parametrize("text, seconds", [("0s", 0), ("30s", 30), ("5m", 300), ("1m30s", 90), ("1h", 3600),
@@ -86,6 +86,27 @@ def test_init_fingerprint_changes_with_lock_file_config_and_backend(tmp_path):
     assert fingerprint() != with_lock
 
 
+def test_init_fingerprint_changes_with_the_provider_sources(tmp_path):
+    (tmp_path / "main.tf").write_text("")
+    rc = tmp_path / "mirror.tfrc"
+    rc.write_text("# one\n")
+    binary = os.path.realpath("/bin/sh")
+
+    def fingerprint(**options):
+        return init_fingerprint(Settings(project_path=str(tmp_path), **options), [], {}, binary)
+
+    plain, with_rc = fingerprint(), fingerprint(cli_config_file=str(rc))
+    assert len({plain, with_rc, fingerprint(plugin_dirs=("/m",)), fingerprint(plugin_cache_dir="/c")}) == 4
+    rc.write_text("# two\n")
+    assert fingerprint(cli_config_file=str(rc)) != with_rc
+
+
+def test_provider_env_is_set_only_for_what_was_given(tmp_path):
+    assert provider_env(Settings(project_path=str(tmp_path))) == {}
+    env = provider_env(Settings(project_path=str(tmp_path), cli_config_file="rc", plugin_cache_dir="/cache"))
+    assert env == {"TF_CLI_CONFIG_FILE": os.path.abspath("rc"), "TF_PLUGIN_CACHE_DIR": "/cache"}
+
+
 def test_validate_refuses_bad_settings(tmp_path):
     project = tmp_path / "project"
     with pytest.raises(TridentError, match="not a directory"):
@@ -100,4 +121,8 @@ def test_validate_refuses_bad_settings(tmp_path):
         validate(Settings(project_path=str(project), state="absent", drift_only=True))
     with pytest.raises(TridentError, match="file not found"):
         validate(Settings(project_path=str(project), variables_files=(str(tmp_path / "missing.tfvars"),)))
+    with pytest.raises(TridentError, match="file not found"):
+        validate(Settings(project_path=str(project), cli_config_file=str(tmp_path / "missing.tfrc")))
+    with pytest.raises(TridentError, match="plugin_dirs: .* is not a directory"):
+        validate(Settings(project_path=str(project), plugin_dirs=(str(tmp_path / "nowhere"),)))
     validate(Settings(project_path=str(project), state_dir=str(tmp_path / "state")))
