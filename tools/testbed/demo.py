@@ -1,17 +1,20 @@
 """`make demo`: reconcile examples/gitops-repo against local services, make a drift, detect and correct it.
 
 Starts a real kube-apiserver (+ etcd) and a git server on loopback, pushes a copy of
-examples/gitops-repo to it (the placeholder kubeconfigs pointed at the local API server), and runs the
+examples/gitops-repo to it (the placeholder kubeconfigs pointed at the local API server), adds the
+seed's SOPS secrets the way the seed does it (a PGP key, ``.sops.yaml`` with an ``encrypted_regex``
+rule, ``sops -e``): a Kubernetes Secret manifest and a Terraform variable. Then it runs the
 collection's playbooks the way users run them:
 
     ansible-playbook -i gitops.environments.yml trident.gitops.reconcile
     ansible-playbook -i gitops.environments.yml trident.gitops.drift
 
-Nothing outside a temporary folder is written, and every service is stopped at the end.
+Nothing outside a temporary folder is written, every service is stopped at the end, and the demo
+fails if a secret value appears in anything a run printed or reported.
 """
 
+import base64
 import json
-import shutil
 import ssl
 import sys
 import tempfile
@@ -20,11 +23,17 @@ import urllib.request
 from pathlib import Path
 
 from testbed.controlplane import ControlPlane
-from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, run_gitops, write_inventory
+from testbed.gitops import GitOpsRepo, copy_example, isolated_vars, run_gitops, write_inventory
 from testbed.gitserver import GitServer
+from testbed.keys import GnuPGHome
+from testbed.sops import sops
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "gitops-repo"
-KUBECONFIGS = ("environments/aliyun/kubeconfig.yaml", "environments/k3s/yaml/kubeconfig.yaml")
+# The seed's Secret (its values, base64 in `data`), and a database password for Terraform.
+SECRET_VALUES = {"username": "xiaomage-demo-user", "company": "JiHu(GitLab)-demo"}
+CHANGED_USERNAME = "xiaomage-rotated-user"
+DB_PASSWORD = "demo-db-password-4b1d"
+SECRET_MANIFEST = "environments/aliyun/yaml/secret.sops.yaml"
+SECRET_VARS = "environments/aliyun/secrets/app.sops.yaml"
 
 
 def say(text):
@@ -41,14 +50,60 @@ def show(run, title):
     return run
 
 
-def patch(plane, path, body, method="PATCH"):
-    """Change the cluster the way someone with kubectl would (another field manager)."""
+def request(plane, path, body=None, method="GET"):
+    """Talk to the API server the way someone with kubectl would (another field manager)."""
     context = ssl.create_default_context(cafile=str(plane.ca_file))
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{plane.server}{path}", data=data, method=method, headers={
+    req = urllib.request.Request(f"{plane.server}{path}", data=data, method=method, headers={
         "Authorization": f"Bearer {plane.admin_token}", "Content-Type": "application/merge-patch+json"})
-    with urllib.request.urlopen(request, context=context, timeout=30):
-        pass
+    with urllib.request.urlopen(req, context=context, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def secret_manifest(values):
+    data = {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "sops-demo", "namespace": "gitops-demo", "labels": {"app": "demo"}}, "data": data}
+
+
+def add_secrets(repo, gnupg):
+    """The seed's steps: a PGP key, .sops.yaml naming it, then `sops -e -i` on each plaintext file."""
+    key = gnupg.generate(uid="GitOps Demo <demo@trident.invalid>")
+    rules = repo.path / ".sops.yaml"
+    rules.write_text(rules.read_text().replace("0" * 40, key.fingerprint))
+    repo.write(SECRET_MANIFEST, json.dumps(secret_manifest(SECRET_VALUES), indent=2))
+    repo.write(SECRET_VARS, f"db_password: {DB_PASSWORD}\n")
+    for relative in (SECRET_MANIFEST, SECRET_VARS):
+        sops("--encrypt", "--in-place", relative, gnupghome=gnupg.path, cwd=repo.path)
+    print(f"PGP key {key.fingerprint}; {SECRET_MANIFEST} has only data encrypted (encrypted_regex), "
+          f"{SECRET_VARS} every value")
+
+
+def live_secret_matches(plane, values):
+    secret = request(plane, "/api/v1/namespaces/gitops-demo/secrets/sops-demo")
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()} == values
+
+
+def leaked(runs, secrets):
+    """Names of the runs whose output or reports contain any secret value (plain or base64)."""
+    needles = set(secrets) | {base64.b64encode(s.encode()).decode() for s in secrets}
+    found = []
+    for title, run in runs:
+        texts = [run.stdout, run.stderr] + [p.read_text() for p in run.report_dir.glob("*") if p.is_file()]
+        if any(needle in text for needle in needles for text in texts):
+            found.append(title)
+    return found
+
+
+def make_drift(plane, repo, gnupg):
+    request(plane, "/apis/apps/v1/namespaces/gitops-demo/deployments/deploy?fieldManager=kubectl-edit",
+            {"spec": {"replicas": 7}}, method="PATCH")
+    request(plane, "/api/v1/namespaces/gitops-demo/configmaps/demo-config", method="DELETE")
+    app = repo.path / "environments/k3s/yaml/app.yaml"
+    app.write_text(app.read_text().replace("app:v6.1.0", "app:v6.2.0"))
+    encoded = base64.b64encode(CHANGED_USERNAME.encode()).decode()
+    sops("set", SECRET_MANIFEST, '["data"]["username"]', json.dumps(encoded), gnupghome=gnupg.path, cwd=repo.path)
+    repo.push("k3s: demo app v6.2.0; aliyun: rotate the demo Secret's username")
 
 
 def main():
@@ -56,37 +111,50 @@ def main():
         work = Path(tmp)
         say("Starting a local kube-apiserver and git server")
         started = time.monotonic()
-        with ControlPlane(work / "control-plane") as plane, GitServer(work / "git") as server:
+        with ControlPlane(work / "control-plane") as plane, GitServer(work / "git") as server, \
+                GnuPGHome(work / "gnupg") as gnupg:
             print(f"kube-apiserver {plane.server}, git daemon port {server.daemon_port} "
                   f"({time.monotonic() - started:.1f}s)")
             repo = GitOpsRepo(server, "gitops", work / "clone")
-            repo.copy_from(EXAMPLES, ignore=shutil.ignore_patterns(".git"))
-            for path in KUBECONFIGS:
-                repo.write(path, kubeconfig_text(plane, cluster=path.split("/")[1]))
-            repo.push("Demo: the example GitOps repository, pointed at the local API server")
+            copy_example(repo.path, plane)
+            say("Encrypting the seed's Secret and a Terraform variable with sops and a PGP key")
+            add_secrets(repo, gnupg)
+            repo.push("Demo: the example GitOps repository, pointed at the local API server, with SOPS secrets")
             inventory = write_inventory(work / "inventory", repo.url, work / "inventory-cache")
             print(f"GitOps repository {repo.url}, inventory {inventory}")
+            runs = []
 
-            def run(playbook):
-                return run_gitops(playbook, inventory, work, extra_vars=isolated_vars(work),
-                                  stdout_callback="ansible.builtin.default")
+            def run(playbook, title):
+                result = run_gitops(playbook, inventory, work, extra_vars=isolated_vars(work),
+                                    env={"GNUPGHOME": str(gnupg.path)}, stdout_callback="ansible.builtin.default")
+                runs.append((title, show(result, title)))
+                return result
 
-            show(run("reconcile"), "Reconcile (first run converges everything)")
-            show(run("drift"), "Drift check (nothing differs)")
+            run("reconcile", "Reconcile (first run converges everything)")
+            applied = live_secret_matches(plane, SECRET_VALUES)
+            say(f"Secret gitops-demo/sops-demo {'holds' if applied else 'does NOT hold'} the values from Git "
+                "(compared in the demo, never printed)")
+            run("drift", "Drift check (nothing differs)")
 
-            say("Making drift: scale the aliyun Deployment by hand, delete its ConfigMap, and merge a commit for k3s")
-            patch(plane, "/apis/apps/v1/namespaces/gitops-demo/deployments/deploy?fieldManager=kubectl-edit",
-                  {"spec": {"replicas": 7}})
-            patch(plane, "/api/v1/namespaces/gitops-demo/configmaps/demo-config", None, method="DELETE")
-            app = repo.path / "environments/k3s/yaml/app.yaml"
-            app.write_text(app.read_text().replace("app:v6.1.0", "app:v6.2.0"))
-            repo.push("k3s: demo app v6.2.0")
-
-            drift = show(run("drift"), "Drift check (detects it; check mode changes nothing)")
-            show(run("reconcile"), "Reconcile (corrects it)")
-            clean = show(run("drift"), "Drift check (in sync again)")
-            ok = drift.rc == 0 and drift.drifted() == ["aliyun", "k3s"] and clean.drifted() == []
-            say("Demo " + ("finished: drift detected and corrected" if ok else "FAILED"))
+            say("Making drift: scale the aliyun Deployment by hand, delete its ConfigMap, merge a commit for k3s "
+                "and rotate the Secret's username in Git (sops set)")
+            make_drift(plane, repo, gnupg)
+            drift = run("drift", "Drift check (detects it; check mode changes nothing)")
+            secret_drift = any(item.get("kind") == "Secret" for item in drift.items("aliyun", "kubernetes"))
+            run("reconcile", "Reconcile (corrects it)")
+            rotated = live_secret_matches(plane, {**SECRET_VALUES, "username": CHANGED_USERNAME})
+            clean = run("drift", "Drift check (in sync again)")
+            leaks = leaked(runs, [*SECRET_VALUES.values(), CHANGED_USERNAME, DB_PASSWORD])
+            checks = {"secret applied": applied, "drift detected in both environments":
+                      drift.rc == 0 and drift.drifted() == ["aliyun", "k3s"],
+                      "secret drift reported": secret_drift, "secret rotated": rotated,
+                      "in sync at the end": clean.drifted() == [], "no secret value in any output": not leaks}
+            for name, ok in checks.items():
+                print(f"  [{'ok' if ok else 'FAILED'}] {name}")
+            if leaks:
+                print(f"  secret values appeared in: {', '.join(leaks)}")
+            ok = all(checks.values())
+            say("Demo " + ("finished: secrets reconciled, drift detected and corrected" if ok else "FAILED"))
             return 0 if ok else 1
 
 

@@ -61,6 +61,20 @@ class GitOpsRepo:
         return git("rev-parse", "HEAD", cwd=self.path)
 
 
+EXAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "gitops-repo"
+# The example's placeholder kubeconfigs: the seed's two layouts (in the folder, inside yaml/).
+EXAMPLE_KUBECONFIGS = ("environments/aliyun/kubeconfig.yaml", "environments/k3s/yaml/kubeconfig.yaml")
+
+
+def copy_example(dest, plane):
+    """examples/gitops-repo copied to ``dest`` with its kubeconfigs pointed at the control plane."""
+    dest = Path(dest)
+    shutil.copytree(EXAMPLE_REPO, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+    for relative in EXAMPLE_KUBECONFIGS:
+        (dest / relative).write_text(kubeconfig_text(plane, cluster=relative.split("/")[1]))
+    return dest
+
+
 def write_inventory(folder, repo_url, cache_dir, version="main"):
     """An inventory file of the environments plugin that fetches the repository."""
     folder = Path(folder)
