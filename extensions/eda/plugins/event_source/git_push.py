@@ -151,6 +151,7 @@ class GitPushSource:
         self.pending = Coalescer(settings.quiet, settings.max_delay)
         self.wake = asyncio.Event()
         self.branch = settings.branch
+        self.failures = 0
 
     async def run(self):
         first = await asyncio.to_thread(self.mirror.sync)  # an unreachable repository fails the start
@@ -218,9 +219,15 @@ class GitPushSource:
         try:
             result = await asyncio.to_thread(self.mirror.sync)
         except TridentError as exc:
-            # A fetch that fails now (network, server) is retried at the next push or poll.
-            logger.error("git_push: fetching %s of %s failed: %s", self.branch, self.mirror.url, exc.message)
+            # Retried with backoff (1, 2, 4 ... 60 s): a server that is down, or a push that moved the
+            # branch between ls-remote and fetch. A push is never dropped because its fetch failed.
+            delay = min(2 ** self.failures, 60)
+            self.failures += 1
+            logger.error("git_push: fetching %s of %s failed (retry in %ss): %s", self.branch, self.mirror.url,
+                         delay, exc.message)
+            asyncio.get_running_loop().call_later(delay, self.wake.set)
             return
+        self.failures = 0
         self.note(result, trigger)
 
     def note(self, result, trigger):
