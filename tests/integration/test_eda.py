@@ -9,10 +9,8 @@ import json
 import time
 
 import pytest
-from test_reconcile_e2e import Cluster, configmap, namespace
 
-from testbed.eda import Rulebook, github_headers, gitlab_headers, gitlab_push, write_eda_inventory
-from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, write_inventory
+from testbed.eda import PushWorkspace, github_headers, gitlab_headers, gitlab_push
 from testbed.process import wait_until
 
 pytestmark = pytest.mark.slow
@@ -22,51 +20,15 @@ ENVIRONMENTS = ("edaalpha", "edabeta")
 ZERO = "0" * 40
 
 
-class Workspace:
-    """The GitOps repository, the cluster and the inventory folder the rulebooks share."""
-
-    def __init__(self, tmp, plane, server):
-        self.tmp = tmp
-        self.repo = GitOpsRepo(server, "eda-gitops", tmp / "clone")
-        self.cluster = Cluster(plane)
-        kubeconfig = kubeconfig_text(plane)
-        for env in ENVIRONMENTS:
-            self.repo.write(f"environments/{env}/kubeconfig.yaml", kubeconfig)
-            self.repo.write(f"environments/{env}/env.yml", f"namespace: {env}\n")
-            self.repo.write(f"environments/{env}/yaml/namespace.yaml", namespace(env))
-        self.set_mode("edaalpha", "initial")
-        self.head = self.push("two environments")
-        inventory = write_inventory(tmp / "inventory-file", self.repo.url, tmp / "inventory-cache")
-        self.inventory_dir = write_eda_inventory(tmp / "inventory", inventory, isolated_vars(tmp / "runs"))
-
-    def set_mode(self, env, mode):
-        self.repo.write(f"environments/{env}/yaml/settings.yaml", configmap("settings", env, mode))
-
-    def push(self, message):
-        self.head = self.repo.push(message)
-        return self.head
-
-    def mode(self, env):
-        try:
-            return self.cluster.get(f"/api/v1/namespaces/{env}/configmaps/settings")["data"]["mode"]
-        except OSError:  # 404: not applied (yet)
-            return None
-
-    def rulebook(self, name, **variables):
-        return Rulebook(self.tmp / name, self.inventory_dir, {
-            "trident_repo": self.repo.url, "trident_branch": "main", "trident_push_quiet": 0.5,
-            "trident_eda_state_dir": str(self.tmp / name / "mirror"), **variables}, TOKEN)
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, control_plane, git_server):
-    return Workspace(tmp_path_factory.mktemp("eda"), control_plane, git_server)
+    return PushWorkspace(tmp_path_factory.mktemp("eda"), control_plane, git_server, ENVIRONMENTS)
 
 
 @pytest.fixture(scope="module")
 def webhook_rulebook(workspace):
     """Webhook only (no polling): whatever it reconciles, a webhook triggered."""
-    with workspace.rulebook("webhook", trident_poll_interval=0) as rulebook:
+    with workspace.rulebook("webhook", TOKEN, trident_poll_interval=0, trident_push_quiet=0.5) as rulebook:
         yield rulebook
 
 
@@ -147,7 +109,8 @@ def test_a_push_during_a_run_triggers_one_more_run(workspace, webhook_rulebook):
 
 def test_polling_catches_a_push_without_a_webhook(workspace, webhook_rulebook):
     webhook_rulebook.stop()  # one rule engine at a time on two cores
-    with workspace.rulebook("poll", trident_webhook=False, trident_poll_interval=1) as rulebook:
+    with workspace.rulebook("poll", TOKEN, trident_webhook=False, trident_poll_interval=1,
+                            trident_push_quiet=0.5) as rulebook:
         before = workspace.head
         workspace.set_mode("edabeta", "polled")
         workspace.push("beta: polled")

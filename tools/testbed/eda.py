@@ -11,6 +11,7 @@ import hmac
 import json
 import os
 import re
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -19,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from . import MissingTool, tool
+from .gitops import GitOpsRepo, isolated_vars, kubeconfig_text, write_inventory
 from .process import Managed, Service, free_port, wait_until
 
 EVENT_LINE = re.compile(r"git_push: \S+ moved to ([0-9a-f]{40}); environments changed: (.*)$", re.MULTILINE)
@@ -48,6 +50,58 @@ def write_eda_inventory(folder, inventory_file, role_vars):
     (folder / "group_vars" / "all.yml").write_text(yaml.safe_dump(role_vars))
     (folder / "gitops.environments.yml").write_text(Path(inventory_file).read_text())
     return folder
+
+
+def namespaced_configmap(namespace, mode):
+    """An environment's manifests: its namespace and a ConfigMap ``settings`` whose ``mode`` tells the revision."""
+    return (f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
+            f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {namespace}\n"
+            f"data:\n  mode: {mode}\n")
+
+
+class PushWorkspace:
+    """A GitOps repository of manifest-only environments on the git server, the cluster they target,
+    and the inventory folder rulebooks read. Each environment's namespace is its name."""
+
+    def __init__(self, tmp, plane, server, environments, repo_name="eda-gitops"):
+        self.tmp = Path(tmp)
+        self.plane = plane
+        self.repo = GitOpsRepo(server, repo_name, self.tmp / "clone")
+        kubeconfig = kubeconfig_text(plane)
+        for env in environments:
+            self.repo.write(f"environments/{env}/kubeconfig.yaml", kubeconfig)
+            self.repo.write(f"environments/{env}/env.yml", f"namespace: {env}\n")
+        self.set_mode(environments[0], "initial")
+        self.head = self.push("environments")
+        inventory = write_inventory(self.tmp / "inventory-file", self.repo.url, self.tmp / "inventory-cache")
+        self.inventory_dir = write_eda_inventory(self.tmp / "inventory", inventory, isolated_vars(self.tmp / "runs"))
+
+    def set_mode(self, env, mode):
+        self.repo.write(f"environments/{env}/yaml/all.yaml", namespaced_configmap(env, mode))
+
+    def push(self, message):
+        self.head = self.repo.push(message)
+        return self.head
+
+    def mode(self, env):
+        """The applied ConfigMap's mode, or None when the environment was never applied."""
+        request = urllib.request.Request(f"{self.plane.server}/api/v1/namespaces/{env}/configmaps/settings",
+                                         headers={"Authorization": f"Bearer {self.plane.admin_token}"})
+        try:
+            with urllib.request.urlopen(request, context=self._tls(), timeout=30) as response:
+                return json.loads(response.read())["data"]["mode"]
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def _tls(self):
+        return ssl.create_default_context(cafile=str(self.plane.ca_file))
+
+    def rulebook(self, name, token, **variables):
+        return Rulebook(self.tmp / name, self.inventory_dir, {
+            "trident_repo": self.repo.url, "trident_branch": "main",
+            "trident_eda_state_dir": str(self.tmp / name / "mirror"), **variables}, token)
 
 
 class Rulebook(Managed):
