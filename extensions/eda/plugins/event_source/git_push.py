@@ -144,14 +144,15 @@ class Mirror:
 class GitPushSource:
     """The webhook listener, the poll timer and the coalescer around one :class:`Mirror`."""
 
-    def __init__(self, queue, settings):
+    def __init__(self, queue, settings, mirror=None):
         self.queue = queue
         self.settings = settings
-        self.mirror = Mirror(settings)
+        self.mirror = mirror or Mirror(settings)
         self.pending = Coalescer(settings.quiet, settings.max_delay)
         self.wake = asyncio.Event()
         self.branch = settings.branch
         self.failures = 0
+        self.port = None
 
     async def run(self):
         first = await asyncio.to_thread(self.mirror.sync)  # an unreachable repository fails the start
@@ -172,8 +173,8 @@ class GitPushSource:
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port)
         await site.start()
-        logger.info("git_push: webhook listening on %s:%s%s", self.settings.host, self.settings.port,
-                    self.settings.path)
+        self.port = runner.addresses[0][1]  # the bound port, also when settings.port is 0
+        logger.info("git_push: webhook listening on %s:%s%s", self.settings.host, self.port, self.settings.path)
         return site
 
     async def handle(self, request):
