@@ -129,6 +129,7 @@ def test_coalescing_loses_no_environment_and_keeps_the_newest_revision(pushes):
     for event, newest_then in events:
         assert event["environments"] and event["revision"] == newest_then
 
+
 def test_settings_require_a_repository_and_a_long_enough_token():
     with pytest.raises(ValueError, match="'repo'"):
         source_settings({}, {})
