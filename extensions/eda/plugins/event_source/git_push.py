@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import logging
 import os
 import sys
@@ -24,9 +25,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-try:
-    from ansible_collections.trident.gitops.plugins.plugin_utils import push_events  # noqa: F401
-except ImportError:
+
+def _collection_importable():
+    try:
+        return importlib.util.find_spec("ansible_collections.trident.gitops") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+if not _collection_importable():
     # ansible-rulebook runs this file by path (runpy), outside Ansible's collection loader: put the
     # collections root it was found under (<root>/ansible_collections/trident/gitops/extensions/...) on the path.
     sys.path.insert(0, str(Path(__file__).parents[7]))
