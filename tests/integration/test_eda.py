@@ -28,7 +28,7 @@ def workspace(tmp_path_factory, control_plane, git_server):
 @pytest.fixture(scope="module")
 def webhook_rulebook(workspace):
     """Webhook only (no polling): whatever it reconciles, a webhook triggered."""
-    with workspace.rulebook("webhook", TOKEN, trident_poll_interval=0, trident_push_quiet=0.5) as rulebook:
+    with workspace.rulebook("webhook", TOKEN, trident_poll_interval=0, trident_push_quiet=1) as rulebook:
         yield rulebook
 
 
