@@ -108,6 +108,16 @@ def test_systemd_service_exec_start_reconciles(gitops):
     assert (report / "drift-report.json").is_file(), "the unit's drift report setting reached the callback"
 
 
+def test_systemd_service_fails_when_the_inventory_cannot_be_read(gitops):
+    """A scheduled run must fail loudly: an unreachable repository leaves the unit failed, not green."""
+    etc = gitops["work"] / "etc-broken"
+    write_inventory(etc / "inventory", gitops["repo"].url.replace("scheduled-gitops", "no-such-repo"),
+                    gitops["work"] / "broken-cache")
+    proc = run_exec_start("trident-reconcile.service", etc, {})
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert "no-such-repo" in proc.stdout + proc.stderr
+
+
 def rule_matches(rule, variables):
     """Evaluate a GitLab `rules: if:` of the two shapes the example uses ($A == "x", $A == $B)."""
     match = re.fullmatch(r'\$(\w+) == (?:"([^"]*)"|\$(\w+))', rule["if"])
