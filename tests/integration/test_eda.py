@@ -107,8 +107,7 @@ def test_a_push_during_a_run_triggers_one_more_run(workspace, webhook_rulebook):
     assert webhook_rulebook.events()[-1] == (workspace.head, ["edaalpha"])
 
 
-def test_polling_catches_a_push_without_a_webhook(workspace, webhook_rulebook):
-    webhook_rulebook.stop()  # one rule engine at a time on two cores
+def test_polling_catches_a_push_without_a_webhook(workspace):
     with workspace.rulebook("poll", TOKEN, trident_webhook=False, trident_poll_interval=1,
                             trident_push_quiet=0.5) as rulebook:
         before = workspace.head
