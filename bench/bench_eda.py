@@ -73,7 +73,7 @@ def via_polling(workspace):
 
 
 def print_results(results):
-    print_table("push to applied, one environment (per case: pushes, not rounds)",
+    print_table("push to applied, one environment; a round is one push, cases run one after another",
                 {name: statistics.median(samples) for name, samples in results.items()}, PUSHES)
     for name, samples in results.items():
         print(f"  {name}: min {min(samples):.2f} s, max {max(samples):.2f} s")
