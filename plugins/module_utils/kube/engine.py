@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.kube import compare
+from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, pointers
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PART_OF, TOOLING, ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Resource
@@ -69,6 +69,7 @@ class Item:
     served: bool = True  # False: the server cannot take a dry-run for it yet (CRD or namespace to come)
     source: str = ""
     after: dict = None  # what the object would be after apply (dry-run result), when known
+    schema: object = None  # the kind's served OpenAPI v3 schema node (None: nothing is proven)
     action: str = "none"
     fields: list = field(default_factory=list)
     dry_run: bool = False
@@ -84,10 +85,13 @@ class Outcome:
     dry_runs: int = 0
 
 
-def reconcile(items, client, discovery, options):
+def reconcile(items, client, discovery, options, schemas=None):
     """``items`` are validated ``Desired`` objects; returns an :class:`Outcome` or raises TridentError."""
     scrub = _scrubber(items)
     plan = [Item(d.key, d.resource, d.obj, None, d.served, d.source) for d in items]
+    for item in plan:
+        if schemas is not None and item.served:
+            item.schema = schemas.root(item.resource.group, item.resource.version, item.resource.kind)
     parent = _live_parent(client, options) if options.applyset else None
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
         listed = _list_live(client, discovery, plan, options, parent, pool)
@@ -206,14 +210,14 @@ def _orphans(listed, by_key, options):
 # -- planning --------------------------------------------------------------------------------------------
 def _ignored(item, options):
     """(pointers to drop from the comparison, pointers without list indices safe to take from live)."""
-    pointers = set()
+    wanted = set()
     for rule in options.ignore:
         if rule.matches(item.key):
-            pointers.update(rule.json_pointers)
+            wanted.update(rule.json_pointers)
             if rule.managers and item.live:
-                pointers.update(compare.managed_pointers(item.live, rule.managers))
-    keyless = {p for p in pointers if not any(t.isdigit() for t in compare.parse_pointer(p))}
-    return pointers, keyless
+                wanted.update(pointers.managed_pointers(item.live, rule.managers))
+    keyless = {p for p in wanted if not any(t.isdigit() for t in pointers.parse_pointer(p))}
+    return wanted, keyless
 
 
 def _body(item, keyless):
@@ -223,19 +227,25 @@ def _body(item, keyless):
         return item.desired
     body = copy.deepcopy(item.desired)
     for pointer in keyless:
-        value = compare.pointer_get(item.live, pointer)
-        if value is not None:
-            compare.pointer_set(body, pointer, value)
+        value = pointers.get(item.live, pointer)
+        tokens = pointers.parse_pointer(pointer)
+        if value is not None and tokens:
+            node = body
+            for token in tokens[:-1]:
+                node = node.setdefault(token, {}) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node[tokens[-1]] = copy.deepcopy(value)
     return body
 
 
 def _plan_one(client, item, options, scrub):
     """Decide the action; a dry-run only when the cheap proof fails. Returns a problem or None."""
-    pointers, keyless = _ignored(item, options)
+    wanted, keyless = _ignored(item, options)
     body = _body(item, keyless)
-    if item.live is not None and len(keyless) == len(pointers) \
-            and compare.proven_in_sync(body, item.live, options.field_manager, sorted(keyless)):
-        return None
+    if item.live is not None and len(keyless) == len(wanted):
+        concrete = {pointers.to_pointer(t) for t in (pointers.resolve(item.live, p) for p in keyless) if t}
+        if compare.proven_in_sync(body, item.live, options.field_manager, item.schema, concrete):
+            return None
     if not item.served:
         item.action, item.after = "create", item.desired
         return None
@@ -251,16 +261,18 @@ def _plan_one(client, item, options, scrub):
     if item.live is None:
         item.action = "create"
         return None
-    before, after = _comparable(item.live, pointers), _comparable(item.after, pointers)
+    before, after = _comparable(item.live, wanted), _comparable(item.after, wanted)
     item.fields = compare.changed_paths(before, after)
+    if not item.fields and not compare.json_equal(before, after):
+        item.fields = ["."]
     item.action = "update" if item.fields else "none"
     return None
 
 
-def _comparable(obj, pointers):
+def _comparable(obj, ignored):
     out = compare.normalise(obj)
-    for pointer in pointers:
-        compare.pointer_delete(out, pointer)
+    for pointer in ignored:
+        pointers.delete(out, pointer)
     return out
 
 
