@@ -10,7 +10,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset impor
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
-from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import IgnoreRule, Options, reconcile
+from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import Options, reconcile
+from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import IgnoreRule
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import load_desired
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_values
