@@ -92,7 +92,9 @@ options:
     description:
       - Fields to leave out of the comparison, as in Argo CD. A rule matches objects by O(ignore_differences[].group),
         O(ignore_differences[].kind), O(ignore_differences[].name) and O(ignore_differences[].namespace) (each
-        optional). Ignored fields keep their live value when applying.
+        optional). Ignored fields keep their live value and their owner when applying, they are left out of
+        the applied configuration when another field manager owns them, and sent with their live value when
+        only kube_diff does (or inside an atomic list or map). A new object is created as Git says.
     type: list
     elements: dict
     default: []
@@ -110,7 +112,10 @@ options:
         description: Namespace.
         type: str
       json_pointers:
-        description: JSON pointers (RFC 6901) of ignored fields, for example V(/spec/replicas).
+        description:
+          - JSON pointers (RFC 6901) of ignored fields, for example V(/spec/replicas).
+          - Inside a list, a token is an index (V(/spec/template/spec/tolerations/0/value)) or a merge-key
+            selector C(key=value[,key=value]) (V(/spec/template/spec/containers/name=app/image)).
         type: list
         elements: str
         default: []

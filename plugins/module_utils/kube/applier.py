@@ -90,8 +90,8 @@ def _prune(client, plan, pool, progress):
 
 def _apply_one(client, item, options):
     try:
-        item.after = server_side_apply(client, item, body_for(item, ignored(item, options)[1]), options,
-                                       dry_run=False)
+        body = body_for(item, ignored(item, options), options.field_manager)[0]
+        item.after = server_side_apply(client, item, body, options, dry_run=False)
         item.applied = True
     except TridentError as exc:  # ApiError, or the server unreachable
         return exc.message

@@ -97,12 +97,11 @@ def mark_unservable(plan, batch):
 
 def plan_one(client, item, options, batch, scrub):
     """Decide the action for one desired object; returns a problem (text) or None."""
-    wanted, keyless = ignored(item, options)
-    body = body_for(item, keyless)
-    if item.live is not None and len(keyless) == len(wanted):
-        concrete = {pointers.to_pointer(t) for t in (pointers.resolve(item.live, p) for p in keyless) if t}
-        if compare.proven_in_sync(body, item.live, options.field_manager, item.schema, concrete):
-            return None
+    wanted = ignored(item, options)
+    body, left_out = body_for(item, wanted, options.field_manager)
+    if item.live is not None and compare.proven_in_sync(body, item.live, options.field_manager, item.schema,
+                                                        left_out):
+        return None
     if not item.dry_runnable:
         return _checked_by_schema(item, batch)
     try:
@@ -139,33 +138,64 @@ def _decide(item, wanted):
 
 
 def ignored(item, options):
-    """(pointers to drop from the comparison, pointers without list indices safe to take from live)."""
+    """Pointers of the fields ``ignore_differences`` leaves out for this object (managers' fields as
+    pointers whose keyed list items are addressed by merge key)."""
     wanted = set()
     for rule in options.ignore:
         if rule.matches(item.key):
             wanted.update(rule.json_pointers)
             if rule.managers and item.live:
                 wanted.update(pointers.managed_pointers(item.live, rule.managers))
-    keyless = {p for p in wanted if not any(t.isdigit() for t in pointers.parse_pointer(p))}
-    return wanted, keyless
+    return sorted(wanted)
 
 
-def body_for(item, keyless):
-    """What we send: the desired object, with ignored fields set to their live values (Argo's
-    RespectIgnoreDifferences), so an apply never fights the owner of an ignored field."""
-    if not keyless or not item.live:
-        return item.desired
+def body_for(item, wanted, manager):
+    """(what we apply, live pointers of the ignored fields left out of it).
+
+    An ignored field keeps its live value and its owner: when another manager owns it (an image
+    updater, an autoscaler) it is left out of our applied configuration, so the server keeps it
+    and its owner; when nobody else does, leaving it out would delete it, so it is sent with its
+    live value (also inside an atomic list or map, which an apply replaces whole). A new object
+    is created as Git says.
+    """
+    if not wanted or item.live is None:
+        return item.desired, set()
     body = copy.deepcopy(item.desired)
-    for pointer in keyless:
-        value = pointers.get(item.live, pointer)
-        tokens = pointers.parse_pointer(pointer)
-        if value is not None and tokens:
-            node = body
-            for token in tokens[:-1]:
-                node = node.setdefault(token, {}) if isinstance(node, dict) else None
-            if isinstance(node, dict):
-                node[tokens[-1]] = copy.deepcopy(value)
-    return body
+    others = {pointers.to_pointer(pointers.resolve(item.live, p) or ()) for p in
+              pointers.managed_pointers(item.live, (), exclude=manager)}
+    left_out = set()
+    for pointer in reversed(wanted):  # later list items first: deleting one keeps earlier indices
+        in_body, in_live = pointers.resolve(body, pointer), pointers.resolve(item.live, pointer)
+        if not in_body:
+            continue
+        where = pointers.to_pointer(in_live) if in_live else None
+        if in_live and (_inside_atomic(item.schema, in_body) or not _owned(others, where)):
+            pointers.put(body, in_body, pointers.value_at(item.live, in_live))
+        else:
+            pointers.delete_at(body, in_body)
+            if where:
+                left_out.add(where)
+    return body, left_out
+
+
+def _owned(owned, pointer):
+    """Whether a field, something inside it, or an atomic value around it is in ``owned``."""
+    return any(p == pointer or p.startswith(pointer + "/") or pointer.startswith(p + "/") for p in owned)
+
+
+def _inside_atomic(node, tokens):
+    for token in tokens[:-1]:
+        if node is None:
+            return False
+        if isinstance(token, int):
+            if node.list_type()[0] == "atomic":
+                return True
+            node = node.items()
+        else:
+            if node.map_atomic:
+                return True
+            node = node.child(token)
+    return False
 
 
 def comparable(obj, wanted):

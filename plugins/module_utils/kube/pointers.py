@@ -33,9 +33,10 @@ def _selector(token):
 
 
 def _matches(item, selector):
-    return isinstance(item, dict) and all(
-        name in item and (item[name] if isinstance(item[name], str) else json.dumps(item[name])) == value
-        for name, value in selector.items())
+    # A key field the item leaves out may be defaulted by the server (a port's protocol).
+    return isinstance(item, dict) and any(name in item for name in selector) and all(
+        (item[name] if isinstance(item[name], str) else json.dumps(item[name])) == value
+        for name, value in selector.items() if name in item)
 
 
 def _index(node, token):
@@ -65,8 +66,10 @@ def resolve(obj, pointer):
 
 def get(obj, pointer):
     tokens = resolve(obj, pointer)
-    if tokens is None:
-        return None
+    return None if tokens is None else value_at(obj, tokens)
+
+
+def value_at(obj, tokens):
     node = obj
     for token in tokens:
         node = node[token]
@@ -76,20 +79,23 @@ def get(obj, pointer):
 def delete(obj, pointer):
     """Remove the field ``pointer`` designates (a no-op when it is not there)."""
     tokens = resolve(obj, pointer)
-    if not tokens:
-        return
-    parent = obj
-    for token in tokens[:-1]:
-        parent = parent[token]
-    del parent[tokens[-1]]
+    if tokens:
+        delete_at(obj, tokens)
+
+
+def delete_at(obj, tokens):
+    del value_at(obj, tokens[:-1])[tokens[-1]]
 
 
 def put(obj, tokens, value):
     """Set ``value`` at concrete ``tokens`` whose parents exist in ``obj``."""
-    parent = obj
-    for token in tokens[:-1]:
-        parent = parent[token]
-    parent[tokens[-1]] = copy.deepcopy(value)
+    value_at(obj, tokens[:-1])[tokens[-1]] = copy.deepcopy(value)
+
+
+def selector_token(fields):
+    """The selector token of a keyed list item (``name=app``), from its merge-key values."""
+    return ",".join(f"{name}={value if isinstance(value, str) else json.dumps(value)}"
+                    for name, value in sorted(fields.items()))
 
 
 def fields_to_pointers(fields, node, path=()):
@@ -107,7 +113,9 @@ def fields_to_pointers(fields, node, path=()):
             for index, item in enumerate(node):
                 if (kind == "v" and item == wanted) or (kind == "k" and isinstance(item, dict) and all(
                         item.get(k) == v for k, v in wanted.items())):
-                    out.extend(fields_to_pointers(fields[key], item, path + (index,)))
+                    # Keyed items by their key, so the pointer finds the same item in Git's order too.
+                    token = selector_token(wanted) if kind == "k" else index
+                    out.extend(fields_to_pointers(fields[key], item, path + (token,)))
                     break
         elif kind == "i" and isinstance(node, list) and raw.isdigit() and int(raw) < len(node):
             out.extend(fields_to_pointers(fields[key], node[int(raw)], path + (int(raw),)))

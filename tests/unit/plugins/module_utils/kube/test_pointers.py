@@ -30,4 +30,4 @@ def test_managed_pointers_of_named_managers_and_of_everyone_else():
         {"manager": "me", "operation": "Apply", "fieldsV1": {"f:spec": {"f:containers": {}}}}]}}
     assert pointers.managed_pointers(obj, ["hpa"]) == ["/spec/replicas"]
     assert pointers.managed_pointers(obj, ["other"]) == []
-    assert pointers.managed_pointers(obj, (), exclude="me") == ["/spec/containers/0/image", "/spec/replicas"]
+    assert pointers.managed_pointers(obj, (), exclude="me") == ["/spec/containers/name=x/image", "/spec/replicas"]
