@@ -293,6 +293,8 @@ def main():
                      decrypt=document_decryptor(module.params, runner), hide=hide)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs())
+    except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback
+        module.fail_json(msg=f"kube_diff: unexpected {type(err).__name__}: {err}")
     module.exit_json(**result)
 
 

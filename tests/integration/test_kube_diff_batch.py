@@ -92,3 +92,16 @@ def test_a_rejection_during_the_apply_lists_exactly_what_was_written(control_pla
     assert len(written) == 1 and "exceeded quota" in failure.value.message
     assert sorted(applied) == sorted([f"ApplySet parent Secret {ns}/set", f"ConfigMap {ns}/{written[0]}"])
     assert f"{len(applied)} object(s) were written before the failure" in failure.value.message
+
+
+def test_an_unquoted_date_is_applied_as_kubectl_applies_it(control_plane, tmp_path, ns):
+    manifest = tmp_path / "release.yaml"
+    manifest.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: release\n  namespace: {ns}\n"
+                        "data:\n  release-date: 2024-05-01\n")
+    kubectl(control_plane, "create", "namespace", ns)
+    kube_diff(control_plane, tmp_path, None, src=[str(manifest)], apply=True)
+    assert get(control_plane, "configmap", "release", ns)["data"] == {"release-date": "2024-05-01"}
+    server_side = kubectl(control_plane, "diff", "--server-side", "--force-conflicts",
+                          "--field-manager=trident-gitops", "-f", str(manifest), check=False)
+    assert server_side.returncode == 0, server_side.stdout  # kubectl sees what we applied as its own
+    assert kube_diff(control_plane, tmp_path, None, src=[str(manifest)], check_mode=True)["changed"] is False
