@@ -13,9 +13,12 @@ description:
     every one of them (parse errors, missing fields, unknown kinds, scope mistakes, duplicates) before anything
     is sent. One bad document fails the task listing every problem, and nothing is changed.
   - Compares them with the live objects using server-side apply semantics with our field manager. A cheap
-    comparison (desired fields present live with equal values, and our managedFields entry owning exactly the
-    desired fields) proves most objects in sync without a request; only the others get a server-side apply
-    dry-run. Reads are one LIST per kind and namespace; dry-runs and applies run concurrently.
+    proof, driven by the served OpenAPI v3 schemas and our managedFields entry, settles most objects without a
+    request and says "in sync" only when a server-side apply dry-run would change nothing; every other object
+    gets that dry-run. Reads are one LIST per kind and namespace; dry-runs and applies run concurrently.
+  - All or nothing per batch. Every object is checked before the first write (dry-run, or, when its namespace or
+    CRD comes with the batch, the served or the batch's CRD schema); a namespace neither live nor in the batch is
+    an error; if anything would be rejected nothing is applied.
   - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
     are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
