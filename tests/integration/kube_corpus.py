@@ -80,7 +80,7 @@ def _container(name):
 
 def deployment():
     app, toleration = _container("app")
-    side, _ = _container("side")
+    side = _container("side")[0]
     containers = st.one_of(app.map(lambda c: [c]), st.tuples(app, side).map(list))
     pod = st.fixed_dictionaries({"containers": containers},
                                 optional={"tolerations": st.lists(toleration, min_size=1, max_size=2)})

@@ -74,7 +74,7 @@ def fuzz_plane(control_plane, tmp_path_factory):
     cache = tmp_path_factory.mktemp("fuzz-cache")
     kube_diff(control_plane, cache, [fuzz_crd()], apply=True, wait=True, wait_timeout=60)
     schemas = Schemas(api)
-    for _ in range(150):  # the schema is published a moment after the CRD is established
+    for _attempt in range(150):  # the schema is published a moment after the CRD is established
         if schemas.root("fuzz.trident.example.com", "v1", "Fuzz") is not None:
             break
         schemas = Schemas(api)
@@ -98,7 +98,7 @@ def scenario(data, api, ns):
             STATS["rejected"] += 1  # the generator made something the server refuses: nothing to compare
             continue
         desired = copy.deepcopy(obj)
-        for _ in range(data.draw(st.integers(0, 2), label="git edits")):
+        for _edit in range(data.draw(st.integers(0, 2), label="git edits")):
             git_edit(data.draw, desired)
         if data.draw(st.booleans(), label="live edit"):
             live = api.request("GET", path_of(obj, obj["metadata"]["name"]))
@@ -112,7 +112,7 @@ def scenario(data, api, ns):
 
 
 def check_proof(api, desired, live, expected):
-    group, _, version = desired["apiVersion"].rpartition("/")
+    group, version = desired["apiVersion"].rpartition("/")[::2]
     root = Schemas(api).root(group, version, desired["kind"])
     proven = compare.proven_in_sync(desired, live, MANAGER, root)
     assert not (proven and expected), f"the proof says in sync, yet a dry-run changes {expected}"
@@ -141,9 +141,9 @@ def test_verdict_equals_a_server_side_apply_dry_run(fuzz_plane, data):
     if not cases:
         return
     expected = {d["metadata"]["name"]: oracle(api, d, live) for d, live in cases}
-    refused = {name for name, (_, error) in expected.items() if error}
+    refused = {name for name, (paths, error) in expected.items() if error}
     try:
-        result = kube_diff(control_plane, cache, [d for d, _ in cases], check_mode=True, namespace=ns)
+        result = kube_diff(control_plane, cache, [desired for desired, live in cases], check_mode=True, namespace=ns)
     except TridentError as exc:
         assert refused, f"kube_diff refused what the server accepts: {exc.message}"
         for name in refused:

@@ -27,9 +27,9 @@ def parse_pointer(pointer):
 def _selector(token):
     """``name=app,port=80`` -> {"name": "app", "port": "80"}; None if the token is no selector."""
     pairs = [part.partition("=") for part in token.split(",")]
-    if not all(sep and name for name, sep, _ in pairs):
+    if not all(sep and name for name, sep, value in pairs):
         return None
-    return {name: value for name, _, value in pairs}
+    return {name: value for name, sep, value in pairs}
 
 
 def _matches(item, selector):

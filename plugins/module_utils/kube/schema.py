@@ -33,7 +33,7 @@ class Node:
     def resolve(cls, doc, raw):
         ref = None
         merged = dict(raw or {})
-        for _ in range(16):  # refs may chain; schemas are never this deep in indirection
+        for _depth in range(16):  # refs may chain; schemas are never this deep in indirection
             target = merged.pop("$ref", None)
             wrapped = merged.get("allOf")
             if target is None and isinstance(wrapped, list) and len(wrapped) == 1 and "$ref" in wrapped[0]:
