@@ -143,7 +143,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import display_url, fetch_repository
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import describe_repository
+from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import BrokenEnvironment, describe_repository
 
 try:
     from ansible.template import trust_as_template
@@ -154,6 +154,9 @@ except ImportError:  # ansible-core < 2.19 templates every inventory string
 # Interpreter discovery on the controller can pick a pyenv shim or a Python without the collection's
 # libraries; the Python running ansible-playbook has them.
 CONTROLLER_PYTHON = "{{ ansible_playbook_python }}"
+# Environments run on the controller. Pipelining keeps module arguments (secrets among them) out of
+# AnsiballZ files in ~/.ansible/tmp: they go to the module's stdin instead.
+HOST_SETTINGS = {"ansible_connection": "local", "ansible_pipelining": True}
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -171,24 +174,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         except TridentError as exc:
             raise AnsibleParserError(f"trident.gitops.environments ({path}): {exc.message}") from None
         common = self.inventory.add_group(self.get_option("group"))
-        strict = self.get_option("strict")
         hosts = {self.get_option("host_prefix") + env.name for env in environments}
         for env in environments:
-            for warning in env.warnings:
-                self.display.warning(f"environment {env.name}: {warning}")
             host = self.inventory.add_host(self.get_option("host_prefix") + env.name, group=common)
-            variables = {**env.variables(), **source_vars, "ansible_connection": "local",
+            variables = {**env.variables(), **source_vars, **HOST_SETTINGS,
                          "ansible_python_interpreter": trust_as_template(CONTROLLER_PYTHON)}
             for key, value in variables.items():
                 self.inventory.set_variable(host, key, value)
-            for tag in env.tags:
-                if tag in hosts:
-                    raise AnsibleParserError(f"trident.gitops.environments ({path}): environment {env.name}: tag "
-                                             f"'{tag}' is also a host name; a group and a host cannot share it")
-                self.inventory.add_child(self.inventory.add_group(tag), host)
-            self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
+            if isinstance(env, BrokenEnvironment):
+                # The host stays, so the run fails it (and only it) first thing with this message.
+                self.display.error(f"trident.gitops.environments ({path}): {env.error}")
+                continue
+            for warning in env.warnings:
+                self.display.warning(f"environment {env.name}: {warning}")
+            self._add_groups(path, env, host, hosts, variables)
+
+    def _add_groups(self, path, env, host, hosts, variables):
+        strict = self.get_option("strict")
+        for tag in env.tags:
+            if tag in hosts:
+                raise AnsibleParserError(f"trident.gitops.environments ({path}): environment {env.name}: tag "
+                                         f"'{tag}' is also a host name; a group and a host cannot share it")
+            self.inventory.add_child(self.inventory.add_group(tag), host)
+        self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
+        self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
 
     def _repository(self, config_path):
         """The checkout to read and the variables that say where it came from."""
