@@ -172,12 +172,16 @@ def test_failed_fetch_keeps_the_previous_checkout(git_server, tmp_path):
         (git_server.root / "moved.git").rename(git_server.root / "moving.git")
 
 
-def test_invalid_env_yml_fails_naming_the_file_and_key(tmp_path):
-    (tmp_path / "environments" / "broken").mkdir(parents=True)
+def test_invalid_env_yml_makes_a_failing_host_naming_the_file_and_key(tmp_path):
+    for name in ("broken", "fine"):
+        (tmp_path / "environments" / name).mkdir(parents=True)
     (tmp_path / "environments" / "broken" / "env.yml").write_text("prune: sometimes\n")
     proc = inventory(write_config(tmp_path / "x.environments.yml", path="."), check=False)
-    assert proc.returncode != 0
-    assert "environments/broken/env.yml: key 'prune' must be a boolean, got str" in proc.stderr
+    message = "environment broken: environments/broken/env.yml: key 'prune' must be a boolean, got str"
+    assert message in proc.stderr
+    hostvars = plain(json.loads(proc.stdout))["_meta"]["hostvars"]
+    assert hostvars["broken"]["trident_env_error"] == message
+    assert "trident_env_error" not in hostvars["fine"]
 
 
 def test_a_tag_named_like_an_environment_is_refused(tmp_path):

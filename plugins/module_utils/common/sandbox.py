@@ -68,3 +68,28 @@ class Sandbox:
                 found.append(os.path.join(folder, name))
                 self.resolve(found[-1])
         return found
+
+
+def enclosing_checkout(path: str) -> Sandbox | None:
+    """The sandbox of the Git checkout (a folder holding ``.git``) that lexically holds ``path``, if any."""
+    folder = os.path.abspath(os.path.expanduser(path))
+    while True:
+        if os.path.lexists(os.path.join(folder, ".git")):
+            return Sandbox(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def confine(path: str, anchor: str | None = None) -> str:
+    """``path`` unchanged, once checked to stay inside the Git checkout that holds ``anchor`` (default:
+    ``path`` itself); a path in no checkout is not the repository's and is returned as it is.
+
+    Modules use this for the paths they are given (a manifest, a kubeconfig and the files it names,
+    a var file): those that come from a checkout cannot lead out of it.
+    """
+    sandbox = enclosing_checkout(anchor or path)
+    if sandbox is not None:
+        sandbox.resolve(path, anchor if anchor and os.path.isdir(anchor) else None)
+    return path

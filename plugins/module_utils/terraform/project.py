@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write, private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, mask_outputs, parse_plan
 
 DEFAULT_STATE_ROOT = os.path.join("~", ".cache", "trident-gitops", "terraform")
@@ -195,8 +196,9 @@ def validate(settings):
         state_dir = os.path.realpath(os.path.expanduser(settings.state_dir))
         if state_dir == project or state_dir.startswith(project + os.sep):
             raise TridentError("state_dir must be outside project_path: nothing a run writes may live in the checkout")
-    for path in [*settings.variables_files, *settings.backend_config_files]:
-        if not os.path.isfile(path):
+    for path in [*config_files(project), *settings.variables_files, *settings.backend_config_files]:
+        # Files of the checkout holding the project stay inside it (a symlink or ../.. cannot lead out).
+        if not os.path.isfile(confine(path, settings.project_path)):
             raise TridentError(f"file not found: {path}")
 
 
@@ -238,6 +240,7 @@ class _Run:
         leftovers = self._workspace_dirs_absent()
         try:
             initialized = self._init_if_needed(scratch)
+            self._check_local_modules()
             plan_file = os.path.join(scratch, "plan.tfplan")
             plan = self._plan(scratch, plan_file)
             changed = bool(plan.resource_drift) if self.settings.drift_only else plan.has_changes
@@ -296,6 +299,20 @@ class _Run:
         atomic_write(fingerprint_path,
                      init_fingerprint(self.settings, self.files, backend_config, self.binary).encode())
         return True
+
+    def _check_local_modules(self):
+        """Local module sources (``source = "../x"``) that init recorded stay inside the checkout."""
+        try:
+            with open(os.path.join(self.data_dir, "modules", "modules.json"), encoding="utf-8") as handle:
+                modules = json.load(handle).get("Modules") or []
+        except (OSError, ValueError):
+            return
+        for module in modules:
+            if module.get("Dir") and not os.path.isabs(module["Dir"]) and ".terraform" not in module["Dir"]:
+                try:
+                    confine(os.path.join(self.settings.project_path, module["Dir"]), self.settings.project_path)
+                except TridentError as exc:
+                    raise TridentError(f"module {module.get('Key') or '?'}: {exc.message}") from None
 
     def _plan(self, scratch, plan_file):
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={plan_file}",
