@@ -16,6 +16,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import interruptible
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write, private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
@@ -23,6 +24,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox impo
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, mask_outputs, parse_plan
 
 DEFAULT_STATE_ROOT = os.path.join("~", ".cache", "trident-gitops", "terraform")
+# The private folder of one run in the state dir: var files, backend settings, the plan file.
+RUN_PREFIX = ".run-"
 LOCK_FILE = ".terraform.lock.hcl"
 # Where the local backend keeps non-default workspaces, relative to the state dir (Terraform's own layout).
 WORKSPACE_DIR = "terraform.tfstate.d"
@@ -213,10 +216,22 @@ def reconcile(settings, runner):
     state_dir = os.path.expanduser(settings.state_dir or default_state_dir(settings.project_path, settings.workspace))
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     lock_seconds = parse_duration(settings.lock_timeout)
-    with file_lock(os.path.join(state_dir, ".trident.lock"), timeout=lock_seconds, what="the terraform state dir"):
+    with interruptible(), \
+            file_lock(os.path.join(state_dir, ".trident.lock"), timeout=lock_seconds, what="the terraform state dir"):
+        remove_leftover_runs(state_dir)
         run = _Run(settings, runner, binary, files, backend, state_dir)
-        with private_tempdir(prefix=".run-", parent=state_dir) as scratch:
+        with private_tempdir(prefix=RUN_PREFIX, parent=state_dir) as scratch:
             return run.execute(scratch)
+
+
+def remove_leftover_runs(state_dir):
+    """Private run folders (var files with secrets, plan files) left by a run killed outright (SIGKILL).
+
+    Called under the state dir's lock: no other run can be using them.
+    """
+    for name in os.listdir(state_dir):
+        if name.startswith(RUN_PREFIX):
+            shutil.rmtree(os.path.join(state_dir, name), ignore_errors=True)
 
 
 class _Run:
@@ -245,7 +260,8 @@ class _Run:
             plan = self._plan(scratch, plan_file)
             changed = bool(plan.resource_drift) if self.settings.drift_only else plan.has_changes
             if plan.destructive and not self.settings.allow_destroy:
-                raise TridentError(_refusal(plan), summary=plan.summary.to_dict(),
+                raise TridentError(_refusal(plan, os.path.basename(self.binary), self.state_dir),
+                                   summary=plan.summary.to_dict(),
                                    resource_changes=[change.to_dict() for change in plan.resource_changes])
             applied = changed and not (self.settings.check_mode or self.settings.drift_only)
             if applied:
@@ -367,10 +383,37 @@ class _Run:
         raise TridentError(self.runner.scrub(f"{message}:\n{_tail(detail)}"), rc=result.rc)
 
 
-def _refusal(plan):
-    listed = ", ".join(f"{change.address} ({'/'.join(change.actions)})" for change in plan.destructive)
+# What each of Terraform's action reasons means for the one who reads a refusal, and what to do.
+_REASONS = {
+    "replace_because_tainted": "tainted, most likely by an interrupted apply; to keep it, run "
+                               "'{binary} untaint {address}' on the state (TF_DATA_DIR and state in {state_dir}); "
+                               "to replace it, set allow_destroy: true for one run",
+    "replace_because_cannot_update": "a changed argument forces a new resource",
+    "replace_by_request": "replacement was requested (-replace)",
+    "replace_by_triggers": "replace_triggered_by changed",
+    "delete_because_no_resource_config": "no longer in the configuration",
+    "delete_because_no_module": "its module is no longer in the configuration",
+    "delete_because_wrong_repetition": "count/for_each changed its kind",
+    "delete_because_count_index": "its count index is gone",
+    "delete_because_each_key": "its for_each key is gone",
+    "delete_because_no_move_target": "its moved block has no target",
+}
+
+
+def _refusal(plan, binary="terraform", state_dir="the state dir"):
+    """The destroy guard's message: every resource with its actions and Terraform's reason for them."""
+    listed = "; ".join(f"{change.address} ({'/'.join(change.actions)}: {_reason_text(change, binary, state_dir)})"
+                       for change in plan.destructive)
     return (f"refusing to apply a plan that deletes or replaces {len(plan.destructive)} resource(s): {listed}; "
             "nothing was applied (set allow_destroy: true to allow it)")
+
+
+def _reason_text(change, binary, state_dir):
+    if not change.reason:
+        return "action_reason not given; a changed argument or a removed resource"
+    explained = _REASONS.get(change.reason, "")
+    explained = explained.format(binary=binary, address=change.address, state_dir=state_dir)
+    return f"action_reason {change.reason}" + (f", {explained}" if explained else "")
 
 
 def _tail(text, limit=4000):
