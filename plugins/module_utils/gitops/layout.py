@@ -233,7 +233,7 @@ def find_kubeconfig(env_path: str, manifests_dir: str | None, settings: dict,
         if not candidates:
             return None, False
         if len(candidates) > 1:
-            raise TridentError(f"{env_path}: more than one kubeconfig: "
+            raise TridentError(f"{sandbox.display(env_path)}: more than one kubeconfig: "
                                f"{', '.join(_rel(c, env_path) for c in candidates)}; keep one or set 'kubeconfig' "
                                f"in {ENV_FILE}")
         found = candidates[0]
@@ -252,7 +252,8 @@ def find_manifests(env_path: str, settings: dict, sandbox: Sandbox) -> tuple[str
             sandbox.resolve(os.path.join(env_path, name))
         present = [name for name in present if os.path.isdir(os.path.join(env_path, name))]
         if len(present) > 1:
-            raise TridentError(f"{env_path}: both {' and '.join(p + '/' for p in present)} hold manifests; keep one or set "
+            raise TridentError(f"{sandbox.display(env_path)}: both {' and '.join(p + '/' for p in present)} hold "
+                               "manifests; keep one or set "
                                f"'manifests' in {ENV_FILE}")
         if not present:
             return None, None
