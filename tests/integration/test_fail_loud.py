@@ -180,13 +180,13 @@ def upstream(git_server, tmp_path_factory, control_plane):
     return {"repo": repo, "head": head, "work": work, "plane": control_plane}
 
 
-def run_repo(upstream, tmp_path, env=STRICT_INVENTORY, **options):
+def run_repo(upstream, tmp_path, **options):
     inventory = write_inventory(tmp_path, options.pop("repo", upstream["repo"].url), tmp_path / "cache",
                                 version=options.pop("version", "main"))
     if options:
         config = yaml.safe_load(inventory.read_text())
         inventory.write_text(yaml.safe_dump({**config, **options}))
-    return run_gitops("reconcile", inventory, tmp_path, extra_vars=isolated_vars(tmp_path), env=env)
+    return run_gitops("reconcile", inventory, tmp_path, extra_vars=isolated_vars(tmp_path), env=STRICT_INVENTORY)
 
 
 @pytest.mark.parametrize("case", ["unknown-version", "server-down", "unsigned"])
@@ -234,4 +234,3 @@ def test_the_example_ansible_cfg_fails_on_inventory_errors_and_pipelines():
     assert config.getboolean("inventory", "unparsed_is_failed")
     assert config.getboolean("inventory", "any_unparsed_is_failed")
     assert config.getboolean("connection", "pipelining")
-
