@@ -1,16 +1,22 @@
-"""A reconcile stopped with SIGTERM during ``terraform apply`` (what systemd, a container runtime or an AWX
-cancel does to the run's process group): Terraform stops gracefully, no private file with a secret is
-left on disk, the rerun says the resource was tainted and how to proceed, and then converges."""
+"""Runs cut short, through real ansible-playbook.
+
+SIGTERM during ``terraform apply`` (what systemd, a container runtime or an AWX cancel does to the run's
+process group): Terraform stops gracefully, no private file with a secret is left on disk, the rerun
+says the resource was tainted and how to proceed, and then converges. The API server killed in the
+middle of an apply: the run fails naming it; after its restart the rerun converges."""
 
 import json
 import os
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
-from testbed.gitops import isolated_vars, run_gitops
+from kube_support import get
+from testbed.gitops import isolated_vars, kubeconfig_text, run_gitops
 
 SECRET = "db-password-3b9f0c"
 SLOW_TF = """
@@ -103,3 +109,31 @@ def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_co
     again = run_gitops("reconcile", repo["inventory"], work, extra_vars={**isolated_vars(work), "terraform_vars": fast})
     assert again.rc == 0 and again.changed_hosts() == [], again.explain()
     assert secret_files(state_dir, work / ".ansible-tmp", work / "remote-tmp") == []
+
+
+def test_apiserver_killed_mid_apply_then_restarted_the_rerun_converges(tmp_path, control_plane):
+    env = tmp_path / "repo" / "environments" / "apps"
+    (env / "yaml").mkdir(parents=True)
+    (env / "kubeconfig.yaml").write_text(kubeconfig_text(control_plane))
+    (env / "yaml" / "all.yaml").write_text("---\n".join(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "killed-mid-apply"}})
+        if i < 0 else yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+            "name": f"cm-{i:04d}", "namespace": "killed-mid-apply"}, "data": {"i": str(i)}}) for i in range(-1, 300)))
+    inventory = tmp_path / "repo" / "gitops.environments.yml"
+    inventory.write_text("plugin: trident.gitops.environments\npath: .\n")
+    extra = {**isolated_vars(tmp_path), "kubernetes_workers": 2}
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(run_gitops, "reconcile", inventory, tmp_path, extra_vars=extra)
+        deadline = time.monotonic() + 120
+        while get(control_plane, "configmap", "cm-0000", "killed-mid-apply") is None:
+            assert not first.done() and time.monotonic() < deadline, first.result().explain()
+            time.sleep(0.05)
+        control_plane.kill_apiserver()
+        cut = first.result(timeout=180)
+    control_plane.restart_apiserver()
+    assert cut.rc != 0
+    assert f"cannot reach the Kubernetes API server at {control_plane.server}" in cut.stdout, cut.explain()
+    rerun = run_gitops("reconcile", inventory, tmp_path, extra_vars=extra)
+    assert rerun.rc == 0, rerun.explain()
+    assert get(control_plane, "configmap", "cm-0299", "killed-mid-apply")["data"] == {"i": "299"}
+    assert run_gitops("reconcile", inventory, tmp_path, extra_vars=extra).changed_hosts() == []
