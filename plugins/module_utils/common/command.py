@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
@@ -98,6 +99,9 @@ def interruptible(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)):
     """Turn SIGTERM/SIGINT/SIGHUP into :class:`Interrupted` (after forwarding SIGINT to the running
     command and waiting for it), so ``finally`` blocks run: private files with secrets are removed and
     locks released instead of the process dying where it stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can handle signals; the process's own handling stays
+        return
     previous = {signum: signal.signal(signum, _Interrupts.handle) for signum in signals}
     _Interrupts.active, _Interrupts.received[:] = True, []
     try:

@@ -42,3 +42,16 @@ def test_a_signal_between_commands_stops_the_run():
     with pytest.raises(Interrupted, match="between commands"):
         with interruptible():
             threading.Event().wait(3)
+
+
+def test_outside_the_main_thread_signals_are_left_alone():
+    outcome = []
+
+    def body():
+        with interruptible():
+            outcome.append(CommandRunner()(["true"]).rc)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    assert outcome == [0]
