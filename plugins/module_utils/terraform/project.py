@@ -199,9 +199,11 @@ def validate(settings):
         state_dir = os.path.realpath(os.path.expanduser(settings.state_dir))
         if state_dir == project or state_dir.startswith(project + os.sep):
             raise TridentError("state_dir must be outside project_path: nothing a run writes may live in the checkout")
-    for path in [*config_files(project), *settings.variables_files, *settings.backend_config_files]:
-        # Files of the checkout holding the project stay inside it (a symlink or ../.. cannot lead out).
-        if not os.path.isfile(confine(path, settings.project_path)):
+    for path in config_files(project):
+        confine(path, settings.project_path)  # a *.tf symlinked out of the checkout is refused
+    for path in [*settings.variables_files, *settings.backend_config_files]:
+        # A file inside a checkout cannot lead out of it; one the user names outside any checkout is theirs.
+        if not os.path.isfile(confine(path)):
             raise TridentError(f"file not found: {path}")
 
 
