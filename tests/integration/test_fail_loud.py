@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from kube_support import get
+from testbed.ansible import run_playbook
 from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, run_gitops, write_inventory
 from testbed.gitserver import git
 
@@ -234,3 +235,37 @@ def test_the_example_ansible_cfg_fails_on_inventory_errors_and_pipelines():
     assert config.getboolean("inventory", "unparsed_is_failed")
     assert config.getboolean("inventory", "any_unparsed_is_failed")
     assert config.getboolean("connection", "pipelining")
+
+
+def test_modules_refuse_links_out_of_the_checkout_they_read(tmp_path, control_plane):
+    """The checkout a run reconciles may be newer than the one the inventory read: the modules check too."""
+    outside = tmp_path / "outside"
+    outside_files(outside, kubeconfig_text(control_plane))
+    checkout = tmp_path / "checkout"
+    (checkout / "env").mkdir(parents=True)
+    git("init", "--quiet", cwd=checkout)
+    (checkout / "env" / "main.tf").write_text('variable "secret" {\n  default = "x"\n}\n')
+    for name, target in (("stolen.yaml", "stolen.yaml"), ("kubeconfig.yaml", "kubeconfig.yaml"),
+                         ("vars.tfvars", "vars.tfvars")):
+        (checkout / "env" / name).symlink_to(outside / target)
+    good_kubeconfig = checkout / "good-kubeconfig.yaml"
+    good_kubeconfig.write_text(kubeconfig_text(control_plane))
+    common = {"ignore_errors": True}
+    tasks = [
+        {"name": "manifest", "trident.gitops.kube_diff": {"src": [str(checkout / "env" / "stolen.yaml")],
+                                                          "kubeconfig": str(good_kubeconfig)}, **common},
+        {"name": "kubeconfig", "trident.gitops.kube_diff": {
+            "definition": yaml.safe_load(configmap("failloud-module")), "kubeconfig": str(checkout / "env" /
+                                                                                        "kubeconfig.yaml")}, **common},
+        {"name": "var file", "trident.gitops.terraform_apply": {
+            "project_path": str(checkout / "env"), "binary": "terraform", "state_dir": str(tmp_path / "state"),
+            "variables_files": [str(checkout / "env" / "vars.tfvars")]}, **common}]
+    play = run_playbook(tmp_path / "play", tasks)
+    results = {result["name"]: result for result in play.task_results()}
+    for name, link in (("manifest", "env/stolen.yaml"), ("kubeconfig", "env/kubeconfig.yaml"),
+                       ("var file", "env/vars.tfvars")):
+        assert results[name].get("failed") is True, results[name]
+        assert f"{link} is a symlink that leads outside the repository" in results[name]["msg"]
+    assert OUTSIDE not in play.stdout + play.stderr
+    assert get(control_plane, "configmap", "failloud-stolen", "default") is None
+    assert get(control_plane, "configmap", "failloud-module", "default") is None

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox, confine
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import (
     BrokenEnvironment, describe_environment, describe_repository)
 
@@ -76,3 +76,19 @@ def test_walk_refuses_a_link_deep_inside(repo):
     os.symlink(repo["outside"] / "passwd.yaml", deep / "x.yaml")
     with pytest.raises(TridentError, match="environments/e/yaml/a/b/x.yaml is a symlink"):
         Sandbox(repo["root"]).walk(str(repo["env"] / "yaml"), (".yaml",))
+
+
+def test_confine_checks_paths_of_a_git_checkout_and_leaves_others_alone(repo):
+    (repo["root"] / ".git").mkdir()
+    link = repo["env"] / "yaml" / "stolen.yaml"
+    os.symlink(repo["outside"] / "passwd.yaml", link)
+    outside_file = str(repo["outside"] / "passwd.yaml")
+    assert confine(outside_file) == outside_file, "a file the user names outside any checkout is theirs"
+    assert confine(str(repo["env"] / "yaml" / "ok.yaml")) == str(repo["env"] / "yaml" / "ok.yaml")
+    with pytest.raises(TridentError, match="environments/e/yaml/stolen.yaml is a symlink that leads outside"):
+        confine(str(link))
+    # Relative to a file of the checkout (a kubeconfig naming its token file), nothing may leave it.
+    with pytest.raises(TridentError, match="leads outside the repository"):
+        confine(outside_file, str(repo["env"]))
+    with pytest.raises(TridentError, match="leads outside the repository"):
+        confine(os.path.join(str(repo["env"]), "../../../outside/passwd.yaml"), str(repo["env"]))
