@@ -1,5 +1,6 @@
 """git_source against a real git daemon: revisions, shallow fetches, drift, check mode, lock, force-push."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -41,7 +42,8 @@ def test_clones_remote_head_shallow_then_is_idempotent(upstream, tmp_path):
     assert result["commit"]["sha"] == upstream.second
     assert git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main"
     assert is_shallow(dest) and commit_count(dest) == 1
-    assert not Path(f"{dest}.lock").read_text(), "the lock file lives next to dest and holds nothing"
+    holder = json.loads(Path(f"{dest}.lock").read_text())
+    assert set(holder) == {"pid", "command", "host", "what", "since"}, "the lock file names its last holder only"
     assert not [p for p in tmp_path.iterdir() if ".clone-" in p.name], "no temporary clone left behind"
 
     again = run_source(tmp_path, repo=upstream.url, dest=str(dest))
