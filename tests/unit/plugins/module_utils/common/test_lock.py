@@ -2,6 +2,7 @@
 
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,10 +17,18 @@ def take(path, timeout):
         return time.monotonic() - started
 
 
+def wait_for_exec(pid, program, timeout=10):
+    """Until the child runs ``program``: right after fork its command line is still its parent's, or empty."""
+    deadline = time.monotonic() + timeout
+    while not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(program) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_a_held_lock_names_its_holder_to_waiters_and_in_the_timeout(tmp_path):
     path = str(tmp_path / "locks" / "e.lock")
     owner = subprocess.Popen(["sleep", "60"])
     try:
+        wait_for_exec(owner.pid, b"sleep")
         holder = hold_for(path, owner.pid, timeout=1, what="env")
         said = []
         with pytest.raises(TridentError) as caught:
