@@ -41,8 +41,8 @@ def expected_data(path, fmt, **kwargs):
     return data
 
 
-def ours(path, fmt=None, **keys):
-    return decrypt_file(str(path), fmt=fmt, keys=KeyOptions(use_environment=False, **keys))
+def ours(path, fmt=None, verify=True, **keys):
+    return decrypt_file(str(path), fmt=fmt, verify=verify, keys=KeyOptions(use_environment=False, **keys))
 
 
 def comments(text):
