@@ -14,7 +14,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.metadata impor
     unflatten
 from ansible_collections.trident.gitops.plugins.module_utils.sops.stores import extract, format_from_path, load, \
     parse_extract, render
-from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Rules, should_be_encrypted, to_data
+from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Rules, from_data, should_be_encrypted, \
+    to_data
 from ansible_collections.trident.gitops.plugins.module_utils.sops.goyaml import (
     BigUnsigned, parse_timestamp, resolve_plain, resolve_tagged,
 )
@@ -316,3 +317,49 @@ def test_formats_and_extract():
 def test_mac_only_encrypted_init_is_sha256_of_sops():
     from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import MAC_ONLY_ENCRYPTED_INIT
     assert MAC_ONLY_ENCRYPTED_INIT == hashlib.sha256(b"sops").digest()
+
+
+def test_ini_values_read_as_go_ini_reads_them():
+    text = ('top = 1\n[s]\n; about a\na = """line one\nline two"""\nb = `x;y#z`\nc = " padded "\nd = v ; note\n'
+            'e: colon\nf = """one line"""\ng = lit\\n\n[s]\nh = \'q\'\nlong = a\\\n  b\n')
+    branches, _ = load(text, "ini")
+    assert to_data(branches[0]) == {"DEFAULT": {"top": "1"}, "s": {"h": "q", "long": "ab"}}
+    sections = [(key, to_data(value)) for key, value in branches[0]]
+    assert sections[1] == ("s", {"a": "line one\nline two", "b": "x;y#z", "c": " padded ", "d": "v", "e": "colon",
+                                 "f": "one line", "g": "lit\\n"})
+    assert Comment("about a") in [key for key, _ in branches[0][1][1]]
+
+
+def test_ini_metadata_with_multiline_enc_as_sops_3_13_0_wrote_it():
+    text = ('[s]\na = ENC[x]\n\n[sops]\nage__list_0__map_enc = """-----BEGIN AGE ENCRYPTED FILE-----\nYWJj\n'
+            '-----END AGE ENCRYPTED FILE-----\n"""\nage__list_0__map_recipient = age1x\n'
+            'pgp__list_0__map_enc = -----BEGIN PGP MESSAGE-----\\n\\nabc\\n-----END PGP MESSAGE-----\\n\n')
+    _, meta = load(text, "ini")
+    assert meta["age"][0]["enc"].splitlines()[1] == "YWJj"
+    assert meta["pgp"][0]["enc"] == "-----BEGIN PGP MESSAGE-----\n\nabc\n-----END PGP MESSAGE-----\n"
+
+
+@pytest.mark.parametrize("text", ['[s]\na = """never closed\n', "[s\n", "[s]\n= v\n", "[s]\njust words\n"])
+def test_ini_that_go_ini_refuses(text):
+    with pytest.raises(SopsError, match="INI"):
+        load(text, "ini")
+
+
+def test_ini_values_are_written_so_that_go_ini_reads_them_back():
+    data = {"s": {"a": "x\ny", "b": "p;q", "c": " s ", "k=y": "v", "d": "plain"}}
+    rendered = render([from_data(data)], "ini").decode()
+    assert to_data(load(rendered, "ini")[0][0]) == data
+
+
+def test_json_numbers_as_sops_json_store_types_them():
+    branches, _ = load('{"i": 9223372036854775807, "big": 9223372036854775808, "f": 1.0, "e": 1e2, "z": -0}', "json")
+    data = to_data(branches[0])
+    assert [type(data[k]) for k in ("i", "big", "f", "e", "z")] == [int, float, float, float, int]
+    for bad in ('{"a": NaN}', '{"a": 1e400}'):
+        with pytest.raises(SopsError, match="not valid JSON"):
+            load(bad, "json")
+
+
+def test_dotenv_splits_on_newline_only():
+    branches, _ = load("A=x\ry\nB=p\u2028q\n#c\nC=a\\nb\n", "dotenv")
+    assert to_data(branches[0]) == {"A": "x\ry", "B": "p\u2028q", "C": "a\nb"}
