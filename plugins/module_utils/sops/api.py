@@ -130,6 +130,8 @@ def _decrypt_with_binary(text, fmt, keys, runner, cause, verify=True):
         env["GNUPGHOME"] = keys.gnupg_home
     if keys.age_key_file:
         env["SOPS_AGE_KEY_FILE"] = keys.age_key_file
+    if keys.age_ssh_private_key_file:
+        env["SOPS_AGE_SSH_PRIVATE_KEY_FILE"] = keys.age_ssh_private_key_file
     if keys.age_keys:
         env["SOPS_AGE_KEY"] = keys.age_keys
     with private_tempdir(prefix="trident-sops-") as tmp:

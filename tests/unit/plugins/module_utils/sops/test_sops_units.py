@@ -228,10 +228,21 @@ def test_shamir_rejects_bad_shares():
 def test_bech32_and_identity_parsing():
     # The identity from the age specification's test vectors (age-encryption.org/v1).
     secret = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
-    assert age.parse_identities(f"# created: x\n\n{secret}\n") == [bytes([0x42] * 32)]
-    with pytest.raises(SopsError) as info:
-        age.parse_identities(secret[:-1] + "Y")
-    assert secret[:20] not in str(info.value)
+    parsed = age.parse_identities(f"# created: x\n\n{secret}\n")
+    assert [i.secret for i in parsed.usable] == [bytes([0x42] * 32)] and not parsed.skipped
+    damaged = age.parse_identities(secret[:-1] + "Y", "f")
+    assert not damaged.usable and damaged.skipped == ("f, line 1: not an age identity (AGE-SECRET-KEY-1...)",)
+    assert secret[:20] not in str(damaged.skipped)
+
+
+def test_unusable_identity_lines_are_skipped_and_the_rest_is_kept():
+    secret = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
+    text = f"AGE-SECRET-KEY-PQ-1XXXX\nAGE-PLUGIN-YUBIKEY-1XXXX\n{secret}\n"
+    parsed = age.parse_identities(text, "keys.txt")
+    assert len(parsed.usable) == 1
+    assert [note.split(": ", 1)[0] for note in parsed.skipped] == ["keys.txt, line 1", "keys.txt, line 2"]
+    assert "post-quantum" in parsed.skipped[0]
+    assert len(age.parse_identities(f"{secret} {secret}", words=True).usable) == 2
 
 
 def test_age_header_parsing_and_armor():
