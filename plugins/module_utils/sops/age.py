@@ -132,7 +132,8 @@ class SshEd25519Identity:
         ours = identity.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         try:
             shared = identity.exchange(X25519PublicKey.from_public_bytes(share))
-            tweak = X25519PrivateKey.from_private_bytes(_hkdf(self.ssh_public, None, SSH_ED25519_LABEL))
+            # agessh: HKDF with no input key material, the SSH public key as salt.
+            tweak = X25519PrivateKey.from_private_bytes(_hkdf(b"", self.ssh_public, SSH_ED25519_LABEL))
             shared = tweak.exchange(X25519PublicKey.from_public_bytes(shared))
         except ValueError:
             return None
@@ -279,7 +280,7 @@ def parse_header(data):
         raise SopsError("age: malformed or truncated header") from None
 
 
-def _hkdf(ikm, salt, info, length=32):  # salt None: HKDF's all-zero salt, as Go's hkdf.New(nil)
+def _hkdf(ikm, salt, info, length=32):
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
 
 
