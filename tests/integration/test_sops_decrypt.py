@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sops_helpers import EXTENSIONS, SOPS_BINARIES, comments, encrypt, expected_data, ours, sops_decrypt
+from sops_helpers import EXTENSIONS, SOPS_BINARIES, comments, encrypt, expected_data, ours, post_quantum_identity, \
+    sops_decrypt
 
 from testbed.keys import age_identity
 
@@ -177,8 +178,23 @@ def test_age_key_file_with_lines_we_cannot_use(tmp_path, age_key):
     """A post-quantum or plugin line is skipped when another identity decrypts, named when none does."""
     path = encrypt(tmp_path, "pq.yaml", "a: b\n", "--age", age_key.public)
     keys = tmp_path / "keys.txt"
-    keys.write_text("AGE-PLUGIN-YUBIKEY-1QQQQQQ\nAGE-SECRET-KEY-PQ-1QQQQQQ\n" + age_key.path.read_text())
+    keys.write_text("AGE-PLUGIN-YUBIKEY-1QQQQQQ\n" + post_quantum_identity(bytes(32))[0] + "\n" +
+                    age_key.path.read_text())
     assert ours(path, age_key_file=str(keys)).data == {"a": "b"}
-    keys.write_text("AGE-SECRET-KEY-PQ-1QQQQQQ\n")
-    with pytest.raises(SopsError, match=r"no matching identity \(skipped: age key file .*line 1: post-quantum"):
+    keys.write_text("AGE-PLUGIN-YUBIKEY-1QQQQQQ\n")
+    with pytest.raises(SopsError, match=r"no matching identity \(skipped: age key file .*line 1: age plugin"):
+        ours(path, age_key_file=str(keys))
+
+
+def test_post_quantum_age_identity_like_sops(tmp_path, age_key):
+    """sops 3.13 encrypts to an age1pq1 recipient; our hybrid (ML-KEM-768 + X25519) identity decrypts."""
+    identity, recipient = post_quantum_identity(os.urandom(32))
+    path = encrypt(tmp_path, "pq.yaml", "secret: value\n", "--age", recipient)
+    keys = tmp_path / "pq.txt"
+    keys.write_text(f"# post-quantum\n{identity}\n")
+    assert ours(path, age_key_file=str(keys)).data == {"secret": "value"}
+    assert sops_decrypt(path, "yaml", age_key_file=keys) == b"secret: value\n"
+    other, _ = post_quantum_identity(os.urandom(32))
+    keys.write_text(f"{other}\n{age_key.path.read_text()}")
+    with pytest.raises(SopsError, match="no matching identity"):
         ours(path, age_key_file=str(keys))

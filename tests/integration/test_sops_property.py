@@ -26,7 +26,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, seed, settings
 from hypothesis import strategies as st
 
-from sops_helpers import encrypt, expected_data, ours
+from sops_helpers import encrypt, expected_data, ours, post_quantum_identity
 
 from testbed.keys import age_identity
 from testbed.sops import SopsError as SopsBinaryError
@@ -233,21 +233,7 @@ def keys(tmp_path_factory, age_key, gnupg_home):
 
 def _post_quantum_identity_line():
     """A well-formed AGE-SECRET-KEY-PQ-1 line (any 32-byte seed is a valid hybrid identity)."""
-    from ansible_collections.trident.gitops.plugins.module_utils.sops.age import _BECH32_CHARSET, _bech32_polymod
-    hrp, data = "age-secret-key-pq-", bytes(range(7, 39))
-    acc = bits = 0
-    values = []
-    for byte in data:
-        acc, bits = (acc << 8) | byte, bits + 8
-        while bits >= 5:
-            bits -= 5
-            values.append((acc >> bits) & 31)
-    if bits:
-        values.append((acc << (5 - bits)) & 31)
-    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    polymod = _bech32_polymod(expanded + values + [0] * 6) ^ 1
-    checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
-    return (hrp + "1" + "".join(_BECH32_CHARSET[v] for v in values + checksum)).upper()
+    return post_quantum_identity(bytes(range(7, 39)))[0]
 
 
 KEY_SETUPS = ["age", "pgp", "shamir"]

@@ -2,9 +2,10 @@
 
 Only what sops needs: the (optionally armored) file holding a data key. Header: version line,
 recipient stanzas, ``---`` and the header MAC; then a 16-byte nonce and the ChaCha20-Poly1305
-STREAM payload in 64 KiB chunks. Identities: ``AGE-SECRET-KEY-1`` (X25519) and SSH private keys
-(``ssh-ed25519``, ``ssh-rsa``) as age's agessh package uses them. Lines we cannot use (post-quantum
-``AGE-SECRET-KEY-PQ-1``, plugins, damaged lines) are skipped and reported only if nothing decrypts.
+STREAM payload in 64 KiB chunks. Identities: ``AGE-SECRET-KEY-1`` (X25519), ``AGE-SECRET-KEY-PQ-1``
+(post-quantum hybrid, when cryptography offers ML-KEM) and SSH private keys (``ssh-ed25519``,
+``ssh-rsa``) as age's agessh package uses them. Lines we cannot use (plugins, damaged lines, PQ
+without ML-KEM) are skipped and reported only if nothing decrypts.
 """
 
 from __future__ import annotations
@@ -24,17 +25,26 @@ try:
     from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 except ImportError:  # reported when an age key is used
     X25519PrivateKey = None
+try:  # ML-KEM arrived in cryptography 47; without it post-quantum identities go to the sops binary
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+except ImportError:
+    mlkem = None
 
 VERSION_LINE = b"age-encryption.org/v1"
 ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 SECRET_KEY_HRP = "age-secret-key-"
-PQ_PREFIX = "AGE-SECRET-KEY-PQ-1"
 PQ_STANZA = "mlkem768x25519"
+PQ_SECRET_KEY_HRP = "age-secret-key-pq-"
+PQ_HPKE_INFO = b"age-encryption.org/mlkem768x25519"
+# HPKE (RFC 9180) suite: KEM MLKEM768-X25519 (X-Wing) 0x647a, KDF HKDF-SHA256 0x0001, AEAD ChaCha20Poly1305 0x0003.
+_HPKE_SUITE = b"HPKE" + bytes.fromhex("647a" "0001" "0003")
+_XWING_LABEL = b"\\.//^\\"
+_MLKEM768_CIPHERTEXT = 1088
 SSH_ED25519_LABEL = b"age-encryption.org/v1/ssh-ed25519"
 SSH_RSA_LABEL = b"age-encryption.org/v1/ssh-rsa"
 CHUNK = 64 * 1024
@@ -156,6 +166,66 @@ class SshRsaIdentity:
 
 
 @dataclass(frozen=True)
+class HybridIdentity:
+    """A post-quantum AGE-SECRET-KEY-PQ-1 identity: HPKE base mode with the X-Wing KEM, as age 1.3 and
+    filippo.io/hpke implement it."""
+
+    seed: bytes = field(repr=False)
+
+    def unwrap(self, stanza):
+        if stanza.type != PQ_STANZA or len(stanza.args) != 1 or len(stanza.body) != 32:
+            return None
+        try:
+            enc = _b64_raw(stanza.args[0])
+        except (ValueError, binascii.Error):
+            return None
+        if len(enc) != _MLKEM768_CIPHERTEXT + 32:
+            return None
+        expanded = hashlib.shake_256(self.seed).digest(96)
+        curve = X25519PrivateKey.from_private_bytes(expanded[64:])
+        curve_share = enc[_MLKEM768_CIPHERTEXT:]
+        try:
+            shared_pq = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]).decapsulate(
+                enc[:_MLKEM768_CIPHERTEXT])
+            shared_curve = curve.exchange(X25519PublicKey.from_public_bytes(curve_share))
+        except ValueError:
+            return None
+        curve_public = curve.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        shared = hashlib.sha3_256(shared_pq + shared_curve + curve_share + curve_public + _XWING_LABEL).digest()
+        key, nonce = _hpke_key_and_nonce(shared, PQ_HPKE_INFO)
+        try:
+            return ChaCha20Poly1305(key).decrypt(nonce, stanza.body, None)
+        except InvalidTag:
+            return None
+
+
+def _hpke_extract(salt, label, ikm):
+    return hmac.new(salt, b"HPKE-v1" + _HPKE_SUITE + label + ikm, hashlib.sha256).digest()
+
+
+def _hpke_expand(prk, label, info, length):
+    labeled = length.to_bytes(2, "big") + b"HPKE-v1" + _HPKE_SUITE + label + info
+    return HKDFExpand(algorithm=hashes.SHA256(), length=length, info=labeled).derive(prk)
+
+
+def _hpke_key_and_nonce(shared_secret, info):
+    """RFC 9180 key schedule, base mode (no PSK): the AEAD key and the nonce of the first message."""
+    context = b"\x00" + _hpke_extract(b"", b"psk_id_hash", b"") + _hpke_extract(b"", b"info_hash", info)
+    secret = _hpke_extract(shared_secret, b"secret", b"")
+    return _hpke_expand(secret, b"key", context, 32), _hpke_expand(secret, b"base_nonce", context, 12)
+
+
+def _mlkem_available():
+    if mlkem is None:
+        return False
+    try:
+        mlkem.MLKEM768PrivateKey.from_seed_bytes(bytes(64))
+    except UnsupportedAlgorithm:  # a cryptography built against a backend without ML-KEM
+        return False
+    return True
+
+
+@dataclass(frozen=True)
 class Identities:
     """Usable identities, and a note for each line or key that was skipped (never its content)."""
 
@@ -182,14 +252,16 @@ def _open_file_key(wrap_key, body):
 
 def _parse_line(word):
     """One identity, or the reason it is skipped."""
-    if word.startswith(PQ_PREFIX):
-        return None, "post-quantum identity (AGE-SECRET-KEY-PQ-1...) is not implemented natively"
     if word.startswith("AGE-PLUGIN-"):
         return None, "age plugin identity is not supported"
     try:
         hrp, data = bech32_decode(word)
     except ValueError:
         hrp, data = None, b""
+    if hrp == PQ_SECRET_KEY_HRP and len(data) == 32:
+        if not _mlkem_available():
+            return None, "post-quantum identity (AGE-SECRET-KEY-PQ-1...) needs ML-KEM, which this cryptography lacks"
+        return HybridIdentity(data), None
     if hrp != SECRET_KEY_HRP or len(data) != 32:
         return None, "not an age identity (AGE-SECRET-KEY-1...)"  # never echo the line: it may be a secret
     return X25519Identity(data), None
@@ -345,8 +417,8 @@ def decrypt(data, identities):
             return decrypt_payload(file_key, header.payload)
     if any(stanza.type == PQ_STANZA for stanza in header.stanzas) and \
             any("post-quantum" in note for note in identities.skipped):
-        raise PostQuantumOnly("only a post-quantum (mlkem768x25519) identity could decrypt it, which is not "
-                              "implemented natively")
+        raise PostQuantumOnly("only a post-quantum (mlkem768x25519) identity could decrypt it, and this "
+                              "cryptography has no ML-KEM")
     return None
 
 
