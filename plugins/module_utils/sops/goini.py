@@ -15,6 +15,9 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import 
 
 DEFAULT_SECTION = "DEFAULT"
 _DELIMITERS = "=:"
+# Go's unicode.IsSpace (strings.TrimSpace): unlike Python's str.strip, not U+001C..U+001F.
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+           "\u2028\u2029\u202f\u205f\u3000"
 
 
 @dataclass
@@ -50,13 +53,13 @@ def _key_name(line, number):
         delimiter = min((i for i in (rest.find(d) for d in _DELIMITERS) if i >= 0), default=-1)
         if delimiter < 0:
             raise SopsError(f"INI line {number}: no '=' or ':' after the key")
-        return line[len(quote):end].strip(), end + len(quote) + delimiter + 1
+        return line[len(quote):end].strip(GO_SPACE), end + len(quote) + delimiter + 1
     delimiter = min((i for i in (line.find(d) for d in _DELIMITERS) if i >= 0), default=-1)
     if delimiter < 0:
         raise SopsError(f"INI line {number} is neither a section, a key = value nor a comment")
     if delimiter == 0:
         raise SopsError(f"INI line {number}: empty key name")
-    return line[:delimiter].strip(), delimiter + 1
+    return line[:delimiter].strip(GO_SPACE), delimiter + 1
 
 
 def _surrounded(text, quote):
@@ -86,19 +89,19 @@ class _Parser:
             end = following.rfind(quote)
             if end > -1:
                 rest = following[end + len(quote):].rstrip("\r\n")
-                if rest.strip().endswith("\\"):
+                if rest.strip(GO_SPACE).endswith("\\"):
                     value += following
                     continue
                 tail = following[end:]
                 cut = min((i for i in (tail.find("#"), tail.find(";")) if i >= 0), default=-1)
                 if cut >= 0:
-                    self.comment += tail[cut:].strip()
+                    self.comment += tail[cut:].strip(GO_SPACE)
                 return value + following[:end]
             value += following
 
     def continuation(self, value):
         while self.index < len(self.lines):
-            following = self.next_line().strip()
+            following = self.next_line().strip(GO_SPACE)
             if not following:
                 break
             value += following
@@ -109,7 +112,7 @@ class _Parser:
 
     def value(self, raw):
         """go-ini's readValue with sops' options (inline comments and continuations on)."""
-        line = raw.lstrip()
+        line = raw.lstrip(GO_SPACE)
         if not line:
             return ""
         quote = '"""' if len(line) > 3 and line.startswith('"""') else "`" if line[0] == "`" else ""
@@ -118,13 +121,13 @@ class _Parser:
             if end == -1:
                 return self.multiline(line[len(quote):], quote)
             return line[len(quote):len(quote) + end]
-        line = line.strip()
+        line = line.strip(GO_SPACE)
         if line.endswith("\\"):
             return self.continuation(line[:-1])
         cut = min((i for i in (line.find("#"), line.find(";")) if i >= 0), default=-1)
         if cut > -1:
             self.comment += line[cut:]
-            line = line[:cut].strip()
+            line = line[:cut].strip(GO_SPACE)
         if _surrounded(line, "'") or _surrounded(line, '"'):
             line = line[1:-1]
         return line
@@ -137,7 +140,7 @@ def parse_ini(text):
     counter = 1
     while parser.index < len(parser.lines):
         number = parser.index + 1
-        line = parser.next_line().lstrip()
+        line = parser.next_line().lstrip(GO_SPACE)
         if not line:
             continue
         if line[0] in "#;":
@@ -153,14 +156,14 @@ def parse_ini(text):
             cut = min((i for i in (rest.find("#"), rest.find(";")) if i >= 0), default=-1)
             if cut >= 0:
                 parser.comment += rest[cut:]
-            sections.append(IniSection(line[1:close], parser.comment.strip()))
+            sections.append(IniSection(line[1:close], parser.comment.strip(GO_SPACE)))
             parser.comment, counter = "", 1
             continue
         name, offset = _key_name(line, number)
         if name == "-":  # go-ini's auto-increment keys
             name, counter = f"#{counter}", counter + 1
         value = parser.value(line[offset:])
-        sections[-1].set(name, value, parser.comment.strip())
+        sections[-1].set(name, value, parser.comment.strip(GO_SPACE))
         parser.comment = ""
     return sections
 
@@ -187,4 +190,4 @@ def quote_value(value):
         return f'"""{value}"""'
     if "#" in value or ";" in value:
         return f"`{value}`"
-    return f'"{value}"' if value.strip() != value else value
+    return f'"{value}"' if value.strip(GO_SPACE) != value else value

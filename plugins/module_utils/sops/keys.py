@@ -49,17 +49,17 @@ class KeyOptions:
                 self.use_environment)
 
 
-def _read_key_file(path, explicit):
+def _read_key_file(path, explicit, kind):
     """The bytes of a key file; None if it does not exist and was not asked for explicitly."""
     try:
         with open(os.path.expanduser(path), "rb") as handle:
             return handle.read()
     except FileNotFoundError:
         if explicit:
-            raise SopsError(f"key file {path} does not exist") from None
+            raise SopsError(f"{kind} {path} does not exist") from None
         return None
     except OSError as exc:
-        raise SopsError(f"cannot read key file {path}: {exc.strerror}") from None
+        raise SopsError(f"cannot read {kind} {path}: {exc.strerror}") from None
 
 
 def _ssh_identities(options, env):
@@ -70,7 +70,7 @@ def _ssh_identities(options, env):
         files += [(path, False) for path in age.default_ssh_identity_files(env.get("HOME"))]
     found = age.Identities()
     for path, explicit in files:
-        data = _read_key_file(path, explicit)
+        data = _read_key_file(path, explicit, "SSH key file")
         if data is not None:
             found += age.parse_ssh_identity(data, f"SSH key file {path}")
     return found
@@ -90,7 +90,7 @@ def age_identities(options):
             files.append((env["SOPS_AGE_KEY_FILE"], False))
         files.append((age.default_identity_file(env), False))
     for path, explicit in files:
-        data = _read_key_file(path, explicit)
+        data = _read_key_file(path, explicit, "age key file")
         if data is not None:
             found += age.parse_identities(data.decode("utf-8", errors="replace"), f"age key file {path}")
     return found

@@ -374,3 +374,10 @@ def test_json_numbers_as_sops_json_store_types_them():
 def test_dotenv_splits_on_newline_only():
     branches, _ = load("A=x\ry\nB=p\u2028q\n#c\nC=a\\nb\n", "dotenv")
     assert to_data(branches[0]) == {"A": "x\ry", "B": "p\u2028q", "C": "a\nb"}
+
+
+def test_ini_trims_as_go_does_not_as_python():
+    """Go's TrimSpace keeps U+001C..U+001F, which Python's str.strip removes (a counterexample of the
+    differential test: a clear value starting with U+001F failed its MAC)."""
+    branches, _ = load("[s]\na = \x1fx\x1c\nb =\u3000y\u2028\n", "ini")
+    assert to_data(branches[0]) == {"s": {"a": "\x1fx\x1c", "b": "y"}}
