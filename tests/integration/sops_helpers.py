@@ -76,6 +76,6 @@ def post_quantum_identity(seed):
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     expanded = hashlib.shake_256(seed).digest(96)
     pq_public = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]).public_key().public_bytes_raw()
-    curve_public = X25519PrivateKey.from_private_bytes(expanded[64:]).public_key().public_bytes(Encoding.Raw,
-                                                                                                 PublicFormat.Raw)
+    curve_key = X25519PrivateKey.from_private_bytes(expanded[64:])
+    curve_public = curve_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return bech32_encode("age-secret-key-pq-", seed).upper(), bech32_encode("age1pq", pq_public + curve_public)

@@ -194,7 +194,7 @@ def test_post_quantum_age_identity_like_sops(tmp_path, age_key):
     keys.write_text(f"# post-quantum\n{identity}\n")
     assert ours(path, age_key_file=str(keys)).data == {"secret": "value"}
     assert sops_decrypt(path, "yaml", age_key_file=keys) == b"secret: value\n"
-    other, _ = post_quantum_identity(os.urandom(32))
+    other = post_quantum_identity(os.urandom(32))[0]
     keys.write_text(f"{other}\n{age_key.path.read_text()}")
     with pytest.raises(SopsError, match="no matching identity"):
         ours(path, age_key_file=str(keys))

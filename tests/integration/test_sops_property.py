@@ -139,7 +139,7 @@ def yaml_documents(draw, scalars):
                 lines.append(f"    {inner}: {scalar()}".rstrip())
         else:
             lines.append(f"{key}:")
-            lines.extend(f"    - {scalar()}".rstrip() for _ in range(draw(st.integers(1, 3))))
+            lines.extend(f"    - {scalar()}".rstrip() for _item in range(draw(st.integers(1, 3))))
     if draw(st.booleans()):  # an anchor, an alias and a merge key (sops keeps "<<" as a plain key)
         lines += ["base_plain: &anchor", f"    a: {scalar()}".rstrip(), f"    b: {scalar()}".rstrip(),
                   "merged_plain:", "    <<: *anchor", f"    c: {scalar()}".rstrip(), "alias_plain: *anchor"]
@@ -163,9 +163,9 @@ def json_documents(draw):
             return "[" + ", ".join(encode(v) for v in value) + "]"
         return value
 
-    tree = draw(st.dictionaries(KEYS, st.recursive(JSON_LEAVES, lambda c: st.lists(c, max_size=3)
-                                                    | st.dictionaries(KEYS, c, max_size=3), max_leaves=8),
-                                min_size=1, max_size=6))
+    nested = st.recursive(JSON_LEAVES, lambda c: st.lists(c, max_size=3) | st.dictionaries(KEYS, c, max_size=3),
+                          max_leaves=8)
+    tree = draw(st.dictionaries(KEYS, nested, min_size=1, max_size=6))
     return encode(tree)
 
 
@@ -432,8 +432,8 @@ def test_tampered_files_are_refused_like_sops_without_plaintext(keys, text, targ
     data = yaml.safe_load(text)
     plain = json.dumps(data) if fmt == "json" else text
     with tempfile.TemporaryDirectory(dir=keys.directory) as directory:
-        path = _encrypt_or_none(directory, f"doc.{fmt}", plain, ["--age", keys.age1.public,
-                                                                  "--unencrypted-regex", "^(meta|u_)"], "sops", keys)
+        flags = ["--age", keys.age1.public, "--unencrypted-regex", "^(meta|u_)"]
+        path = _encrypt_or_none(directory, f"doc.{fmt}", plain, flags, "sops", keys)
         assume(path is not None)
         tampered = _tamper(path.read_text(), target, where)
         assume(tampered is not None)
@@ -442,7 +442,7 @@ def test_tampered_files_are_refused_like_sops_without_plaintext(keys, text, targ
             sops_view(path, fmt, True, keys.age1.path, keys)
         with pytest.raises(SopsError) as info:
             ours(path, fmt, age_key_file=str(keys.age1.path))
-    secrets = [leaf for leaf in re.findall(r": (\S{4,})$", text, re.MULTILINE)]
+    secrets = re.findall(r": (\S{4,})$", text, re.MULTILINE)
     assert not any(secret in str(info.value) for secret in secrets), info.value
 
 
@@ -468,10 +468,9 @@ UNICODE_KEYS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_siz
 UNICODE_SCALARS = (st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
                    | st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1)
                    | st.floats(allow_nan=False, allow_infinity=False) | st.booleans() | st.none())
-UNICODE_DOCUMENTS = st.dictionaries(UNICODE_KEYS, st.recursive(
-    UNICODE_SCALARS, lambda children: st.lists(children, max_size=4) | st.dictionaries(UNICODE_KEYS, children,
-                                                                                       max_size=4), max_leaves=12),
-    min_size=1, max_size=6)
+UNICODE_VALUES = st.recursive(UNICODE_SCALARS, lambda children: st.lists(children, max_size=4)
+                              | st.dictionaries(UNICODE_KEYS, children, max_size=4), max_leaves=12)
+UNICODE_DOCUMENTS = st.dictionaries(UNICODE_KEYS, UNICODE_VALUES, min_size=1, max_size=6)
 
 
 def numbers_as_floats(value):

@@ -42,7 +42,7 @@ PQ_STANZA = "mlkem768x25519"
 PQ_SECRET_KEY_HRP = "age-secret-key-pq-"
 PQ_HPKE_INFO = b"age-encryption.org/mlkem768x25519"
 # HPKE (RFC 9180) suite: KEM MLKEM768-X25519 (X-Wing) 0x647a, KDF HKDF-SHA256 0x0001, AEAD ChaCha20Poly1305 0x0003.
-_HPKE_SUITE = b"HPKE" + bytes.fromhex("647a" "0001" "0003")
+_HPKE_SUITE = b"HPKE" + bytes.fromhex("647a00010003")
 _XWING_LABEL = b"\\.//^\\"
 _MLKEM768_CIPHERTEXT = 1088
 SSH_ED25519_LABEL = b"age-encryption.org/v1/ssh-ed25519"
