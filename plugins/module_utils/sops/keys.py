@@ -70,7 +70,14 @@ def _ssh_identities(options, env):
         files += [(path, False) for path in age.default_ssh_identity_files(env.get("HOME"))]
     found = age.Identities()
     for path, explicit in files:
-        data = _read_key_file(path, explicit, "SSH key file")
+        try:
+            data = _read_key_file(path, explicit, "SSH key file")
+        except SopsError as exc:
+            if explicit:
+                raise
+            # sops passes over a default ~/.ssh key it cannot read; say so only if nothing decrypts.
+            found += age.Identities(skipped=(exc.message,))
+            continue
         if data is not None:
             found += age.parse_ssh_identity(data, f"SSH key file {path}")
     return found

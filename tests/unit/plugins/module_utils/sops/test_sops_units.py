@@ -10,6 +10,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.cipher import 
     Comment, Timestamp, aad_for_path, decrypt_value, go_float, mac_bytes, parse_enc,
 )
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
+from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import KeyOptions, age_identities
 from ansible_collections.trident.gitops.plugins.module_utils.sops.metadata import lastmodified_aad, parse_metadata, \
     unflatten
 from ansible_collections.trident.gitops.plugins.module_utils.sops.stores import extract, format_from_path, load, \
@@ -386,3 +387,11 @@ def test_ini_trims_as_go_does_not_as_python():
     differential test: a clear value starting with U+001F failed its MAC)."""
     branches = load_branches("[s]\na = \x1fx\x1c\nb =\u3000y\u2028\n", "ini")
     assert to_data(branches[0]) == {"s": {"a": "\x1fx\x1c", "b": "y"}}
+
+
+def test_unreadable_default_ssh_key_is_passed_over_with_a_note(tmp_path):
+    (tmp_path / ".ssh" / "id_rsa").mkdir(parents=True)  # a directory: reading it fails
+    found = age_identities(KeyOptions(environment={"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}))
+    assert not found.usable and "cannot read SSH key file" in found.skipped[0]
+    with pytest.raises(SopsError, match="SSH key file .* does not exist"):
+        age_identities(KeyOptions(age_ssh_private_key_file=str(tmp_path / "missing"), use_environment=False))
