@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export TF_CLI_CONFIG_FILE := $(TRIDENT_CACHE)/terraformrc
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help env venv tools collection prereqs sanity lint unit integration molecule test demo bench clean-cache fuzz-kube
+.PHONY: help env venv tools collection prereqs sanity lint unit integration molecule test demo bench clean-cache fuzz-kube fuzz-sops
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -74,6 +74,14 @@ test: prereqs sanity lint unit integration molecule ## everything CI runs
 
 demo: venv tools collection ## reconcile examples/gitops-repo against local services
 	PYTHONPATH=tools $(VENV)/bin/python -m testbed.demo
+
+FUZZ_EXAMPLES ?= 500
+FUZZ_SEED ?= $(shell date +%s)
+
+fuzz-sops: venv tools collection ## differential sops property tests with many examples (FUZZ_EXAMPLES, FUZZ_SEED)
+	@echo "[make] fuzz-sops: $(FUZZ_EXAMPLES) examples per test, seed $(FUZZ_SEED)"
+	TRIDENT_SOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TRIDENT_SOPS_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(PYTEST) -n $(INTEGRATION_WORKERS) tests/integration/test_sops_property.py $(PYTEST_ARGS)
 
 bench: venv tools collection ## side-by-side benchmarks against the anchors
 	$(VENV)/bin/python -m bench
