@@ -54,6 +54,14 @@ SETTINGS = {
     "allow_destroy": (bool, ()),
     "vars": (dict, ()),  # further host variables, set as they are
 }
+# env.yml's `vars` become host variables; names with these prefixes steer Ansible itself (connection,
+# interpreter), the inventory's own variables or the roles, whose paths and programs are the controller's.
+_RESERVED_VAR_PREFIXES = ("ansible_", "trident_", "source_", "secrets_", "terraform_", "kubernetes_", "reconcile_")
+# The role variables an environment may set for itself: what and how to deploy, never where from or with what.
+REPOSITORY_ROLE_VARS = frozenset({
+    "kubernetes_secrets", "kubernetes_ignore_differences", "kubernetes_wait", "kubernetes_wait_timeout",
+    "kubernetes_workers", "terraform_parallelism", "terraform_lock_timeout", "terraform_secret_vars",
+    "reconcile_steps"})
 # Settings that describe layout are resolved into the layout fields rather than passed through.
 _LAYOUT_SETTINGS = ("tags", "kubeconfig", "manifests", "vars")
 
@@ -160,6 +168,11 @@ def _check_items(settings: dict, source: str) -> None:
     for name in settings.get("vars", {}):
         if not isinstance(name, str) or not _GROUP_NAME.match(name):
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
+        if name.startswith(_RESERVED_VAR_PREFIXES) and name not in REPOSITORY_ROLE_VARS:
+            raise TridentError(f"{source}: key 'vars': {name!r} cannot be set by the repository (connection and "
+                               "interpreter settings, the inventory's own variables and role variables naming "
+                               "controller paths or programs belong to the controller; allowed role variables: "
+                               f"{', '.join(sorted(REPOSITORY_ROLE_VARS))})")
 
 
 def load_settings(env_path: str, sandbox: Sandbox | None = None) -> dict:

@@ -119,6 +119,10 @@ def test_settings_become_variables_and_unset_settings_stay_undefined(tmp_path):
     ({"tags": ["all"]}, r"env.yml: key 'tags': 'all' is not a valid group name"),
     ({"terraform_binary": "pulumi"}, r"key 'terraform_binary' must be one of terraform, tofu, got 'pulumi'"),
     ({"vars": {"1bad": 1}}, r"key 'vars': '1bad' is not a valid variable name"),
+    ({"vars": {"ansible_python_interpreter": "/bin/sh"}}, r"'ansible_python_interpreter' cannot be set by the repo"),
+    ({"vars": {"terraform_binary": "./evil"}}, r"'terraform_binary' cannot be set by the repository"),
+    ({"vars": {"trident_env_path": "/etc"}}, r"'trident_env_path' cannot be set by the repository"),
+    ({"vars": {"terraform_plugin_dirs": ["/opt"]}}, r"'terraform_plugin_dirs' cannot be set by the repository"),
     ({"terraform_var_files": [1]}, r"key 'terraform_var_files': 1 is not a path"),
 ])
 def test_invalid_settings_name_the_file_and_the_key(data, message):
