@@ -132,7 +132,7 @@ def helm_environment(home):
 class ChartFetcher:
     """Fetches each chart once per run. ``runner`` runs helm, ``get(url, credentials)`` downloads."""
 
-    def __init__(self, cache_dir, runner, helm="helm", credentials=(), get=http_get, helm_home=None):
+    def __init__(self, cache_dir, runner, helm, credentials=(), get=http_get, helm_home=None):
         self.cache = ChartCache(cache_dir)
         self.runner = runner
         self.helm = helm

@@ -10,7 +10,6 @@ manifests. helm only renders here; the release lifecycle (install, upgrade, hook
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -138,8 +137,8 @@ def render_release(release, chart_path, values, cluster, runner, helm, helm_home
     return parse_objects(result.stdout, where)
 
 
-def render_releases(releases, env_file, env_path, repo_path, cluster, runner, helm="helm", cache_dir=None,
-                    credentials=(), decrypt=None, namespaced=None, get=None):
+def render_releases(releases, env_file, env_path, repo_path, cluster, runner, helm, cache_dir, credentials=(),
+                    decrypt=None, namespaced=None, get=None):
     """Render every release of one environment; fails (naming env file, release, chart) before returning any.
 
     ``releases`` come from :func:`helm.spec.parse_releases`; ``decrypt(content, fmt, source)`` opens SOPS
@@ -149,8 +148,7 @@ def render_releases(releases, env_file, env_path, repo_path, cluster, runner, he
     rendered = Rendered()
     with private_tempdir(prefix="trident-helm-") as helm_home:
         extra = {"get": get} if get is not None else {}
-        fetcher = ChartFetcher(cache_dir or default_cache_dir(), runner, helm, credentials, helm_home=helm_home,
-                               **extra)
+        fetcher = ChartFetcher(cache_dir, runner, helm, credentials, helm_home=helm_home, **extra)
         for release in releases:
             where = f"{env_file}: helm release '{release.name}' (chart {release.chart.label})"
             values = release_values(release, env_path, repo_path, where, decrypt)
@@ -165,7 +163,3 @@ def render_releases(releases, env_file, env_path, repo_path, cluster, runner, he
                                                                                    namespaced)))
     return rendered
 
-
-def default_cache_dir():
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "trident-gitops",
-                        "helm-charts")

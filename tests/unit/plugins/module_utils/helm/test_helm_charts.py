@@ -44,7 +44,7 @@ def chart(**extra):
 
 
 def fetcher(tmp_path, server, credentials=(CREDS,)):
-    return ChartFetcher(str(tmp_path / "cache"), runner=None, credentials=credentials, get=server)
+    return ChartFetcher(str(tmp_path / "cache"), runner=None, helm="helm", credentials=credentials, get=server)
 
 
 def test_fetched_once_per_run_verified_and_cached_by_digest(tmp_path):

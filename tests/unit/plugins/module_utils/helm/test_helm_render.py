@@ -10,6 +10,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.helm.render import 
     cluster_capabilities,
     render_releases,
 )
+from ansible_collections.trident.gitops.plugins.module_utils.helm.service import HELM_OPTION, render_from_params
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
 
 OUTPUT = """---
@@ -122,3 +123,17 @@ def test_cluster_capabilities_list_versions_and_kinds():
     cluster = cluster_capabilities("v1.35.4", [("apps/v1", "Deployment"), ("v1", "ConfigMap"), ("apps/v1", "StatefulSet")])
     assert cluster == Cluster("v1.35.4", ("apps/v1", "apps/v1/Deployment", "apps/v1/StatefulSet", "v1",
                                           "v1/ConfigMap"))
+
+
+def test_the_module_option_maps_to_a_rendering(env, fake_runner):
+    runner = fake_runner(lambda argv, data: (0, OUTPUT, ""))
+    option = {"releases": [{"name": "web", "chart": {"path": "../../charts/web"}}], "env_path": str(env),
+              "repo_path": str(env.parent.parent), "binary": "/opt/helm", "chart_cache": str(env / "cache"),
+              "repositories": [{"url": "https://x", "username": "u", "password": "p", "ca_file": ""}]}
+    rendered = render_from_params(option, "apps", "v1.30.0", [("v1", "ConfigMap")], runner)
+    argv = runner.calls[0][0]
+    assert argv[:3] == ["/opt/helm", "template", "web"]
+    assert argv[argv.index("--namespace") + 1] == "apps"
+    assert argv[argv.index("--api-versions") + 1] == "v1,v1/ConfigMap"
+    assert rendered.objects[0].source.startswith(f"{env}/env.yml: helm release 'web'")
+    assert HELM_OPTION["options"]["repositories"]["options"]["password"]["no_log"] is True
