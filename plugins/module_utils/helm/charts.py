@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from ansible.module_utils.urls import open_url
+
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write, private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.helm.paths import check_tree, inside_repository
@@ -85,8 +87,6 @@ def same_origin(first, second):
 
 def http_get(url, credentials, timeout=60):
     """GET ``url`` (basic auth and CA file from ``credentials``); errors name the URL, never the password."""
-    from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
-
     try:
         response = open_url(url, url_username=credentials.username or None, url_password=credentials.password or None,
                             force_basic_auth=bool(credentials.username), ca_path=credentials.ca_file or None,

@@ -70,6 +70,8 @@ def release_values(release, env_path, repo_path, where, decrypt=None):
     for path, rel in zip(files, release.values_files):
         if not os.path.isfile(path):
             raise TridentError(f"{where}: values_files: '{rel}' is not a file")
+        if "," in path:  # helm splits the --values flag at commas
+            raise TridentError(f"{where}: values_files: '{rel}': helm cannot read a path that holds a comma")
     merged, sensitive = {}, set()
     for rel in release.secret_values_files:
         if decrypt is None:

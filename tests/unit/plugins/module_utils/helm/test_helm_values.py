@@ -25,6 +25,7 @@ def repo(tmp_path):
     env = tmp_path / "repo" / "environments" / "prod"
     env.mkdir(parents=True)
     (env / "values.yaml").write_text("a: 1\n")
+    (env / "a,b.yaml").write_text("a: 1\n")
     (env / "secrets").mkdir()
     (env / "secrets" / "one.sops.yaml").write_text("encrypted: one\n")
     (env / "secrets" / "two.sops.json").write_text('{"encrypted": "two"}')
@@ -65,6 +66,7 @@ def test_no_values_means_no_stdin(repo):
     ({"values_files": ["/etc/hostname"]}, "must be relative"),
     ({"values_files": ["missing.yaml"]}, "does not exist"),
     ({"values_files": ["secrets"]}, "is not a file"),
+    ({"values_files": ["a,b.yaml"]}, "holds a comma"),
     ({"secret_values_files": ["secrets/one.sops.yaml"]}, "need SOPS decryption keys"),
 ])
 def test_refused_values(repo, extra, expected):
