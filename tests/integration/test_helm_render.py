@@ -72,11 +72,17 @@ def write_chart(folder, version="0.1.0", name="web", templates=None):
 
 
 @pytest.fixture(scope="module")
-def chart_repository(tmp_path_factory):
+def chart_repository(tmp_path_factory, gnupg_home):
+    """web 0.1.0 and 0.2.0, and web 0.3.0 signed (provenance) by the first key of the GnuPG home."""
     with ChartRepository(tmp_path_factory.mktemp("chart-repo")) as repo:
         source = tmp_path_factory.mktemp("chart-sources")
         repo.add(write_chart(source / "v1", "0.1.0"))
         repo.add(write_chart(source / "v2", "0.2.0"))
+        signer = gnupg_home.keys[0]
+        secring = source / "secring.gpg"
+        secring.write_bytes(gnupg_home.gpg("--export-secret-keys", signer.fingerprint))
+        repo.add(write_chart(source / "v3", "0.3.0"), sign_with=(signer.uid.split(" <")[0], str(secring)))
+        secring.unlink()
         yield repo
 
 
@@ -243,3 +249,24 @@ def test_bad_values_fail_clearly(gitops_repo, age_key):
     release = {**release, "values_files": [], "secret_values_files": ["secrets/web.sops.yaml"]}
     with pytest.raises(TridentError, match="secret_values_files 'secrets/web.sops.yaml': cannot decrypt: .*MAC"):
         render(env, [release], age_key, CommandRunner())
+
+
+def test_provenance_is_verified_with_the_keyring_from_the_repository(gitops_repo, age_key, tmp_path, chart_repository,
+                                                                     gnupg_home):
+    root, env = gitops_repo
+    (root / "keys").mkdir()
+    (root / "keys" / "charts.gpg").write_bytes(gnupg_home.gpg("--export", gnupg_home.keys[0].fingerprint))
+    (root / "keys" / "other.gpg").write_bytes(gnupg_home.gpg("--export", gnupg_home.keys[1].fingerprint))
+    credentials = [RepositoryCredentials(chart_repository.url, chart_repository.username, chart_repository.password,
+                                         str(chart_repository.ca_file))]
+    chart = {"repo": chart_repository.url, "name": "web", "version": "0.3.0", "keyring": "../../keys/charts.gpg"}
+    release = {"name": "signed", "namespace": "web", "chart": chart, "values": {"db": {"password": "x"}}}
+    rendered = render(env, [release], age_key, CommandRunner(), cache_dir=str(tmp_path / "cache"),
+                      credentials=credentials)
+    assert "signed-config" in by_name(rendered)
+    for keyring, version, expected in (("../../keys/other.gpg", "0.3.0", "provenance verification failed"),
+                                       ("../../keys/charts.gpg", "0.2.0", "web-0.2.0.tgz.prov: HTTP 404")):
+        unsigned = {**release, "chart": {**chart, "keyring": keyring, "version": version}}
+        with pytest.raises(TridentError, match=expected):
+            render(env, [unsigned], age_key, CommandRunner(), cache_dir=str(tmp_path / "cache"),
+                   credentials=credentials)

@@ -197,13 +197,15 @@ class ChartFetcher:
                                    f"sha256:{digest}; refusing it")
             path = self.cache.put(data)
         if keyring:
-            self._verify_provenance(path, self._download(url + ".prov", url_credentials, where), keyring, where)
+            provenance = self._download(url + ".prov", url_credentials, where)
+            self._verify_provenance(path, os.path.basename(urlsplit(url).path), provenance, keyring, where)
         return path
 
-    def _verify_provenance(self, path, provenance, keyring, where):
+    def _verify_provenance(self, path, file_name, provenance, keyring, where):
         with private_tempdir(prefix="trident-helm-prov-") as tmp:
-            # helm verify reads the provenance file next to the chart, under the chart's own file name.
-            local = os.path.join(tmp, "chart.tgz")
+            # helm verify reads the provenance file next to the chart, and the provenance names the
+            # package's file: both keep the repository's file name.
+            local = os.path.join(tmp, file_name)
             with open(path, "rb") as source, open(local, "wb") as copy:
                 copy.write(source.read())
             with open(local + ".prov", "wb") as handle:
