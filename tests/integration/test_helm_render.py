@@ -176,16 +176,17 @@ def test_chart_folder_with_values_and_sops_values(gitops_repo, age_key, tmp_path
 
 def test_repository_chart_with_basic_auth_cached_by_digest(gitops_repo, age_key, tmp_path, chart_repository):
     _root, env = gitops_repo
-    release = {"name": "cache", "namespace": "data", "chart": {"repo": chart_repository.url, "name": "web",
-                                                             "version": "0.2.0"},
+    chart = {"repo": chart_repository.url, "name": "web", "version": "0.2.0"}
+    release = {"name": "cache", "namespace": "data", "chart": chart,
                "secret_values_files": ["secrets/web.sops.yaml"]}
     credentials = [RepositoryCredentials(chart_repository.url, chart_repository.username, chart_repository.password,
                                          str(chart_repository.ca_file))]
     before = len(chart_repository.requests)
     rendered = render(env, [release, {**release, "name": "cache-two"}], age_key, CommandRunner(),
                       cache_dir=str(tmp_path / "cache"), credentials=credentials)
-    assert sorted(o.obj["metadata"]["name"] for o in rendered.objects) == ["cache-config", "cache-db", "cache-two-config", "cache-two-db",
-                                         "gadgets.example.com", "gadgets.example.com"]
+    names = sorted(o.obj["metadata"]["name"] for o in rendered.objects)
+    assert names == ["cache-config", "cache-db", "cache-two-config", "cache-two-db", "gadgets.example.com",
+                     "gadgets.example.com"]
     assert chart_repository.requests[before:] == [("/charts/index.yaml", True), ("/charts/web-0.2.0.tgz", True)]
     digest = next(e["digest"] for e in chart_repository.index()["entries"]["web"] if e["version"] == "0.2.0")
     assert (tmp_path / "cache" / f"sha256-{digest}.tgz").is_file()

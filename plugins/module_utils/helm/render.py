@@ -159,7 +159,6 @@ def render_releases(releases, env_file, env_path, repo_path, cluster, runner, he
                 if phases and not phases & KEPT_HOOKS:
                     rendered.skipped_hooks.append(f"{where} {template}")
                     continue
-                rendered.objects.append(RenderedObject(f"{where} {template}", place(obj, release.namespace,
-                                                                                   namespaced)))
+                placed = place(obj, release.namespace, namespaced)
+                rendered.objects.append(RenderedObject(f"{where} {template}", placed))
     return rendered
-

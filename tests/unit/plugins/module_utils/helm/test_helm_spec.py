@@ -13,8 +13,9 @@ def test_the_three_chart_sources_and_defaults():
     releases = parse_releases([
         {"name": "web", "chart": {"path": "../../charts/web"}, "values_files": ["values/web.yaml"],
          "secret_values_files": ["secrets/web.sops.yaml"], "values": {"replicas": 2}},
-        {"name": "cache", "namespace": "data", "chart": {"repo": "https://charts.example.com/stable", "name": "redis",
-                                                          "version": "1.2.3", "digest": f"sha256:{DIGEST}"}},
+        {"name": "cache", "namespace": "data",
+         "chart": {"repo": "https://charts.example.com/stable", "name": "redis", "version": "1.2.3",
+                   "digest": f"sha256:{DIGEST}"}},
         {"name": "db", "chart": {"oci": "oci://registry.example.com/charts/pg", "version": "v15.0.1-rc.1"}},
     ], ENV, default_namespace="apps")
     web, cache, db = releases
