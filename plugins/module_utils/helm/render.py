@@ -112,11 +112,29 @@ def parse_objects(text, where):
         except yaml.YAMLError:
             # The rendered text may hold secret values: name the template only.
             raise TridentError(f"{where}: {template} did not render to valid YAML") from None
-        for data in documents:
+        for data in map(string_keys, documents):
             if not isinstance(data, dict) or not data.get("apiVersion") or not data.get("kind"):
                 raise TridentError(f"{where}: {template} rendered a document that is not a Kubernetes object")
             objects.append((template, data))
     return objects
+
+
+def string_keys(data):
+    """Mapping keys as helm and kubectl send them: YAML 1.1 reads ``on``/``yes`` keys as booleans and ``1`` as a
+    number, which sigs.k8s.io/yaml turns into the strings ``"true"`` and ``"1"`` (PyYAML would keep them)."""
+    if isinstance(data, dict):
+        return {_key_text(key): string_keys(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [string_keys(item) for item in data]
+    return data
+
+
+def _key_text(key):
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return key if isinstance(key, str) else str(key)
 
 
 def place(obj, namespace, namespaced):
