@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export TF_CLI_CONFIG_FILE := $(TRIDENT_CACHE)/terraformrc
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help env venv tools collection prereqs sanity lint unit integration molecule test demo bench clean-cache
+.PHONY: help env venv tools collection prereqs sanity lint unit integration molecule test demo bench clean-cache fuzz-kube
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -57,6 +57,15 @@ INTEGRATION_WORKERS ?= 2
 
 integration: venv tools collection ## integration tests against the real services (PYTEST_ARGS too)
 	$(PYTEST) -n $(INTEGRATION_WORKERS) tests/integration $(PYTEST_ARGS)
+
+# The kube_diff differential test with many more examples than CI runs, from a fresh seed (printed,
+# so a failure can be replayed with TRIDENT_FUZZ_KUBE_SEED=<seed>).
+FUZZ_KUBE_EXAMPLES ?= 2000
+
+fuzz-kube: venv tools collection ## kube_diff vs server-side apply dry-runs, FUZZ_KUBE_EXAMPLES generated cases
+	@seed=$${TRIDENT_FUZZ_KUBE_SEED:-$$(date +%s)}; echo "[make] fuzz-kube seed $$seed ($(FUZZ_KUBE_EXAMPLES) examples)"; \
+	  TRIDENT_FUZZ_KUBE_SEED=$$seed TRIDENT_FUZZ_KUBE_EXAMPLES=$(FUZZ_KUBE_EXAMPLES) \
+	  $(PYTEST) -p no:cacheprovider tests/integration/test_kube_diff_differential.py $(PYTEST_ARGS)
 
 molecule: venv tools collection ## Molecule scenarios of the roles
 	$(VENV)/bin/python tools/run_molecule.py

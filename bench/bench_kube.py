@@ -5,11 +5,15 @@ sizes from TRIDENT_BENCH_KUBE_N (default "100,500,1000"), rounds from TRIDENT_BE
 The kubernetes.core loop costs seconds per object, so it runs once over a sample of
 TRIDENT_BENCH_KUBE_K8S_SAMPLE objects (default 20, every kind) and its per-object time is
 extrapolated linearly to each N, clearly labelled as an estimate.
-Requests per object come from the apiserver's audit log.
+Requests per object come from the apiserver's audit log. Dry-runs per in-sync object come from the
+module's own count. The completeness of the in-sync proof (the share of in-sync objects it settles
+without a dry-run) is measured over the differential test's generated corpus
+(TRIDENT_BENCH_KUBE_CORPUS examples, default 200; 0 skips it), which also checks each verdict.
 """
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -198,13 +202,30 @@ def main():
             row["drift_kubectl"] = time.perf_counter() - started
             summary.append(row)
         print_summary(summary)
+    print_completeness(int(os.environ.get("TRIDENT_BENCH_KUBE_CORPUS", "200")))
+
+
+def print_completeness(examples):
+    """Run the differential test over ``examples`` generated cases and print the proof's completeness."""
+    if not examples:
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-kube-corpus-") as tmp:
+        stats_file = Path(tmp) / "stats.json"
+        env = {**os.environ, "TRIDENT_FUZZ_KUBE_EXAMPLES": str(examples), "TRIDENT_FUZZ_KUBE_STATS": str(stats_file)}
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(REPO / "tests/integration/test_kube_diff_differential.py")], cwd=REPO, env=env, check=True)
+        stats = json.loads(stats_file.read_text())
+    share = stats["proven"] / stats["in_sync"] if stats["in_sync"] else 0.0
+    print(f"\n## in-sync proof over the differential corpus ({examples} generated cases, every verdict checked "
+          f"against a dry-run): {stats['proven']}/{stats['in_sync']} in-sync objects proven without a dry-run "
+          f"= {share:.0%} complete; {stats['drift']} drifted objects, {stats['rejected']} generated objects refused")
 
 
 def print_summary(rows):
     print("\n## kube_diff summary (seconds; x = anchor / ours (ansible-playbook); ping = Ansible's own start-up; "
           "in-proc = module_utils without Ansible; k8s loop* extrapolated from a timed sample)")
     print(f"{'N':>5} {'ours':>7} {'ping':>5} {'in-proc':>7} {'kubectl diff':>12} {'x':>6} {'k8s loop*':>9} {'x':>7} {'req/obj':>8} "
-          f"{'kubectl req/obj':>15} {'dry-runs':>8} {'1 drift':>8} {'kubectl':>8} {'apply':>7} {'kubectl apply':>13}")
+          f"{'kubectl req/obj':>15} {'dry-runs':>8} {'dry/obj':>7} {'1 drift':>8} {'kubectl':>8} {'apply':>7} {'kubectl apply':>13}")
     for r in rows:
         k8s = r.get("check_k8s")
         k8s_text = f"{k8s:9.1f}" if k8s else f"{'-':>9}"
@@ -213,7 +234,7 @@ def print_summary(rows):
         print(f"{r['N']:>5} {r['check_ours']:7.2f} {r['floor']:5.2f} {r['check_inproc']:7.2f} "
               f"{r['check_kubectl']:12.2f} {r['check_kubectl'] / r['check_ours']:5.1f}x "
               f"{k8s_text} {ratio} {r['requests'] / objects_n:8.3f} {r['requests_kubectl'] / objects_n:15.2f} "
-              f"{r['dry_runs']:8d} {r['drift_ours']:8.2f} {r['drift_kubectl']:8.2f} {r['apply_ours']:7.2f} "
+              f"{r['dry_runs']:8d} {r['dry_runs'] / objects_n:7.3f} {r['drift_ours']:8.2f} {r['drift_kubectl']:8.2f} {r['apply_ours']:7.2f} "
               f"{r['apply_kubectl']:13.2f}")
     sys.stdout.flush()
 

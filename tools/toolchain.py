@@ -27,7 +27,9 @@ BIN_DIR = CACHE / "bin"
 PROVIDER_MIRROR = CACHE / "terraform-providers"
 # Debian packages the tests use as they are (pinned by the distribution release): binary -> package.
 DEBIAN_PACKAGES = {"gpg": "gnupg", "gpg-agent": "gpg-agent", "git": "git", "ssh": "openssh-client",
-                   "ssh-keygen": "openssh-client", "sshd": "openssh-server"}
+                   "ssh-keygen": "openssh-client", "sshd": "openssh-server",
+                   # ansible-rulebook's rule engine (Drools) runs in a Java 17 JVM (extensions/eda tests).
+                   "java": "openjdk-17-jre-headless"}
 
 
 class ToolError(RuntimeError):

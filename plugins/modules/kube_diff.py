@@ -13,9 +13,12 @@ description:
     every one of them (parse errors, missing fields, unknown kinds, scope mistakes, duplicates) before anything
     is sent. One bad document fails the task listing every problem, and nothing is changed.
   - Compares them with the live objects using server-side apply semantics with our field manager. A cheap
-    comparison (desired fields present live with equal values, and our managedFields entry owning exactly the
-    desired fields) proves most objects in sync without a request; only the others get a server-side apply
-    dry-run. Reads are one LIST per kind and namespace; dry-runs and applies run concurrently.
+    proof, driven by the served OpenAPI v3 schemas and our managedFields entry, settles most objects without a
+    request and says "in sync" only when a server-side apply dry-run would change nothing; every other object
+    gets that dry-run. Reads are one LIST per kind and namespace; dry-runs and applies run concurrently.
+  - All or nothing per batch. Every object is checked before the first write (dry-run, or, when its namespace or
+    CRD comes with the batch, the served or the batch's CRD schema); a namespace neither live nor in the batch is
+    an error; if anything would be rejected nothing is applied.
   - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
     are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
@@ -92,7 +95,9 @@ options:
     description:
       - Fields to leave out of the comparison, as in Argo CD. A rule matches objects by O(ignore_differences[].group),
         O(ignore_differences[].kind), O(ignore_differences[].name) and O(ignore_differences[].namespace) (each
-        optional). Ignored fields keep their live value when applying.
+        optional). Ignored fields keep their live value and their owner when applying, they are left out of
+        the applied configuration when another field manager owns them, and sent with their live value when
+        only kube_diff does (or inside an atomic list or map). A new object is created as Git says.
     type: list
     elements: dict
     default: []
@@ -110,7 +115,10 @@ options:
         description: Namespace.
         type: str
       json_pointers:
-        description: JSON pointers (RFC 6901) of ignored fields, for example V(/spec/replicas).
+        description:
+          - JSON pointers (RFC 6901) of ignored fields, for example V(/spec/replicas).
+          - Inside a list, a token is an index (V(/spec/template/spec/tolerations/0/value)) or a merge-key
+            selector C(key=value[,key=value]) (V(/spec/template/spec/containers/name=app/image)).
         type: list
         elements: str
         default: []
@@ -288,6 +296,8 @@ def main():
                      decrypt=document_decryptor(module.params, runner), hide=hide)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs())
+    except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback
+        module.fail_json(msg=f"kube_diff: unexpected {type(err).__name__}: {err}")
     module.exit_json(**result)
 
 

@@ -74,11 +74,11 @@ def test_gitlab_ci_is_valid_against_gitlab_schema():
 def test_gitlab_ci_previews_merge_requests_and_reconciles_main():
     ci = yaml.safe_load((GITOPS / ".gitlab-ci.yml").read_text())
     jobs = {name: job for name, job in ci.items() if isinstance(job, dict) and "script" in job}
-    assert set(jobs) == {"drift-preview", "reconcile"}
+    assert set(jobs) == {"drift-preview", "drift-scheduled", "reconcile"}
     for job in jobs.values():
         assert job["stage"] in ci["stages"]
     assert jobs["drift-preview"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
-    assert jobs["reconcile"]["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    assert jobs["reconcile"]["rules"][-1] == {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}
     assert jobs["reconcile"]["resource_group"], "reconciles never overlap"
 
     playbooks = {}
@@ -89,7 +89,8 @@ def test_gitlab_ci_previews_merge_requests_and_reconciles_main():
                 playbooks[name] = [a for a in argv[1:] if a.startswith("trident.gitops.")]
                 inventory = argv[argv.index("-i") + 1]
                 assert (GITOPS / inventory).is_file()
-    assert playbooks == {"drift-preview": ["trident.gitops.drift"], "reconcile": ["trident.gitops.reconcile"]}
+    assert playbooks == {"drift-preview": ["trident.gitops.drift"], "drift-scheduled": ["trident.gitops.drift"],
+                         "reconcile": ["trident.gitops.reconcile"]}
     assert set().union(*playbooks.values()) <= COLLECTION_PLAYBOOKS
 
     report_dir = ci["variables"]["TRIDENT_DRIFT_REPORT_DIR"].replace("$CI_PROJECT_DIR/", "")

@@ -1,10 +1,23 @@
 """Comparing desired and live objects: normalisation, the cheap in-sync proof and field paths.
 
-The cheap proof walks the desired object, the live object and our field manager's managedFields
-entry together: every desired field must be live with the same value (quantities compared by value)
-and owned by us, and we must own nothing the desired object lacks. When it holds, a server-side
-apply would change nothing, so no dry-run is needed. Whenever it cannot decide it says "not proven"
-and the caller asks the server (dry-run); it never says "in sync" on a guess.
+The cheap proof answers one question: would a server-side apply of the desired object with our
+field manager (and force) change nothing in the live object? It walks the desired object, the live
+object, our managedFields entry and the served OpenAPI v3 schema together, merging the way the
+server's structured merge does:
+
+- a granular field (struct or map) must be owned by us with an equal value, and we must own no
+  field the desired object lacks (applying would remove it);
+- an atomic value (``x-kubernetes-list-type: atomic`` lists, atomic maps such as selectors) is
+  replaced whole, so it must equal the live value in both directions; a live field the desired
+  value lacks is accepted only when it equals a default the schema declares;
+- keyed (``map``) lists are matched by their merge keys, ``set`` lists by value; the desired order
+  must agree with the live order;
+- a value is a resource quantity only where the schema says so, and then its canonical spelling
+  must equal the live string (``1Gi`` and ``1073741824`` are stored differently).
+
+Anything the walk cannot decide (no schema, a field the schema does not know, a default it cannot
+explain) answers "not proven" and the caller asks the server with a dry-run: being incomplete costs
+a request, being unsound would hide drift.
 """
 
 from __future__ import annotations
@@ -13,49 +26,22 @@ import base64
 import binascii
 import copy
 import json
-import re
-from decimal import Decimal, InvalidOperation
+
+from ansible_collections.trident.gitops.plugins.module_utils.kube import quantity
+from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import to_pointer
 
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-# Fields whose values are resource quantities ("0.5" == "500m"), found by their parent map's name.
-QUANTITY_PARENTS = frozenset(("limits", "requests", "hard", "capacity", "allocatable", "min", "max", "default",
-                              "defaultRequest", "maxLimitRequestRatio", "used"))
-QUANTITY_FIELDS = frozenset(("sizeLimit", "storage"))
-# How list items are identified when comparing for a diff (merge keys of the common built-in types).
+# How list items are named in reported paths (presentation only, never used to decide drift).
 LIST_KEYS = (("name",), ("containerPort", "protocol"), ("port", "protocol"), ("containerPort",), ("port",),
              ("mountPath",), ("devicePath",), ("ip",), ("type",))
-_SUFFIXES = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-             "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-             "P": Decimal("1e15"), "E": Decimal("1e18"), "Ki": Decimal(2 ** 10), "Mi": Decimal(2 ** 20),
-             "Gi": Decimal(2 ** 30), "Ti": Decimal(2 ** 40), "Pi": Decimal(2 ** 50), "Ei": Decimal(2 ** 60)}
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
-
-
-def quantity(value):
-    """The numeric value of a Kubernetes quantity (``"500m"``, ``0.5``, ``"1Gi"``), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    match = _QUANTITY.match(value) if isinstance(value, str) else None
-    if not match:
-        return None
-    number, suffix = match.group(1), match.group(2) or ""
-    try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number + suffix)
-        return Decimal(number) * _SUFFIXES[suffix]
-    except InvalidOperation:
-        return None
-
-
-def is_empty(value):
-    return value is None or value == {} or value == []
+# Schemas of Go-typed (built-in) kinds: their empty maps and lists are not stored (``omitempty``),
+# while a custom resource keeps ``{}`` and ``[]`` as given.
+TYPED_SCHEMA_PREFIXES = ("io.k8s.api.", "io.k8s.apiextensions-apiserver.pkg.apis.", "io.k8s.kube-aggregator.pkg.apis.")
 
 
 def normalise(obj):
-    """A comparable copy: no server bookkeeping, no status, and empty values dropped (empty == absent)."""
+    """A comparable copy: no server bookkeeping, no status, no null values (null == absent)."""
     if not obj:
         return obj
     out = copy.deepcopy(obj)
@@ -65,28 +51,28 @@ def normalise(obj):
         meta.pop(name, None)
     annotations = meta.get("annotations") or {}
     annotations.pop(LAST_APPLIED, None)
-    return _drop_empty(out)
+    return _drop_nulls(out)
 
 
-def _drop_empty(value):
+def _drop_nulls(value):
     if isinstance(value, dict):
-        cleaned = {key: _drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in cleaned.items() if not is_empty(item)}
+        return {key: _drop_nulls(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
-        return [_drop_empty(item) for item in value]
+        return [_drop_nulls(item) for item in value]
     return value
 
 
-def scalar_equal(desired, live, field_name=None, parent=None):
-    if desired == live and type(desired) is type(live):
-        return True
-    if isinstance(desired, (int, float)) and isinstance(live, (int, float)) \
-            and not isinstance(desired, bool) and not isinstance(live, bool):
-        return desired == live
-    if parent in QUANTITY_PARENTS or field_name in QUANTITY_FIELDS:
-        a, b = quantity(desired), quantity(live)
-        return a is not None and a == b
-    return False
+def json_equal(left, right):
+    """Equal as JSON values: ``1`` is not ``"1"`` nor ``True``, nor ``1.0`` (the server may store either)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right))
+    return type(left) is type(right) and left == right
+
+
+def canonical_json(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 # -- the cheap in-sync proof --------------------------------------------------------------------------
@@ -98,18 +84,20 @@ def manager_entry(live, manager):
     return None
 
 
-def proven_in_sync(desired, live, manager, ignored=()):
-    """True only if applying ``desired`` with ``manager`` certainly changes nothing in ``live``.
+def proven_in_sync(body, live, manager, root, ignored=()):
+    """True only if applying ``body`` with ``manager`` and force certainly changes nothing in ``live``.
 
-    ``ignored`` are JSON pointers (without list indices) excluded from the proof.
+    ``root`` is the kind's schema node (None: nothing can be proven). ``ignored`` are concrete
+    pointers into ``live`` of fields we may own although ``body`` leaves them out (their other
+    owner keeps them).
     """
-    entry = manager_entry(live, manager) or {}  # an apply that owns no field leaves no entry
-    if entry and entry.get("apiVersion") != desired.get("apiVersion"):
+    if root is None:
         return False
-    body = copy.deepcopy(desired)
-    for pointer in ignored:
-        pointer_delete(body, pointer)
+    entry = manager_entry(live, manager) or {}  # an apply that owns no field leaves no entry
+    if entry and entry.get("apiVersion") != body.get("apiVersion"):
+        return False
     live = _with_string_data(live, body)
+    body = copy.deepcopy(body)
     body.pop("apiVersion", None)
     body.pop("kind", None)
     meta = body.get("metadata")
@@ -119,7 +107,8 @@ def proven_in_sync(desired, live, manager, ignored=()):
         meta.pop("namespace", None)
         if not meta:
             body.pop("metadata")
-    return _walk_map(body, live, entry.get("fieldsV1") or {}, (), set(ignored))
+    walk = _Proof(root.ref is not None and root.ref.startswith(TYPED_SCHEMA_PREFIXES), frozenset(ignored))
+    return walk.granular(body, live, entry.get("fieldsV1") or {}, root, ())
 
 
 def _with_string_data(live, desired):
@@ -138,84 +127,137 @@ def _with_string_data(live, desired):
     return dict(live, stringData=decoded)
 
 
-def _walk(desired, live, managed, path, parent, ignored):
-    if isinstance(desired, dict):
-        if managed == {}:  # an atomic map or struct (a selector): owned and replaced as a whole
-            return _same(desired, live, path)
-        return isinstance(live, dict) and _walk_map(desired, live, managed, path, ignored)
-    if isinstance(desired, list):
-        return isinstance(live, list) and _walk_list(desired, live, managed, path, ignored)
-    return managed == {} and scalar_equal(desired, live, path[-1] if path else None, parent)
+class _Proof:
+    """One walk of the proof; ``typed``: the kind is Go-typed (empty maps and lists are not stored)."""
 
+    def __init__(self, typed, ignored):
+        self.typed = typed
+        self.ignored = ignored
 
-def _walk_map(desired, live, managed, path, ignored):
-    for name, value in desired.items():
-        if is_empty(value):
-            if not is_empty(live.get(name)):
+    def value(self, desired, live, managed, node, path):
+        """Applying ``desired`` at ``path`` (owned per ``managed``) leaves ``live`` unchanged."""
+        if node is None or desired is None:
+            return False  # a field the schema does not know is pruned or rejected: ask the server
+        if isinstance(desired, (dict, list)) and not isinstance(live, type(desired)):
+            return self.dropped(desired, live, managed, node)
+        if isinstance(desired, dict):
+            if node.map_atomic:
+                return managed == {} and self.same(desired, live, node)
+            return self.granular(desired, live, managed, node, path)
+        if isinstance(desired, list):
+            list_type, keys = node.list_type()
+            if list_type == "map" and keys:
+                return self.keyed(desired, live, managed, node, keys, path)
+            if list_type == "set":
+                return self.set(desired, live, managed)
+            return managed == {} and self.same(desired, live, node)
+        return managed == {} and self.scalar(desired, live, node)
+
+    def dropped(self, desired, live, managed, node):
+        """An empty map or list of a Go-typed kind is not stored: absent live, and we own nothing in it."""
+        return desired in ({}, []) and live is None and self.typed \
+            and (node.is_map or node.get("type") == "array") and not [k for k in managed or {} if k != "."]
+
+    def granular(self, desired, live, managed, node, path):
+        if managed is None:
+            if desired:
                 return False
+            managed = {}  # an empty struct that is live already: applying it changes nothing
+        for name, value in desired.items():
+            if not self.value(value, live.get(name), managed.get("f:" + name), node.child(name), path + (name,)):
+                return False
+        for key in managed:
+            if key == ".":
+                continue
+            if not key.startswith("f:"):
+                return False
+            if key[2:] not in desired and to_pointer(path + (key[2:],)) not in self.ignored:
+                return False  # we own a field Git no longer has: applying would remove it
+        return True
+
+    def keyed(self, desired, live, managed, node, keys, path):
+        items = node.items()
+        owned = {canonical_json(json.loads(key[2:])): key for key in managed or {} if key.startswith("k:")}
+        if managed is None or items is None or len(owned) != len(desired) \
+                or any(key != "." and not key.startswith("k:") for key in managed):
+            return False
+        positions = []
+        for item in desired:
+            ident = _identity(item, keys, items)
+            key = owned.get(canonical_json(ident)) if ident is not None else None
+            found = [i for i, lv in enumerate(live) if isinstance(lv, dict)
+                     and all(json_equal(lv.get(name), value) for name, value in (ident or {}).items())]
+            if key is None or len(found) != 1 or not self.value(item, live[found[0]], managed[key], items,
+                                                                path + (found[0],)):
+                return False
+            positions.append(found[0])
+        return positions == sorted(set(positions))  # the desired order agrees with the live order
+
+    def set(self, desired, live, managed):
+        owned = [key for key in managed or {} if key != "."]
+        if managed is None or not all(key.startswith("v:") for key in owned):
+            return False
+        if sorted(canonical_json(json.loads(key[2:])) for key in owned) != sorted(map(canonical_json, desired)):
+            return False
+        live_text = [canonical_json(value) for value in live]
+        positions = [live_text.index(text) if text in live_text else -1 for text in map(canonical_json, desired)]
+        return -1 not in positions and positions == sorted(set(positions))
+
+    def same(self, desired, live, node):
+        """An atomic value: equal both ways, live extras only where they are the schema's defaults."""
+        if isinstance(desired, dict):
+            if not isinstance(live, dict):
+                return False
+            for name in set(desired) | set(live):
+                child = node.child(name) if node is not None else None
+                if not self._same_field(desired, live, name, child):
+                    return False
+            return True
+        if isinstance(desired, list):
+            items = node.items() if node is not None else None
+            return isinstance(live, list) and len(desired) == len(live) and all(
+                self.same(d, lv, items) for d, lv in zip(desired, live))
+        return self.scalar(desired, live, node)
+
+    def _same_field(self, desired, live, name, child):
+        if name in desired and desired[name] is not None:
+            if name in live and live[name] is not None:
+                return self.same(desired[name], live[name], child)
+            return child is not None and self.dropped(desired[name], None, None, child)
+        if name not in live or live[name] is None:
+            return True
+        return child is not None and "default" in child.raw and self.same(child.raw["default"], live[name], child)
+
+    @staticmethod
+    def scalar(desired, live, node):
+        if node is not None and node.is_quantity:
+            spelled = quantity.canonical(desired)
+            return spelled is not None and spelled == live
+        return json_equal(desired, live)
+
+
+def _identity(item, keys, items):
+    """The merge-key values of a desired list item, absent keys filled from the schema's defaults."""
+    if not isinstance(item, dict):
+        return None
+    ident = {}
+    for name in keys:
+        if name in item:
+            ident[name] = item[name]
             continue
-        child = managed.get("f:" + name)
-        if child is None or not _walk(value, live.get(name), child, path + (name,), path[-1] if path else None,
-                                      ignored):
-            return False
-    for key in managed:
-        if key.startswith("f:") and key[2:] not in desired and to_pointer(path + (key[2:],)) not in ignored:
-            return False  # we own a field Git no longer has: applying would remove it
-        if not key.startswith(("f:", ".")):
-            return False
-    return True
-
-
-def _walk_list(desired, live, managed, path, ignored):
-    if managed == {}:  # an atomic list: owned as a whole
-        return len(desired) == len(live) and all(covers(d, lv, path) for d, lv in zip(desired, live))
-    members = [key for key in managed if key != "."]
-    if len(members) != len(desired):
-        return False
-    if all(key.startswith("v:") for key in members):
-        values = [json.loads(key[2:]) for key in members]
-        return sorted(map(json.dumps, values)) == sorted(map(json.dumps, desired)) \
-            and all(value in live for value in values)
-    if not all(key.startswith("k:") for key in members):
-        return False
-    remaining = {key: json.loads(key[2:]) for key in members}
-    for item in desired:
-        matches = [key for key, fields in remaining.items() if isinstance(item, dict) and _key_matches(fields, item)]
-        if len(matches) != 1:
-            return False
-        fields = remaining.pop(matches[0])
-        live_items = [lv for lv in live if isinstance(lv, dict) and all(lv.get(k) == v for k, v in fields.items())]
-        if len(live_items) != 1 or not _walk(item, live_items[0], managed[matches[0]], path + ("*",), None, ignored):
-            return False
-    return True
-
-
-def _key_matches(fields, item):
-    # A key field the desired item leaves out may have been defaulted (a port's protocol).
-    return all(name not in item or scalar_equal(item[name], value) for name, value in fields.items()) \
-        and any(name in item for name in fields)
-
-
-def _same(left, right, path):
-    return covers(left, right, path) and covers(right, left, path)
-
-
-def covers(desired, live, path=()):
-    """Every field of ``desired`` is in ``live`` with an equal value (``live`` may hold defaults)."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return is_empty(desired) and live is None
-        return all(is_empty(value) and is_empty(live.get(name)) if is_empty(value)
-                   else covers(value, live.get(name), path + (name,)) for name, value in desired.items())
-    if isinstance(desired, list):
-        return isinstance(live, list) and len(desired) == len(live) and all(
-            covers(d, lv, path) for d, lv in zip(desired, live))
-    return scalar_equal(desired, live, path[-1] if path else None, path[-2] if len(path) > 1 else None)
+        child = items.child(name)
+        if child is None or "default" not in child.raw:
+            return None
+        ident[name] = child.raw["default"]
+    return ident
 
 
 # -- field paths -----------------------------------------------------------------------------------------
 def changed_paths(before, after, path=""):
-    """Dotted paths that differ between two normalised objects; keyed list items as ``[name=web]``."""
+    """Dotted paths that differ between two normalised objects; keyed list items as ``[name=web]``.
+
+    Both objects come from the server, so values are compared exactly.
+    """
     if isinstance(before, dict) and isinstance(after, dict):
         out = []
         for name in sorted(set(before) | set(after), key=str):
@@ -229,6 +271,9 @@ def changed_paths(before, after, path=""):
                 out = []
                 for ident in sorted(set(left) | set(right)):
                     out.extend(changed_paths(left.get(ident), right.get(ident), f"{path}[{ident}]"))
+                common = [ident for ident in left if ident in right]
+                if not out and common != [ident for ident in right if ident in left]:
+                    out.append(path)  # the same items in another order
                 return out
         if len(before) == len(after):
             out = []
@@ -238,7 +283,7 @@ def changed_paths(before, after, path=""):
         return [path]
     if before is None and after is None:
         return []
-    if before is None or after is None or not scalar_equal(before, after):
+    if before is None or after is None or not json_equal(before, after):
         return [path or "."]
     return []
 
@@ -265,89 +310,3 @@ def _by_key(items, key):
             return None
         indexed[ident] = item
     return indexed
-
-
-# -- JSON pointers and managed field sets ---------------------------------------------------------------
-def to_pointer(tokens):
-    return "/" + "/".join(str(t).replace("~", "~0").replace("/", "~1") for t in tokens) if tokens else ""
-
-
-def parse_pointer(pointer):
-    if pointer in ("", "/"):
-        return []
-    if not pointer.startswith("/"):
-        raise ValueError(f"a JSON pointer starts with '/': {pointer!r}")
-    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
-
-
-def _step(node, token):
-    if isinstance(node, dict):
-        return node.get(token)
-    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-        return node[int(token)]
-    return None
-
-
-def pointer_get(obj, pointer):
-    node = obj
-    for token in parse_pointer(pointer):
-        node = _step(node, token)
-        if node is None:
-            return None
-    return node
-
-
-def pointer_delete(obj, pointer):
-    tokens = parse_pointer(pointer)
-    if not tokens:
-        return
-    parent = obj
-    for token in tokens[:-1]:
-        parent = _step(parent, token)
-        if parent is None:
-            return
-    last = tokens[-1]
-    if isinstance(parent, dict):
-        parent.pop(last, None)
-    elif isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
-        del parent[int(last)]
-
-
-def pointer_set(obj, pointer, value):
-    tokens = parse_pointer(pointer)
-    node = obj
-    for token in tokens[:-1]:
-        if not isinstance(node, dict):
-            return
-        node = node.setdefault(token, {})
-    if tokens and isinstance(node, dict):
-        node[tokens[-1]] = copy.deepcopy(value)
-
-
-def managed_pointers(live, managers):
-    """JSON pointers (into ``live``) of every field owned by one of ``managers``."""
-    pointers = []
-    for entry in (live.get("metadata") or {}).get("managedFields") or []:
-        if entry.get("manager") in managers:
-            _fields_to_pointers(entry.get("fieldsV1") or {}, live, (), pointers)
-    return sorted(set(pointers))
-
-
-def _fields_to_pointers(fields, node, path, out):
-    children = [key for key in fields if key != "."]
-    if not children:
-        out.append(to_pointer(path))
-        return
-    for key in children:
-        kind, raw = key[:1], key[2:]
-        if kind == "f" and isinstance(node, dict):
-            _fields_to_pointers(fields[key], node.get(raw), path + (raw,), out)
-        elif kind in ("k", "v") and isinstance(node, list):
-            wanted = json.loads(raw)
-            for index, item in enumerate(node):
-                if (kind == "v" and item == wanted) or (kind == "k" and isinstance(item, dict) and all(
-                        item.get(k) == v for k, v in wanted.items())):
-                    _fields_to_pointers(fields[key], item, path + (index,), out)
-                    break
-        elif kind == "i" and isinstance(node, list) and raw.isdigit() and int(raw) < len(node):
-            _fields_to_pointers(fields[key], node[int(raw)], path + (int(raw),), out)

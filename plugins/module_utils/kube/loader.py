@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 
+from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import KubectlLoader as _YAML_LOADER
+from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import jsonable
+
 try:
     import yaml
 
-    _YAML_LOADER = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
     HAS_YAML = True
 except ImportError:  # reported by the module through missing_required_lib
     yaml = None
-    _YAML_LOADER = None
     HAS_YAML = False
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -161,6 +162,10 @@ def _add_document(data, source, loaded):
         return
     if not isinstance(data, dict):
         loaded.problems.append(f"{source}: a manifest must be a mapping, got {type(data).__name__}")
+        return
+    data, problems = jsonable(data)
+    if problems:
+        loaded.problems.extend(f"{source}: {problem}" for problem in problems)
         return
     if data.get("kind") == "List" and isinstance(data.get("items"), list):
         for index, item in enumerate(data["items"]):

@@ -8,10 +8,12 @@ import time
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PARENT_KINDS, ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
-from ansible_collections.trident.gitops.plugins.module_utils.kube.compare import parse_pointer
+from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
-from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import IgnoreRule, Options, reconcile
+from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import Options, reconcile
+from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import IgnoreRule
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import load_desired
+from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
 
@@ -74,7 +76,8 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
                       ignore=tuple(rules), wait=params.get("wait", False),
                       wait_timeout=params.get("wait_timeout") or 300, workers=params.get("workers") or 8,
                       want_diff=diff_mode)
-    outcome = reconcile(checked.items, client, discovery, options)
+    schemas = Schemas(client, params.get("discovery_cache", DEFAULT_CACHE))
+    outcome = reconcile(checked.items, client, discovery, options, schemas)
     result = {"changed": outcome.changed, "drift": outcome.drift, "summary": outcome.summary,
               "stats": {"requests": client.requests_sent, "dry_runs": outcome.dry_runs,
                         "seconds": round(time.monotonic() - started, 3)}}

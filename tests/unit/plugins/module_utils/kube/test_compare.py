@@ -1,10 +1,14 @@
-"""The pure comparison logic: quantities, the cheap in-sync proof, field paths, pointers."""
+"""The pure comparison logic: the schema-driven in-sync proof and field paths.
+
+The regression cases of issue 11 (drift the old proof missed) are named ``test_issue11_*``.
+"""
 
 import json
 
 import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare
+from mini_openapi import root
 
 MANAGER = "trident-gitops"
 
@@ -13,7 +17,7 @@ def live_with(obj, fields, manager=MANAGER, api_version=None):
     live = json.loads(json.dumps(obj))
     live.setdefault("metadata", {})["managedFields"] = [{
         "manager": manager, "operation": "Apply", "apiVersion": api_version or obj["apiVersion"],
-        "fieldsType": "FieldsV1", "fieldsV1": fields}]
+        "fieldsType": "FieldsV1", "fieldsV1": json.loads(json.dumps(fields))}]
     return live
 
 
@@ -22,23 +26,10 @@ CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namesp
 CM_FIELDS = {"f:metadata": {"f:labels": {"f:a": {}}}, "f:data": {"f:k": {}}}
 
 
-@pytest.mark.parametrize("left, right", [("500m", "0.5"), ("1", 1), ("1Gi", "1024Mi"), ("1k", "1000"),
-                                         ("1e3", "1k"), (0.5, "500m")])
-def test_equal_quantities(left, right):
-    assert compare.quantity(left) == compare.quantity(right)
-    assert compare.scalar_equal(left, right, "cpu", "limits")
-
-
-def test_quantity_spelling_only_counts_where_quantities_live():
-    assert not compare.scalar_equal("500m", "0.5", "mode", "data"), "a ConfigMap value is a plain string"
-    assert not compare.scalar_equal(True, 1) and not compare.scalar_equal("80", 80)
-    assert compare.quantity("abc") is None and compare.quantity(True) is None
-
-
 def test_in_sync_when_values_and_ownership_match():
     live = live_with(CM, CM_FIELDS)
     live["metadata"].update(uid="x", resourceVersion="9", labels={"a": "1", "someone-else": "y"})
-    assert compare.proven_in_sync(CM, live, MANAGER)
+    assert compare.proven_in_sync(CM, live, MANAGER, root("ConfigMap"))
 
 
 @pytest.mark.parametrize("change", ["value", "owned-extra", "not-owned", "other-manager", "api-version"])
@@ -56,7 +47,7 @@ def test_not_proven_when_anything_differs(change):
         manager = "someone"
     else:
         live["metadata"]["managedFields"][0]["apiVersion"] = "v2"
-    assert not compare.proven_in_sync(CM, live, manager)
+    assert not compare.proven_in_sync(CM, live, manager, root("ConfigMap"))
 
 
 def test_keyed_lists_atomic_maps_and_defaulted_key_fields():
@@ -67,24 +58,24 @@ def test_keyed_lists_atomic_maps_and_defaulted_key_fields():
     live = live_with(desired, fields)
     live["spec"]["ports"][0]["protocol"] = "TCP"
     live["spec"]["clusterIP"] = "10.0.0.1"
-    assert compare.proven_in_sync(desired, live, MANAGER)
+    assert compare.proven_in_sync(desired, live, MANAGER, root("Service"))
     live["spec"]["selector"]["extra"] = "x"  # an atomic map is replaced whole by an apply
-    assert not compare.proven_in_sync(desired, live, MANAGER)
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("Service"))
 
 
 def test_string_data_compares_with_the_stored_data():
     desired = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"pw": "hunter2"}}
     live = live_with({**desired, "stringData": None, "data": {"pw": "aHVudGVyMg=="}},
                      {"f:stringData": {"f:pw": {}}})
-    assert compare.proven_in_sync(desired, live, MANAGER)
+    assert compare.proven_in_sync(desired, live, MANAGER, root("Secret"))
     live["data"]["pw"] = "b3RoZXI="
-    assert not compare.proven_in_sync(desired, live, MANAGER)
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("Secret"))
 
 
 def test_ignored_pointer_is_left_out_of_the_proof():
     live = live_with(CM, {**CM_FIELDS, "f:data": {"f:k": {}, "f:gone": {}}})
-    assert not compare.proven_in_sync(CM, live, MANAGER)
-    assert compare.proven_in_sync(CM, live, MANAGER, ["/data/gone"])
+    assert not compare.proven_in_sync(CM, live, MANAGER, root("ConfigMap"))
+    assert compare.proven_in_sync(CM, live, MANAGER, root("ConfigMap"), ["/data/gone"])
 
 
 def test_changed_paths_name_keyed_items_and_ignore_their_order():
@@ -97,24 +88,131 @@ def test_changed_paths_name_keyed_items_and_ignore_their_order():
     assert compare.changed_paths({"args": ["a"]}, {"args": ["a", "b"]}) == ["args"]
 
 
-def test_normalise_drops_bookkeeping_and_empty_values():
+def test_normalise_drops_bookkeeping_and_nulls_but_keeps_empty_values():
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "status": {"x": 1},
            "metadata": {"name": "c", "uid": "u", "resourceVersion": "1", "managedFields": [], "generation": 2,
-                        "creationTimestamp": "t", "annotations": {compare.LAST_APPLIED: "{}"}, "labels": {}},
+                        "creationTimestamp": "t", "annotations": {compare.LAST_APPLIED: "{}"}, "labels": None},
            "data": {}}
-    assert compare.normalise(obj) == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    # An empty selector means "everything": it must never compare equal to an absent one.
+    assert compare.normalise(obj) == {"apiVersion": "v1", "kind": "ConfigMap",
+                                      "metadata": {"name": "c", "annotations": {}}, "data": {}}
 
 
-def test_pointers_round_trip_and_managed_field_sets():
-    obj = {"metadata": {"annotations": {"a/b": "1"}}, "spec": {"containers": [{"name": "x", "image": "i"}]}}
-    assert compare.pointer_get(obj, "/metadata/annotations/a~1b") == "1"
-    assert compare.pointer_get(obj, "/spec/containers/0/image") == "i"
-    compare.pointer_set(obj, "/spec/replicas", 3)
-    compare.pointer_delete(obj, "/metadata/annotations/a~1b")
-    assert obj["spec"]["replicas"] == 3 and obj["metadata"]["annotations"] == {}
-    with pytest.raises(ValueError):
-        compare.parse_pointer("spec/replicas")
-    obj["metadata"]["managedFields"] = [{"manager": "hpa", "fieldsV1": {
-        "f:spec": {"f:replicas": {}, "f:containers": {'k:{"name":"x"}': {"f:image": {}}}}}}]
-    assert compare.managed_pointers(obj, ["hpa"]) == ["/spec/containers/0/image", "/spec/replicas"]
-    assert compare.managed_pointers(obj, ["other"]) == []
+def test_no_schema_proves_nothing():
+    assert not compare.proven_in_sync(CM, live_with(CM, CM_FIELDS), MANAGER, None)
+
+
+POLICY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p"},
+          "spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}],
+                                                   "ports": [{"port": 80}]}]}}
+POLICY_FIELDS = {"f:spec": {"f:podSelector": {}, "f:ingress": {}}}
+
+
+def test_atomic_list_items_may_hold_schema_defaults_only():
+    live = live_with(POLICY, POLICY_FIELDS)
+    live["spec"]["ingress"][0]["ports"][0]["protocol"] = "TCP"  # declared default: the server set it
+    assert compare.proven_in_sync(POLICY, live, MANAGER, root("NetworkPolicy"))
+    live["spec"]["ingress"][0]["ports"][0]["protocol"] = "UDP"
+    assert not compare.proven_in_sync(POLICY, live, MANAGER, root("NetworkPolicy"))
+
+
+def test_issue11_network_policy_peer_losing_namespace_selector_is_drift():
+    live = live_with(POLICY, POLICY_FIELDS)
+    live["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = {"matchLabels": {"team": "x"}}
+    assert not compare.proven_in_sync(POLICY, live, MANAGER, root("NetworkPolicy"))
+
+
+def test_issue11_an_empty_selector_is_not_an_absent_one():
+    desired = json.loads(json.dumps(POLICY))
+    desired["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = {}  # every namespace: wider than live
+    assert not compare.proven_in_sync(desired, live_with(POLICY, POLICY_FIELDS), MANAGER, root("NetworkPolicy"))
+
+
+def test_issue11_toleration_losing_effect_is_drift():
+    desired = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+               "spec": {"tolerations": [{"key": "k", "operator": "Exists"}]}}
+    live = live_with(desired, {"f:spec": {"f:tolerations": {}}})
+    assert compare.proven_in_sync(desired, live, MANAGER, root("Pod"))
+    live["spec"]["tolerations"][0]["effect"] = "NoSchedule"
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("Pod"))
+
+
+def test_issue11_role_rule_losing_resource_names_is_drift():
+    desired = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r"},
+               "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}
+    live = live_with(desired, {"f:rules": {}})
+    live["rules"][0]["resourceNames"] = ["only-this-one"]
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("Role"))
+
+
+def test_issue11_custom_resource_strings_are_not_quantities():
+    desired = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+               "spec": {"version": "1.2"}}
+    live = live_with(desired, {"f:spec": {"f:version": {}}})
+    assert compare.proven_in_sync(desired, live, MANAGER, root("Widget"))
+    live["spec"]["version"] = "1.20"
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("Widget"))
+
+
+def test_issue11_config_map_key_named_storage_is_a_string():
+    desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"storage": "1Gi"}}
+    live = live_with(desired, {"f:data": {"f:storage": {}}})
+    live["data"]["storage"] = "1024Mi"
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("ConfigMap"))
+
+
+def pod(limits):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "app", "image": "i", "resources": {"limits": limits}}]}}
+
+
+POD_FIELDS = {"f:spec": {"f:containers": {'k:{"name":"app"}': {
+    ".": {}, "f:name": {}, "f:image": {}, "f:resources": {"f:limits": {"f:cpu": {}, "f:memory": {}}}}}}}
+
+
+@pytest.mark.parametrize("spelled, stored, proven", [
+    ("0.5", "500m", True), (0.5, "500m", True), ("1024Mi", "1Gi", True), ("1000", "1k", True),
+    # The same amount in another suffix family is stored differently: an apply would change it.
+    ("1073741824", "1Gi", False), ("1Gi", "1073741824", False), ("500m", "0.5", False)])
+def test_quantities_compare_by_the_canonical_spelling_where_the_schema_says_quantity(spelled, stored, proven):
+    live = live_with(pod({"cpu": "1", "memory": stored}), POD_FIELDS)
+    assert compare.proven_in_sync(pod({"cpu": 1, "memory": spelled}), live, MANAGER, root("Pod")) is proven
+
+
+def test_keyed_list_order_must_agree_with_live():
+    two = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "a", "image": "i"}, {"name": "b", "image": "i"}]}}
+    item = {".": {}, "f:name": {}, "f:image": {}}
+    live = live_with(two, {"f:spec": {"f:containers": {'k:{"name":"a"}': item, 'k:{"name":"b"}': item}}})
+    assert compare.proven_in_sync(two, live, MANAGER, root("Pod"))
+    swapped = json.loads(json.dumps(two))
+    swapped["spec"]["containers"].reverse()
+    assert not compare.proven_in_sync(swapped, live, MANAGER, root("Pod"))
+
+
+def test_set_lists_match_by_value():
+    desired = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"finalizers": ["a", "b"]}}
+    live = live_with(desired, {"f:spec": {"f:finalizers": {".": {}, 'v:"a"': {}, 'v:"b"': {}}}})
+    live["spec"]["finalizers"].append("someone-elses")
+    assert compare.proven_in_sync(desired, live, MANAGER, root("Pod"))
+    live["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:finalizers"]['v:"gone"'] = {}
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("Pod"))
+
+
+def test_empty_maps_are_dropped_by_built_in_kinds_only():
+    desired = {**CM, "metadata": {**CM["metadata"], "annotations": {}}}
+    assert compare.proven_in_sync(desired, live_with(CM, CM_FIELDS), MANAGER, root("ConfigMap"))
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"tags": {}}}
+    live = live_with({**widget, "spec": {}}, {"f:spec": {}})
+    assert not compare.proven_in_sync(widget, live, MANAGER, root("Widget")), "a custom resource keeps {}"
+
+
+def test_unknown_fields_are_not_proven():
+    desired = {**CM, "dataa": {"typo": "x"}}
+    live = live_with(CM, {**CM_FIELDS, "f:dataa": {"f:typo": {}}})
+    assert not compare.proven_in_sync(desired, live, MANAGER, root("ConfigMap"))
+
+
+def test_changed_paths_report_a_reordering():
+    before = {"c": [{"name": "a"}, {"name": "b"}]}
+    assert compare.changed_paths(before, {"c": [{"name": "b"}, {"name": "a"}]}) == ["c"]

@@ -93,3 +93,28 @@ def test_only_kubeconfig_credentials_are_secret():
     values = module_secret_values(spec, {"kubeconfig": config, "api_key": "key-987654", "namespace": "default"})
     assert "key-987654" in values and "tok-123456" in values
     assert "v1" not in values and "Config" not in values and "default" not in values
+
+
+def test_yaml_values_json_cannot_carry_become_what_kubectl_sends(tmp_path):
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dates\n  labels: {day: 2024-05-01}\ndata:\n"
+        "  release-date: 2024-05-01\n  stamp: 2001-12-14t21:59:43.10-05:00\n  1: one\n  2.50: two\n"
+        "  text: !!binary aGVsbG8=\n")
+    loaded = load_desired(src=[str(tmp_path / "cm.yaml")])
+    assert loaded.problems == []
+    obj = loaded.documents[0].obj
+    assert obj["data"] == {"release-date": "2024-05-01", "stamp": "2001-12-14t21:59:43.10-05:00", "1": "one",
+                           "2.5": "two", "text": "hello"}
+    assert obj["metadata"]["labels"] == {"day": "2024-05-01"}
+    json.dumps(obj)  # what used to fail with "Object of type date is not JSON serializable"
+
+
+def test_yaml_values_without_a_json_form_name_file_and_path(tmp_path):
+    (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+                                       "data:\n  ratio: .nan\n  blob: !!binary /w==\n  ~: null-key\n")
+    problems = load_desired(src=[str(tmp_path / "bad.yaml")]).problems
+    text = "\n".join(problems)
+    assert f"{tmp_path / 'bad.yaml'}: .data.ratio: nan has no JSON form" in text
+    assert ".data.blob: a !!binary value that is not UTF-8 text" in text
+    assert ".data: a NoneType map key (None) has no JSON form; quote it" in text
+    assert len(problems) == 3, problems

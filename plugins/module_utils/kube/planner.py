@@ -1,0 +1,213 @@
+"""Planning: one decision per object (create, update, delete, none), with nothing written.
+
+Every object is checked before the first write: by the cheap in-sync proof, else by a server-side
+apply dry-run, else (an object the server cannot dry-run yet because its namespace or its
+CustomResourceDefinition comes with this batch) against the schema. A namespace that is neither
+live nor in the batch, and any 404 the batch does not explain, is a problem; the caller applies
+nothing when there is any.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, pointers, schemacheck
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
+from ansible_collections.trident.gitops.plugins.module_utils.kube.live import namespace_exists
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Argo CD style: which objects (empty = any) and which fields (pointers, field managers)."""
+
+    group: str = None
+    kind: str = None
+    name: str = None
+    namespace: str = None
+    json_pointers: tuple = ()
+    managers: tuple = ()
+
+    def matches(self, key):
+        return all(want is None or want == have for want, have in (
+            (self.group, key.group), (self.kind, key.kind), (self.name, key.name), (self.namespace, key.namespace)))
+
+
+@dataclass
+class Item:
+    """The decision for one object (a later health check would add its verdict here)."""
+
+    key: object
+    resource: object
+    desired: dict = None  # None for prune candidates
+    live: dict = None
+    served: bool = True  # False: the kind comes with a CustomResourceDefinition of this batch
+    source: str = ""
+    schema: object = None  # the kind's served OpenAPI v3 schema node (None: nothing is proven)
+    dry_runnable: bool = True  # False: its namespace or CRD comes with this batch; checked by schema
+    after: dict = None  # what the object would be after apply (dry-run result), when known
+    action: str = "none"
+    fields: list = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+
+
+@dataclass
+class Batch:
+    """What the batch itself creates, which decides what may be missing live."""
+
+    namespaces: frozenset
+    crd_schemas: dict
+
+
+def items_for(desired, schemas):
+    """Plan items for validated ``Desired`` objects, each with its served schema when there is one."""
+    plan = [Item(d.key, d.resource, d.obj, None, d.served, d.source) for d in desired]
+    for item in plan:
+        if schemas is not None and item.served:
+            item.schema = schemas.root(item.resource.group, item.resource.version, item.resource.kind)
+    return plan
+
+
+def batch_of(plan):
+    created = frozenset(i.key.name for i in plan if (i.key.group, i.key.kind) == ("", "Namespace") and i.live is None)
+    return Batch(created, schemacheck.crd_schemas([i.desired for i in plan if i.desired is not None]))
+
+
+def namespace_problems(client, plan, batch, pool, extra=()):
+    """A problem per namespace that is neither live nor created by the batch, naming every object in it."""
+    wanted = sorted(({i.key.namespace for i in plan if i.key.namespace} | set(extra)) - batch.namespaces)
+    exists = dict(zip(wanted, pool.map(lambda name: namespace_exists(client, name), wanted)))
+    problems = []
+    for name in wanted:
+        if exists[name] is False:
+            members = [f"{i.key.describe()} ({i.source})" for i in plan if i.key.namespace == name] \
+                or ["the ApplySet parent"]
+            problems.append(f"namespace {name} is neither live nor in the desired set; it holds: "
+                            + ", ".join(members))
+    return problems
+
+
+def mark_unservable(plan, batch):
+    """Objects the server cannot dry-run before the batch's first write (CRD or namespace to come)."""
+    for item in plan:
+        if item.live is None and (not item.served or item.key.namespace in batch.namespaces):
+            item.dry_runnable = False
+
+
+def plan_one(client, item, options, batch, scrub):
+    """Decide the action for one desired object; returns a problem (text) or None."""
+    wanted = ignored(item, options)
+    body, left_out = body_for(item, wanted, options.field_manager)
+    if item.live is not None and compare.proven_in_sync(body, item.live, options.field_manager, item.schema,
+                                                        left_out):
+        return None
+    if not item.dry_runnable:
+        return _checked_by_schema(item, batch)
+    try:
+        item.after = server_side_apply(client, item, body, options, dry_run=True)
+        item.dry_run = True
+    except ApiError as exc:
+        if exc.status == 404:
+            return f"{item.key.describe()} ({item.source}): not found by the server ({scrub(exc.message)}) " \
+                   "and nothing in the desired set creates it"
+        return f"{item.key.describe()} ({item.source}): {scrub(exc.message)}"
+    _decide(item, wanted)
+    return None
+
+
+def _checked_by_schema(item, batch):
+    item.action, item.after = "create", item.desired
+    root = batch.crd_schemas.get((item.resource.group, item.resource.version, item.key.kind)) or item.schema
+    custom = root is None or not (root.ref or "").startswith(compare.TYPED_SCHEMA_PREFIXES)
+    problems = schemacheck.check(item.desired, root, custom)
+    if problems:
+        return f"{item.key.describe()} ({item.source}): " + "; ".join(problems)
+    return None
+
+
+def _decide(item, wanted):
+    if item.live is None:
+        item.action = "create"
+        return
+    before, after = comparable(item.live, wanted), comparable(item.after, wanted)
+    item.fields = compare.changed_paths(before, after)
+    if not item.fields and not compare.json_equal(before, after):
+        item.fields = ["."]
+    item.action = "update" if item.fields else "none"
+
+
+def ignored(item, options):
+    """Pointers of the fields ``ignore_differences`` leaves out for this object (managers' fields as
+    pointers whose keyed list items are addressed by merge key)."""
+    wanted = set()
+    for rule in options.ignore:
+        if rule.matches(item.key):
+            wanted.update(rule.json_pointers)
+            if rule.managers and item.live:
+                wanted.update(pointers.managed_pointers(item.live, rule.managers))
+    return sorted(wanted)
+
+
+def body_for(item, wanted, manager):
+    """(what we apply, live pointers of the ignored fields left out of it).
+
+    An ignored field keeps its live value and its owner: when another manager owns it (an image
+    updater, an autoscaler) it is left out of our applied configuration, so the server keeps it
+    and its owner; when nobody else does, leaving it out would delete it, so it is sent with its
+    live value (also inside an atomic list or map, which an apply replaces whole). A new object
+    is created as Git says.
+    """
+    if not wanted or item.live is None:
+        return item.desired, set()
+    body = copy.deepcopy(item.desired)
+    others = {pointers.to_pointer(pointers.resolve(item.live, p) or ()) for p in
+              pointers.managed_pointers(item.live, (), exclude=manager)}
+    left_out = set()
+    for pointer in reversed(wanted):  # later list items first: deleting one keeps earlier indices
+        in_body, in_live = pointers.resolve(body, pointer), pointers.resolve(item.live, pointer)
+        if not in_body:
+            continue
+        where = pointers.to_pointer(in_live) if in_live else None
+        if in_live and (_inside_atomic(item.schema, in_body) or not _owned(others, where)):
+            pointers.put(body, in_body, pointers.value_at(item.live, in_live))
+        else:
+            pointers.delete_at(body, in_body)
+            if where:
+                left_out.add(where)
+    return body, left_out
+
+
+def _owned(owned, pointer):
+    """Whether a field, something inside it, or an atomic value around it is in ``owned``."""
+    return any(p == pointer or p.startswith(pointer + "/") or pointer.startswith(p + "/") for p in owned)
+
+
+def _inside_atomic(node, tokens):
+    for token in tokens[:-1]:
+        if node is None:
+            return False
+        if isinstance(token, int):
+            if node.list_type()[0] == "atomic":
+                return True
+            node = node.items()
+        else:
+            if node.map_atomic:
+                return True
+            node = node.child(token)
+    return False
+
+
+def comparable(obj, wanted):
+    out = compare.normalise(obj)
+    for pointer in wanted:
+        pointers.delete(out, pointer)
+    return out
+
+
+def server_side_apply(client, item, body, options, dry_run):
+    query = {"fieldManager": options.field_manager, "force": "true" if options.force_conflicts else "false"}
+    if dry_run:
+        query["dryRun"] = "All"
+    path = object_path(item.resource, item.key.namespace, item.key.name)
+    return client.request("PATCH", path, query, body, content_type=APPLY_PATCH)
