@@ -17,14 +17,12 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import ChartFetcher, helm_environment
 from ansible_collections.trident.gitops.plugins.module_utils.helm.values import release_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import KubectlLoader, jsonable
 
 try:
     import yaml
-
-    _YAML_LOADER = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 except ImportError:  # reported by the module through missing_required_lib
     yaml = None
-    _YAML_LOADER = None
 
 # Hooks that belong to installing or upgrading are kept as ordinary objects; test, delete and
 # rollback hooks describe other lifecycle events and are left out (docs/helm.md).
@@ -108,33 +106,19 @@ def parse_objects(text, where):
     objects = []
     for template, chunk in split_manifests(text):
         try:
-            documents = [d for d in yaml.load_all(chunk, Loader=_YAML_LOADER) if d is not None]
+            # Read as kubectl and helm read it (sigs.k8s.io/yaml): keys become strings, timestamps stay text.
+            documents = [d for d in yaml.load_all(chunk, Loader=KubectlLoader) if d is not None]
         except yaml.YAMLError:
             # The rendered text may hold secret values: name the template only.
             raise TridentError(f"{where}: {template} did not render to valid YAML") from None
-        for data in map(string_keys, documents):
+        for document in documents:
+            data, problems = jsonable(document)
+            if problems:
+                raise TridentError(f"{where}: {template}: {problems[0]}")
             if not isinstance(data, dict) or not data.get("apiVersion") or not data.get("kind"):
                 raise TridentError(f"{where}: {template} rendered a document that is not a Kubernetes object")
             objects.append((template, data))
     return objects
-
-
-def string_keys(data):
-    """Mapping keys as helm and kubectl send them: YAML 1.1 reads ``on``/``yes`` keys as booleans and ``1`` as a
-    number, which sigs.k8s.io/yaml turns into the strings ``"true"`` and ``"1"`` (PyYAML would keep them)."""
-    if isinstance(data, dict):
-        return {_key_text(key): string_keys(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [string_keys(item) for item in data]
-    return data
-
-
-def _key_text(key):
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    return key if isinstance(key, str) else str(key)
 
 
 def place(obj, namespace, namespaced):

@@ -23,7 +23,7 @@ metadata: {name: crontabs.example.com}
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: web}
-data: {mode: fast, on: "yes", 2: two}
+data: {mode: fast, on: "yes", 2: two, released: 2024-05-01}
 ---
 # Source: web/templates/config.yaml
 apiVersion: v1
@@ -90,8 +90,8 @@ def test_objects_sources_hooks_and_namespaces(env, fake_runner):
     assert rendered.skipped_hooks == ["env.yml: helm release 'web' (chart path ../../charts/web) "
                                       "web/templates/cleanup.yaml"]
     assert rendered.sensitive == {"hunter2-secret"}
-    # YAML 1.1 keys become the strings helm itself sends (sigs.k8s.io/yaml), not booleans or numbers.
-    assert rendered.objects[1].obj["data"] == {"mode": "fast", "true": "yes", "2": "two"}
+    # Read as helm and kubectl read it (sigs.k8s.io/yaml): YAML 1.1 keys become strings, dates stay text.
+    assert rendered.objects[1].obj["data"] == {"mode": "fast", "true": "yes", "2": "two", "released": "2024-05-01"}
 
 
 def test_helm_errors_name_release_and_chart_but_never_values(env, fake_runner):
