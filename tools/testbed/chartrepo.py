@@ -37,10 +37,10 @@ def helm(*args, home, input_data=None):
     return proc.stdout
 
 
-def package(chart_dir, destination, home):
+def package(chart_dir, destination, home, *options):
     """``helm package`` a chart folder into ``destination``; returns the .tgz path."""
-    out = helm("package", chart_dir, "--destination", destination, home=home)
-    return Path(out.strip().rsplit(": ", 1)[-1])
+    out = helm("package", chart_dir, "--destination", destination, *options, home=home)
+    return Path(out.strip().splitlines()[-1].rsplit(": ", 1)[-1])
 
 
 class _TLSService(Managed):
@@ -100,9 +100,9 @@ class ChartRepository(_TLSService):
 
         ``sign_with`` = (key name, legacy secret keyring) signs the package (a .prov file)."""
         extra = ["--sign", "--key", sign_with[0], "--keyring", sign_with[1]] if sign_with else []
-        out = helm("package", chart_dir, "--destination", self.root, *extra, home=self.home)
+        path = package(chart_dir, self.root, self.home, *extra)
         helm("repo", "index", self.root, "--url", self.url, home=self.home)
-        return Path(out.strip().splitlines()[-1].rsplit(": ", 1)[-1])
+        return path
 
     def index(self):
         return yaml.safe_load((self.root / "index.yaml").read_text())
