@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export TF_CLI_CONFIG_FILE := $(TRIDENT_CACHE)/terraformrc
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help env venv tools collection prereqs sanity lint unit integration molecule test demo bench clean-cache fuzz-kube
+.PHONY: help env venv tools collection prereqs sanity lint unit integration molecule test demo bench clean-cache fuzz-kube fuzz-sops
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -58,15 +58,6 @@ INTEGRATION_WORKERS ?= 2
 integration: venv tools collection ## integration tests against the real services (PYTEST_ARGS too)
 	$(PYTEST) -n $(INTEGRATION_WORKERS) tests/integration $(PYTEST_ARGS)
 
-# The kube_diff differential test with many more examples than CI runs, from a fresh seed (printed,
-# so a failure can be replayed with TRIDENT_FUZZ_KUBE_SEED=<seed>).
-FUZZ_KUBE_EXAMPLES ?= 2000
-
-fuzz-kube: venv tools collection ## kube_diff vs server-side apply dry-runs, FUZZ_KUBE_EXAMPLES generated cases
-	@seed=$${TRIDENT_FUZZ_KUBE_SEED:-$$(date +%s)}; echo "[make] fuzz-kube seed $$seed ($(FUZZ_KUBE_EXAMPLES) examples)"; \
-	  TRIDENT_FUZZ_KUBE_SEED=$$seed TRIDENT_FUZZ_KUBE_EXAMPLES=$(FUZZ_KUBE_EXAMPLES) \
-	  $(PYTEST) -p no:cacheprovider tests/integration/test_kube_diff_differential.py $(PYTEST_ARGS)
-
 molecule: venv tools collection ## Molecule scenarios of the roles
 	$(VENV)/bin/python tools/run_molecule.py
 
@@ -74,6 +65,22 @@ test: prereqs sanity lint unit integration molecule ## everything CI runs
 
 demo: venv tools collection ## reconcile examples/gitops-repo against local services
 	PYTHONPATH=tools $(VENV)/bin/python -m testbed.demo
+
+# The differential tests against their oracles with many more generated examples than CI runs, from a
+# seed that is printed (FUZZ_SEED=<seed> replays a failure); FUZZ_EXAMPLES overrides each target's count.
+FUZZ_SEED ?= $(shell date +%s)
+
+fuzz-kube: FUZZ_EXAMPLES ?= 2000
+fuzz-kube: venv tools collection ## kube_diff vs server-side apply dry-runs (FUZZ_EXAMPLES, FUZZ_SEED)
+	@echo "[make] fuzz-kube: $(FUZZ_EXAMPLES) examples, seed $(FUZZ_SEED)"
+	TRIDENT_FUZZ_KUBE_SEED=$(FUZZ_SEED) TRIDENT_FUZZ_KUBE_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(PYTEST) -p no:cacheprovider tests/integration/test_kube_diff_differential.py $(PYTEST_ARGS)
+
+fuzz-sops: FUZZ_EXAMPLES ?= 500
+fuzz-sops: venv tools collection ## sops_decrypt vs the sops binaries, per test (FUZZ_EXAMPLES, FUZZ_SEED)
+	@echo "[make] fuzz-sops: $(FUZZ_EXAMPLES) examples per test, seed $(FUZZ_SEED)"
+	TRIDENT_SOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TRIDENT_SOPS_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(PYTEST) -n $(INTEGRATION_WORKERS) tests/integration/test_sops_property.py $(PYTEST_ARGS)
 
 bench: venv tools collection ## side-by-side benchmarks against the anchors
 	$(VENV)/bin/python -m bench

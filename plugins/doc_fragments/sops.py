@@ -10,13 +10,22 @@ class ModuleDocFragment:
 options:
   age_keys:
     description:
-      - age identities (C(AGE-SECRET-KEY-1...) lines, as in an age key file) to decrypt with.
+      - age identities (C(AGE-SECRET-KEY-1...), one or more per line) to decrypt with.
       - Combined with O(age_key_file) and, unless O(use_environment=false), with E(SOPS_AGE_KEY),
         E(SOPS_AGE_KEY_FILE) and the default file C(~/.config/sops/age/keys.txt), as sops does.
     type: str
   age_key_file:
     description:
       - Path of an age identity file.
+      - Lines that hold no usable identity (post-quantum C(AGE-SECRET-KEY-PQ-1...), plugins) are
+        skipped; they are named in the error only when nothing else decrypts.
+    type: path
+  age_ssh_private_key_file:
+    description:
+      - Path of an unencrypted SSH private key (C(ssh-ed25519) or C(ssh-rsa)) used as an age identity,
+        as sops' E(SOPS_AGE_SSH_PRIVATE_KEY_FILE).
+      - Unless O(use_environment=false), E(SOPS_AGE_SSH_PRIVATE_KEY_FILE), C(~/.ssh/id_ed25519) and
+        C(~/.ssh/id_rsa) are tried too, as sops does.
     type: path
   gnupg_home:
     description:
@@ -31,7 +40,8 @@ options:
   use_environment:
     description:
       - Also use the keys sops finds in the environment (E(SOPS_AGE_KEY), E(SOPS_AGE_KEY_FILE),
-        E(GNUPGHOME), the default age key file).
+        E(SOPS_AGE_SSH_PRIVATE_KEY_FILE), E(GNUPGHOME), the default age key file, C(~/.ssh/id_ed25519),
+        C(~/.ssh/id_rsa)).
     type: bool
     default: true
   verify_mac:
@@ -43,7 +53,7 @@ options:
   sops_binary:
     description:
       - The sops binary (name on E(PATH) or a path), used only for key types decrypted natively by
-        nothing here (AWS/GCP KMS, Azure Key Vault, HashiCorp Vault).
+        nothing here (AWS/GCP KMS, Azure Key Vault, HashiCorp Vault, post-quantum age identities).
     type: str
     default: sops
 requirements:
@@ -51,6 +61,7 @@ requirements:
   - PyYAML
   - python-gnupg and gpg (PGP keys only)
 notes:
-  - PGP and age (X25519) keys are decrypted natively in Python; key groups are combined with
-    Shamir's secret sharing as sops does. Files written by sops 3.x are supported.
+  - PGP and age (X25519, ssh-ed25519, ssh-rsa) keys are decrypted natively in Python; key groups are
+    combined with Shamir's secret sharing as sops does. Files written by sops 3.x are supported,
+    whatever version their metadata names.
 """

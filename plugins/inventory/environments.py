@@ -31,6 +31,17 @@ description:
   - When the repository was fetched, C(trident_env_repo) (the URL without credentials),
     C(trident_env_version) and C(trident_env_commit) are set too.
   - Values read from the repository are never templated (they are data, not trusted Jinja).
+  - "One set of git credentials: O(username), O(password), O(token), O(key_file) and O(known_hosts_file)
+    come from the options or the C(TRIDENT_GIT_*) environment variables; options given here (or
+    credentials written in the O(repo) URL) are set in the run's environment as those variables, where
+    M(trident.gitops.git_source) (the source role's fetch) reads them. They are never host variables."
+  - "Every environment host gets C(ansible_connection=local) and C(ansible_pipelining=true): module
+    arguments (secrets among them) go to the module's standard input, never to a file in C(~/.ansible/tmp)."
+  - "An environment folder that cannot be read (invalid C(env.yml), a missing file it names, a path or
+    symlink leading outside the repository) is still a host, with only C(trident_env_name), C(trident_env_dir)
+    and C(trident_env_error) (the environment, the file and the problem); the reconcile role fails it first
+    thing. The other environments are not affected. Errors of the whole repository (fetch, signature, no
+    C(environments) folder) fail the inventory source."
 author:
   - trident.gitops maintainers (@trident)
 extends_documentation_fragment:
@@ -77,9 +88,13 @@ options:
   key_file:
     description: SSH private key for an SSH O(repo).
     type: path
+    env:
+      - name: TRIDENT_GIT_KEY_FILE
   known_hosts_file:
     description: Known-hosts file for an SSH O(repo).
     type: path
+    env:
+      - name: TRIDENT_GIT_KNOWN_HOSTS_FILE
   verify_signature:
     description: Refuse the revision unless its commit (and tag) is signed by one of O(trusted_keys).
     type: bool
@@ -142,8 +157,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import display_url, fetch_repository
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import describe_repository
+from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import (
+    display_url, fetch_repository, share_credentials, split_credentials)
+from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import BrokenEnvironment, describe_repository
 
 try:
     from ansible.template import trust_as_template
@@ -154,6 +170,9 @@ except ImportError:  # ansible-core < 2.19 templates every inventory string
 # Interpreter discovery on the controller can pick a pyenv shim or a Python without the collection's
 # libraries; the Python running ansible-playbook has them.
 CONTROLLER_PYTHON = "{{ ansible_playbook_python }}"
+# Environments run on the controller. Pipelining keeps module arguments (secrets among them) out of
+# AnsiballZ files in ~/.ansible/tmp: they go to the module's stdin instead.
+HOST_SETTINGS = {"ansible_connection": "local", "ansible_pipelining": True}
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -171,24 +190,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         except TridentError as exc:
             raise AnsibleParserError(f"trident.gitops.environments ({path}): {exc.message}") from None
         common = self.inventory.add_group(self.get_option("group"))
-        strict = self.get_option("strict")
         hosts = {self.get_option("host_prefix") + env.name for env in environments}
         for env in environments:
-            for warning in env.warnings:
-                self.display.warning(f"environment {env.name}: {warning}")
             host = self.inventory.add_host(self.get_option("host_prefix") + env.name, group=common)
-            variables = {**env.variables(), **source_vars, "ansible_connection": "local",
+            variables = {**env.variables(), **source_vars, **HOST_SETTINGS,
                          "ansible_python_interpreter": trust_as_template(CONTROLLER_PYTHON)}
             for key, value in variables.items():
                 self.inventory.set_variable(host, key, value)
-            for tag in env.tags:
-                if tag in hosts:
-                    raise AnsibleParserError(f"trident.gitops.environments ({path}): environment {env.name}: tag "
-                                             f"'{tag}' is also a host name; a group and a host cannot share it")
-                self.inventory.add_child(self.inventory.add_group(tag), host)
-            self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
+            if isinstance(env, BrokenEnvironment):
+                # The host stays, so the run fails it (and only it) first thing with this message.
+                self.display.error(f"trident.gitops.environments ({path}): {env.error}")
+                continue
+            for warning in env.warnings:
+                self.display.warning(f"environment {env.name}: {warning}")
+            self._add_groups(path, env, host, hosts, variables)
+
+    def _add_groups(self, path, env, host, hosts, variables):
+        strict = self.get_option("strict")
+        for tag in env.tags:
+            if tag in hosts:
+                raise AnsibleParserError(f"trident.gitops.environments ({path}): environment {env.name}: tag "
+                                         f"'{tag}' is also a host name; a group and a host cannot share it")
+            self.inventory.add_child(self.inventory.add_group(tag), host)
+        self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
+        self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
 
     def _repository(self, config_path):
         """The checkout to read and the variables that say where it came from."""
@@ -203,5 +229,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                        known_hosts_file=self.get_option("known_hosts_file"))
         checkout = fetch_repository(repo, version, self.get_option("cache_dir"), auth,
                                     self.get_option("verify_signature"), tuple(self.get_option("trusted_keys") or ()))
+        share_credentials(split_credentials(repo, auth)[1])
         return checkout.path, {"trident_env_repo": display_url(repo), "trident_env_version": version,
                                "trident_env_commit": checkout.commit}

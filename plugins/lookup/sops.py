@@ -96,8 +96,8 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         options = {name: self.get_option(name) for name in (
-            "input_type", "extract", "age_keys", "age_key_file", "gnupg_home", "pgp_private_keys",
-            "use_environment", "verify_mac", "sops_binary")}
+            "input_type", "extract", "age_keys", "age_key_file", "age_ssh_private_key_file", "gnupg_home",
+            "pgp_private_keys", "use_environment", "verify_mac", "sops_binary")}
         output_type = self.get_option("output_type")
         results = []
         for term in terms:

@@ -90,6 +90,11 @@ options:
   username:
     description:
       - User name for HTTP(S) authentication. Defaults to the user in O(repo), or C(x-access-token) with O(token).
+      - "This and the other credentials (O(password), O(token), O(key_file), O(known_hosts_file)) default to the
+        environment variables C(TRIDENT_GIT_USERNAME), C(TRIDENT_GIT_PASSWORD), C(TRIDENT_GIT_TOKEN),
+        C(TRIDENT_GIT_KEY_FILE) and C(TRIDENT_GIT_KNOWN_HOSTS_FILE), the ones the
+        P(trident.gitops.environments#inventory) inventory reads (and sets from its options), so the
+        inventory and the source role use one set of credentials."
     type: str
   password:
     description:
@@ -240,11 +245,11 @@ local_changes:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth, url_password
+from ansible_collections.trident.gitops.plugins.module_utils.git.auth import CREDENTIAL_ENV, GitAuth, url_password
 from ansible_collections.trident.gitops.plugins.module_utils.git.source import (
     GITPYTHON_IMPORT_ERROR, SyncRequest, sync)
 
@@ -260,12 +265,12 @@ def main():
             clean=dict(type="bool", default=True),
             verify_signature=dict(type="bool", default=False),
             trusted_keys=dict(type="list", elements="str", default=[], no_log=False),
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            token=dict(type="str", no_log=True),
-            key_file=dict(type="path", no_log=False),
+            username=dict(type="str", fallback=(env_fallback, [CREDENTIAL_ENV["username"]])),
+            password=dict(type="str", no_log=True, fallback=(env_fallback, [CREDENTIAL_ENV["password"]])),
+            token=dict(type="str", no_log=True, fallback=(env_fallback, [CREDENTIAL_ENV["token"]])),
+            key_file=dict(type="path", no_log=False, fallback=(env_fallback, [CREDENTIAL_ENV["key_file"]])),
             accept_hostkey=dict(type="bool", default=False),
-            known_hosts_file=dict(type="path"),
+            known_hosts_file=dict(type="path", fallback=(env_fallback, [CREDENTIAL_ENV["known_hosts_file"]])),
             lock_timeout=dict(type="int", default=300),
         ),
         mutually_exclusive=[("password", "token")],

@@ -50,6 +50,8 @@ def test_ansible_builder_create_yields_a_complete_context(tmp_path):
     final_stage = containerfile.split("FROM base AS final")[1]
     assert "sops --version && age --version && kubectl version --client && tofu version && terraform version" \
         in final_stage, "the image proves every binary runs before it is tagged"
+    assert "ENV ANSIBLE_PIPELINING=True ANSIBLE_INVENTORY_UNPARSED_FAILED=True " \
+           "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=True" in final_stage, "no module arguments in ~/.ansible/tmp"
 
     assert yaml.safe_load((build / "requirements.yml").read_text()) == {
         "collections": [{"name": "/build/trident-gitops.tar.gz", "type": "file"}]}

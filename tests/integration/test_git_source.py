@@ -1,5 +1,6 @@
 """git_source against a real git daemon: revisions, shallow fetches, drift, check mode, lock, force-push."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -41,7 +42,8 @@ def test_clones_remote_head_shallow_then_is_idempotent(upstream, tmp_path):
     assert result["commit"]["sha"] == upstream.second
     assert git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main"
     assert is_shallow(dest) and commit_count(dest) == 1
-    assert not Path(f"{dest}.lock").read_text(), "the lock file lives next to dest and holds nothing"
+    holder = json.loads(Path(f"{dest}.lock").read_text())
+    assert set(holder) == {"pid", "command", "host", "what", "since"}, "the lock file names its last holder only"
     assert not [p for p in tmp_path.iterdir() if ".clone-" in p.name], "no temporary clone left behind"
 
     again = run_source(tmp_path, repo=upstream.url, dest=str(dest))
@@ -275,3 +277,26 @@ def test_switching_between_branch_and_sha_of_the_same_commit_is_a_change(upstrea
     assert run_source(tmp_path, repo=upstream.url, dest=str(dest), version=upstream.second)["changed"] is False
     back = run_source(tmp_path, repo=upstream.url, dest=str(dest), version="main")
     assert back["changed"] is True and git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main"
+
+
+def test_a_branch_that_moves_between_listing_and_fetching_converges_to_its_new_tip(upstream, tmp_path):
+    """The race a push during a reconcile makes: ls-remote saw one commit, the fetch brings a newer one."""
+    from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+    from ansible_collections.trident.gitops.plugins.module_utils.git import source
+
+    dest = tmp_path / "checkout"
+    run_source(tmp_path, repo=upstream.url, dest=str(dest))
+    upstream.commit({"environments/dev/app.yaml": "replicas: 3\n"}, "what ls-remote lists")
+    listed = []
+    runner = CommandRunner()
+
+    def pushing_runner(argv, **kwargs):
+        result = runner(argv, **kwargs)
+        if "ls-remote" in argv and not listed:
+            listed.append(upstream.commit({"environments/dev/app.yaml": "replicas: 4\n"}, "pushed meanwhile"))
+        return result
+
+    pushing_runner.scrub, pushing_runner.env = runner.scrub, runner.env
+    result = source.sync(source.SyncRequest(repo=upstream.url, dest=str(dest)), pushing_runner)
+    assert result.after == listed[0] == head_of(dest)
+    assert (dest / "environments/dev/app.yaml").read_text() == "replicas: 4\n"

@@ -172,12 +172,16 @@ def test_failed_fetch_keeps_the_previous_checkout(git_server, tmp_path):
         (git_server.root / "moved.git").rename(git_server.root / "moving.git")
 
 
-def test_invalid_env_yml_fails_naming_the_file_and_key(tmp_path):
-    (tmp_path / "environments" / "broken").mkdir(parents=True)
+def test_invalid_env_yml_makes_a_failing_host_naming_the_file_and_key(tmp_path):
+    for name in ("broken", "fine"):
+        (tmp_path / "environments" / name).mkdir(parents=True)
     (tmp_path / "environments" / "broken" / "env.yml").write_text("prune: sometimes\n")
     proc = inventory(write_config(tmp_path / "x.environments.yml", path="."), check=False)
-    assert proc.returncode != 0
-    assert "environments/broken/env.yml: key 'prune' must be a boolean, got str" in proc.stderr
+    message = "environment broken: environments/broken/env.yml: key 'prune' must be a boolean, got str"
+    assert message in proc.stderr
+    hostvars = plain(json.loads(proc.stdout))["_meta"]["hostvars"]
+    assert hostvars["broken"]["trident_env_error"] == message
+    assert "trident_env_error" not in hostvars["fine"]
 
 
 def test_a_tag_named_like_an_environment_is_refused(tmp_path):
@@ -209,3 +213,26 @@ def test_playbook_runs_each_environment_locally_with_the_controller_python(gitop
     assert sorted(hosts) == ["k3s", "prod-eu", "staging"]
     for result in hosts.values():  # pytest and ansible-playbook run in the same virtualenv
         assert os.path.realpath(result["stdout"]) == os.path.realpath(sys.executable)
+
+
+@pytest.mark.parametrize("given", ["options", "environment"])
+def test_one_set_of_git_credentials_serves_the_inventory_and_the_source_role(git_server, gitops_repo, tmp_path, given):
+    """Credentials given once (inventory options, or TRIDENT_GIT_*) reach the source role's fetch too."""
+    _work, head = gitops_repo
+    credentials = {"username": git_server.username, "password": git_server.password}
+    options = credentials if given == "options" else {}
+    config = write_config(tmp_path / "creds.environments.yml", repo=git_server.http_url("gitops"), version="main",
+                          cache_dir=str(tmp_path / "cache"), **options)
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1",
+           "ANSIBLE_INVENTORY_ENABLED": "trident.gitops.environments"}
+    for name in ("TRIDENT_GIT_USERNAME", "TRIDENT_GIT_PASSWORD", "TRIDENT_GIT_TOKEN"):
+        env.pop(name, None)
+    if given == "environment":
+        env.update(TRIDENT_GIT_USERNAME=git_server.username, TRIDENT_GIT_PASSWORD=git_server.password)
+    extra = {"reconcile_steps": ["source"], "source_dest": str(tmp_path / "checkout"),
+             "reconcile_lock_dir": str(tmp_path / "locks")}
+    proc = subprocess.run(["ansible-playbook", "-i", str(config), "trident.gitops.reconcile", "-e", json.dumps(extra)],
+                          env=env, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert git("rev-parse", "HEAD", cwd=tmp_path / "checkout") == head
+    assert git_server.password not in proc.stdout + proc.stderr

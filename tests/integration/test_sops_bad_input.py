@@ -94,9 +94,20 @@ def test_truncated_json(tmp_path, age_key):
     refuse(path, r"not valid JSON", age_key_file=str(age_key.path))
 
 
-def test_unsupported_version(encrypted, age_key):
-    encrypted.write_text(re.sub(r"version: .*", "version: 9.0.0", encrypted.read_text()))
-    refuse(encrypted, r"unsupported sops version '9.0.0'", age_key_file=str(age_key.path))
+def test_damaged_lastmodified(encrypted, age_key):
+    encrypted.write_text(re.sub(r"lastmodified: .*", "lastmodified: '2024-02-30 10:00'", encrypted.read_text()))
+    refuse(encrypted, r"lastmodified is not an RFC 3339 time", age_key_file=str(age_key.path))
+
+
+def test_other_lastmodified_is_a_mac_failure(encrypted, age_key):
+    encrypted.write_text(re.sub(r"lastmodified: .*", "lastmodified: '2020-01-01T00:00:00Z'", encrypted.read_text()))
+    refuse(encrypted, r"MAC verification failed", age_key_file=str(age_key.path))
+
+
+def test_removed_mac_is_refused_unless_verify_mac_is_off(encrypted, age_key):
+    encrypted.write_text(re.sub(r"\n\s*mac: .*", "", encrypted.read_text()))
+    refuse(encrypted, r"the file has no MAC", age_key_file=str(age_key.path))
+    assert ours(encrypted, verify=False, age_key_file=str(age_key.path)).data["password"] == SECRET
 
 
 def test_foreign_key_type_without_binary_names_it(tmp_path):

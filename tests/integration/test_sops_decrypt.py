@@ -1,17 +1,20 @@
 """Files encrypted by the real sops (3.13 and 3.7) decrypt with our code to what `sops -d` gives."""
 
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from sops_helpers import EXTENSIONS, SOPS_BINARIES, comments, encrypt, expected_data, ours, sops_decrypt
+from sops_helpers import EXTENSIONS, SOPS_BINARIES, comments, encrypt, expected_data, ours, post_quantum_identity, \
+    sops_decrypt
 
 from testbed.keys import age_identity
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.sops.api import decrypt_file
+from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
 from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import KeyOptions
 
 YAML_DOC = """\
@@ -153,3 +156,45 @@ def test_foreign_key_types_fall_back_to_the_sops_binary(tmp_path, age_key):
     document = decrypt_file(str(path), keys=KeyOptions(use_environment=False), runner=runner)
     assert document.decrypted_by == "sops-binary"
     assert document.data == {"a": "secret", "b": [1, 2]}
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_ssh_key_as_age_identity_like_sops(tmp_path, kind):
+    """sops encrypts to an SSH public key as an age recipient; the private key decrypts (issue #12)."""
+    key = tmp_path / f"id_{kind}"
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "t", "-f", str(key)] +
+                   (["-b", "2048"] if kind == "rsa" else []), check=True)
+    public = (tmp_path / f"id_{kind}.pub").read_text().strip()
+    path = encrypt(tmp_path, "ssh.yaml", "secret: value\nport: 0o17\n", "--age", public)
+    assert ours(path, age_ssh_private_key_file=str(key)).data == {"secret": "value", "port": 15}
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / f"id_{kind}").write_bytes(key.read_bytes())
+    found = decrypt_file(str(path), keys=KeyOptions(environment={"HOME": str(home)}))
+    assert found.data["secret"] == "value"
+
+
+def test_age_key_file_with_lines_we_cannot_use(tmp_path, age_key):
+    """A post-quantum or plugin line is skipped when another identity decrypts, named when none does."""
+    path = encrypt(tmp_path, "pq.yaml", "a: b\n", "--age", age_key.public)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("AGE-PLUGIN-YUBIKEY-1QQQQQQ\n" + post_quantum_identity(bytes(32))[0] + "\n" +
+                    age_key.path.read_text())
+    assert ours(path, age_key_file=str(keys)).data == {"a": "b"}
+    keys.write_text("AGE-PLUGIN-YUBIKEY-1QQQQQQ\n")
+    with pytest.raises(SopsError, match=r"no matching identity \(skipped: age key file .*line 1: age plugin"):
+        ours(path, age_key_file=str(keys))
+
+
+def test_post_quantum_age_identity_like_sops(tmp_path, age_key):
+    """sops 3.13 encrypts to an age1pq1 recipient; our hybrid (ML-KEM-768 + X25519) identity decrypts."""
+    identity, recipient = post_quantum_identity(os.urandom(32))
+    path = encrypt(tmp_path, "pq.yaml", "secret: value\n", "--age", recipient)
+    keys = tmp_path / "pq.txt"
+    keys.write_text(f"# post-quantum\n{identity}\n")
+    assert ours(path, age_key_file=str(keys)).data == {"secret": "value"}
+    assert sops_decrypt(path, "yaml", age_key_file=keys) == b"secret: value\n"
+    other = post_quantum_identity(os.urandom(32))[0]
+    keys.write_text(f"{other}\n{age_key.path.read_text()}")
+    with pytest.raises(SopsError, match="no matching identity"):
+        ours(path, age_key_file=str(keys))

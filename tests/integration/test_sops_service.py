@@ -50,7 +50,7 @@ def test_dest_written_once_with_mode_0600(source, age_key, tmp_path):
 def test_failed_decryption_leaves_dest_intact(source, age_key, tmp_path):
     dest = tmp_path / "plain.yaml"
     dest.write_text("previous: content\n")
-    source.write_text(source.read_text().replace("version:", "version: 1.0.0\n    was:"))
-    with pytest.raises(SopsError, match="unsupported sops version"):
+    source.write_text(source.read_text().replace("lastmodified:", "lastmodified: '2024-13-01T00:00:00Z'\n    was:"))
+    with pytest.raises(SopsError, match="lastmodified is not an RFC 3339 time"):
         run_decrypt(params(source, age_key, dest=str(dest)))
     assert dest.read_text() == "previous: content\n"

@@ -164,13 +164,16 @@ def test_destroy_guard_refuses_delete_and_replace_before_applying(project):
     project.write(TWO_RESOURCES.split('resource "local_file"', maxsplit=1)[0] + 'output "greeting" { value = "x" }\n')
     deleted = project.run()
     assert deleted.get("failed") is True
-    assert "refusing" in deleted["msg"] and "local_file.motd (delete)" in deleted["msg"]
+    assert "refusing" in deleted["msg"]
+    assert "local_file.motd (delete: action_reason delete_because_no_resource_config, no longer in the " \
+           "configuration)" in deleted["msg"]
     assert deleted["summary"]["destroy"] == 1
     assert (project.files / "motd").exists() and (project.state_dir / "terraform.tfstate").read_bytes() == before
 
     project.write(TWO_RESOURCES.replace('content  = "motd', 'content  = "new motd'))
     replaced = project.run()
-    assert replaced.get("failed") is True and "local_file.motd (delete/create)" in replaced["msg"]
+    assert replaced.get("failed") is True
+    assert "local_file.motd (delete/create: action_reason replace_because_cannot_update" in replaced["msg"]
     assert (project.files / "motd").read_text() == "motd for default"
     assert (project.state_dir / "terraform.tfstate").read_bytes() == before
     # Check mode predicts the same refusal.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
@@ -31,11 +34,21 @@ class CommandRunner:
     def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False):
         full_env = {**self.env, **(env or {})}
         try:
-            proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=full_env, input=data,
-                                  capture_output=True, text=not binary_output, check=False)
+            # Under interruptible(), the child runs in its own session: a signal to our process group
+            # reaches it once, forwarded by us, not twice (a second interrupt makes Terraform stop hard).
+            proc = subprocess.Popen([str(a) for a in argv], cwd=cwd, env=full_env,
+                                    stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=not binary_output,
+                                    start_new_session=_Interrupts.active)
         except FileNotFoundError:
             raise TridentError(f"executable not found: {argv[0]}") from None
-        result = CommandResult(tuple(str(a) for a in argv), proc.returncode, proc.stdout, proc.stderr)
+        _Interrupts.running.add(proc)
+        try:
+            stdout, stderr = proc.communicate(data)
+        finally:
+            _Interrupts.running.discard(proc)
+        result = CommandResult(tuple(str(a) for a in argv), proc.returncode, stdout, stderr)
+        _Interrupts.raise_if_interrupted(argv, result)
         if check and result.rc != 0:
             raise TridentError(self.scrub(f"{os.path.basename(str(argv[0]))} failed (rc={result.rc}): "
                                           f"{_text(result.stderr).strip() or _text(result.stdout).strip()}"),
@@ -50,3 +63,50 @@ class CommandRunner:
 
 def _text(value):
     return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+class Interrupted(TridentError):
+    """The run got SIGTERM, SIGINT or SIGHUP; a running command was asked to stop gracefully first."""
+
+
+class _Interrupts:
+    """State of :func:`interruptible` (one per process: signal handlers are process-wide)."""
+
+    active = False
+    running = set()
+    received = []
+
+    @classmethod
+    def handle(cls, signum, _frame):
+        cls.received.append(signal.Signals(signum).name)
+        if not cls.running:
+            # Between commands: stop here; the callers' finally blocks remove what the run wrote.
+            raise Interrupted(f"interrupted by {cls.received[-1]} between commands; nothing more was run")
+        for proc in list(cls.running):
+            # SIGINT is the graceful stop of Terraform/OpenTofu (finish what is in flight, write the state).
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+
+    @classmethod
+    def raise_if_interrupted(cls, argv, result):
+        if cls.active and cls.received:
+            raise Interrupted(f"interrupted by {cls.received[-1]}: {os.path.basename(str(argv[0]))} was asked to "
+                              f"stop gracefully and exited with rc={result.rc}", rc=result.rc)
+
+
+@contextlib.contextmanager
+def interruptible(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)):
+    """Turn SIGTERM/SIGINT/SIGHUP into :class:`Interrupted` (after forwarding SIGINT to the running
+    command and waiting for it), so ``finally`` blocks run: private files with secrets are removed and
+    locks released instead of the process dying where it stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can handle signals; the process's own handling stays
+        return
+    previous = {signum: signal.signal(signum, _Interrupts.handle) for signum in signals}
+    _Interrupts.active, _Interrupts.received[:] = True, []
+    try:
+        yield
+    finally:
+        _Interrupts.active = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

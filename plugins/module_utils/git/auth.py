@@ -18,6 +18,10 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 USERNAME_VAR = "TRIDENT_GIT_USERNAME"
 PASSWORD_VAR = "TRIDENT_GIT_PASSWORD"
 TOKEN_USERNAME = "x-access-token"
+# The one set of git credentials (docs/git_source.md): git_source's options fall back to these, and the
+# environments inventory exports the ones it was given as options, so the source role's fetch uses them.
+CREDENTIAL_ENV = {"username": USERNAME_VAR, "password": PASSWORD_VAR, "token": "TRIDENT_GIT_TOKEN",
+                  "key_file": "TRIDENT_GIT_KEY_FILE", "known_hosts_file": "TRIDENT_GIT_KNOWN_HOSTS_FILE"}
 # The helper only answers "get"; "store"/"erase" are ignored, so nothing is ever persisted.
 _HELPER = ("!f() { test \"$1\" = get || return 0; "
            f"printf 'username=%s\\npassword=%s\\n' \"${USERNAME_VAR}\" \"${PASSWORD_VAR}\"; }}; f")

@@ -238,7 +238,9 @@ def fetch(request, git, target, workdir):
         result = git("fetch", "--quiet", "--no-tags", "--no-recurse-submodules", *history, "origin",
                      target.refspec, cwd=workdir, check=False)
         if result.rc == 0:
-            return target.sha
+            # A branch that moved after ls-remote was fetched at its newer tip: that is the revision to use.
+            moved = local_commit(git, workdir, target.refspec.rpartition(":")[2]) if target.kind == BRANCH else None
+            return moved or target.sha
         if not (target.kind == COMMIT and server_refused_sha(result.stderr)):
             raise git.failure(f"fetching {target.kind} {target.name}", result)
     # A short SHA, or a server that will not serve a bare SHA: fetch every branch and tag, full history.

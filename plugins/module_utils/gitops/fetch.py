@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
+from ansible_collections.trident.gitops.plugins.module_utils.git.auth import CREDENTIAL_ENV, GitAuth
 from ansible_collections.trident.gitops.plugins.module_utils.git.source import SyncRequest, sync
 
 
@@ -57,3 +57,16 @@ def fetch_repository(repo: str, version: str, cache_dir: str, auth: GitAuth | No
     except TridentError as exc:
         raise TridentError(f"cannot fetch {version} of {url}: {runner.scrub(exc.message)}") from None
     return Checkout(path=request.dest, commit=result.after)
+
+
+def share_credentials(auth: GitAuth, environ=None) -> None:
+    """Set the credentials the inventory was given as the ``TRIDENT_GIT_*`` variables of this run.
+
+    The modules of the run (git_source in the source role) inherit them and fall back to them: one set
+    of credentials, never a host variable. Variables already set are left as they are.
+    """
+    environ = os.environ if environ is None else environ
+    for field, name in CREDENTIAL_ENV.items():
+        value = getattr(auth, field)
+        if value:
+            environ.setdefault(name, value)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
 
 try:
@@ -164,40 +165,51 @@ def _check_items(settings: dict, source: str) -> None:
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
 
 
-def load_settings(env_path: str) -> dict:
+def load_settings(env_path: str, sandbox: Sandbox | None = None) -> dict:
     """Read and validate ``<env_path>/env.yml`` (absent = no settings)."""
+    sandbox = sandbox or Sandbox(env_path)
     source = os.path.join(env_path, ENV_FILE)
-    if not os.path.isfile(source):
+    if not os.path.lexists(source):
         return {}
+    shown = sandbox.display(source)
+    sandbox.resolve(source)
     if yaml is None:
         raise TridentError("PyYAML is required to read env.yml")
     try:
         with open(source, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise TridentError(f"{source}: cannot be read as YAML: {exc}") from None
-    return validate_settings(data, source)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TridentError(f"{shown}: cannot be read: {exc.__class__.__name__}") from None
+    except yaml.YAMLError as exc:
+        raise TridentError(f"{shown}: not valid YAML: {_yaml_problem(exc)}") from None
+    settings = validate_settings(data, shown)
+    # Paths the repository names for Terraform: inside the repository, like every other path it names.
+    for key in ("terraform_var_files", "terraform_plugin_dirs"):
+        for path in settings.get(key, []):
+            _inside(env_path, sandbox, path, shown, key)
+    if "terraform_cli_config" in settings:
+        _inside(env_path, sandbox, settings["terraform_cli_config"], shown, "terraform_cli_config")
+    return settings
 
 
-def _inside(env_path: str, repo_path: str, relative: str, source: str, key: str) -> str:
-    """Resolve a settings path; it must stay inside the repository."""
+def _yaml_problem(exc) -> str:
+    """Where and what, without the offending text (it could be anything the file holds)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{getattr(exc, 'problem', None) or 'cannot be parsed'}{where}"
+
+
+def _inside(env_path: str, sandbox: Sandbox, relative: str, source: str, key: str) -> str:
+    """Resolve a settings path; it must stay inside the repository and exist."""
     if os.path.isabs(relative):
         raise TridentError(f"{source}: key '{key}' must be relative to the environment folder, got '{relative}'")
-    target = os.path.normpath(os.path.join(env_path, relative))
-    if os.path.commonpath([target, repo_path]) != repo_path:
-        raise TridentError(f"{source}: key '{key}' points outside the repository: '{relative}'")
+    try:
+        target = sandbox.resolve(relative, env_path)
+    except TridentError as exc:
+        raise TridentError(f"{source}: key '{key}': {exc.message}") from None
     if not os.path.exists(target):
         raise TridentError(f"{source}: key '{key}': '{relative}' does not exist")
-    return target
-
-
-def _check_provider_paths(env_path: str, repo_path: str, settings: dict) -> None:
-    """Terraform CLI configuration and plugin folders named in env.yml stay inside the repository."""
-    source = os.path.join(env_path, ENV_FILE)
-    if "terraform_cli_config" in settings:
-        _inside(env_path, repo_path, settings["terraform_cli_config"], source, "terraform_cli_config")
-    for relative in settings.get("terraform_plugin_dirs", ()):
-        _inside(env_path, repo_path, relative, source, "terraform_plugin_dirs")
+    return os.path.normpath(os.path.join(env_path, relative))
 
 
 def _rel(path: str, env_path: str) -> str:
@@ -217,19 +229,21 @@ def _is_sops_document(path: str) -> bool:
 
 
 def find_kubeconfig(env_path: str, manifests_dir: str | None, settings: dict,
-                    repo_path: str) -> tuple[str | None, bool]:
+                    sandbox: Sandbox) -> tuple[str | None, bool]:
     """Return (path relative to the env, encrypted?) or (None, False)."""
-    source = os.path.join(env_path, ENV_FILE)
+    source = sandbox.display(os.path.join(env_path, ENV_FILE))
     if "kubeconfig" in settings:
-        found = _inside(env_path, repo_path, settings["kubeconfig"], source, "kubeconfig")
+        found = _inside(env_path, sandbox, settings["kubeconfig"], source, "kubeconfig")
     else:
         folders = [env_path] + ([os.path.join(env_path, manifests_dir)] if manifests_dir else [])
         candidates = [os.path.join(folder, name) for folder in folders for name in KUBECONFIG_NAMES
-                      if os.path.isfile(os.path.join(folder, name))]
+                      if os.path.lexists(os.path.join(folder, name))]
+        for candidate in candidates:
+            sandbox.resolve(candidate)
         if not candidates:
             return None, False
         if len(candidates) > 1:
-            raise TridentError(f"{env_path}: more than one kubeconfig: "
+            raise TridentError(f"{sandbox.display(env_path)}: more than one kubeconfig: "
                                f"{', '.join(_rel(c, env_path) for c in candidates)}; keep one or set 'kubeconfig' "
                                f"in {ENV_FILE}")
         found = candidates[0]
@@ -237,46 +251,48 @@ def find_kubeconfig(env_path: str, manifests_dir: str | None, settings: dict,
     return _rel(found, env_path), encrypted
 
 
-def find_manifests(env_path: str, settings: dict, repo_path: str) -> tuple[str | None, str | None]:
+def find_manifests(env_path: str, settings: dict, sandbox: Sandbox) -> tuple[str | None, str | None]:
     """Return (manifests dir relative to the env or None, 'kustomize' | 'files' | None)."""
     if "manifests" in settings:
-        found = _inside(env_path, repo_path, settings["manifests"], os.path.join(env_path, ENV_FILE), "manifests")
+        found = _inside(env_path, sandbox, settings["manifests"], sandbox.display(os.path.join(env_path, ENV_FILE)),
+                        "manifests")
     else:
-        present = [name for name in MANIFEST_DIRS if os.path.isdir(os.path.join(env_path, name))]
+        present = [name for name in MANIFEST_DIRS if os.path.lexists(os.path.join(env_path, name))]
+        for name in present:
+            sandbox.resolve(os.path.join(env_path, name))
+        present = [name for name in present if os.path.isdir(os.path.join(env_path, name))]
         if len(present) > 1:
-            raise TridentError(f"{env_path}: both {' and '.join(p + '/' for p in present)} hold manifests; keep one or set "
+            raise TridentError(f"{sandbox.display(env_path)}: both {' and '.join(p + '/' for p in present)} hold "
+                               "manifests; keep one or set "
                                f"'manifests' in {ENV_FILE}")
         if not present:
             return None, None
         found = os.path.join(env_path, present[0])
-    if any(os.path.isfile(os.path.join(found, name)) for name in KUSTOMIZATION_NAMES):
+    if any(os.path.lexists(os.path.join(found, name)) for name in KUSTOMIZATION_NAMES):
+        # kustomize itself reads the folder, with its load restrictor (kube_diff); the folder is ours to check.
+        sandbox.walk(found)
         return _rel(found, env_path), "kustomize"
     return _rel(found, env_path), "files"
 
 
-def list_manifest_files(env_path: str, manifests_dir: str, kubeconfig: str | None) -> tuple:
+def list_manifest_files(env_path: str, manifests_dir: str, kubeconfig: str | None,
+                        sandbox: Sandbox | None = None) -> tuple:
     """Manifest files under the manifests dir (sorted, recursive), without the kubeconfig or hidden files."""
-    root = os.path.join(env_path, manifests_dir)
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            path = os.path.join(folder, name)
-            rel = _rel(path, env_path)
-            if name.startswith(".") or not name.endswith(MANIFEST_SUFFIXES) or rel == kubeconfig:
-                continue
-            found.append(rel)
-    return tuple(sorted(found))
+    sandbox = sandbox or Sandbox(env_path)
+    found = (_rel(path, env_path) for path in sandbox.walk(os.path.join(env_path, manifests_dir), MANIFEST_SUFFIXES))
+    return tuple(sorted(rel for rel in found if rel != kubeconfig))
 
 
-def find_secrets(env_path: str) -> tuple[tuple, tuple]:
+def find_secrets(env_path: str, sandbox: Sandbox | None = None) -> tuple[tuple, tuple]:
     """SOPS files in secrets/ and a warning for every other file there (a plaintext secret is a mistake)."""
+    sandbox = sandbox or Sandbox(env_path)
     folder = os.path.join(env_path, SECRETS_DIR)
-    if not os.path.isdir(folder):
+    if not os.path.lexists(folder):
         return (), ()
+    sandbox.resolve(folder)
     secrets, warnings = [], []
     for name in sorted(os.listdir(folder)):
-        if name.startswith(".") or not os.path.isfile(os.path.join(folder, name)):
+        if name.startswith(".") or not os.path.isfile(sandbox.resolve(os.path.join(folder, name))):
             continue
         match = _SECRET_NAME.match(name)
         if match:
@@ -287,25 +303,29 @@ def find_secrets(env_path: str) -> tuple[tuple, tuple]:
 
 
 def describe_environment(env_path: str, repo_path: str | None = None) -> Environment:
-    """Describe the environment folder ``env_path`` of the repository at ``repo_path``."""
-    env_path = os.path.realpath(env_path)
-    repo_path = os.path.realpath(repo_path or os.path.dirname(os.path.dirname(env_path)))
+    """Describe the environment folder ``env_path`` of the repository at ``repo_path``.
+
+    Every file is resolved through the repository's :class:`Sandbox`: a symlink or ``..`` leading
+    outside the checkout is an error naming it.
+    """
+    name = os.path.basename(os.path.normpath(env_path))
+    sandbox = Sandbox(repo_path or os.path.dirname(os.path.dirname(os.path.abspath(env_path))))
+    repo_path = sandbox.root
+    env_path = sandbox.resolve(env_path)
     if not os.path.isdir(env_path):
-        raise TridentError(f"{env_path}: not an environment folder")
-    name = os.path.basename(env_path)
+        raise TridentError(f"{sandbox.display(env_path)}: not an environment folder")
     if not _ENV_NAME.match(name):
-        raise TridentError(f"{env_path}: '{name}' cannot be an inventory host name "
+        raise TridentError(f"{sandbox.display(env_path)}: '{name}' cannot be an inventory host name "
                            "(use letters, digits, '.', '_' and '-')")
-    settings = load_settings(env_path)
-    _check_provider_paths(env_path, repo_path, settings)
-    manifests_dir, manifests_kind = find_manifests(env_path, settings, repo_path)
-    kubeconfig, encrypted = find_kubeconfig(env_path, manifests_dir, settings, repo_path)
+    settings = load_settings(env_path, sandbox)
+    manifests_dir, manifests_kind = find_manifests(env_path, settings, sandbox)
+    kubeconfig, encrypted = find_kubeconfig(env_path, manifests_dir, settings, sandbox)
     manifest_files = ()
     if manifests_kind == "files":
-        manifest_files = list_manifest_files(env_path, manifests_dir, kubeconfig)
-    terraform_files = tuple(sorted(n for n in os.listdir(env_path)
-                                   if n.endswith((".tf", ".tf.json")) and os.path.isfile(os.path.join(env_path, n))))
-    secrets, warnings = find_secrets(env_path)
+        manifest_files = list_manifest_files(env_path, manifests_dir, kubeconfig, sandbox)
+    terraform_files = tuple(sorted(n for n in os.listdir(env_path) if n.endswith((".tf", ".tf.json"))
+                                   and os.path.isfile(sandbox.resolve(os.path.join(env_path, n)))))
+    secrets, warnings = find_secrets(env_path, sandbox)
     return Environment(name=name, path=env_path, repo_path=repo_path, settings=settings, kubeconfig=kubeconfig,
                        kubeconfig_encrypted=encrypted, terraform_files=terraform_files, manifests_dir=manifests_dir,
                        manifests_kind=manifests_kind, manifest_files=manifest_files, secrets=secrets,
@@ -315,14 +335,39 @@ def describe_environment(env_path: str, repo_path: str | None = None) -> Environ
 def list_environments(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list[str]:
     """Names of the environment folders of a repository, sorted; hidden folders are not environments."""
     folder = os.path.join(repo_path, environments_dir)
+    Sandbox(repo_path).resolve(folder)
     if not os.path.isdir(folder):
         raise TridentError(f"{repo_path}: no '{environments_dir}' folder; is this a GitOps repository?")
-    return sorted(name for name in os.listdir(folder)
-                  if not name.startswith(".") and os.path.isdir(os.path.join(folder, name)))
+    names = sorted(name for name in os.listdir(folder)
+                   if not name.startswith(".") and os.path.isdir(os.path.join(folder, name)))
+    if not names:
+        raise TridentError(f"{folder}: no environment folder found")
+    return names
 
 
-def describe_repository(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list[Environment]:
-    """Describe every environment of a repository, in name order."""
+@dataclass(frozen=True)
+class BrokenEnvironment:
+    """An environment folder that cannot be described; it becomes a host that fails with ``error``."""
+
+    name: str
+    relpath: str
+    error: str
+
+    def variables(self, prefix: str = "trident_env_") -> dict:
+        return {f"{prefix}name": self.name, f"{prefix}dir": self.relpath, f"{prefix}error": self.error}
+
+
+def describe_repository(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list:
+    """Describe every environment of a repository, in name order.
+
+    One environment's error does not hide the others: it is returned as a :class:`BrokenEnvironment`
+    (the error names the environment, the file and the problem).
+    """
     repo_path = os.path.realpath(repo_path)
-    return [describe_environment(os.path.join(repo_path, environments_dir, name), repo_path)
-            for name in list_environments(repo_path, environments_dir)]
+    described = []
+    for name in list_environments(repo_path, environments_dir):
+        try:
+            described.append(describe_environment(os.path.join(repo_path, environments_dir, name), repo_path))
+        except TridentError as exc:
+            described.append(BrokenEnvironment(name, f"{environments_dir}/{name}", f"environment {name}: {exc.message}"))
+    return described

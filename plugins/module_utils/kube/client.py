@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
 
 try:
     import urllib3
@@ -62,8 +63,10 @@ class ApiError(TridentError):
 class KubeClient:
     """``request`` is safe to call from many threads at once (urllib3 pools are thread-safe)."""
 
-    def __init__(self, server, token=None, ssl_context=None, timeout=60.0, pool_size=16):
+    def __init__(self, server, token=None, ssl_context=None, timeout=60.0, pool_size=16, identity=None):
         self.server = server.rstrip("/")
+        # Who we authenticate as (user, context, kind of credential; never the credential): for a 401.
+        self.identity = identity or ("a bearer token" if token else "no credentials")
         self._headers = {"Accept": "application/json", "User-Agent": "trident.gitops/kube_diff"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -92,6 +95,10 @@ class KubeClient:
         if response.status >= 400:
             message = data.get("message") if isinstance(data, dict) else None
             reason = data.get("reason", "") if isinstance(data, dict) else ""
+            if response.status == 401:
+                message = (f"the Kubernetes API server {self.server} rejected the credentials of {self.identity} "
+                           "(401 Unauthorized): the token or client certificate is wrong, expired or not for "
+                           "this cluster")
             raise ApiError(response.status, message or f"HTTP {response.status} for {method} {path}", reason)
         return data
 
@@ -129,7 +136,8 @@ def connect(settings, pool_size=16):
         raise TridentError("the urllib3 Python library is required")
     if settings.host and not settings.kubeconfig:
         context = _ssl_context(settings.ca_cert, None, None, settings.validate_certs)
-        return KubeClient(settings.host, settings.api_key, context, settings.timeout, pool_size)
+        return KubeClient(settings.host, settings.api_key, context, settings.timeout, pool_size,
+                          "the api_key option" if settings.api_key else None)
     config, base_dir = _read_kubeconfig(settings.kubeconfig)
     # Private directory for certificates and keys given inline: the SSL context needs files; they
     # are gone as soon as it holds them.
@@ -143,7 +151,21 @@ def connect(settings, pool_size=16):
         context = _ssl_context(settings.ca_cert or ca_cert, cert_file, key_file, settings.validate_certs and verify)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return KubeClient(settings.host or server, settings.api_key or token, context, settings.timeout, pool_size)
+    identity = "the api_key option" if settings.api_key else credential_kind(config, settings.context)
+    return KubeClient(settings.host or server, settings.api_key or token, context, settings.timeout, pool_size,
+                      identity)
+
+
+def credential_kind(config, context_name=None):
+    """``user 'u' of context 'c' (a bearer token)``: who a kubeconfig authenticates as, never the credential."""
+    name = context_name or config.get("current-context")
+    context = _named(config, "contexts", name, "context") or {}
+    user = _named(config, "users", context.get("user"), "user") or {}
+    kinds = [("token", "a bearer token"), ("tokenFile", "a token file"), ("client-certificate", "a client certificate"),
+             ("client-certificate-data", "a client certificate"), ("exec", "an exec plugin"),
+             ("auth-provider", "an auth provider"), ("username", "a user name and password")]
+    kind = next((text for key, text in kinds if user.get(key)), "no credentials")
+    return f"user '{context.get('user')}' of context '{name}' ({kind})"
 
 
 def _read_kubeconfig(source):
@@ -154,7 +176,7 @@ def _read_kubeconfig(source):
     if "\n" in source or source.lstrip().startswith("{"):
         text, base_dir = source, os.getcwd()
     else:
-        path = os.path.expanduser(source)
+        path = confine(os.path.expanduser(source))
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
@@ -244,7 +266,8 @@ def _plain_kubeconfig(config, context_name, base_dir, tmp):
 
 
 def _path(value, base_dir):
-    return os.path.join(base_dir, os.path.expanduser(value))
+    # A kubeconfig from a checkout names files of that checkout only (a token file cannot be /etc/...).
+    return confine(os.path.join(base_dir, os.path.expanduser(value)), base_dir)
 
 
 def _inline(entry, field, base_dir, tmp, as_text=False):

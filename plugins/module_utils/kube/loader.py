@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
 
 from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import KubectlLoader as _YAML_LOADER
 from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import jsonable
@@ -58,8 +59,10 @@ def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl
             raise TridentError("kustomize needs a command runner")
         if not os.path.isdir(kustomize):
             loaded.problems.append(f"{kustomize}: kustomize directory not found")
-        else:
-            result = runner([kubectl, "kustomize", kustomize], check=False)
+        elif _confined(kustomize, loaded):
+            # The load restrictor keeps kustomize from reading files outside the kustomization folder.
+            result = runner([kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly", kustomize],
+                            check=False)
             if result.rc != 0:
                 loaded.problems.append(f"{kustomize}: kubectl kustomize failed: {result.stderr.strip()}")
             else:
@@ -105,7 +108,19 @@ def _walk(directory):
     return found
 
 
+def _confined(path, loaded):
+    """False (with the problem recorded) when ``path`` leads out of the Git checkout holding it."""
+    try:
+        confine(path)
+    except TridentError as exc:
+        loaded.problems.append(exc.message)
+        return False
+    return True
+
+
 def _load_file(path, loaded, decrypt):
+    if not _confined(path, loaded):
+        return
     if os.path.basename(path) in KUSTOMIZATION_FILES:
         loaded.problems.append(f"{path}: a kustomization, not a manifest: use the kustomize option for "
                                f"{os.path.dirname(path) or '.'}")

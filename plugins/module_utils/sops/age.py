@@ -1,8 +1,11 @@
-"""Native decryption of age v1 files (https://age-encryption.org/v1) for X25519 identities.
+"""Native decryption of age v1 files (https://age-encryption.org/v1) for X25519 and SSH identities.
 
 Only what sops needs: the (optionally armored) file holding a data key. Header: version line,
 recipient stanzas, ``---`` and the header MAC; then a 16-byte nonce and the ChaCha20-Poly1305
-STREAM payload in 64 KiB chunks.
+STREAM payload in 64 KiB chunks. Identities: ``AGE-SECRET-KEY-1`` (X25519), ``AGE-SECRET-KEY-PQ-1``
+(post-quantum hybrid, when cryptography offers ML-KEM) and SSH private keys (``ssh-ed25519``,
+``ssh-rsa``) as age's agessh package uses them. Lines we cannot use (plugins, damaged lines, PQ
+without ML-KEM) are skipped and reported only if nothing decrypts.
 """
 
 from __future__ import annotations
@@ -12,24 +15,38 @@ import binascii
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
 
 try:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 except ImportError:  # reported when an age key is used
     X25519PrivateKey = None
+try:  # ML-KEM arrived in cryptography 47; without it post-quantum identities go to the sops binary
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+except ImportError:
+    mlkem = None
 
 VERSION_LINE = b"age-encryption.org/v1"
 ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 SECRET_KEY_HRP = "age-secret-key-"
+PQ_STANZA = "mlkem768x25519"
+PQ_SECRET_KEY_HRP = "age-secret-key-pq-"
+PQ_HPKE_INFO = b"age-encryption.org/mlkem768x25519"
+# HPKE (RFC 9180) suite: KEM MLKEM768-X25519 (X-Wing) 0x647a, KDF HKDF-SHA256 0x0001, AEAD ChaCha20Poly1305 0x0003.
+_HPKE_SUITE = b"HPKE" + bytes.fromhex("647a00010003")
+_XWING_LABEL = b"\\.//^\\"
+_MLKEM768_CIPHERTEXT = 1088
+SSH_ED25519_LABEL = b"age-encryption.org/v1/ssh-ed25519"
+SSH_RSA_LABEL = b"age-encryption.org/v1/ssh-rsa"
 CHUNK = 64 * 1024
 _BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
@@ -97,22 +114,194 @@ def _bech32_polymod(values):
     return checksum
 
 
-def parse_identities(text, source="age identities"):
-    """X25519 secret keys from identity-file text (comments and blank lines ignored)."""
-    keys = []
+@dataclass(frozen=True)
+class X25519Identity:
+    secret: bytes = field(repr=False)
+
+    def unwrap(self, stanza):
+        if stanza.type != "X25519" or len(stanza.args) != 1:
+            return None
+        return _unwrap_x25519(stanza, self.secret)
+
+
+@dataclass(frozen=True)
+class SshEd25519Identity:
+    """An ssh-ed25519 key as agessh uses it: its X25519 form plus a tweak bound to the public key."""
+
+    scalar: bytes = field(repr=False)
+    ssh_public: bytes
+
+    def unwrap(self, stanza):
+        if stanza.type != "ssh-ed25519" or len(stanza.args) != 2 or stanza.args[0] != _ssh_tag(self.ssh_public):
+            return None
+        try:
+            share = _b64_raw(stanza.args[1])
+        except (ValueError, binascii.Error):
+            return None
+        identity = X25519PrivateKey.from_private_bytes(self.scalar)
+        ours = identity.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        try:
+            shared = identity.exchange(X25519PublicKey.from_public_bytes(share))
+            # agessh: HKDF with no input key material, the SSH public key as salt.
+            tweak = X25519PrivateKey.from_private_bytes(_hkdf(b"", self.ssh_public, SSH_ED25519_LABEL))
+            shared = tweak.exchange(X25519PublicKey.from_public_bytes(shared))
+        except ValueError:
+            return None
+        return _open_file_key(_hkdf(shared, share + ours, SSH_ED25519_LABEL), stanza.body)
+
+
+@dataclass(frozen=True)
+class SshRsaIdentity:
+    key: object = field(repr=False)
+    ssh_public: bytes
+
+    def unwrap(self, stanza):
+        if stanza.type != "ssh-rsa" or len(stanza.args) != 1 or stanza.args[0] != _ssh_tag(self.ssh_public):
+            return None
+        oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=SSH_RSA_LABEL)
+        try:
+            return self.key.decrypt(stanza.body, oaep)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class HybridIdentity:
+    """A post-quantum AGE-SECRET-KEY-PQ-1 identity: HPKE base mode with the X-Wing KEM, as age 1.3 and
+    filippo.io/hpke implement it."""
+
+    seed: bytes = field(repr=False)
+
+    def unwrap(self, stanza):
+        if stanza.type != PQ_STANZA or len(stanza.args) != 1 or len(stanza.body) != 32:
+            return None
+        try:
+            enc = _b64_raw(stanza.args[0])
+        except (ValueError, binascii.Error):
+            return None
+        if len(enc) != _MLKEM768_CIPHERTEXT + 32:
+            return None
+        expanded = hashlib.shake_256(self.seed).digest(96)
+        curve = X25519PrivateKey.from_private_bytes(expanded[64:])
+        curve_share = enc[_MLKEM768_CIPHERTEXT:]
+        try:
+            shared_pq = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]).decapsulate(
+                enc[:_MLKEM768_CIPHERTEXT])
+            shared_curve = curve.exchange(X25519PublicKey.from_public_bytes(curve_share))
+        except ValueError:
+            return None
+        curve_public = curve.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        shared = hashlib.sha3_256(shared_pq + shared_curve + curve_share + curve_public + _XWING_LABEL).digest()
+        key, nonce = _hpke_key_and_nonce(shared, PQ_HPKE_INFO)
+        try:
+            return ChaCha20Poly1305(key).decrypt(nonce, stanza.body, None)
+        except InvalidTag:
+            return None
+
+
+def _hpke_extract(salt, label, ikm):
+    return hmac.new(salt, b"HPKE-v1" + _HPKE_SUITE + label + ikm, hashlib.sha256).digest()
+
+
+def _hpke_expand(prk, label, info, length):
+    labeled = length.to_bytes(2, "big") + b"HPKE-v1" + _HPKE_SUITE + label + info
+    return HKDFExpand(algorithm=hashes.SHA256(), length=length, info=labeled).derive(prk)
+
+
+def _hpke_key_and_nonce(shared_secret, info):
+    """RFC 9180 key schedule, base mode (no PSK): the AEAD key and the nonce of the first message."""
+    context = b"\x00" + _hpke_extract(b"", b"psk_id_hash", b"") + _hpke_extract(b"", b"info_hash", info)
+    secret = _hpke_extract(shared_secret, b"secret", b"")
+    return _hpke_expand(secret, b"key", context, 32), _hpke_expand(secret, b"base_nonce", context, 12)
+
+
+def _mlkem_available():
+    if mlkem is None:
+        return False
+    try:
+        mlkem.MLKEM768PrivateKey.from_seed_bytes(bytes(64))
+    except UnsupportedAlgorithm:  # a cryptography built against a backend without ML-KEM
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Identities:
+    """Usable identities, and a note for each line or key that was skipped (never its content)."""
+
+    usable: tuple = ()
+    skipped: tuple = ()
+
+    def __add__(self, other):
+        return Identities(self.usable + other.usable, self.skipped + other.skipped)
+
+    def __bool__(self):
+        return bool(self.usable)
+
+
+def _ssh_tag(ssh_public):
+    return base64.b64encode(hashlib.sha256(ssh_public).digest()[:4]).decode().rstrip("=")
+
+
+def _open_file_key(wrap_key, body):
+    try:
+        return ChaCha20Poly1305(wrap_key).decrypt(b"\x00" * 12, body, None)
+    except InvalidTag:
+        return None
+
+
+def _parse_line(word):
+    """One identity, or the reason it is skipped."""
+    if word.startswith("AGE-PLUGIN-"):
+        return None, "age plugin identity is not supported"
+    try:
+        hrp, data = bech32_decode(word)
+    except ValueError:
+        hrp, data = None, b""
+    if hrp == PQ_SECRET_KEY_HRP and len(data) == 32:
+        if not _mlkem_available():
+            return None, "post-quantum identity (AGE-SECRET-KEY-PQ-1...) needs ML-KEM, which this cryptography lacks"
+        return HybridIdentity(data), None
+    if hrp != SECRET_KEY_HRP or len(data) != 32:
+        return None, "not an age identity (AGE-SECRET-KEY-1...)"  # never echo the line: it may be a secret
+    return X25519Identity(data), None
+
+
+def parse_identities(text, source="age identities", words=False):
+    """Identities of an identity file (one per line; every word of a line with ``words``, as sops reads
+    SOPS_AGE_KEY). Comments and blank lines are ignored; unusable lines are skipped with a note."""
+    _require()
+    usable, skipped = [], []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        try:
-            hrp, data = bech32_decode(line)
-        except ValueError:
-            hrp, data = None, b""
-        if hrp != SECRET_KEY_HRP or len(data) != 32:
-            # Never echo the line: it may be a mangled secret key.
-            raise SopsError(f"{source}, line {number}: not an age X25519 identity (AGE-SECRET-KEY-1...)")
-        keys.append(data)
-    return keys
+        for word in line.split() if words else [line]:
+            identity, reason = _parse_line(word)
+            if identity is None:
+                skipped.append(f"{source}, line {number}: {reason}")
+            else:
+                usable.append(identity)
+    return Identities(tuple(usable), tuple(skipped))
+
+
+def parse_ssh_identity(data, source):
+    """An SSH private key (OpenSSH or PEM, unencrypted) as an age identity."""
+    _require()
+    try:
+        if b"OPENSSH PRIVATE KEY" in data:
+            key = serialization.load_ssh_private_key(data, password=None)
+        else:
+            key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return Identities(skipped=(f"{source}: not an unencrypted ssh-ed25519 or ssh-rsa private key",))
+    ssh_public = base64.b64decode(key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).split()[1])
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        seed = key.private_bytes(Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        return Identities((SshEd25519Identity(hashlib.sha512(seed).digest()[:32], ssh_public),))
+    if isinstance(key, rsa.RSAPrivateKey):
+        return Identities((SshRsaIdentity(key, ssh_public),))
+    return Identities(skipped=(f"{source}: SSH key type is not ssh-ed25519 or ssh-rsa",))
 
 
 def dearmor(data):
@@ -169,8 +358,6 @@ def _hkdf(ikm, salt, info, length=32):
 
 def _unwrap_x25519(stanza, secret):
     """The file key from one X25519 stanza, or None if it is not for this identity."""
-    if stanza.type != "X25519" or len(stanza.args) != 1:
-        return None
     try:
         share = _b64_raw(stanza.args[0])
     except (ValueError, binascii.Error):
@@ -183,11 +370,7 @@ def _unwrap_x25519(stanza, secret):
     except ValueError:  # all-zero shared secret (low-order point): never for us
         return None
     recipient = identity.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    wrap_key = _hkdf(shared, share + recipient, b"age-encryption.org/v1/X25519")
-    try:
-        return ChaCha20Poly1305(wrap_key).decrypt(b"\x00" * 12, stanza.body, None)
-    except InvalidTag:
-        return None
+    return _open_file_key(_hkdf(shared, share + recipient, b"age-encryption.org/v1/X25519"), stanza.body)
 
 
 def decrypt_payload(file_key, payload):
@@ -215,20 +398,34 @@ def decrypt_payload(file_key, payload):
         counter += 1
 
 
+class PostQuantumOnly(SopsError):
+    """Only a post-quantum stanza could open the file, and we hold such an identity we cannot use."""
+
+
 def decrypt(data, identities):
-    """Decrypt an (armored) age file with any of the X25519 secret keys; None if none matches."""
+    """Decrypt an (armored) age file with any of the identities; None if none matches."""
     _require()
     header = parse_header(dearmor(data))
-    for secret in identities:
+    for identity in identities.usable:
         for stanza in header.stanzas:
-            file_key = _unwrap_x25519(stanza, secret)
+            file_key = identity.unwrap(stanza)
             if file_key is None:
                 continue
             expected = hmac.new(_hkdf(file_key, b"", b"header"), header.mac_input, hashlib.sha256).digest()
             if not hmac.compare_digest(expected, header.mac):
                 raise SopsError("age: header MAC mismatch (tampered)")
             return decrypt_payload(file_key, header.payload)
+    if any(stanza.type == PQ_STANZA for stanza in header.stanzas) and \
+            any("post-quantum" in note for note in identities.skipped):
+        raise PostQuantumOnly("only a post-quantum (mlkem768x25519) identity could decrypt it, and this "
+                              "cryptography has no ML-KEM")
     return None
+
+
+def default_ssh_identity_files(home=None):
+    """sops' default SSH identities: ~/.ssh/id_ed25519 and ~/.ssh/id_rsa."""
+    home = home or os.path.expanduser("~")
+    return [os.path.join(home, ".ssh", name) for name in ("id_ed25519", "id_rsa")]
 
 
 def default_identity_file(env=None):

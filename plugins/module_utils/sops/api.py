@@ -77,6 +77,8 @@ def _text(content):
 
 def verify_mac(metadata, key, computed):
     """Compare the MAC sops stored (encrypted, bound to lastmodified) with the one just computed."""
+    if not metadata.mac:
+        raise SopsError("MAC mismatch: the file has no MAC (verify_mac: false reads it, like sops --ignore-mac)")
     try:
         stored = decrypt_value(metadata.mac, key, metadata.lastmodified, where="sops metadata mac")
     except SopsError as exc:
@@ -104,7 +106,7 @@ def decrypt_document(content, fmt, keys=None, verify=True, runner=None):
     except NoUsableKey as exc:
         if not exc.foreign:
             raise
-        return _decrypt_with_binary(text, fmt, keys, runner, exc)
+        return _decrypt_with_binary(text, fmt, keys, runner, exc, verify)
     decrypted, computed = decrypt_branches(branches, data_key, metadata.rules)
     if verify:
         verify_mac(metadata, data_key, computed)
@@ -117,7 +119,7 @@ def decrypt_document(content, fmt, keys=None, verify=True, runner=None):
     return DecryptedDocument(fmt=fmt, branches=tuple(decrypted), binary=binary, version=metadata.version)
 
 
-def _decrypt_with_binary(text, fmt, keys, runner, cause):
+def _decrypt_with_binary(text, fmt, keys, runner, cause, verify=True):
     """Key types we do not implement (cloud KMS, Vault): let the sops binary decrypt, in memory."""
     binary = shutil.which(keys.sops_binary) if keys.sops_binary else None
     if not binary:
@@ -128,6 +130,8 @@ def _decrypt_with_binary(text, fmt, keys, runner, cause):
         env["GNUPGHOME"] = keys.gnupg_home
     if keys.age_key_file:
         env["SOPS_AGE_KEY_FILE"] = keys.age_key_file
+    if keys.age_ssh_private_key_file:
+        env["SOPS_AGE_SSH_PRIVATE_KEY_FILE"] = keys.age_ssh_private_key_file
     if keys.age_keys:
         env["SOPS_AGE_KEY"] = keys.age_keys
     with private_tempdir(prefix="trident-sops-") as tmp:
@@ -137,8 +141,8 @@ def _decrypt_with_binary(text, fmt, keys, runner, cause):
         with open(source, "w", encoding="utf-8") as handle:
             handle.write(text)
         try:
-            result = runner([binary, "--decrypt", "--input-type", fmt, "--output-type", fmt, source],
-                            env=env, binary_output=True)
+            argv = [binary, "--decrypt", "--input-type", fmt, "--output-type", fmt, source]
+            result = runner(argv[:2] + ([] if verify else ["--ignore-mac"]) + argv[2:], env=env, binary_output=True)
         except TridentError as exc:
             raise SopsError(f"sops binary could not decrypt the file: {exc.message}") from None
     if fmt == "binary":

@@ -33,44 +33,74 @@ class KeyOptions:
 
     age_keys: str = field(default="", repr=False)
     age_key_file: str = ""
+    age_ssh_private_key_file: str = ""
     gnupg_home: str = ""
     pgp_private_keys: tuple = field(default=(), repr=False)
     sops_binary: str = "sops"
-    # Also read SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, GNUPGHOME and sops' default age key file, as sops does.
+    # Also read SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_SSH_PRIVATE_KEY_FILE, GNUPGHOME, sops' default
+    # age key file and ~/.ssh/id_ed25519, ~/.ssh/id_rsa, as sops does.
     use_environment: bool = True
     environment: dict = field(default=None, repr=False)
 
     def cache_key(self):
         """A hashable summary identifying these options (secrets reduced to a digest)."""
         digest = hashlib.sha256(repr((self.age_keys, tuple(self.pgp_private_keys))).encode()).hexdigest()
-        return (digest, self.age_key_file, self.gnupg_home, self.sops_binary, self.use_environment)
+        return (digest, self.age_key_file, self.age_ssh_private_key_file, self.gnupg_home, self.sops_binary,
+                self.use_environment)
+
+
+def _read_key_file(path, explicit, kind):
+    """The bytes of a key file; None if it does not exist and was not asked for explicitly."""
+    try:
+        with open(os.path.expanduser(path), "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        if explicit:
+            raise SopsError(f"{kind} {path} does not exist") from None
+        return None
+    except OSError as exc:
+        raise SopsError(f"cannot read {kind} {path}: {exc.strerror}") from None
+
+
+def _ssh_identities(options, env):
+    files = [(options.age_ssh_private_key_file, True)] if options.age_ssh_private_key_file else []
+    if options.use_environment:
+        if env.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE"):
+            files.append((env["SOPS_AGE_SSH_PRIVATE_KEY_FILE"], True))
+        files += [(path, False) for path in age.default_ssh_identity_files(env.get("HOME"))]
+    found = age.Identities()
+    for path, explicit in files:
+        try:
+            data = _read_key_file(path, explicit, "SSH key file")
+        except SopsError as exc:
+            if explicit:
+                raise
+            # sops passes over a default ~/.ssh key it cannot read; say so only if nothing decrypts.
+            found += age.Identities(skipped=(exc.message,))
+            continue
+        if data is not None:
+            found += age.parse_ssh_identity(data, f"SSH key file {path}")
+    return found
 
 
 def age_identities(options):
-    """Every X25519 identity the options and (optionally) the environment provide."""
+    """Every age identity (X25519, SSH) the options and (optionally) the environment provide."""
     env = os.environ if options.environment is None else options.environment
-    sources = []
+    found = _ssh_identities(options, env)
     if options.age_keys:
-        sources.append(("age_keys", options.age_keys))
-    files = [options.age_key_file] if options.age_key_file else []
+        found += age.parse_identities(options.age_keys, "age_keys", words=True)
+    files = [(options.age_key_file, True)] if options.age_key_file else []
     if options.use_environment:
         if env.get("SOPS_AGE_KEY"):
-            sources.append(("SOPS_AGE_KEY", env["SOPS_AGE_KEY"]))
-        files += [env.get("SOPS_AGE_KEY_FILE", ""), age.default_identity_file(env)]
-    for index, path in enumerate(p for p in files if p):
-        explicit = index == 0 and path == options.age_key_file
-        try:
-            with open(os.path.expanduser(path), encoding="utf-8") as handle:
-                sources.append((f"age key file {path}", handle.read()))
-        except FileNotFoundError:
-            if explicit:
-                raise SopsError(f"age key file {path} does not exist") from None
-        except OSError as exc:
-            raise SopsError(f"cannot read age key file {path}: {exc.strerror}") from None
-    identities = []
-    for label, text in sources:
-        identities.extend(age.parse_identities(text, label))
-    return identities
+            found += age.parse_identities(env["SOPS_AGE_KEY"], "SOPS_AGE_KEY", words=True)
+        if env.get("SOPS_AGE_KEY_FILE"):
+            files.append((env["SOPS_AGE_KEY_FILE"], False))
+        files.append((age.default_identity_file(env), False))
+    for path, explicit in files:
+        data = _read_key_file(path, explicit, "age key file")
+        if data is not None:
+            found += age.parse_identities(data.decode("utf-8", errors="replace"), f"age key file {path}")
+    return found
 
 
 class _Pgp:
@@ -102,13 +132,18 @@ def _try_group(group, identities, pgp_session):
     for key in sorted(group, key=lambda k: _ORDER.get(k.type, len(_ORDER))):
         if key.type == "age":
             try:
-                part = age.decrypt(key.enc, identities) if identities else None
+                part = age.decrypt(key.enc, identities) if identities.usable or identities.skipped else None
+            except age.PostQuantumOnly as exc:
+                foreign.append("age-post-quantum")
+                reasons.append(f"age {key.identity}: {exc.message}")
+                continue
             except SopsError as exc:
                 reasons.append(f"age {key.identity}: {exc.message}")
                 continue
             if part is not None:
                 return part, reasons, foreign
-            reasons.append(f"age {key.identity}: no matching identity")
+            skipped = f" (skipped: {'; '.join(identities.skipped)})" if identities.skipped else ""
+            reasons.append(f"age {key.identity}: no matching identity{skipped}")
         elif key.type == "pgp":
             part = pgp_session().decrypt(key.enc)
             if part:
@@ -123,7 +158,7 @@ def _try_group(group, identities, pgp_session):
 def recover_data_key(metadata, options, runner):
     """The 32-byte data key: every group must yield its part (or ``shamir_threshold`` groups)."""
     needs_age = any(k.type == "age" for group in metadata.key_groups for k in group)
-    identities = age_identities(options) if needs_age else []
+    identities = age_identities(options) if needs_age else age.Identities()
     with contextlib.ExitStack() as stack:
         session = []
 

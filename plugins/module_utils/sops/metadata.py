@@ -9,7 +9,6 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Rules
 
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
-SUPPORTED_MAJOR_VERSIONS = (3,)
 # Metadata key -> field holding the key's identity (recipient, fingerprint, ARN...), for messages.
 KEY_TYPES = {
     "age": "recipient",
@@ -80,22 +79,40 @@ def _keys_of(group):
     return tuple(keys)
 
 
-def check_version(version):
-    match = re.match(r"^(\d+)\.(\d+)", str(version or ""))
-    if not match or int(match.group(1)) not in SUPPORTED_MAJOR_VERSIONS:
-        raise SopsError(f"unsupported sops version {str(version)[:32]!r} in the file's metadata "
-                        f"(supported: {', '.join(f'{v}.x' for v in SUPPORTED_MAJOR_VERSIONS)})")
+# Go's time.RFC3339 as time.Parse reads it (fractional seconds allowed, two-digit fields).
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?(Z|[-+]\d{2}:\d{2})$")
+
+
+def lastmodified_aad(text):
+    """The MAC's additional data: sops parses ``lastmodified`` as RFC 3339 and formats it again
+    (no fractional seconds, a zero offset as ``Z``); a value it cannot parse makes it refuse the file."""
+    match = _RFC3339.match(str(text))
+    if not match or not _valid_clock(match.groups()):
+        raise SopsError("sops metadata: lastmodified is not an RFC 3339 time (damaged file?)")
+    zone = match.group(7)
+    if zone != "Z" and zone[1:] == "00:00":
+        zone = "Z"
+    return "{}-{}-{}T{}:{}:{}{}".format(*match.groups()[:6], zone)
+
+
+def _valid_clock(groups):
+    month, day, hour, minute, second = (int(g) for g in groups[1:6])
+    zone = groups[6]
+    zone_ok = zone == "Z" or (int(zone[1:3]) <= 24 and int(zone[4:6]) <= 60)
+    return 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 60 and zone_ok
 
 
 def parse_metadata(raw):
     """Validate the metadata mapping of a file and return it typed."""
     if not isinstance(raw, dict):
         raise SopsError("sops metadata is not a mapping")
-    check_version(raw.get("version"))
-    for required in ("lastmodified", "mac"):
-        if not raw.get(required):
-            raise SopsError(f"sops metadata has no {required} (truncated or damaged file)")
+    # No check of ``version``: sops has none, and rotate/updatekeys keep a file's old version string.
+    if not raw.get("lastmodified"):
+        raise SopsError("sops metadata has no lastmodified (truncated or damaged file)")
+    aad = lastmodified_aad(raw["lastmodified"])
     rules = {name: str(raw.get(name) or "") for name in _RULE_FIELDS}
+    if sum(1 for value in rules.values() if value) > 1:
+        raise SopsError("sops metadata names more than one of " + ", ".join(_RULE_FIELDS) + " (sops refuses that)")
     if not any(rules.values()):
         rules["unencrypted_suffix"] = DEFAULT_UNENCRYPTED_SUFFIX
     if raw.get("key_groups"):
@@ -108,6 +125,6 @@ def parse_metadata(raw):
         threshold = int(raw.get("shamir_threshold") or 0)
     except (TypeError, ValueError):
         raise SopsError("sops metadata: shamir_threshold is not a number") from None
-    return Metadata(version=str(raw["version"]), lastmodified=str(raw["lastmodified"]), mac=str(raw["mac"]),
+    return Metadata(version=str(raw.get("version") or ""), lastmodified=aad, mac=str(raw.get("mac") or ""),
                     rules=Rules(mac_only_encrypted=_as_bool(raw.get("mac_only_encrypted")), **rules),
                     key_groups=groups, shamir_threshold=threshold)

@@ -15,6 +15,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import fr
 KEY_ARGUMENT_SPEC = dict(
     age_keys=dict(type="str", no_log=True),
     age_key_file=dict(type="path"),
+    age_ssh_private_key_file=dict(type="path"),
     gnupg_home=dict(type="path"),
     pgp_private_keys=dict(type="list", elements="str", no_log=True),
     use_environment=dict(type="bool", default=True),
@@ -28,6 +29,7 @@ def key_options(params):
     return KeyOptions(
         age_keys=params.get("age_keys") or "",
         age_key_file=params.get("age_key_file") or "",
+        age_ssh_private_key_file=params.get("age_ssh_private_key_file") or "",
         gnupg_home=params.get("gnupg_home") or "",
         pgp_private_keys=tuple(params.get("pgp_private_keys") or ()),
         sops_binary=params.get("sops_binary") or "",

@@ -9,6 +9,9 @@ import re
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.cipher import Comment
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
+from ansible_collections.trident.gitops.plugins.module_utils.sops.goini import (
+    DEFAULT_SECTION, parse_ini, quote_key, quote_value, strip_comment_char,
+)
 from ansible_collections.trident.gitops.plugins.module_utils.sops.metadata import unflatten
 from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Branch, to_data
 from ansible_collections.trident.gitops.plugins.module_utils.sops.yamltree import dump_yaml, load_yaml
@@ -34,11 +37,30 @@ def _split_metadata(branch):
     return kept, metadata
 
 
+def _json_int(text):
+    """sops' JSON store: a number is an int when Go's ParseInt reads it (int64), else a float64."""
+    value = int(text)
+    return value if -(1 << 63) <= value < (1 << 63) else _json_float(text)
+
+
+def _json_float(text):
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
+    return value
+
+
+def _json_constant(name):
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN/Infinity; Go's decoder does not
+
+
 def _load_json(text):
     try:
-        document = json.loads(text, object_pairs_hook=Branch)
+        document = json.loads(text, object_pairs_hook=Branch, parse_int=_json_int, parse_float=_json_float,
+                              parse_constant=_json_constant)
     except ValueError as exc:
-        raise SopsError(f"not valid JSON at line {exc.lineno} (truncated or damaged file?)") from None
+        line = f" at line {exc.lineno}" if hasattr(exc, "lineno") else ""
+        raise SopsError(f"not valid JSON{line} (truncated or damaged file?)") from None
     if not isinstance(document, Branch):
         raise SopsError("a SOPS JSON document must be an object")
     return [document]
@@ -46,8 +68,9 @@ def _load_json(text):
 
 def _load_dotenv(text):
     branch = Branch()
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    # sops splits on "\n" only: a "\r" or a Unicode line separator stays in the value.
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line:
             continue
         if line.startswith("#"):
             branch.append((Comment(line[1:]), None))
@@ -60,30 +83,26 @@ def _load_dotenv(text):
 
 
 def _load_ini(text):
+    """sops' INI tree: one branch per section, each key's comment after it (go-ini keeps it there)."""
     root = Branch()
-    section = None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line:
-            continue
-        target = section if section is not None else root
-        if line[0] in ";#":
-            target.append((Comment(line[1:]), None))
-        elif line.startswith("[") and line.endswith("]"):
-            section = Branch()
-            root.append((line[1:-1].strip(), section))
-        elif "=" in line:
-            key, value = line.split("=", 1)
-            value = value.strip()
-            if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            if section is None:  # keys before any section live in go-ini's DEFAULT section
-                section = Branch()
-                root.append(("DEFAULT", section))
-            section.append((key.strip(), value.replace("\\n", "\n")))
-        else:
-            raise SopsError(f"INI line {number} is neither a section, a key = value nor a comment")
+    for section in parse_ini(text):
+        if section.name == DEFAULT_SECTION and not section.keys and not section.comment:
+            continue  # go-ini's implicit section, empty: sops' output drops it too
+        items = Branch()
+        if section.comment:
+            items.append((Comment(strip_comment_char(section.comment)), None))
+        for key in section.keys:
+            items.append((key.name, key.value))
+            if key.comment:
+                items.append((Comment(strip_comment_char(key.comment)), None))
+        root.append((section.name, items))
     return [root]
+
+
+def _ini_metadata(flat):
+    """INI metadata values: sops escapes newlines in them (3.13.2+) or wrote them triple-quoted."""
+    return unflatten({key: value.replace("\\n", "\n") if isinstance(value, str) else value
+                      for key, value in flat if isinstance(key, str)})
 
 
 def load(text, fmt):
@@ -103,7 +122,7 @@ def load(text, fmt):
     else:
         branches = _load_ini(text)
         rest, flat = _split_metadata(branches[0])
-        return [rest], (unflatten(dict(flat)) if flat else None)
+        return [rest], (_ini_metadata(flat) if flat else None)
     metadata = None
     kept = []
     for branch in branches:
@@ -160,7 +179,7 @@ def render(branches, fmt, binary_data=None):
             lines.append(f"[{section}]")
             for key, value in entries:
                 lines.append(";" + key.value if isinstance(key, Comment)
-                             else f"{key} = {_flat_scalar(value, fmt, key).replace(chr(10), chr(92) + 'n')}")
+                             else f"{quote_key(key)} = {quote_value(_flat_scalar(value, fmt, key))}")
             lines.append("")
     else:
         raise SopsError(f"unknown output format {fmt!r} (one of {', '.join(FORMATS)})")

@@ -1,17 +1,20 @@
-"""YAML documents as sops sees them: YAML 1.2 core types (plus timestamps), comments kept in place.
+"""YAML documents as sops sees them: scalars typed as go-yaml v3 types them, comments kept in place.
 
-PyYAML composes the node graph; comments, which PyYAML drops, are found in the text and placed
-before the mapping key or sequence item that follows them, as sops' YAML store does.
+PyYAML composes the node graph (untouched by its YAML 1.1 resolver); :mod:`goyaml` types the scalars.
+Comments, which PyYAML drops, are found in the text and placed before the mapping key or sequence
+item that follows them, as sops' YAML store does.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.cipher import Comment, Timestamp, go_float
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
-from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Branch
+from ansible_collections.trident.gitops.plugins.module_utils.sops.goyaml import (
+    BigUnsigned, Unresolved, resolve_plain, resolve_tagged,
+)
+from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Branch, path_label
 
 try:
     import yaml
@@ -21,69 +24,35 @@ except ImportError:  # reported when a YAML document is read or written
     Resolver = object
 
 _TAG = "tag:yaml.org,2002:"
-_TIMESTAMP = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|[ \t]+)(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d*))?"
-                        r"[ \t]*(Z|[-+]\d{1,2}(?::?\d{2})?)?)?$")
+_PLAIN = "trident:plain"  # an untagged plain scalar: go-yaml resolves it, not PyYAML
 
 
-class _CoreResolver(Resolver):
-    """YAML 1.2 core schema, as Go's yaml.v3 (sops) resolves plain scalars: `yes` is a string."""
+class _PlainResolver(Resolver):
+    """Leaves every untagged plain scalar unresolved (tag ``_PLAIN``) for :mod:`goyaml` to type."""
 
-    yaml_implicit_resolvers = {}
+    def resolve(self, kind, value, implicit):
+        if yaml is not None and kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)
 
 
 if yaml is not None:
-    for _tag, _regexp, _first in (
-        ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-        ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-        ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
-                  r"|\.(?:nan|NaN|NAN))$", "-+0123456789."),
-        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-        ("timestamp", _TIMESTAMP.pattern, "0123456789"),
-    ):
-        _CoreResolver.add_implicit_resolver(_TAG + _tag, re.compile(_regexp), list(_first))
-
     class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-                  _CoreResolver):
+                  _PlainResolver):
         def __init__(self, stream):
             yaml.reader.Reader.__init__(self, stream)
             yaml.scanner.Scanner.__init__(self)
             yaml.parser.Parser.__init__(self)
             yaml.composer.Composer.__init__(self)
-            _CoreResolver.__init__(self)
-
-
-def go_timestamp(text):
-    """A YAML timestamp as Go's RFC 3339 text (what sops encrypts and prints)."""
-    match = _TIMESTAMP.match(text.strip())
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    out = f"{int(year):04d}-{int(month):02d}-{int(day):02d}T{int(hour or 0):02d}:{int(minute or 0):02d}:" \
-          f"{int(second or 0):02d}"
-    fraction = (fraction or "")[:9].rstrip("0")
-    if fraction:
-        out += "." + fraction
-    if not zone or zone == "Z":
-        return out + "Z"
-    sign, digits = zone[0], zone[1:].replace(":", "")
-    hours, minutes = int(digits[:-2] if len(digits) > 2 else digits), int(digits[-2:]) if len(digits) > 2 else 0
-    return out + ("Z" if hours == minutes == 0 else f"{sign}{hours:02d}:{minutes:02d}")
+            _PlainResolver.__init__(self)
 
 
 def _scalar(node):
-    tag, value = node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag, node.value
-    if tag == "null":
-        return None
-    if tag == "bool":
-        return value.lower() == "true"
-    if tag == "int":
-        return int(value, 0) if value[:2] in ("0o", "0x") else int(value)
-    if tag == "float":
-        lowered = value.lower()
-        return float(lowered.replace(".inf", "inf").replace(".nan", "nan"))
-    if tag == "timestamp":
-        return Timestamp(go_timestamp(value))
-    if tag == "binary":
-        return base64.b64decode(value)
-    return value
+    if node.tag == _PLAIN:
+        return resolve_plain(node.value)
+    if node.tag.startswith(_TAG):
+        return resolve_tagged(node.tag[len(_TAG):], node.value)
+    return node.value  # a local tag (!foo): go-yaml keeps the text
 
 
 def _comments(text, scalar_spans):
@@ -116,6 +85,8 @@ class _Builder:
     def __init__(self, text, comments):
         self.text = text
         self.comments = comments
+        # sops first decodes the first document into a map, which refuses what go-yaml cannot decode.
+        self.strict = True
 
     def pending(self, before):
         out = []
@@ -123,26 +94,55 @@ class _Builder:
             out.append(Comment(self.comments.pop(0)[1]))
         return out
 
-    def build(self, node):
+    def key(self, node, path):
+        key = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(key, bytes):
+            key = key.decode("utf-8", errors="surrogateescape")
+        if not isinstance(key, str) or isinstance(key, Timestamp):  # a time is no string key to sops
+            raise SopsError(f"{path_label(path)}: a mapping key is not a string (sops supports string keys only)")
+        return key
+
+    def leaf(self, node, path):
+        value = _scalar(node)
+        if isinstance(value, Unresolved):
+            if self.strict:
+                raise SopsError(f"{path_label(path)}: a tagged value does not match its tag (sops refuses it)")
+            return None  # sops ignores the decoding error and keeps no value
+        if isinstance(value, BigUnsigned):
+            raise SopsError(f"{path_label(path)}: an integer beyond the signed 64-bit range (sops refuses it)")
+        return value
+
+    def build(self, node, path=()):
         if isinstance(node, yaml.MappingNode):
             branch = Branch()
+            if self.strict:
+                _refuse_duplicate_keys(node, path)
             for key, value in node.value:
                 limit = key.start_mark.index
                 if isinstance(value, yaml.ScalarNode) and value.end_mark.line == key.start_mark.line:
                     # A comment after a one-line value belongs to that key, as sops places it.
                     limit = self.text.find("\n", limit) % (len(self.text) + 1)
                 branch.extend((comment, None) for comment in self.pending(limit))
-                if not isinstance(key, yaml.ScalarNode):
-                    raise SopsError("YAML mapping keys must be scalars")
-                branch.append((str(key.value), self.build(value)))
+                name = self.key(key, path)
+                branch.append((name, self.build(value, path + (name,))))
             return branch
         if isinstance(node, yaml.SequenceNode):
             items = []
             for item in node.value:
                 items.extend(self.pending(item.start_mark.index))
-                items.append(self.build(item))
+                items.append(self.build(item, path))
             return items
-        return _scalar(node)
+        return self.leaf(node, path)
+
+
+def _refuse_duplicate_keys(node, path):
+    """go-yaml's check when sops decodes the first document: two keys of one kind with one text."""
+    seen = set()
+    for key, _value in node.value:
+        marker = (type(key).__name__, key.value if isinstance(key, yaml.ScalarNode) else "")
+        if marker in seen:
+            raise SopsError(f"{path_label(path)}: mapping key {str(marker[1])[:40]!r} is defined twice")
+        seen.add(marker)
 
 
 def load_yaml(text):
@@ -165,6 +165,7 @@ def load_yaml(text):
         if root is None:
             continue
         document = builder.build(root)
+        builder.strict = False
         if not isinstance(document, Branch):
             raise SopsError("a SOPS YAML document must be a mapping")
         following = roots[index + 1].start_mark.index if index + 1 < len(roots) and roots[index + 1] else len(text)

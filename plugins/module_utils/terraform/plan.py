@@ -23,6 +23,8 @@ class ResourceChange:
     actions: tuple
     before: object = None
     after: object = None
+    # Terraform's action_reason (replace_because_tainted, delete_because_no_resource_config, ...), if any.
+    reason: str | None = None
 
     @property
     def destructive(self):
@@ -34,7 +36,10 @@ class ResourceChange:
         return "delete" in self.actions and "create" in self.actions
 
     def to_dict(self):
-        return {"address": self.address, "actions": list(self.actions)}
+        result = {"address": self.address, "actions": list(self.actions)}
+        if self.reason:
+            result["action_reason"] = self.reason
+        return result
 
     def to_diff(self):
         return {"before_header": self.address, "after_header": self.address,
@@ -125,6 +130,7 @@ def _resource_change(entry):
         actions=tuple(change.get("actions") or ()),
         before=render(change.get("before"), change.get("before_sensitive", False)),
         after=render(change.get("after"), change.get("after_sensitive", False), change.get("after_unknown", False)),
+        reason=entry.get("action_reason"),
     )
 
 

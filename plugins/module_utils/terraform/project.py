@@ -16,12 +16,16 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import interruptible
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write, private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, mask_outputs, parse_plan
 
 DEFAULT_STATE_ROOT = os.path.join("~", ".cache", "trident-gitops", "terraform")
+# The private folder of one run in the state dir: var files, backend settings, the plan file.
+RUN_PREFIX = ".run-"
 LOCK_FILE = ".terraform.lock.hcl"
 # Where the local backend keeps non-default workspaces, relative to the state dir (Terraform's own layout).
 WORKSPACE_DIR = "terraform.tfstate.d"
@@ -200,12 +204,15 @@ def validate(settings):
         state_dir = os.path.realpath(os.path.expanduser(settings.state_dir))
         if state_dir == project or state_dir.startswith(project + os.sep):
             raise TridentError("state_dir must be outside project_path: nothing a run writes may live in the checkout")
+    for path in config_files(project):
+        confine(path, settings.project_path)  # a *.tf symlinked out of the checkout is refused
     for path in [*settings.variables_files, *settings.backend_config_files,
                  *([settings.cli_config_file] if settings.cli_config_file else [])]:
-        if not os.path.isfile(path):
+        # A file inside a checkout cannot lead out of it; one the user names outside any checkout is theirs.
+        if not os.path.isfile(confine(path)):
             raise TridentError(f"file not found: {path}")
     for path in settings.plugin_dirs:
-        if not os.path.isdir(path):
+        if not os.path.isdir(confine(path)):
             raise TridentError(f"plugin_dirs: {path} is not a directory")
 
 
@@ -233,10 +240,22 @@ def reconcile(settings, runner):
     state_dir = os.path.expanduser(settings.state_dir or default_state_dir(settings.project_path, settings.workspace))
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     lock_seconds = parse_duration(settings.lock_timeout)
-    with file_lock(os.path.join(state_dir, ".trident.lock"), timeout=lock_seconds, what="the terraform state dir"):
+    with interruptible(), \
+            file_lock(os.path.join(state_dir, ".trident.lock"), timeout=lock_seconds, what="the terraform state dir"):
+        remove_leftover_runs(state_dir)
         run = _Run(settings, runner, binary, files, backend, state_dir)
-        with private_tempdir(prefix=".run-", parent=state_dir) as scratch:
+        with private_tempdir(prefix=RUN_PREFIX, parent=state_dir) as scratch:
             return run.execute(scratch)
+
+
+def remove_leftover_runs(state_dir):
+    """Private run folders (var files with secrets, plan files) left by a run killed outright (SIGKILL).
+
+    Called under the state dir's lock: no other run can be using them.
+    """
+    for name in os.listdir(state_dir):
+        if name.startswith(RUN_PREFIX):
+            shutil.rmtree(os.path.join(state_dir, name), ignore_errors=True)
 
 
 class _Run:
@@ -260,11 +279,13 @@ class _Run:
         leftovers = self._workspace_dirs_absent()
         try:
             initialized = self._init_if_needed(scratch)
+            self._check_local_modules()
             plan_file = os.path.join(scratch, "plan.tfplan")
             plan = self._plan(scratch, plan_file)
             changed = bool(plan.resource_drift) if self.settings.drift_only else plan.has_changes
             if plan.destructive and not self.settings.allow_destroy:
-                raise TridentError(_refusal(plan), summary=plan.summary.to_dict(),
+                raise TridentError(_refusal(plan, os.path.basename(self.binary), self.state_dir),
+                                   summary=plan.summary.to_dict(),
                                    resource_changes=[change.to_dict() for change in plan.resource_changes])
             applied = changed and not (self.settings.check_mode or self.settings.drift_only)
             if applied:
@@ -321,6 +342,20 @@ class _Run:
                      init_fingerprint(self.settings, self.files, backend_config, self.binary).encode())
         return True
 
+    def _check_local_modules(self):
+        """Local module sources (``source = "../x"``) that init recorded stay inside the checkout."""
+        try:
+            with open(os.path.join(self.data_dir, "modules", "modules.json"), encoding="utf-8") as handle:
+                modules = json.load(handle).get("Modules") or []
+        except (OSError, ValueError):
+            return
+        for module in modules:
+            if module.get("Dir") and not os.path.isabs(module["Dir"]) and ".terraform" not in module["Dir"]:
+                try:
+                    confine(os.path.join(self.settings.project_path, module["Dir"]), self.settings.project_path)
+                except TridentError as exc:
+                    raise TridentError(f"module {module.get('Key') or '?'}: {exc.message}") from None
+
     def _plan(self, scratch, plan_file):
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={plan_file}",
                 f"-lock-timeout={self.settings.lock_timeout}", *self.state_args, *self._parallelism()]
@@ -374,10 +409,37 @@ class _Run:
         raise TridentError(self.runner.scrub(f"{message}:\n{_tail(detail)}"), rc=result.rc)
 
 
-def _refusal(plan):
-    listed = ", ".join(f"{change.address} ({'/'.join(change.actions)})" for change in plan.destructive)
+# What each of Terraform's action reasons means for the one who reads a refusal, and what to do.
+_REASONS = {
+    "replace_because_tainted": "tainted, most likely by an interrupted apply; to keep it, run "
+                               "'{binary} untaint {address}' on the state (TF_DATA_DIR and state in {state_dir}); "
+                               "to replace it, set allow_destroy: true for one run",
+    "replace_because_cannot_update": "a changed argument forces a new resource",
+    "replace_by_request": "replacement was requested (-replace)",
+    "replace_by_triggers": "replace_triggered_by changed",
+    "delete_because_no_resource_config": "no longer in the configuration",
+    "delete_because_no_module": "its module is no longer in the configuration",
+    "delete_because_wrong_repetition": "count/for_each changed its kind",
+    "delete_because_count_index": "its count index is gone",
+    "delete_because_each_key": "its for_each key is gone",
+    "delete_because_no_move_target": "its moved block has no target",
+}
+
+
+def _refusal(plan, binary="terraform", state_dir="the state dir"):
+    """The destroy guard's message: every resource with its actions and Terraform's reason for them."""
+    listed = "; ".join(f"{change.address} ({'/'.join(change.actions)}: {_reason_text(change, binary, state_dir)})"
+                       for change in plan.destructive)
     return (f"refusing to apply a plan that deletes or replaces {len(plan.destructive)} resource(s): {listed}; "
             "nothing was applied (set allow_destroy: true to allow it)")
+
+
+def _reason_text(change, binary, state_dir):
+    if not change.reason:
+        return "action_reason not given; a changed argument or a removed resource"
+    explained = _REASONS.get(change.reason, "")
+    explained = explained.format(binary=binary, address=change.address, state_dir=state_dir)
+    return f"action_reason {change.reason}" + (f", {explained}" if explained else "")
 
 
 def _tail(text, limit=4000):

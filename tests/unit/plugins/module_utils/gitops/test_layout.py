@@ -3,7 +3,7 @@ import yaml
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import (
-    describe_environment, describe_repository, list_environments, validate_settings)
+    BrokenEnvironment, describe_environment, describe_repository, list_environments, validate_settings)
 
 
 def write(root, files):
@@ -128,7 +128,7 @@ def test_invalid_settings_name_the_file_and_the_key(data, message):
 
 def test_env_yml_errors_from_disk_name_the_file(tmp_path):
     write(tmp_path, {"environments/e/env.yml": "prune: [unclosed\n"})
-    with pytest.raises(TridentError, match=r"environments/e/env.yml: cannot be read as YAML"):
+    with pytest.raises(TridentError, match=r"environments/e/env.yml: not valid YAML: .* at line 2"):
         describe_environment(tmp_path / "environments" / "e")
     write(tmp_path, {"environments/e/env.yml": {"allow_destroy": 1}})
     with pytest.raises(TridentError, match=r"environments/e/env.yml: key 'allow_destroy' must be a boolean, got int"):
@@ -136,7 +136,7 @@ def test_env_yml_errors_from_disk_name_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("value, message", [("/etc/kubeconfig", "must be relative"),
-                                            ("../../../outside", "points outside the repository"),
+                                            ("../../../outside", "leads outside the repository"),
                                             ("missing.yaml", "'missing.yaml' does not exist")])
 def test_path_settings_stay_inside_the_repository(tmp_path, value, message):
     write(tmp_path, {"environments/e/env.yml": {"kubeconfig": value}})
@@ -175,5 +175,8 @@ def test_a_repository_without_environments_is_refused(tmp_path):
 
 def test_env_folder_names_must_be_host_names(tmp_path):
     (tmp_path / "environments" / "bad name").mkdir(parents=True)
-    with pytest.raises(TridentError, match="'bad name' cannot be an inventory host name"):
-        describe_repository(tmp_path)
+    (tmp_path / "environments" / "good").mkdir(parents=True)
+    broken, good = describe_repository(tmp_path)
+    assert isinstance(broken, BrokenEnvironment) and good.name == "good"
+    assert broken.error.startswith("environment bad name: environments/bad name: 'bad name' cannot be an inventory host")
+    assert broken.variables()["trident_env_error"] == broken.error

@@ -1,0 +1,139 @@
+"""Runs cut short, through real ansible-playbook.
+
+SIGTERM during ``terraform apply`` (what systemd, a container runtime or an AWX cancel does to the run's
+process group): Terraform stops gracefully, no private file with a secret is left on disk, the rerun
+says the resource was tainted and how to proceed, and then converges. The API server killed in the
+middle of an apply: the run fails naming it; after its restart the rerun converges."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import yaml
+
+from kube_support import get
+from testbed.gitops import isolated_vars, kubeconfig_text, run_gitops
+
+SECRET = "db-password-3b9f0c"
+SLOW_TF = """
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+variable "started" { type = string }
+variable "delay" { type = number }
+
+resource "terraform_data" "slow" {
+  input = "v1"
+  provisioner "local-exec" {
+    # exec: the interrupt reaches sleep itself, nothing keeps Terraform's pipe open
+    command = "touch ${var.started} && exec sleep ${var.delay}"
+  }
+}
+"""
+
+
+@pytest.fixture
+def repo(tmp_path):
+    env = tmp_path / "repo" / "environments" / "infra"
+    env.mkdir(parents=True)
+    (env / "main.tf").write_text(SLOW_TF)
+    (env / "env.yml").write_text(json.dumps({"terraform_binary": "terraform", "terraform_vars": {
+        "db_password": SECRET, "started": str(tmp_path / "apply-started"), "delay": 120}}))
+    inventory = tmp_path / "repo" / "gitops.environments.yml"
+    inventory.write_text("plugin: trident.gitops.environments\npath: .\n")
+    state_dir = tmp_path / "terraform-state" / "infra"
+    return {"inventory": inventory, "work": tmp_path, "state_dir": state_dir, "started": tmp_path / "apply-started"}
+
+
+def secret_files(*roots):
+    found = []
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as handle:
+                    if SECRET.encode() in handle.read():
+                        found.append(path)
+    return found
+
+
+def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_converges(repo):
+    work, state_dir = repo["work"], repo["state_dir"]
+    env = {**os.environ, "ANSIBLE_INVENTORY_ENABLED": "trident.gitops.environments", "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_LOCAL_TEMP": str(work / ".ansible-tmp"), "ANSIBLE_REMOTE_TMP": str(work / "remote-tmp")}
+    argv = ["ansible-playbook", "-i", str(repo["inventory"]), "trident.gitops.reconcile",
+            "-e", json.dumps(isolated_vars(work))]
+    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 180
+    while not repo["started"].exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-4000:]
+        time.sleep(0.1)
+    assert list(state_dir.glob(".run-*/trident.tfvars.json")), "the private var file exists during the apply"
+    os.killpg(proc.pid, signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode != 0
+    # The module went on after the signal until Terraform had stopped, then removed its private folder.
+    deadline = time.monotonic() + 60
+    while list(state_dir.glob(".run-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not list(state_dir.glob(".run-*")), "the private run folder (var file, plan) is removed"
+    assert secret_files(state_dir, work / ".ansible-tmp", work / "remote-tmp") == []
+    assert SECRET not in output
+    state = json.loads((state_dir / "terraform.tfstate").read_text())
+    assert state["resources"][0]["instances"][0].get("status") == "tainted", "Terraform wrote its state"
+
+    # A SIGKILLed run would leave its private folder: the next start removes it.
+    leftover = state_dir / ".run-killed"
+    leftover.mkdir()
+    (leftover / "trident.tfvars.json").write_text(json.dumps({"db_password": SECRET}))
+
+    refused = run_gitops("reconcile", repo["inventory"], work, extra_vars=isolated_vars(work))
+    assert refused.rc != 0
+    message = refused.stdout
+    assert "terraform_data.slow (delete/create: action_reason replace_because_tainted, tainted, most likely by " \
+           "an interrupted apply; to keep it, run 'terraform untaint terraform_data.slow'" in message
+    assert "set allow_destroy: true" in message
+    assert not leftover.exists()
+
+    fast = {**json.loads((repo["inventory"].parent / "environments" / "infra" / "env.yml").read_text())
+            ["terraform_vars"], "delay": 0}
+    converged = run_gitops("reconcile", repo["inventory"], work,
+                           extra_vars={**isolated_vars(work), "terraform_allow_destroy": True, "terraform_vars": fast})
+    assert converged.rc == 0, converged.explain()
+    again = run_gitops("reconcile", repo["inventory"], work, extra_vars={**isolated_vars(work), "terraform_vars": fast})
+    assert again.rc == 0 and again.changed_hosts() == [], again.explain()
+    assert secret_files(state_dir, work / ".ansible-tmp", work / "remote-tmp") == []
+
+
+def test_apiserver_killed_mid_apply_then_restarted_the_rerun_converges(tmp_path, control_plane):
+    env = tmp_path / "repo" / "environments" / "apps"
+    (env / "yaml").mkdir(parents=True)
+    (env / "kubeconfig.yaml").write_text(kubeconfig_text(control_plane))
+    (env / "yaml" / "all.yaml").write_text("---\n".join(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "killed-mid-apply"}})
+        if i < 0 else yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+            "name": f"cm-{i:04d}", "namespace": "killed-mid-apply"}, "data": {"i": str(i)}}) for i in range(-1, 300)))
+    inventory = tmp_path / "repo" / "gitops.environments.yml"
+    inventory.write_text("plugin: trident.gitops.environments\npath: .\n")
+    extra = {**isolated_vars(tmp_path), "kubernetes_workers": 2}
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(run_gitops, "reconcile", inventory, tmp_path, extra_vars=extra)
+        deadline = time.monotonic() + 120
+        while get(control_plane, "configmap", "cm-0000", "killed-mid-apply") is None:
+            assert not first.done() and time.monotonic() < deadline, first.result().explain()
+            time.sleep(0.05)
+        control_plane.kill_apiserver()
+        cut = first.result(timeout=180)
+    control_plane.restart_apiserver()
+    assert cut.rc != 0
+    assert f"cannot reach the Kubernetes API server at {control_plane.server}" in cut.stdout, cut.explain()
+    rerun = run_gitops("reconcile", inventory, tmp_path, extra_vars=extra)
+    assert rerun.rc == 0, rerun.explain()
+    assert get(control_plane, "configmap", "cm-0299", "killed-mid-apply")["data"] == {"i": "299"}
+    assert run_gitops("reconcile", inventory, tmp_path, extra_vars=extra).changed_hosts() == []
