@@ -85,8 +85,8 @@ def test_the_readme_quick_start_works_verbatim_on_a_fresh_machine(tmp_path):
         steps = outputs_by_step(proc.stdout)
         assert proc.returncode == 0, f"quick start failed at step {max(steps, default=0)}:\n" \
                                      f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
-        first_drift = next(n for n, c in enumerate(commands) if shlex.split(c)[:2] == ["ansible-playbook",
-                                                                                         "trident.gitops.drift"])
+        drift_command = ["ansible-playbook", "trident.gitops.drift"]
+        first_drift = next(n for n, c in enumerate(commands) if shlex.split(c)[:2] == drift_command)
         changed = recap_changed(steps[first_drift])
         assert set(changed) == {"aliyun", "k3s"} and all(changed.values()), "the first drift finds everything to do"
         live = subprocess.run([tool("kubectl"), "--kubeconfig", str(plane.kubeconfig), "get", "deployment",

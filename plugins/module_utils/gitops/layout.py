@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
 
 try:
     import yaml
@@ -52,6 +53,7 @@ SETTINGS = {
     "terraform_cli_config": (str, ()),  # relative path of a Terraform CLI configuration
     "terraform_plugin_dirs": (list, ()),  # relative paths of provider folders
     "allow_destroy": (bool, ()),
+    "helm_releases": (list, ()),  # Helm releases rendered with the manifests (docs/helm.md)
     "vars": (dict, ()),  # further host variables, set as they are
 }
 # env.yml's `vars` become host variables; names with these prefixes steer Ansible itself (connection,
@@ -104,7 +106,7 @@ class Environment:
             "source": True,
             "secrets": bool(self.secrets) or self.kubeconfig_encrypted,
             "terraform": bool(self.terraform_files),
-            "kubernetes": self.manifests_kind is not None,
+            "kubernetes": self.manifests_kind is not None or bool(self.settings.get("helm_releases")),
         }
         return [step for step in STEPS if present[step]]
 
@@ -165,6 +167,7 @@ def _check_items(settings: dict, source: str) -> None:
         for path in settings.get(key, []):
             if not isinstance(path, str):
                 raise TridentError(f"{source}: key '{key}': {path!r} is not a path")
+    parse_releases(settings.get("helm_releases"), source, settings.get("namespace", ""))
     for name in settings.get("vars", {}):
         if not isinstance(name, str) or not _GROUP_NAME.match(name):
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")

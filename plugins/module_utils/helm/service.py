@@ -1,0 +1,44 @@
+"""The seam between a module's parameters and :func:`render.render_releases`.
+
+kube_diff takes one ``helm`` option (this argument spec) and, once it knows the cluster (discovery),
+calls :func:`render_from_params`; the objects it returns join the manifests. Keeping the option's
+spec and its translation here means the module stays thin and the defaults live in one place.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import RepositoryCredentials
+from ansible_collections.trident.gitops.plugins.module_utils.helm.render import cluster_capabilities, render_releases
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
+
+HELM_OPTION = dict(
+    type="dict",
+    options=dict(
+        releases=dict(type="list", elements="dict", required=True),
+        env_path=dict(type="path", required=True),
+        repo_path=dict(type="path", required=True),
+        binary=dict(type="path", default="helm"),
+        chart_cache=dict(type="path", default="~/.cache/trident-gitops/helm-charts"),
+        repositories=dict(type="list", elements="dict", default=[], options=dict(
+            url=dict(type="str", required=True),
+            username=dict(type="str", default=""),
+            password=dict(type="str", default="", no_log=True),
+            ca_file=dict(type="path", default=""),
+        )),
+    ),
+)
+
+
+def render_from_params(helm, default_namespace, server_version, resources, runner, decrypt=None, namespaced=None):
+    """Render the ``helm`` option's releases for the cluster whose version and ``(api_version, kind)``
+    pairs are given; returns :class:`render.Rendered`."""
+    env_file = os.path.join(helm["env_path"], "env.yml")
+    releases = parse_releases(helm["releases"], env_file, default_namespace)
+    credentials = [RepositoryCredentials(r["url"], r.get("username") or "", r.get("password") or "",
+                                         r.get("ca_file") or "") for r in helm.get("repositories") or ()]
+    return render_releases(releases, env_file, helm["env_path"], helm["repo_path"],
+                           cluster_capabilities(server_version, resources), runner, helm=helm["binary"],
+                           cache_dir=helm["chart_cache"], credentials=credentials, decrypt=decrypt,
+                           namespaced=namespaced)

@@ -1,0 +1,85 @@
+"""A release's values: files from the repository, SOPS-encrypted files opened in memory, inline values.
+
+Helm reads at most one values document from stdin (``--values -``), so the secret values files and
+the inline values are merged here, in helm's own order and with helm's own merge rule, into that one
+document; plain values files are passed to helm by path. The decrypted values never touch disk.
+The string leaves of the decrypted values are returned too, so callers can hide them from output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.helm.paths import inside_repository
+
+
+@dataclass(frozen=True)
+class ReleaseValues:
+    """What helm is given: values file paths (in order) and the stdin document (or ``None``)."""
+
+    files: tuple = ()
+    stdin: str = field(default=None, repr=False)
+    sensitive: frozenset = field(default_factory=frozenset, repr=False)
+
+
+def merge_values(base, override):
+    """Helm's merge of two values files (``mergeMaps`` in pkg/cli/values): mappings merge
+    recursively, anything else in ``override`` replaces what ``base`` has (``null`` included)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_values(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def string_leaves(data):
+    """Every string value (not key) in a nested structure: the secrets to keep out of output."""
+    if isinstance(data, dict):
+        return {leaf for value in data.values() for leaf in string_leaves(value)}
+    if isinstance(data, list):
+        return {leaf for item in data for leaf in string_leaves(item)}
+    return {data} if isinstance(data, str) and data else set()
+
+
+def secret_values(path, label, decrypt):
+    """One SOPS values file's data, decrypted in memory with ``decrypt(content, fmt, source)``."""
+    fmt = "json" if path.endswith(".json") else "yaml"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TridentError(f"{label}: cannot read ({type(exc).__name__})") from None
+    try:
+        documents = decrypt(content, fmt, label)
+    except TridentError as exc:
+        raise TridentError(f"{label}: cannot decrypt: {exc.message}") from None
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        raise TridentError(f"{label}: a values file must hold one mapping")
+    return documents[0]
+
+
+def release_values(release, env_path, repo_path, where, decrypt=None):
+    """Resolve and open a release's values; ``where`` (env file and release) prefixes every error."""
+    files = tuple(inside_repository(repo_path, env_path, rel, f"{where}: values_files")
+                  for rel in release.values_files)
+    for path, rel in zip(files, release.values_files):
+        if not os.path.isfile(path):
+            raise TridentError(f"{where}: values_files: '{rel}' is not a file")
+        if "," in path:  # helm splits the --values flag at commas
+            raise TridentError(f"{where}: values_files: '{rel}': helm cannot read a path that holds a comma")
+    merged, sensitive = {}, set()
+    for rel in release.secret_values_files:
+        if decrypt is None:
+            raise TridentError(f"{where}: secret_values_files need SOPS decryption keys")
+        path = inside_repository(repo_path, env_path, rel, f"{where}: secret_values_files")
+        data = secret_values(path, f"{where}: secret_values_files '{rel}'", decrypt)
+        sensitive |= string_leaves(data)
+        merged = merge_values(merged, data)
+    merged = merge_values(merged, release.values)
+    stdin = json.dumps(merged, sort_keys=True, default=str) if merged else None
+    return ReleaseValues(files=files, stdin=stdin, sensitive=frozenset(sensitive))
