@@ -87,7 +87,8 @@ def test_the_readme_quick_start_works_verbatim_on_a_fresh_machine(tmp_path):
                                      f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         drift_command = ["ansible-playbook", "trident.gitops.drift"]
         first_drift = next(n for n, c in enumerate(commands) if shlex.split(c)[:2] == drift_command)
-        changed = recap_changed(steps[first_drift])
+        # The playbooks' first play, on localhost, only checks that the inventory found environments.
+        changed = {host: count for host, count in recap_changed(steps[first_drift]).items() if host != "localhost"}
         assert set(changed) == {"aliyun", "k3s"} and all(changed.values()), "the first drift finds everything to do"
         live = subprocess.run([tool("kubectl"), "--kubeconfig", str(plane.kubeconfig), "get", "deployment",
                                "--all-namespaces", "-o", "name"], capture_output=True, text=True, check=True)
