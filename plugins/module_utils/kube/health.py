@@ -158,8 +158,8 @@ def _container_failure(status):
         waiting = (container.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason") or ""
         if reason.startswith("Err") or reason.endswith(("Error", "BackOff")):
-            return f"container {container.get('name')}: {reason}" + (f": {waiting['message']}"
-                                                                       if waiting.get("message") else "")
+            message = f": {waiting['message']}" if waiting.get("message") else ""
+            return f"container {container.get('name')}: {reason}{message}"
     return None
 
 
