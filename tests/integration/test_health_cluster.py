@@ -1,7 +1,7 @@
 """Health of objects the real controllers work on (the fuller cluster: controller-manager, scheduler, kwok).
 
 Every object is read back from kube-apiserver and judged by kube/health.py; pod states come from
-the kwok Stages of tools/testbed/kwok/stages.yaml, chosen by the testbed.trident.gitops/pod-state
+the kwok Stages of tools/testbed/kwok/stages/, chosen by the testbed.trident.gitops/pod-state
 annotation.
 """
 

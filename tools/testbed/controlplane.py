@@ -9,7 +9,7 @@ and it starts in a few seconds.
 fake nodes: ReplicaSets and Pods are created, scheduled and become Ready, Jobs complete, namespaces
 are finalised and owners' dependents garbage-collected. Pod states a test needs (never ready,
 crash-looping, image pull failure, failed) are kwok Stages chosen by a Pod annotation
-(``kwok/stages.yaml``, docs/testbed.md).
+(``kwok/stages/``, docs/testbed.md).
 """
 
 import json

@@ -2,7 +2,7 @@
 
 kube-controller-manager (ReplicaSets, Pods of Deployments/Jobs, namespace finalisation, garbage
 collection, service accounts), kube-scheduler and kwok, which plays the kubelets of a few fake nodes
-and moves Pods through the states its Stages (``kwok/stages.yaml``) describe. Everything listens on
+and moves Pods through the states its Stages (``kwok/stages/``) describe. Everything listens on
 loopback only; nothing runs a container.
 """
 
@@ -13,7 +13,12 @@ from pathlib import Path
 from . import tool
 from .process import Service, free_port, http_ok, wait_until
 
-STAGES = Path(__file__).resolve().parent / "kwok" / "stages.yaml"
+# One kwok Stage per file. Nodes and the Pods without the POD_STATE annotation follow kwok v0.8.0's
+# own "fast" stages (its kustomize/stage/{node,pod}/fast and node/heartbeat-with-lease, Apache-2.0):
+# nodes become Ready at once and renew their Lease, Pods become Running and Ready once scheduled, Pods
+# of Jobs then succeed, deleted Pods go away. pod-{never-ready,crash-loop,image-pull-error,fail}.yaml
+# make the POD_STATES (docs/testbed.md).
+STAGES = sorted((Path(__file__).resolve().parent / "kwok" / "stages").glob("*.yaml"))
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 # Annotate a Pod (template) with POD_STATE: one of POD_STATES to make kwok hold it in that state.
 POD_STATE = "testbed.trident.gitops/pod-state"
@@ -89,7 +94,7 @@ class WorkloadControllers:
     def _start_kwok(self):
         plane, port = self.plane, free_port()
         service = Service("kwok", [
-            tool("kwok"), f"--kubeconfig={plane.kubeconfig}", f"--config={STAGES}",
+            tool("kwok"), f"--kubeconfig={plane.kubeconfig}", *(f"--config={stage}" for stage in STAGES),
             "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
             "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{port}",
         ], plane.workdir / "kwok.log").start()
