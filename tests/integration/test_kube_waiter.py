@@ -52,9 +52,9 @@ def test_a_stuck_rollout_times_out_named_with_its_reason(kube, ns):
     stuck = deployment("stuck", replicas=1, progressDeadlineSeconds=2)
     stuck["spec"]["template"]["metadata"]["annotations"] = {POD_STATE: "never-ready"}
     targets = apply_deployments(kube, ns, [stuck, deployment("fine", replicas=1)])
-    outcome = wait_until_healthy(kube, targets, timeout=10, interval=0.5)
+    outcome = wait_until_healthy(kube, targets, timeout=15, interval=0.5)
     assert [key.name for key in outcome.pending] == ["stuck"]
     assert outcome.health[outcome.pending[0]].status == DEGRADED
     (line,) = outcome.describe_pending()
     assert line.startswith(f"Deployment.apps {ns}/stuck: Degraded (exceeded its progress deadline")
-    assert outcome.seconds >= 10, "it waited the whole timeout for the stuck one"
+    assert outcome.seconds >= 15, "it waited the whole timeout for the stuck one"
