@@ -53,10 +53,11 @@ unit: venv tools collection ## unit tests (PYTEST_ARGS="-k name" narrows)
 	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
 # Integration tests mostly wait on real services and subprocesses: two workers keep both cores busy.
+# loadgroup: tests marked xdist_group("workload_cluster") share one worker, so one fuller cluster starts.
 INTEGRATION_WORKERS ?= 2
 
 integration: venv tools collection ## integration tests against the real services (PYTEST_ARGS too)
-	$(PYTEST) -n $(INTEGRATION_WORKERS) tests/integration $(PYTEST_ARGS)
+	$(PYTEST) -n $(INTEGRATION_WORKERS) --dist loadgroup tests/integration $(PYTEST_ARGS)
 
 molecule: venv tools collection ## Molecule scenarios of the roles
 	$(VENV)/bin/python tools/run_molecule.py

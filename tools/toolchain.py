@@ -99,7 +99,12 @@ def ldflags_for(spec):
     return " ".join(flags)
 
 
-def build_go_tool(name, spec, dest):
+def build_go_tool(name, spec, dest, binaries):
+    """Build ``binaries`` (names from ``spec['packages']``) into ``dest``, one at a time.
+
+    Additive: binaries already in ``dest`` stay untouched (tests may be running them), and each new one
+    is built beside ``dest`` and renamed into it, so a reader never sees a half-written binary.
+    """
     env = go_env()
     TOOLS_DIR.mkdir(parents=True, exist_ok=True)
     work = dest.with_name(dest.name + ".build")
@@ -108,18 +113,17 @@ def build_go_tool(name, spec, dest):
     info = module_dir(spec["module"], spec["version"], env)
     upstream = Path(info["GoMod"]).read_text()
     (work / "go.mod").write_text(wrapper_gomod(name, spec, upstream))
-    out_dir = work / "bin"
-    out_dir.mkdir()
-    for binary, package in spec["packages"].items():
+    dest.mkdir(parents=True, exist_ok=True)
+    for binary in binaries:
+        package = spec["packages"][binary]
         log(f"building {binary} from {package}@{spec['version']} (cold builds take minutes on 2 cores)")
-        cmd = ["go", "build", "-o", str(out_dir / binary)]
+        cmd = ["go", "build", "-o", str(work / binary)]
         flags = ldflags_for(spec)
         if flags:
             cmd += ["-ldflags", flags]
         _output, seconds = run(cmd + [package], cwd=work, env=env)
+        os.replace(work / binary, dest / binary)
         log(f"built {binary} in {seconds:.0f}s")
-    shutil.rmtree(dest, ignore_errors=True)
-    out_dir.rename(dest)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -137,7 +141,8 @@ def take_terraform_from_machine(spec, dest):
             continue
         if found == wanted:
             dest.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(candidate, dest / "terraform")
+            shutil.copy2(candidate, dest / "terraform.part")
+            os.replace(dest / "terraform.part", dest / "terraform")
             return
         log(f"{candidate} is terraform {found}, not the pinned {wanted}")
     raise ToolError(f"terraform {wanted} is not on this machine and cannot be built from the Go module proxy "
@@ -162,21 +167,29 @@ def mirror_provider(spec, dest):
 def install(name):
     spec = VERSIONS[name]
     dest = TOOLS_DIR / f"{name}-{spec['version']}"
-    if not all((dest / b).exists() for b in spec["packages"]):
-        if name == "terraform":
-            take_terraform_from_machine(spec, dest)
-        else:
-            build_go_tool(name, spec, dest)
+    missing = [b for b in spec["packages"] if not (dest / b).exists()]
+    if missing and name == "terraform":
+        take_terraform_from_machine(spec, dest)
+    elif missing:
+        build_go_tool(name, spec, dest, missing)
     else:
         log(f"{name} {spec['version']}: cached")
     BIN_DIR.mkdir(parents=True, exist_ok=True)
     for binary in spec["packages"]:
-        link = BIN_DIR / binary
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(dest / binary)
+        link_atomically(BIN_DIR / binary, dest / binary)
     if "provider" in spec:
         mirror_provider(spec, dest)
+
+
+def link_atomically(link, target):
+    """Point ``link`` at ``target``; a concurrent reader sees the old link or the new one, never none."""
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return
+    staged = link.with_name(f".{link.name}.new")
+    if staged.is_symlink() or staged.exists():
+        staged.unlink()
+    staged.symlink_to(target)
+    os.replace(staged, link)
 
 
 def install_debian_tools():

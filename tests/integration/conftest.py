@@ -8,14 +8,28 @@ from testbed.keys import GnuPGHome, age_identity
 from testbed.sshserver import SSHServer
 
 
-@pytest.fixture(scope="session")
-def control_plane(tmp_path_factory):
-    plane = ControlPlane(tmp_path_factory.mktemp("control-plane"), audit=True)
+def _running(plane):
+    """Start ``plane`` and stop it afterwards, also when its start fails half-way."""
     try:
         plane.start()
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory):
+    yield from _running(ControlPlane(tmp_path_factory.mktemp("control-plane"), audit=True))
+
+
+@pytest.fixture(scope="session")
+def workload_cluster(tmp_path_factory):
+    """The control plane plus kube-controller-manager, kube-scheduler and kwok nodes: workloads run.
+
+    Shared by every test of the session that needs controllers; tests that do not keep using the
+    bare ``control_plane``, which starts faster.
+    """
+    yield from _running(ControlPlane(tmp_path_factory.mktemp("workload-cluster"), workloads=True))
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,15 @@
 """A real Kubernetes control plane on loopback: etcd + kube-apiserver, token auth, RBAC.
 
-There is no kubelet, scheduler or controller-manager: objects are stored and validated exactly as
-in a cluster (admission, defaulting, server-side apply, CRDs), but Pods never run and namespace
-deletion does not finish. That is what drift detection and apply need to be tested against.
+By default there is no kubelet, scheduler or controller-manager: objects are stored and validated
+exactly as in a cluster (admission, defaulting, server-side apply, CRDs), but Pods never run and
+namespace deletion does not finish. That is what drift detection and apply need to be tested against,
+and it starts in a few seconds.
+
+``ControlPlane(workloads=True)`` also runs kube-controller-manager, kube-scheduler and kwok with a few
+fake nodes: ReplicaSets and Pods are created, scheduled and become Ready, Jobs complete, namespaces
+are finalised and owners' dependents garbage-collected. Pod states a test needs (never ready,
+crash-looping, image pull failure, failed) are kwok Stages chosen by a Pod annotation
+(``kwok/stages/``, docs/testbed.md).
 """
 
 import json
@@ -10,14 +17,14 @@ import secrets
 import ssl
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import yaml
 
 from . import pki, tool
-from .process import Managed, Service, free_port, wait_until
+from .process import Managed, Service, free_port, http_ok, wait_until
+from .workloads import WorkloadControllers
 
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -30,10 +37,12 @@ AUDIT_POLICY = {
 class ControlPlane(Managed):
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
-    def __init__(self, workdir=None, audit=False):
+    def __init__(self, workdir=None, audit=False, workloads=False, nodes=3):
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="trident-cp-")
         self.workdir = Path(workdir or self._tmp.name)
         self.audit = audit
+        # Opt-in: controllers, scheduler and kwok nodes (see the module docstring).
+        self.workloads = WorkloadControllers(self, nodes) if workloads else None
         self.admin_token = secrets.token_hex(16)
         self.viewer_token = secrets.token_hex(16)
         self.etcd = None
@@ -65,11 +74,15 @@ class ControlPlane(Managed):
         self._write_pki()
         self._start_etcd(timeout)
         self._start_apiserver(timeout)
-        self.ready_seconds = time.monotonic() - started
         self._write_kubeconfig()
+        if self.workloads is not None:
+            self.workloads.start(timeout)
+        self.ready_seconds = time.monotonic() - started
         return self
 
     def stop(self):
+        if self.workloads is not None:
+            self.workloads.stop()
         for service in (self.apiserver, self.etcd):
             if service is not None:
                 service.stop()
@@ -114,7 +127,7 @@ class ControlPlane(Managed):
             f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=default={peer_url}", "--unsafe-no-fsync", "--log-level=warn",
         ], self.workdir / "etcd.log").start()
-        wait_until(lambda: _http_ok(f"{client_url}/health"), timeout, "etcd health", self.etcd)
+        wait_until(lambda: http_ok(f"{client_url}/health"), timeout, "etcd health", self.etcd)
 
     def _start_apiserver(self, timeout):
         if self.port is None:
@@ -140,7 +153,7 @@ class ControlPlane(Managed):
                      f"--audit-log-path={self.audit_log}", "--audit-log-format=json", "--audit-log-mode=blocking"]
         self.apiserver = Service("kube-apiserver", argv, self.workdir / "apiserver.log").start()
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        wait_until(lambda: _http_ok(f"{self.server}/readyz", self.admin_token, context), timeout,
+        wait_until(lambda: http_ok(f"{self.server}/readyz", self.admin_token, context), timeout,
                    "kube-apiserver /readyz", self.apiserver, interval=0.2)
 
     def _write_kubeconfig(self):
@@ -154,6 +167,16 @@ class ControlPlane(Managed):
         self.kubeconfig.write_text(yaml.safe_dump(config))
         self.kubeconfig.chmod(0o600)
 
+    def request(self, method, path, body=None):
+        """One admin request to the API server; the decoded JSON answer (HTTP errors raise)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.server + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.admin_token}", "Content-Type": "application/json",
+            "Accept": "application/json"})
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return json.loads(response.read() or b"{}")
+
     def count_audit_requests(self):
         """Requests the apiserver has answered so far (needs ``audit=True``), by verb."""
         counts = {}
@@ -164,12 +187,3 @@ class ControlPlane(Managed):
             if event.get("stage") == "ResponseComplete" and event["user"]["username"] != "system:apiserver":
                 counts[event["verb"]] = counts.get(event["verb"], 0) + 1
         return counts
-
-
-def _http_ok(url, token=None, context=None):
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=2, context=context) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False

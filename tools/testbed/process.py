@@ -6,6 +6,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 _PR_SET_PDEATHSIG = 1
 
@@ -85,3 +87,13 @@ def wait_until(predicate, timeout, what, service=None, interval=0.1):
         time.sleep(interval)
     tail = service.log_tail() if service is not None else ""
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+
+
+def http_ok(url, token=None, context=None):
+    """True when ``url`` answers 200 (a readiness probe for wait_until)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=2, context=context) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
