@@ -73,12 +73,19 @@ def _cell(report, step):
 
 
 def _environment(report, env, names):
-    lines = ["", f"<details><summary><b>{md(env)}</b></summary>", ""]
+    lines = ["", f"<details><summary><b>{md(env)}</b> — {_overview(report, env, names)}</summary>", ""]
     for name in names:
         step = report.environments[env].get(name)
         if step is not None and step.status in ("changed", "failed"):
             lines += [f"#### {_title(name)}: {_cell(report, step)}", ""] + _step_body(name, step) + [""]
     return lines + ["</details>"]
+
+
+def _overview(report, env, names):
+    """The summary line of an environment's section: which steps drifted or failed, so a closed section says it."""
+    steps = [(name, report.environments[env].get(name)) for name in names]
+    return ", ".join(f"{_title(name)} {_cell(report, step)}" for name, step in steps
+                     if step is not None and step.status in ("changed", "failed"))
 
 
 def _title(name):
@@ -129,11 +136,11 @@ def _source(source):
         lines.append(f"Revision {code(after[:12])}")
     commits = [c for c in source.get("commits") or [] if isinstance(c, dict)]
     if commits:
-        lines += ["", "Commits:", ""]
+        lines += ["", "**Commits**", ""]
         lines += [f"- {code(str(c.get('sha', ''))[:12])} {md(c.get('subject', ''))}" for c in commits]
     files = source.get("changed_files") or []
     if files:
-        lines += ["", "Changed files:", ""] + [f"- {code(path)}" for path in files]
+        lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in files]
     return lines
 
 
@@ -150,7 +157,8 @@ def _item(item, outside):
 def _kubernetes(item):
     kind, namespace, name = item.get("kind"), item.get("namespace"), item.get("name")
     where = f"{namespace}/{name}" if namespace else str(name)
-    lines = [f"- **{md(kind)}** {code(where)} {md(item.get('action') or '')}".rstrip()]
+    action = item.get("action")
+    lines = [f"- **{md(kind)}** {code(where)}" + (f" *{md(action)}*" if action else "")]
     changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
     shown = {c["path"] for c in changes}
     for change in changes:
@@ -187,7 +195,7 @@ def _terraform(item, drifted):
     forced = [code(_attribute_path(p)) for p in item.get("replace_paths") or []]
     if forced:
         phrases.append("forced by " + ", ".join(forced))
-    return f"- {code(item['address'])} {md(action)}" + (": " + "; ".join(phrases) if phrases else "")
+    return f"- {code(item['address'])} *{md(action)}*" + (" — " + "; ".join(phrases) if phrases else "")
 
 
 def _attribute_path(path):

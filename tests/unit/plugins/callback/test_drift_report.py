@@ -118,8 +118,8 @@ def test_markdown_is_a_table_then_details_and_escapes_html(callback, tmp_path):
     assert "| aliyun | ✅ in sync | ⚠️ 1 change | ⚠️ 1 change | ⚠️ 2 changes |" in lines
     assert "| k3s | — | — | — | ✅ in sync |" in lines
     assert "| broken | — | — | — | ❌ failed |" in lines
-    assert "- **Secret** `db` update" in lines
-    assert "- `local_file.x` create" in lines
+    assert "- **Secret** `db` *update*" in lines
+    assert "- `local_file.x` *create*" in lines
     assert "- details hidden (no_log)" in lines
     assert "cannot reach the API server \\| &lt;b&gt;" in markdown and "<b>" not in markdown.replace(
         "<b>aliyun</b>", "").replace("<b>broken</b>", "")
@@ -299,20 +299,20 @@ def test_markdown_snapshot_for_a_reviewer(callback, tmp_path):
     assert "- `9e8d7c6b5a4f` web: v6.2.0, 1 replica &lt;for now&gt;" in lines
     assert "- `environments/production/k8s/web.yaml`" in lines
     # Kubernetes: Kind namespace/name action, then paths with before → after.
-    assert "- **Deployment** `app/web` update" in lines
+    assert "- **Deployment** `app/web` *update*" in lines
     assert "  - `spec.replicas`: `3` → `1`" in lines
     assert "  - `spec.template.spec.containers[name=web].image`: `registry/web:v6.1.1-hotfix` → `registry/web:v6.2.0`" in lines
     assert "  - `metadata.labels.tier`" in lines, "a field without values is still listed"
-    assert "- **Secret** `app/db` update" in lines
+    assert "- **Secret** `app/db` *update*" in lines
     assert "  - `data.password`: changed (value hidden)" in lines
     assert "  - `stringData`: changed (value hidden)" in lines
-    assert "- **ClusterRole** `web-reader` create" in lines
+    assert "- **ClusterRole** `web-reader` *create*" in lines
     # Terraform: address, action, reason in words.
-    assert "- `local_file.motd` create: deleted outside Terraform" in lines
-    assert "- `local_file.banner` update: changed outside Terraform" in lines
-    assert "- `null_resource.cache` replace: tainted" in lines
-    assert "- `aws_instance.web` replace: config changed; forced by `ami`, `ebs_block_device[0].size`" in lines
-    assert "- `local_file.old` delete: removed from config" in lines
+    assert "- `local_file.motd` *create* — deleted outside Terraform" in lines
+    assert "- `local_file.banner` *update* — changed outside Terraform" in lines
+    assert "- `null_resource.cache` *replace* — tainted" in lines
+    assert "- `aws_instance.web` *replace* — config changed; forced by `ami`, `ebs_block_device[0].size`" in lines
+    assert "- `local_file.old` *delete* — removed from config" in lines
     # No noise, no long task names, no values of a Secret, masked or not.
     for noise in ("None", "=[]", "namespace=", "Converge the Terraform root module", "Fetch the GitOps", SECRET, MASKED):
         assert noise not in markdown
@@ -344,8 +344,10 @@ def test_markdown_renders_as_gfm_table_and_details(callback, tmp_path):
     rows = tree.findall("table/tbody/tr")
     assert [row.find("td").text for row in rows] == ["broken", "production", "staging"]
     assert [th.text for th in tree.findall("table/thead/tr/th")] == ["Environment", "Source", "Secrets", "Terraform", "Kubernetes"]
-    summaries = [elem.text for elem in tree.iter("b") if elem.text in ("broken", "production", "staging")]
-    assert summaries == ["broken", "production"], "a details section per drifted or failed environment, none in sync"
+    summaries = ["".join(summary.itertext()) for summary in tree.iter("summary")]
+    assert summaries == ["broken — Source ❌ failed",
+                         "production — Source ⚠️ 2 changes, Terraform ⚠️ 5 changes, Kubernetes ⚠️ 3 changes"], \
+        "a details section per drifted or failed environment, none in sync"
     headings = [h.text for h in tree.iter("h4")]
     assert headings == ["Source: ❌ failed", "Source: ⚠️ 2 changes", "Terraform: ⚠️ 5 changes", "Kubernetes: ⚠️ 3 changes"]
     objects = [li for ul in tree.iter("ul") for li in ul.findall("li") if li.find("strong") is not None]
