@@ -1,6 +1,7 @@
 """drift_report with real Task/Host/TaskResult objects, censored by Ansible's own no_log code path."""
 
 import json
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -354,3 +355,9 @@ def test_markdown_renders_as_gfm_table_and_details(callback, tmp_path):
     assert [li.find("strong").text for li in objects] == ["Deployment", "Secret", "ClusterRole"]
     assert [len(li.findall("ul/li")) for li in objects] == [3, 2, 0], "a list of field paths per object"
     assert "None" not in html_text and "<for now>" not in html_text
+
+
+def test_the_example_in_the_docs_is_this_report(callback, tmp_path):
+    docs = (Path(__file__).parents[4] / "docs" / "drift-report.md").read_text()
+    example = docs.split("<!-- example report: begin -->\n````markdown\n")[1].split("````\n<!-- example report: end -->")[0]
+    assert example == reviewed_markdown(callback, tmp_path)
