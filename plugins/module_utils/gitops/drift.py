@@ -260,4 +260,3 @@ def _short(value):
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return "…" if isinstance(value, (dict, list)) else str(value)
-
