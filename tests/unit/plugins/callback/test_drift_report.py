@@ -1,10 +1,12 @@
 """drift_report with real Task/Host/TaskResult objects, censored by Ansible's own no_log code path."""
 
 import json
+import string
 from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings, strategies as st
 import yaml
 from markdown_it import MarkdownIt
 from ansible.errors import AnsibleError
@@ -16,6 +18,7 @@ from ansible.playbook.task import Task
 from ansible.constants import config
 
 from ansible_collections.trident.gitops.plugins.callback import drift_report
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.drift import (
     DriftReport, parse_step_map, scrub, step_of)
 
@@ -361,3 +364,24 @@ def test_the_example_in_the_docs_is_this_report(callback, tmp_path):
     docs = (Path(__file__).parents[4] / "docs" / "drift-report.md").read_text()
     example = docs.split("<!-- example report: begin -->\n````markdown\n")[1].split("````\n<!-- example report: end -->")[0]
     assert example == reviewed_markdown(callback, tmp_path)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(path=st.sampled_from(["data", "stringData", "binaryData"]).flatmap(
+           lambda top: st.sampled_from([top, f"{top}.password", f"{top}[tls.key]"])),
+       value=st.text(alphabet=string.ascii_letters + string.digits + "+/=_-", min_size=4, max_size=40).map(
+           "zq-".__add__),  # a prefix no report text has, so a hit is a leak
+       through_stats=st.booleans())
+def test_no_value_of_a_secret_reaches_any_report(path, value, through_stats):
+    """Whatever a producer leaves in a Secret's change (masked or not), no format prints it."""
+    item = {"kind": "Secret", "namespace": "app", "name": "db", "action": "update", "fields": [path],
+            "changes": [{"path": path, "before": value, "after": {"nested": value}}]}
+    report = DriftReport(check_mode=True)
+    if through_stats:
+        report.merge_stats({"e": {"kubernetes": {"changed": True, "items": [item]}}})
+    else:
+        report.record("e", "kubernetes", "diff", "trident.gitops.kube_diff", "changed", {"drift": [item]})
+    markdown = drift_markdown.render(report)
+    for text in (markdown, report.to_json(), report.to_junit()):
+        assert value not in text
+    assert f"  - `{path}`: changed (value hidden)" in markdown.splitlines()
