@@ -73,7 +73,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.drift import (
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import (
     DriftReport, parse_step_map, step_of)
 from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
 

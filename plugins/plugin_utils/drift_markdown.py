@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.drift import DriftReport, is_secret_value_path
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport, is_secret_value_path
 
 _MAX_VALUE = 80
 _TITLES = {"source": "Source", "secrets": "Secrets", "terraform": "Terraform", "kubernetes": "Kubernetes"}

@@ -19,7 +19,7 @@ from ansible.constants import config
 
 from ansible_collections.trident.gitops.plugins.callback import drift_report
 from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.drift import (
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import (
     DriftReport, parse_step_map, scrub, step_of)
 
 SECRET = "hunter2-very-secret"

@@ -1,5 +1,5 @@
 """The drift report: what drifted, per environment and step, as JSON and JUnit XML (the Markdown view is
-plugins/plugin_utils/drift_markdown.py).
+drift_markdown.py). Controller-only: the drift_report callback is its one user.
 
 The drift_report callback feeds task results in; roles may add ``set_stats`` data
 (``trident_drift: {<env>: {<step>: {...}}}``, docs/drift-report.md). Only the account of the drift
