@@ -366,12 +366,15 @@ def test_the_example_in_the_docs_is_this_report(callback, tmp_path):
     assert example == reviewed_markdown(callback, tmp_path)
 
 
+SECRET_PATHS = st.sampled_from(["data", "stringData", "binaryData"]).flatmap(
+    lambda top: st.sampled_from([top, f"{top}.password", f"{top}[tls.key]"]))
+# A prefix no report text has, so a hit is a leak.
+SECRET_VALUES = st.text(alphabet=string.ascii_letters + string.digits + "+/=_-", min_size=4, max_size=40).map(
+    "zq-".__add__)
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(path=st.sampled_from(["data", "stringData", "binaryData"]).flatmap(
-           lambda top: st.sampled_from([top, f"{top}.password", f"{top}[tls.key]"])),
-       value=st.text(alphabet=string.ascii_letters + string.digits + "+/=_-", min_size=4, max_size=40).map(
-           "zq-".__add__),  # a prefix no report text has, so a hit is a leak
-       through_stats=st.booleans())
+@given(path=SECRET_PATHS, value=SECRET_VALUES, through_stats=st.booleans())
 def test_no_value_of_a_secret_reaches_any_report(path, value, through_stats):
     """Whatever a producer leaves in a Secret's change (masked or not), no format prints it."""
     item = {"kind": "Secret", "namespace": "app", "name": "db", "action": "update", "fields": [path],
