@@ -21,7 +21,8 @@ description:
     environment, fit for a merge-request comment) and C(drift-report.xml) (JUnit, one test suite per
     environment, one test case per step; drift is a failure, a failed step an error) to O(report_dir),
     and prints a short summary at the end of the run.
-  - In check mode (C(--check)) a changed task is drift that exists; otherwise it is drift that was corrected.
+  - "In check mode (C(--check), a play with C(check_mode: true), or a reported task with C(check_mode: true)) a
+    changed task is drift that exists; otherwise it is drift that was corrected."
   - Never reports C(diff), values under keys that hold object or file content (C(data), C(stringData),
     C(binaryData), C(content)) or anything of a C(no_log) result beyond the fact that it changed.
 author:
@@ -72,11 +73,12 @@ from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.drift import (
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import (
     DriftReport, parse_step_map, step_of)
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
 
-FILES = {"json": ("drift-report.json", "to_json"), "markdown": ("drift-report.md", "to_markdown"),
-         "junit": ("drift-report.xml", "to_junit")}
+FILES = {"json": ("drift-report.json", DriftReport.to_json), "markdown": ("drift-report.md", drift_markdown.render),
+         "junit": ("drift-report.xml", DriftReport.to_junit)}
 
 
 class CallbackModule(CallbackBase):
@@ -97,6 +99,12 @@ class CallbackModule(CallbackBase):
         except ValueError as exc:
             raise AnsibleError(f"trident.gitops.drift_report: {exc}") from None
 
+    def v2_playbook_on_play_start(self, play):
+        # The mode is the play's (drift.yml sets check_mode: true on its plays) or --check's, known before any
+        # task runs: a run whose first step fails (the source fetch runs with check_mode: false) is still a check.
+        if getattr(play, "check_mode", None) is True or context.CLIARGS.get("check"):
+            self.report.check_mode = True
+
     # -- task results ---------------------------------------------------------------------------
     def _record(self, result, status):
         task = result._task
@@ -106,7 +114,7 @@ class CallbackModule(CallbackBase):
         step = step_of(module, task_vars, self.step_map)
         if step is None:
             return
-        if getattr(task, "check_mode", None) is True:  # drift.yml may set check_mode instead of --check
+        if getattr(task, "check_mode", None) is True:  # a task of an apply run may preview on its own
             self.report.check_mode = True
         self.report.record(result._host.get_name(), step, task.get_name(), module, status, result._result)
 
@@ -148,7 +156,7 @@ class CallbackModule(CallbackBase):
             os.makedirs(folder, exist_ok=True)
             for fmt in self.get_option("formats"):
                 name, render = FILES[fmt]
-                atomic_write(os.path.join(folder, name), getattr(self.report, render)().encode("utf-8"), mode=0o644)
+                atomic_write(os.path.join(folder, name), render(self.report).encode("utf-8"), mode=0o644)
         except OSError as exc:
             self._display.warning(f"trident.gitops.drift_report: cannot write the report to {folder}: {exc}")
             return None

@@ -113,3 +113,23 @@ def test_loop_item_with_its_own_no_log_stays_hidden(tmp_path):
     assert SECRET not in raw and SECRET not in (tmp_path / "report" / "drift-report.md").read_text()
     (entry,) = json.loads(raw)["environments"]["edge"]["steps"]["secrets"]["tasks"]
     assert entry["censored"] is True and entry["changed"] is True
+
+
+def test_a_check_play_whose_first_step_fails_is_reported_as_a_check(tmp_path):
+    # drift.yml's plays set check_mode: true and its source fetch runs with check_mode: false; when that
+    # fetch fails no task ran in check mode, and the report still must say check mode.
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"edge": {"ansible_connection": "local"}}}}))
+    playbook = tmp_path / "drift.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Drift", "hosts": "all", "gather_facts": False, "check_mode": True,
+                                         "tasks": [{"name": "Fetch", "vars": {"trident_step": "source"},
+                                                    "check_mode": False,
+                                                    "ansible.builtin.fail": {"msg": "cannot fetch"}}]}]))
+    env = {**os.environ, "ANSIBLE_CALLBACKS_ENABLED": "trident.gitops.drift_report", "ANSIBLE_NOCOLOR": "1",
+           "TRIDENT_DRIFT_REPORT_DIR": str(tmp_path / "report")}
+    proc = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(playbook)],
+                          env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr
+    markdown = (tmp_path / "report" / "drift-report.md").read_text()
+    assert markdown.startswith("### Trident drift report (check mode, nothing was changed)\n")
+    assert "- ❌ cannot fetch" in markdown.splitlines()
+    assert json.loads((tmp_path / "report" / "drift-report.json").read_text())["mode"] == "check"

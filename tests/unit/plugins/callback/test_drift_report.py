@@ -1,19 +1,25 @@
 """drift_report with real Task/Host/TaskResult objects, censored by Ansible's own no_log code path."""
 
 import json
+import string
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings, strategies as st
 import yaml
+from markdown_it import MarkdownIt
 from ansible.errors import AnsibleError
 from ansible.executor.stats import AggregateStats
 from ansible.executor.task_result import _RawTaskResult
 from ansible.inventory.host import Host
+from ansible.playbook.play import Play
 from ansible.playbook.task import Task
 from ansible.constants import config
 
 from ansible_collections.trident.gitops.plugins.callback import drift_report
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.drift import (
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import (
     DriftReport, parse_step_map, scrub, step_of)
 
 SECRET = "hunter2-very-secret"
@@ -112,13 +118,13 @@ def test_markdown_is_a_table_then_details_and_escapes_html(callback, tmp_path):
     markdown = (tmp_path / "report" / "drift-report.md").read_text()
     lines = markdown.splitlines()
     assert "**1 of 3 environments drifted**; 1 failed." in markdown
-    assert "| Environment | source | secrets | terraform | kubernetes |" in lines
+    assert "| Environment | Source | Secrets | Terraform | Kubernetes |" in lines
     assert "| aliyun | ✅ in sync | ⚠️ 1 change | ⚠️ 1 change | ⚠️ 2 changes |" in lines
     assert "| k3s | — | — | — | ✅ in sync |" in lines
     assert "| broken | — | — | — | ❌ failed |" in lines
-    assert "  - kind=Secret, name=db, action=update" in lines
-    assert "  - address=local_file.x, actions=[create]" in lines
-    assert "  - details hidden (no_log)" in lines
+    assert "- **Secret** `db` *update*" in lines
+    assert "- `local_file.x` *create*" in lines
+    assert "- details hidden (no_log)" in lines
     assert "cannot reach the API server \\| &lt;b&gt;" in markdown and "<b>" not in markdown.replace(
         "<b>aliyun</b>", "").replace("<b>broken</b>", "")
     assert "<summary><b>k3s</b>" not in markdown, "an env in sync has no details"
@@ -227,3 +233,158 @@ def test_objects_in_sync_are_not_counted_as_drift(callback, tmp_path):
     kube = json.loads((tmp_path / "report" / "drift-report.json").read_text())["environments"]["e"]["steps"]["kubernetes"]
     assert kube["count"] == 2
     assert [item["name"] for item in kube["tasks"][0]["drift"]] == ["a", "c"]
+
+
+# -- the Markdown a merge-request reviewer reads -------------------------------------------------------
+BEFORE, AFTER = "1f0c2a9b8e7d6c5b4a39281706f5e4d3c2b1a098", "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807"
+MASKED = "<masked:3f2a9c01d4e5>"
+INVENTORY_ERROR = "environment broken: environments/broken/env.yml: 'kubeconfig' must be a string, got a list"
+
+
+def feed_a_reviewed_run(plugin):
+    """A drift.yml run as the roles make it: plays in check mode, the source fetch with check_mode false
+    that fails for one environment, Kubernetes behind no_log with its account in set_stats."""
+    play = Play()
+    play.check_mode = True
+    plugin.v2_playbook_on_play_start(play)
+    fetch = task("trident.gitops.git_source", "Fetch the GitOps repository")
+    fetch.check_mode = False
+    plugin.v2_runner_on_failed(result("broken", fetch, {"failed": True, "msg": INVENTORY_ERROR}))
+    for env in ("production", "staging"):
+        plugin.v2_runner_on_ok(result(env, fetch, {"changed": False, "before": BEFORE, "after": AFTER}))
+    kube = task("trident.gitops.kube_diff", "Compare the environment's manifests with the cluster", no_log=True)
+    plugin.v2_runner_on_ok(result("production", kube, {"changed": True, "drift": [{"kind": "Secret"}]}))
+    plugin.v2_runner_on_ok(result("staging", kube, {"changed": False}))
+    plugin.v2_runner_on_ok(result("production", task("trident.gitops.terraform_apply", "Converge the Terraform root module"), {
+        "changed": True, "summary": {"add": 3, "change": 0, "destroy": 3},
+        "resource_changes": [
+            {"address": "local_file.motd", "actions": ["create"]},
+            {"address": "null_resource.cache", "actions": ["delete", "create"], "action_reason": "replace_because_tainted"},
+            {"address": "aws_instance.web", "actions": ["delete", "create"],
+             "action_reason": "replace_because_cannot_update", "replace_paths": [["ami"], ["ebs_block_device", 0, "size"]]},
+            {"address": "local_file.old", "actions": ["delete"], "action_reason": "delete_because_no_resource_config"},
+            {"address": "local_file.banner", "actions": ["update"]}],
+        "resource_drift": [{"address": "local_file.motd", "actions": ["delete"]},
+                           {"address": "local_file.banner", "actions": ["update"]}]}))
+    finish(plugin, {"trident_drift": {
+        "production": {
+            "source": {"changed": True, "count": 2, "revision": AFTER, "before": BEFORE,
+                       "commits": [{"sha": AFTER, "subject": "web: v6.2.0, 1 replica <for now>"}],
+                       "changed_files": ["environments/production/k8s/web.yaml", "environments/production/k8s/db.sops.yaml"]},
+            "kubernetes": {"changed": True, "count": 3, "items": [
+                {"kind": "Deployment", "namespace": "app", "name": "web", "action": "update",
+                 "fields": ["spec.replicas", "spec.template.spec.containers[name=web].image", "metadata.labels.tier"],
+                 "changes": [{"path": "spec.replicas", "before": 3, "after": 1},
+                             {"path": "spec.template.spec.containers[name=web].image",
+                              "before": "registry/web:v6.1.1-hotfix", "after": "registry/web:v6.2.0"}]},
+                {"kind": "Secret", "namespace": "app", "name": "db", "action": "update", "fields": ["data.password"],
+                 "changes": [{"path": "data.password", "before": MASKED, "after": SECRET},
+                             {"path": "stringData", "before": None, "after": {"token": SECRET}}]},
+                {"kind": "ClusterRole", "namespace": None, "name": "web-reader", "action": "create", "fields": []}]}},
+        "staging": {"kubernetes": {"changed": False, "count": 0, "items": []}}}})
+
+
+def reviewed_markdown(callback, tmp_path):
+    feed_a_reviewed_run(callback)
+    return (tmp_path / "report" / "drift-report.md").read_text()
+
+
+def test_markdown_snapshot_for_a_reviewer(callback, tmp_path):
+    markdown = reviewed_markdown(callback, tmp_path)
+    lines = markdown.splitlines()
+    assert lines[0] == "### Trident drift report (check mode, nothing was changed)", "a failed check run is a check"
+    assert "**1 of 3 environments drifted**; 1 failed." in lines
+    assert "| broken | ❌ failed | — | — | — |" in lines
+    assert "| production | ⚠️ 2 changes | — | ⚠️ 5 changes | ⚠️ 3 changes |" in lines
+    assert "| staging | ✅ in sync | — | — | ✅ in sync |" in lines
+    assert f"- ❌ {INVENTORY_ERROR}" in lines
+    # Source: revision range, commits, changed files.
+    assert "Revision `1f0c2a9b8e7d` → `9e8d7c6b5a4f`" in lines
+    assert "- `9e8d7c6b5a4f` web: v6.2.0, 1 replica &lt;for now&gt;" in lines
+    assert "- `environments/production/k8s/web.yaml`" in lines
+    # Kubernetes: Kind namespace/name action, then paths with before → after.
+    assert "- **Deployment** `app/web` *update*" in lines
+    assert "  - `spec.replicas`: `3` → `1`" in lines
+    assert "  - `spec.template.spec.containers[name=web].image`: `registry/web:v6.1.1-hotfix` → `registry/web:v6.2.0`" in lines
+    assert "  - `metadata.labels.tier`" in lines, "a field without values is still listed"
+    assert "- **Secret** `app/db` *update*" in lines
+    assert "  - `data.password`: changed (value hidden)" in lines
+    assert "  - `stringData`: changed (value hidden)" in lines
+    assert "- **ClusterRole** `web-reader` *create*" in lines
+    # Terraform: address, action, reason in words.
+    assert "- `local_file.motd` *create* — deleted outside Terraform" in lines
+    assert "- `local_file.banner` *update* — changed outside Terraform" in lines
+    assert "- `null_resource.cache` *replace* — tainted" in lines
+    assert "- `aws_instance.web` *replace* — config changed; forced by `ami`, `ebs_block_device[0].size`" in lines
+    assert "- `local_file.old` *delete* — removed from config" in lines
+    # No noise, no long task names, no values of a Secret, masked or not.
+    for noise in ("None", "=[]", "namespace=", "Converge the Terraform root module", "Fetch the GitOps", SECRET, MASKED):
+        assert noise not in markdown
+
+
+def test_json_keeps_the_account_but_not_a_secrets_values(callback, tmp_path):
+    reviewed_markdown(callback, tmp_path)
+    raw = (tmp_path / "report" / "drift-report.json").read_text()
+    assert SECRET not in raw and MASKED not in raw
+    report = json.loads(raw)
+    assert report["mode"] == "check"
+    production = report["environments"]["production"]["steps"]
+    web, db = production["kubernetes"]["stats"]["items"][:2]
+    assert web["changes"][0] == {"path": "spec.replicas", "before": 3, "after": 1}
+    assert db["changes"] == [{"path": "data.password", "masked": True}, {"path": "stringData", "masked": True}]
+    terraform = production["terraform"]["tasks"][0]
+    assert terraform["resource_changes"][2]["replace_paths"] == [["ami"], ["ebs_block_device", 0, "size"]]
+    assert terraform["resource_drift"][0] == {"address": "local_file.motd", "actions": ["delete"]}
+    assert production["source"]["stats"]["commits"][0]["subject"].startswith("web: v6.2.0")
+    junit = ET.parse(tmp_path / "report" / "drift-report.xml").getroot()
+    assert junit.get("failures") == "3" and junit.get("errors") == "1"
+    assert "None" not in ET.tostring(junit, encoding="unicode")
+
+
+def test_markdown_renders_as_gfm_table_and_details(callback, tmp_path):
+    # markdown-it-py is CommonMark; its table rule is GitHub's/GitLab's pipe-table extension.
+    html_text = MarkdownIt("commonmark").enable("table").render(reviewed_markdown(callback, tmp_path))
+    tree = ET.fromstring(f"<root>{html_text}</root>")
+    rows = tree.findall("table/tbody/tr")
+    assert [row.find("td").text for row in rows] == ["broken", "production", "staging"]
+    assert [th.text for th in tree.findall("table/thead/tr/th")] == ["Environment", "Source", "Secrets", "Terraform", "Kubernetes"]
+    summaries = ["".join(summary.itertext()) for summary in tree.iter("summary")]
+    assert summaries == ["broken — Source ❌ failed",
+                         "production — Source ⚠️ 2 changes, Terraform ⚠️ 5 changes, Kubernetes ⚠️ 3 changes"], \
+        "a details section per drifted or failed environment, none in sync"
+    headings = [h.text for h in tree.iter("h4")]
+    assert headings == ["Source: ❌ failed", "Source: ⚠️ 2 changes", "Terraform: ⚠️ 5 changes", "Kubernetes: ⚠️ 3 changes"]
+    objects = [li for ul in tree.iter("ul") for li in ul.findall("li") if li.find("strong") is not None]
+    assert [li.find("strong").text for li in objects] == ["Deployment", "Secret", "ClusterRole"]
+    assert [len(li.findall("ul/li")) for li in objects] == [3, 2, 0], "a list of field paths per object"
+    assert "None" not in html_text and "<for now>" not in html_text
+
+
+def test_the_example_in_the_docs_is_this_report(callback, tmp_path):
+    docs = (Path(__file__).parents[4] / "docs" / "drift-report.md").read_text()
+    example = docs.split("<!-- example report: begin -->\n````markdown\n")[1].split("````\n<!-- example report: end -->")[0]
+    assert example == reviewed_markdown(callback, tmp_path)
+
+
+SECRET_PATHS = st.sampled_from(["data", "stringData", "binaryData"]).flatmap(
+    lambda top: st.sampled_from([top, f"{top}.password", f"{top}[tls.key]"]))
+# A prefix no report text has, so a hit is a leak.
+SECRET_VALUES = st.text(alphabet=string.ascii_letters + string.digits + "+/=_-", min_size=4, max_size=40).map(
+    "zq-".__add__)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(path=SECRET_PATHS, value=SECRET_VALUES, through_stats=st.booleans())
+def test_no_value_of_a_secret_reaches_any_report(path, value, through_stats):
+    """Whatever a producer leaves in a Secret's change (masked or not), no format prints it."""
+    item = {"kind": "Secret", "namespace": "app", "name": "db", "action": "update", "fields": [path],
+            "changes": [{"path": path, "before": value, "after": {"nested": value}}]}
+    report = DriftReport(check_mode=True)
+    if through_stats:
+        report.merge_stats({"e": {"kubernetes": {"changed": True, "items": [item]}}})
+    else:
+        report.record("e", "kubernetes", "diff", "trident.gitops.kube_diff", "changed", {"drift": [item]})
+    markdown = drift_markdown.render(report)
+    for text in (markdown, report.to_json(), report.to_junit()):
+        assert value not in text
+    assert f"  - `{path}`: changed (value hidden)" in markdown.splitlines()

@@ -1,4 +1,5 @@
-"""The drift report: what drifted, per environment and step, as JSON, Markdown and JUnit XML.
+"""The drift report: what drifted, per environment and step, as JSON and JUnit XML (the Markdown view is
+drift_markdown.py). Controller-only: the drift_report callback is its one user.
 
 The drift_report callback feeds task results in; roles may add ``set_stats`` data
 (``trident_drift: {<env>: {<step>: {...}}}``, docs/drift-report.md). Only the account of the drift
@@ -8,7 +9,6 @@ object content (``data``, ``stringData``, ``content`` …), and nothing at all f
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -21,8 +21,12 @@ DEFAULT_STEP_MAP = {
     "trident.gitops.terraform_apply": "terraform",
     "trident.gitops.kube_diff": "kubernetes",
 }
-DETAIL_KEYS = ("drift", "resource_changes", "changed_files", "summary")
+# What modules return to account for drift: kube_diff's drift, terraform_apply's resource_changes and
+# resource_drift (changed outside Terraform), git_source's revision range and files, a summary.
+DETAIL_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files", "summary", "before", "after", "commits")
+_LIST_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files")
 _CONTENT_KEY = re.compile(r"^(data|content|string_?data|binary_?data)$", re.I)
+_SECRET_VALUE_PATH = re.compile(r"^(data|stringData|binaryData)(?=$|[.\[])")
 # Worst first: a step's status is the worst status of its tasks.
 _RANK = {"failed": 3, "changed": 2, "ok": 1, "skipped": 0}
 _MAX_MSG = 500
@@ -52,13 +56,28 @@ def parse_step_map(entries) -> dict:
     return result
 
 
+def is_secret_value_path(kind: object, path: object) -> bool:
+    """Whether ``path`` (a kube_diff field path) of an object of ``kind`` holds a Secret's value."""
+    return kind == "Secret" and bool(_SECRET_VALUE_PATH.match(str(path)))
+
+
 def scrub(value: object) -> object:
-    """Copy of ``value`` without any key that holds object or file content."""
+    """Copy of ``value`` without any key that holds object or file content, nor a Secret's values."""
     if isinstance(value, dict):
-        return {key: scrub(item) for key, item in value.items() if not _CONTENT_KEY.match(str(key))}
+        kept = {key: scrub(item) for key, item in value.items() if not _CONTENT_KEY.match(str(key))}
+        if value.get("kind") == "Secret" and isinstance(kept.get("changes"), list):
+            kept["changes"] = [_masked(change) for change in kept["changes"]]
+        return kept
     if isinstance(value, (list, tuple)):
         return [scrub(item) for item in value]
     return value
+
+
+def _masked(change: object) -> object:
+    """A change of a Secret's value: still shown as changed, its values (even masked ones) dropped."""
+    if isinstance(change, dict) and is_secret_value_path("Secret", change.get("path")):
+        return {"path": change["path"], "masked": True}
+    return change
 
 
 def details_of(result: dict) -> dict:
@@ -73,7 +92,7 @@ def details_of(result: dict) -> dict:
         if item.get("censored"):  # Ansible censors a no_log item on its own
             details["censored"] = True
             continue
-        for key in ("drift", "resource_changes", "changed_files"):
+        for key in _LIST_KEYS:
             if isinstance(item.get(key), list):
                 details.setdefault(key, []).extend(_drifted(key, scrub(item[key])))
     return details
@@ -182,46 +201,10 @@ class DriftReport:
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, sort_keys=True, default=str) + "\n"
 
-    def _changes(self, count):
+    def changes(self, count):
+        """``count`` changes, worded for the mode: existing drift, or drift corrected."""
         noun = "change" if count == 1 else "changes"
         return f"{count} {noun} corrected" if not self.check_mode else f"{count} {noun}"
-
-    def _cell(self, step):
-        if step is None or step.status == "skipped":
-            return "—"
-        if step.status == "failed":
-            return "❌ failed"
-        if step.status == "changed":
-            return f"⚠️ {self._changes(step.count)}"
-        return "✅ in sync"
-
-    def to_markdown(self) -> str:
-        summary = self.summary()
-        names = self.step_names()
-        verb = "drifted" if self.check_mode else "had drift corrected"
-        mode = "check mode, nothing was changed" if self.check_mode else "apply mode"
-        lines = [f"### Trident drift report ({mode})", "",
-                 f"**{len(summary['drifted'])} of {summary['environments']} environments {verb}**"
-                 + (f"; {len(summary['failed'])} failed" if summary["failed"] else "") + ".", "",
-                 "| Environment | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        for env, steps in sorted(self.environments.items()):
-            lines.append(f"| {_md(env)} | " + " | ".join(self._cell(steps.get(n)) for n in names) + " |")
-        for env, steps in sorted(self.environments.items()):
-            if self.env_status(env) not in ("changed", "failed"):
-                continue
-            lines += ["", f"<details><summary><b>{_md(env)}</b></summary>", ""]
-            for name in names:
-                step = steps.get(name)
-                if step is None or step.status not in ("changed", "failed"):
-                    continue
-                lines.append(f"**{_md(name)}** — {self._cell(step)}")
-                lines.append("")
-                for task in step.tasks:
-                    lines += [f"- {_md(task['task'])}{_task_note(task)}"]
-                    lines += [f"  - {_md(_describe(item))}" for item in _items(task)]
-                lines.append("")
-            lines.append("</details>")
-        return "\n".join(lines) + "\n"
 
     def to_junit(self) -> str:
         suites = ET.Element("testsuites", name="trident drift")
@@ -237,7 +220,7 @@ class DriftReport:
                                  for task in step.tasks)
                 if step.status == "changed":
                     counts["failures"] += 1
-                    ET.SubElement(case, "failure", type="drift", message=self._changes(step.count)).text = text
+                    ET.SubElement(case, "failure", type="drift", message=self.changes(step.count)).text = text
                 elif step.status == "failed":
                     counts["errors"] += 1
                     ET.SubElement(case, "error", type="failed", message="step failed").text = text
@@ -264,14 +247,11 @@ def _items(task):
     return [task["summary"]] if "summary" in task else []
 
 
-def _task_note(task):
-    return f" ({_md(task['module'])})" if task.get("module") else ""
-
-
 def _describe(item):
     """One line for a drift item: the scalar fields of a dict, else the value itself."""
     if isinstance(item, dict):
-        return ", ".join(f"{key}={_short(value)}" for key, value in item.items()) or "{}"
+        # Unset and empty values (a cluster-scoped object's namespace, no fields) are noise.
+        return ", ".join(f"{key}={_short(value)}" for key, value in item.items() if value not in (None, [], {}, ""))
     return str(item)
 
 
@@ -280,8 +260,3 @@ def _short(value):
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return "…" if isinstance(value, (dict, list)) else str(value)
-
-
-def _md(text):
-    """Text safe inside a Markdown table cell or list item of a merge-request comment (no HTML, no pipes)."""
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")

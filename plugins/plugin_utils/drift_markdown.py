@@ -1,0 +1,223 @@
+# Copyright: trident.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The Markdown drift report, written for a merge-request reviewer (controller-only: the callback renders it).
+
+A table environment by step, then a collapsed section per drifted or failed environment that says, per
+step, what a reviewer acts on: the source's revision range, commits and changed files; each Kubernetes
+object (``Kind namespace/name action``) with its field paths and ``before → after`` values; each
+Terraform resource with its action and the reason in words. Item shapes: docs/drift-report.md.
+Values from results only appear inside code spans or escaped text, so the comment cannot inject HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport, is_secret_value_path
+
+_MAX_VALUE = 80
+_TITLES = {"source": "Source", "secrets": "Secrets", "terraform": "Terraform", "kubernetes": "Kubernetes"}
+# Terraform's plan ``action_reason`` values, in words.
+_REASONS = {
+    "replace_because_tainted": "tainted",
+    "replace_because_cannot_update": "config changed",
+    "replace_by_request": "replacement requested",
+    "replace_by_triggers": "replace_triggered_by changed",
+    "delete_because_no_resource_config": "removed from config",
+    "delete_because_no_module": "module removed from config",
+    "delete_because_wrong_repetition": "count/for_each changed",
+    "delete_because_count_index": "count index removed",
+    "delete_because_each_key": "for_each key removed",
+    "delete_because_no_move_target": "moved target missing",
+}
+_SOURCE_KEYS = ("before", "after", "revision", "commits", "changed_files")
+_OUTSIDE = {"delete": "deleted outside Terraform", "update": "changed outside Terraform"}
+
+
+def render(report: DriftReport) -> str:
+    """The whole Markdown document."""
+    names = report.step_names()
+    lines = _heading(report) + _table(report, names)
+    for env in sorted(report.environments):
+        if report.env_status(env) in ("changed", "failed"):
+            lines += _environment(report, env, names)
+    return "\n".join(lines) + "\n"
+
+
+def _heading(report):
+    summary = report.summary()
+    mode = "check mode, nothing was changed" if report.check_mode else "apply mode"
+    verb = "drifted" if report.check_mode else "had drift corrected"
+    failed = f"; {len(summary['failed'])} failed" if summary["failed"] else ""
+    return [f"### Trident drift report ({mode})", "",
+            f"**{len(summary['drifted'])} of {summary['environments']} environments {verb}**{failed}.", ""]
+
+
+def _table(report, names):
+    lines = ["| Environment | " + " | ".join(_title(n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    for env, steps in sorted(report.environments.items()):
+        lines.append(f"| {md(env)} | " + " | ".join(_cell(report, steps.get(n)) for n in names) + " |")
+    return lines
+
+
+def _cell(report, step):
+    if step is None or step.status == "skipped":
+        return "—"
+    if step.status == "failed":
+        return "❌ failed"
+    if step.status == "changed":
+        return f"⚠️ {report.changes(step.count)}"
+    return "✅ in sync"
+
+
+def _environment(report, env, names):
+    lines = ["", f"<details><summary><b>{md(env)}</b> — {_overview(report, env, names)}</summary>", ""]
+    for name in names:
+        step = report.environments[env].get(name)
+        if step is not None and step.status in ("changed", "failed"):
+            lines += [f"#### {_title(name)}: {_cell(report, step)}", ""] + _step_body(name, step) + [""]
+    return lines + ["</details>"]
+
+
+def _overview(report, env, names):
+    """The summary line of an environment's section: which steps drifted or failed, so a closed section says it."""
+    steps = [(name, report.environments[env].get(name)) for name in names]
+    return ", ".join(f"{_title(name)} {_cell(report, step)}" for name, step in steps
+                     if step is not None and step.status in ("changed", "failed"))
+
+
+def _title(name):
+    return _TITLES.get(name, md(name))
+
+
+def _step_body(name, step):
+    """Failures first, then what drifted, in the step's own words."""
+    lines = [f"- ❌ {md(task.get('msg') or 'failed')}" for task in step.tasks if task.get("failed")]
+    data = items_of(step)
+    if data.get("censored") and not (data["items"] or data["source"]):
+        lines.append("- details hidden (no_log)")
+    if data["source"]:
+        lines += _source(data["source"])
+    outside = {item.get("address"): item for item in data["outside"] if isinstance(item, dict)}
+    for item in data["items"]:
+        lines += _item(item, outside)
+    return lines
+
+
+def items_of(step) -> dict:
+    """What a step drifted by, from its task results, else from its ``set_stats`` data (roles often run
+    the module with no_log and report the account through stats): object/resource ``items``, Terraform's
+    ``outside`` (changed outside Terraform) and the ``source`` revision range, commits and files."""
+    found = {"items": [], "outside": [], "source": {}, "censored": False}
+    for task in step.tasks:
+        found["censored"] |= bool(task.get("censored"))
+        found["items"] += task.get("drift") or task.get("resource_changes") or []
+        found["outside"] += task.get("resource_drift") or []
+        found["source"].update({k: task[k] for k in _SOURCE_KEYS if task.get(k) and k != "changed_files"})
+        if task.get("changed_files"):
+            found["source"].setdefault("changed_files", []).extend(task["changed_files"])
+    stats = step.stats or {}
+    found["items"] = found["items"] or list(stats.get("items") or [])
+    found["outside"] = found["outside"] or list(stats.get("outside_terraform") or [])
+    for key in _SOURCE_KEYS:
+        if stats.get(key) and not found["source"].get(key):
+            found["source"][key] = stats[key]
+    return found
+
+
+def _source(source):
+    lines = []
+    before, after = source.get("before"), source.get("after") or source.get("revision")
+    if before and after and before != after:
+        lines.append(f"Revision {code(before[:12])} → {code(after[:12])}")
+    elif after:
+        lines.append(f"Revision {code(after[:12])}")
+    commits = [c for c in source.get("commits") or [] if isinstance(c, dict)]
+    if commits:
+        lines += ["", "**Commits**", ""]
+        lines += [f"- {code(str(c.get('sha', ''))[:12])} {md(c.get('subject', ''))}" for c in commits]
+    files = source.get("changed_files") or []
+    if files:
+        lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in files]
+    return lines
+
+
+def _item(item, outside):
+    if isinstance(item, dict) and "address" in item:
+        return [_terraform(item, outside.get(item["address"]))]
+    if isinstance(item, dict) and "kind" in item:
+        return _kubernetes(item)
+    if isinstance(item, dict):
+        return ["- " + md(", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, [], {}, "")))]
+    return [f"- {code(item)}"]
+
+
+def _kubernetes(item):
+    kind, namespace, name = item.get("kind"), item.get("namespace"), item.get("name")
+    where = f"{namespace}/{name}" if namespace else str(name)
+    action = item.get("action")
+    lines = [f"- **{md(kind)}** {code(where)}" + (f" *{md(action)}*" if action else "")]
+    changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
+    shown = {c["path"] for c in changes}
+    for change in changes:
+        lines.append(f"  - {code(change['path'])}: {_change(kind, change)}")
+    lines += [f"  - {code(path)}" for path in item.get("fields") or [] if path not in shown]
+    return lines
+
+
+def _change(kind, change):
+    if is_secret_value_path(kind, change["path"]) or change.get("masked"):
+        return "changed (value hidden)"
+    return f"{_value(change.get('before'))} → {_value(change.get('after'))}"
+
+
+def _value(value):
+    if value is None:
+        return "*unset*"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return code(text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…")
+
+
+def _terraform(item, drifted):
+    actions = [a for a in item.get("actions") or [] if a != "no-op"]
+    action = "replace" if set(actions) == {"create", "delete"} else "/".join(actions) or "no-op"
+    reasons = []
+    if isinstance(drifted, dict):
+        reasons.append(_OUTSIDE.get("/".join(drifted.get("actions") or []), "changed outside Terraform"))
+    reason = item.get("action_reason")
+    if reason:
+        reasons.append(_REASONS.get(reason, str(reason).replace("_", " ")))
+    elif action == "update" and not reasons:
+        reasons.append("config changed")
+    phrases = [md(r) for r in reasons]
+    forced = [code(_attribute_path(p)) for p in item.get("replace_paths") or []]
+    if forced:
+        phrases.append("forced by " + ", ".join(forced))
+    return f"- {code(item['address'])} *{md(action)}*" + (" — " + "; ".join(phrases) if phrases else "")
+
+
+def _attribute_path(path):
+    """Terraform's ``replace_paths`` entry (a list of attribute names and indexes) as ``tags.Name`` or ``ports[0]``."""
+    if not isinstance(path, list):
+        return str(path)
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else ("." if text else "") + str(step)
+    return text
+
+
+def md(text):
+    """Text safe in a table cell or list item of a merge-request comment (no HTML, no pipes, one line)."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def code(text):
+    """``text`` as an inline code span: shown verbatim (no HTML), whatever backticks it holds."""
+    text = str(text).replace("\n", " ")
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
