@@ -1,6 +1,7 @@
 """Files encrypted by the real sops (3.13 and 3.7) decrypt with our code to what `sops -d` gives."""
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -86,14 +87,20 @@ def test_legacy_yaml(tmp_path, age_key, gnupg_home):
 
 
 @pytest.mark.parametrize("key_index", [0, 1], ids=["rsa", "ed25519"])
-def test_pgp_gnupg_home_and_imported_private_key(tmp_path, gnupg_home, key_index):
+def test_pgp_gnupg_home_and_imported_private_key(tmp_path, gnupg_home, key_index, monkeypatch):
     key = gnupg_home.keys[key_index]
     path = encrypt(tmp_path, "pgp.yaml", YAML_DOC, "--pgp", key.fingerprint, gnupghome=gnupg_home.path)
     expected = expected_data(path, "yaml", gnupghome=gnupg_home.path)
     assert ours(path, gnupg_home=str(gnupg_home.path)).data == expected
-    before = set(Path(tempfile.gettempdir()).glob("trident-gpg-*"))
-    assert ours(path, pgp_private_keys=(gnupg_home.export_secret(key.fingerprint),)).data == expected
-    assert set(Path(tempfile.gettempdir()).glob("trident-gpg-*")) == before, "the private GnuPG home is removed"
+    # A temp folder of this test alone (other tests make trident-gpg-* homes meanwhile), with a short path:
+    # gpg-agent's socket lives in the GnuPG home, and a socket path has at most 107 characters.
+    private_tmp = Path(tempfile.mkdtemp(prefix="tg-"))
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+        assert ours(path, pgp_private_keys=(gnupg_home.export_secret(key.fingerprint),)).data == expected
+        assert not list(private_tmp.iterdir()), "the private GnuPG home is removed"
+    finally:
+        shutil.rmtree(private_tmp, ignore_errors=True)
 
 
 def test_multi_document_yaml(tmp_path, age_key):
