@@ -1,14 +1,20 @@
 """kube_diff's ``helm`` option the way users run it: ansible-playbook against the real apiserver. A chart with
 values and SOPS values reconciles and a second run changes nothing; a bad chart or bad values fails clearly and
-applies nothing; at -vvvv no decrypted value is in the output or anywhere on disk under the run's temp dirs."""
+applies nothing; at -vvvv no decrypted value is in the output or anywhere on disk under the run's temp dirs;
+and end to end, env.yml's helm_releases reconcile through the inventory, the kubernetes role and the playbook."""
 
 import base64
+import json
+
+import pytest
 
 from kube_support import get, namespace, unique
 from sops_helpers import encrypt
 
 from testbed import tool
 from testbed.ansible import run_playbook
+from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, run_gitops, write_inventory
+from testbed.sops import sops
 
 SECRET = "Hq7-kube-diff-helm-secret"
 TEMPLATES = {
@@ -111,3 +117,42 @@ def test_a_bad_chart_or_bad_values_fail_clearly_and_apply_nothing(control_plane,
     assert get(control_plane, "namespace", ns) is None
     assert SECRET not in run.stdout + run.stderr
     assert leaks(tmp_path, SECRET) == []
+
+
+@pytest.mark.slow
+def test_env_yml_helm_releases_reconcile_through_the_playbook(tmp_path, control_plane, git_server, age_key):
+    """End to end: env.yml's helm_releases, the inventory, the kubernetes role and the reconcile playbook."""
+    ns = unique("e2ehelm")
+    repo = GitOpsRepo(git_server, unique("e2e-helm"), tmp_path / "clone")
+    repo.write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    repo.write("charts/web/values.yaml", "mode: slow\ndb: {}\n")
+    for name, text in TEMPLATES.items():
+        repo.write(f"charts/web/templates/{name}", text)
+    repo.write("environments/charts/env.yml", json.dumps({
+        "namespace": ns, "prune": True, "helm_releases": [{
+            "name": "web", "chart": {"path": "../../charts/web"}, "values_files": ["values.yaml"],
+            "secret_values_files": ["secrets/web.sops.yaml"]}]}))
+    repo.write("environments/charts/kubeconfig.yaml", kubeconfig_text(control_plane))
+    repo.write("environments/charts/yaml/namespace.yaml", json.dumps(namespace(ns)))
+    repo.write("environments/charts/values.yaml", "mode: fast\n")
+    secret = repo.write("environments/charts/secrets/web.sops.yaml", f"db:\n  password: {SECRET}\n")
+    secret.write_bytes(sops("--encrypt", "--age", age_key.public, "--input-type", "yaml", "--output-type", "yaml",
+                            str(secret)))
+    repo.push("a helm release")
+    work = tmp_path / "work"
+    inventory = write_inventory(work / "inventory", repo.url, work / "inventory-cache")
+
+    def reconcile():
+        result = run_gitops("reconcile", inventory, work, extra_vars=isolated_vars(work),
+                            env={"SOPS_AGE_KEY_FILE": str(age_key.path)}, args=("-vvvv",))
+        assert result.rc == 0, result.explain()
+        assert SECRET not in result.stdout + result.stderr
+        return result
+
+    first = reconcile()
+    assert first.changed_hosts() == ["charts"], first.explain()
+    assert get(control_plane, "configmap", "web-config", ns)["data"] == {"mode": "fast"}
+    stored = get(control_plane, "secret", "web-db", ns)["data"]["password"]
+    assert base64.b64decode(stored).decode() == SECRET
+    again = reconcile()
+    assert again.changed_hosts() == [], again.stats
