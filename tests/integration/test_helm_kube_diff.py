@@ -23,7 +23,7 @@ TEMPLATES = {
     "secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-db\n"
                    "data:\n  password: {{ .Values.db.password | b64enc }}\n",
     "cleanup.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-cleanup\n"
-                 "  annotations:\n    helm.sh/hook: pre-delete\n",
+                    "  annotations:\n    helm.sh/hook: pre-delete\n",
 }
 
 
@@ -74,7 +74,7 @@ def leaks(tmp_path, *values):
 
 
 def test_a_release_reconciles_through_the_helm_option_without_leaking(control_plane, tmp_path, age_key):
-    repo, _, env = make_repo(tmp_path, age_key)
+    repo, env = make_repo(tmp_path, age_key)[0::2]
     ns = unique("khelm")
     task = helm_task(control_plane, tmp_path, repo, env, ns, age_key)
 

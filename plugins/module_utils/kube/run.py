@@ -100,7 +100,7 @@ def _render_helm(params, discovery, runner, decrypt, hide, documents, problems):
         raise TridentError("helm needs a command runner")
 
     def namespaced(api_version, kind):
-        group, _, version = api_version.rpartition("/")
+        group, version = api_version.rpartition("/")[0::2]
         found = discovery.find(group, version, kind)
         return found.namespaced if found is not None else None
 
