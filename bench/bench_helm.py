@@ -1,10 +1,9 @@
 """A chart rendering 100 objects, in-sync (no-op) check: ours through ansible-playbook vs
 `helm template | kubectl diff --server-side -f -`, on a real control plane with the pinned helm.
 
-Until kube_diff takes the ``helm`` option (issue 16's wiring), "ours" is our renderer
-(``helm.render.render_releases``, in-process, real helm) followed by kube_diff's check mode through
-ansible-playbook on the rendered objects: the same two steps the wired module will take in one
-call. The merger replaces that case with a single kube_diff task. helm-diff
+"ours" is one kube_diff task with the ``helm`` option in check mode through ansible-playbook: it
+renders the chart with the real helm for the cluster (version and API versions from discovery) and
+checks the rendered objects, as the kubernetes role does for env.yml's helm_releases. helm-diff
 (`helm upgrade --dry-run` with the plugin) is not built here: it needs a Helm release recorded in
 the cluster, which this tool never creates. N from TRIDENT_BENCH_HELM_N (default 100), rounds from
 TRIDENT_BENCH_HELM_ROUNDS (default 3).
@@ -25,9 +24,7 @@ from testbed import tool  # noqa: E402
 from testbed.ansible import run_playbook  # noqa: E402
 from testbed.controlplane import ControlPlane  # noqa: E402
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner  # noqa: E402
-from ansible_collections.trident.gitops.plugins.module_utils.helm.render import Cluster, render_releases  # noqa: E402
-from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases  # noqa: E402
+from ansible_collections.trident.gitops.plugins.module_utils.helm.render import Cluster  # noqa: E402
 
 NAMESPACE = "bench-helm"
 # One template, N objects: a third each ConfigMaps, Secrets and headless Services.
@@ -74,19 +71,12 @@ class Bench:
         api_versions = run_command([tool("kubectl"), "api-versions"], env=self.kubectl_env).stdout.decode().split()
         self.cluster = Cluster(version["serverVersion"]["gitVersion"], tuple(api_versions))
 
-    def render(self):
-        releases = parse_releases([{"name": "bench", "namespace": NAMESPACE, "chart": {"path": "../../charts/bench"}}],
-                                  "env.yml")
-        rendered = render_releases(releases, "env.yml", str(self.env), str(self.workdir / "repo"), self.cluster,
-                                   CommandRunner(), tool("helm"), str(self.workdir / "chart-cache"),
-                                   namespaced=lambda api_version, kind: True)
-        path = self.workdir / "rendered.json"
-        path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [o.obj for o in rendered.objects]}))
-        return path
-
     def ours(self, apply=False):
+        helm = {"releases": [{"name": "bench", "namespace": NAMESPACE, "chart": {"path": "../../charts/bench"}}],
+                "env_path": str(self.env), "repo_path": str(self.workdir / "repo"), "binary": tool("helm"),
+                "chart_cache": str(self.workdir / "chart-cache")}
         task = {"name": "kube_diff", "trident.gitops.kube_diff": {
-            "src": [str(self.render())], "namespace": NAMESPACE, "kubeconfig": str(self.plane.kubeconfig),
+            "helm": helm, "namespace": NAMESPACE, "kubeconfig": str(self.plane.kubeconfig),
             "apply": apply, "discovery_cache": str(self.workdir / "discovery")}}
         run = run_playbook(self.workdir / "play", [task], check=not apply)
         if run.rc != 0:
@@ -122,7 +112,7 @@ def main():
         assert bench.ours()["changed"] is False
         assert bench.helm_template_kubectl_diff().returncode == 0, "kubectl diff sees drift right after the apply"
         compare(f"chart rendering {count} objects: in-sync check", {
-            "ours: render_releases + kube_diff check (ansible-playbook)": bench.ours,
+            "ours: kube_diff helm option, check (ansible-playbook)": bench.ours,
             "helm template | kubectl diff --server-side -f -": bench.helm_template_kubectl_diff,
             "reference: ansible-playbook start-up alone (ping)": bench.ansible_floor,
         }, rounds=rounds, warmup=1)

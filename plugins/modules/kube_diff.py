@@ -51,6 +51,61 @@ options:
   definition:
     description: Inline objects, a mapping or a list of mappings (or YAML text).
     type: raw
+  helm:
+    description:
+      - Helm releases rendered with C(helm template) for this cluster (its version and API versions are passed
+        in) once discovery is loaded; the rendered objects join the other desired objects and go through the
+        same validation, diff, ignore rules, ApplySet ownership and prune. See docs/helm.md.
+      - A release that fails to render (bad chart, bad values, a values file that cannot be decrypted) is a
+        problem like an invalid manifest, so nothing is applied.
+      - SOPS values files are decrypted in memory with the key options; their values, and rendered Secret
+        values, are masked in every output.
+      - Hooks other than install and upgrade hooks are left out and listed in RV(skipped_hooks).
+    type: dict
+    suboptions:
+      releases:
+        description: The releases, in the shape of C(helm_releases) of C(env.yml) (docs/helm.md).
+        type: list
+        elements: dict
+        required: true
+      env_path:
+        description: The environment's folder (holding C(env.yml)); values files are relative to it.
+        type: path
+        required: true
+      repo_path:
+        description: The repository's root; chart and values paths may not leave it.
+        type: path
+        required: true
+      binary:
+        description: The helm binary.
+        type: path
+        default: helm
+      chart_cache:
+        description: Directory caching fetched charts by digest.
+        type: path
+        default: ~/.cache/trident-gitops/helm-charts
+      repositories:
+        description: Credentials for chart repositories and OCI registries, matched by URL.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          url:
+            description: The repository's URL (C(https://...) or C(oci://...)).
+            type: str
+            required: true
+          username:
+            description: Basic auth user name.
+            type: str
+            default: ""
+          password:
+            description: Basic auth password.
+            type: str
+            default: ""
+          ca_file:
+            description: A CA bundle to verify the repository's certificate.
+            type: path
+            default: ""
   namespace:
     description: The namespace of namespaced objects that do not name one.
     type: str
@@ -178,6 +233,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+skipped_hooks:
+  description: Helm hooks left out of the rendered objects (test, delete and rollback hooks), by source.
+  returned: when O(helm) is given
+  type: list
+  elements: str
 drift:
   description: One entry per desired object and per pruned object.
   returned: always
@@ -232,6 +292,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.helm.service import HELM_OPTION
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import HAS_URLLIB3, module_secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import HAS_YAML
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
@@ -250,6 +311,7 @@ def main():
             src=dict(type="list", elements="path"),
             kustomize=dict(type="path"),
             definition=dict(type="raw"),
+            helm=HELM_OPTION,
             namespace=dict(type="str", default="default"),
             kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
             context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
@@ -274,7 +336,7 @@ def main():
             kubectl=dict(type="path", default="kubectl"),
             **KEY_ARGUMENT_SPEC,
         ),
-        required_one_of=[("src", "kustomize", "definition")],
+        required_one_of=[("src", "kustomize", "definition", "helm")],
         required_if=[("prune", True, ("applyset",))],
         supports_check_mode=True,
     )

@@ -41,14 +41,14 @@ def test_ansible_builder_create_yields_a_complete_context(tmp_path):
     pins = {line.split("==")[0]: line for line in (REPO / "tests" / "requirements.txt").read_text().split()
             if "==" in line}
     assert f'ANSIBLE_INSTALL_REFS="{pins["ansible-core"]} {pins["ansible-runner"]}"' in containerfile
-    assert "toolchain.py install sops age kubernetes tofu" in containerfile
-    for binary in ("sops", "age", "age-keygen", "kubectl", "tofu"):
+    assert "toolchain.py install sops age kubernetes tofu helm" in containerfile
+    for binary in ("sops", "age", "age-keygen", "kubectl", "tofu", "helm"):
         assert f"/opt/trident/bin/{binary} " in containerfile
     terraform = json.loads((REPO / "tools" / "versions.json").read_text())["terraform"]["version"].lstrip("v")
     assert f"install -y terraform-{terraform}-1" in containerfile
     assert "COPY --from=builder /opt/trident-bin/ /usr/local/bin/" in containerfile
     final_stage = containerfile.split("FROM base AS final")[1]
-    assert "sops --version && age --version && kubectl version --client && tofu version && terraform version" \
+    assert "sops --version && age --version && kubectl version --client && tofu version && helm version && terraform version" \
         in final_stage, "the image proves every binary runs before it is tagged"
     assert "ENV ANSIBLE_PIPELINING=True ANSIBLE_INVENTORY_UNPARSED_FAILED=True " \
            "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=True" in final_stage, "no module arguments in ~/.ansible/tmp"

@@ -1,6 +1,7 @@
-"""Rendered releases through kube_diff's engine on a real kube-apiserver, until kube_diff takes a ``helm``
-option: reconcile, a second run changes nothing, drift from Git and from another manager object by object,
-a chart version bump, and a value removed from Git pruning the object it rendered."""
+"""Rendered releases through kube_diff's engine (as ``definition``) on a real kube-apiserver (the ``helm``
+option itself, through ansible-playbook, is test_helm_kube_diff.py): reconcile, a second run changes nothing,
+drift from Git and from another manager object by object, a chart version bump, and a value removed from Git
+pruning the object it rendered."""
 
 import json
 

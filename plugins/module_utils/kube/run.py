@@ -6,13 +6,14 @@ import os
 import time
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.helm.service import render_from_params
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PARENT_KINDS, ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
 from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import Options, reconcile
 from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import IgnoreRule
-from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import load_desired
+from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import Document, load_desired
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
@@ -45,8 +46,9 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
     read (the module registers them as no_log values, so they are scrubbed from any output).
     """
     started = time.monotonic()
-    if not (params.get("src") or params.get("kustomize") or params.get("definition") is not None):
-        raise TridentError("give src, kustomize or definition")
+    if not (params.get("src") or params.get("kustomize") or params.get("definition") is not None
+            or params.get("helm")):
+        raise TridentError("give src, kustomize, definition or helm")
     if params.get("prune") and not params.get("applyset"):
         raise TridentError("prune needs applyset (the ApplySet parent that records what this run owns)")
     loaded = load_desired(params.get("src"), params.get("kustomize"), params.get("definition"), runner,
@@ -66,6 +68,9 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
         if problems:  # report the input's problems too, not only the connection's
             raise _invalid(problems + [f"(kinds not checked: {exc.message})"]) from None
         raise
+    skipped_hooks = []
+    if params.get("helm"):
+        skipped_hooks = _render_helm(params, discovery, runner, decrypt, hide, loaded.documents, problems)
     checked = validate(loaded.documents, discovery, params.get("namespace") or "default", applyset)
     problems += checked.problems
     if problems:
@@ -83,7 +88,33 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
                         "seconds": round(time.monotonic() - started, 3)}}
     if diff_mode:
         result["diff"] = outcome.diff
+    if params.get("helm"):
+        result["skipped_hooks"] = skipped_hooks
     return result
+
+
+def _render_helm(params, discovery, runner, decrypt, hide, documents, problems):
+    """Render the ``helm`` option's releases for this cluster and add them to ``documents``; a release that
+    fails is a problem (so nothing is applied). Returns the hooks left out."""
+    if runner is None:
+        raise TridentError("helm needs a command runner")
+
+    def namespaced(api_version, kind):
+        group, version = api_version.rpartition("/")[0::2]
+        found = discovery.find(group, version, kind)
+        return found.namespaced if found is not None else None
+
+    resources = sorted({(r.api_version, r.kind) for r in discovery.resources.values()})
+    try:
+        rendered = render_from_params(params["helm"], params.get("namespace") or "default",
+                                      discovery.server_version, resources, runner, decrypt, namespaced=namespaced)
+    except TridentError as exc:
+        problems.append(exc.message)
+        return []
+    if hide is not None:
+        hide(list(rendered.sensitive) + [v for item in rendered.objects for v in secret_values(item.obj)])
+    documents.extend(Document(item.source, item.obj) for item in rendered.objects)
+    return rendered.skipped_hooks
 
 
 def _applyset(params):
