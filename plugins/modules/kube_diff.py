@@ -24,6 +24,8 @@ description:
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
   - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
     still shows as changed.
+  - Every object's health (Argo CD's C(Healthy), C(Progressing), C(Degraded), C(Suspended), C(Missing),
+    C(Unknown)) is judged from the objects already read, at no extra request and in check mode too; see RV(health).
   - SOPS-encrypted manifests (a document with a C(sops) metadata key, such as Flux-style Secrets whose
     C(data) and C(stringData) are encrypted) are decrypted in memory with the key options, natively for PGP
     and age; the plaintext never touches disk and Secret values are masked in every output.
@@ -129,8 +131,8 @@ options:
         default: []
   wait:
     description:
-      - After applying, wait until every desired object is C(Healthy) (see the RV(drift[].health) rules in
-        C(docs/health.md): Deployments rolled out, Pods ready, Jobs complete, custom resources C(Ready), ...).
+      - After applying, wait until every desired object is C(Healthy) by the rules of RV(drift[].health) (Deployments
+        rolled out, Pods ready, Jobs complete, custom resources C(Ready) and so on; C(docs/health.md) has them all).
       - When O(wait_timeout) passes, the module fails naming each object still C(Progressing) or C(Degraded) with
         its reason; the changes stay applied and a rerun checks again.
     type: bool
