@@ -180,8 +180,8 @@ def _kubernetes(item):
     health = item.get("health") if isinstance(item.get("health"), dict) else {}
     shown_health = ""
     if health.get("status"):
-        shown_health = f" — {_health_cell(health['status'])}" + (f": {md(health['reason'])}" if health.get("reason")
-                                                                  else "")
+        reason = f": {md(health['reason'])}" if health.get("reason") else ""
+        shown_health = f" — {_health_cell(health['status'])}{reason}"
     lines = [f"- **{md(kind)}** {code(where)}" + (f" *{md(action)}*" if action else "") + shown_health]
     changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
     shown = {c["path"] for c in changes}

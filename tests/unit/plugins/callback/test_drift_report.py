@@ -351,8 +351,8 @@ def test_markdown_renders_as_gfm_table_and_details(callback, tmp_path):
     tree = ET.fromstring(f"<root>{html_text}</root>")
     rows = tree.findall("table/tbody/tr")
     assert [row.find("td").text for row in rows] == ["broken", "production", "staging"]
-    assert [th.text for th in tree.findall("table/thead/tr/th")] == ["Environment", "Source", "Secrets", "Terraform", "Kubernetes",
-                                                                 "Health"]
+    assert [th.text for th in tree.findall("table/thead/tr/th")] == [
+        "Environment", "Source", "Secrets", "Terraform", "Kubernetes", "Health"]
     summaries = ["".join(summary.itertext()) for summary in tree.iter("summary")]
     assert summaries == ["broken — Source ❌ failed",
                          "production — Source ⚠️ 2 changes, Terraform ⚠️ 5 changes, Kubernetes ⚠️ 3 changes, 💔 Degraded"], \
