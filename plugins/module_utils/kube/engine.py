@@ -1,7 +1,8 @@
 """The whole kube_diff run as one function over injected parts: read, plan, then apply.
 
 Reads are bulk (live.py), every object gets a decision before anything is written (planner.py),
-and only a plan without problems is applied (applier.py).
+only a plan without problems is applied (applier.py), then every object's health is judged from the
+object in hand (health.py) and, with ``wait``, waited for (waiter.py).
 """
 
 from __future__ import annotations
