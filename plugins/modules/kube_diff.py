@@ -24,6 +24,8 @@ description:
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
   - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
     still shows as changed.
+  - Every object's health (Argo CD's C(Healthy), C(Progressing), C(Degraded), C(Suspended), C(Missing),
+    C(Unknown)) is judged from the objects already read, at no extra request and in check mode too; see RV(health).
   - SOPS-encrypted manifests (a document with a C(sops) metadata key, such as Flux-style Secrets whose
     C(data) and C(stringData) are encrypted) are decrypted in memory with the key options, natively for PGP
     and age; the plaintext never touches disk and Secret values are masked in every output.
@@ -184,8 +186,10 @@ options:
         default: []
   wait:
     description:
-      - After applying, wait until applied objects are healthy (CustomResourceDefinitions established, Deployments
-        and StatefulSets rolled out, objects with a C(Ready) or C(Available) condition reporting C(True)).
+      - After applying, wait until every desired object is C(Healthy) by the rules of RV(drift[].health) (Deployments
+        rolled out, Pods ready, Jobs complete, custom resources C(Ready) and so on; C(docs/health.md) has them all).
+      - When O(wait_timeout) passes, the module fails naming each object still C(Progressing) or C(Degraded) with
+        its reason; the changes stay applied and a rerun checks again.
     type: bool
     default: false
   wait_timeout:
@@ -263,8 +267,34 @@ drift:
       description: Changed field paths for updates, for example C(spec.template.spec.containers[name=web].image).
       type: list
       elements: str
+    health:
+      description:
+        - Health of the object in Argo CD's words, from the object already read (no extra request, also in check
+          mode) - the live object, C(Missing) for one still to be created, after an apply the applied object (with
+          O(wait=true) its health when the wait ended).
+      type: dict
+      contains:
+        status:
+          description: V(Healthy), V(Progressing), V(Degraded), V(Suspended), V(Missing) or V(Unknown).
+          type: str
+        reason:
+          description: Why (empty when there is nothing to say).
+          type: str
   sample:
-    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: settings, action: update, fields: [data.mode]}
+    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: settings, action: update, fields: [data.mode],
+       health: {status: Healthy, reason: ""}}
+health:
+  description: Health of the whole set, the worst of its objects' (objects being pruned are left out).
+  returned: always
+  type: dict
+  contains:
+    status:
+      description: V(Healthy), V(Progressing), V(Degraded), V(Suspended), V(Missing) or V(Unknown).
+      type: str
+    counts:
+      description: How many objects have each status.
+      type: dict
+  sample: {status: Progressing, counts: {Healthy: 41, Progressing: 1}}
 summary:
   description: How many objects get each action, and the total.
   returned: always

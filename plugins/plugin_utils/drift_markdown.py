@@ -3,7 +3,7 @@
 
 """The Markdown drift report, written for a merge-request reviewer (controller-only: the callback renders it).
 
-A table environment by step, then a collapsed section per drifted or failed environment that says, per
+A table environment by step (and its health), then a collapsed section per drifted or failed environment that says, per
 step, what a reviewer acts on: the source's revision range, commits and changed files; each Kubernetes
 object (``Kind namespace/name action``) with its field paths and ``before → after`` values; each
 Terraform resource with its action and the reason in words. Item shapes: docs/drift-report.md.
@@ -41,7 +41,7 @@ def render(report: DriftReport) -> str:
     names = report.step_names()
     lines = _heading(report) + _table(report, names)
     for env in sorted(report.environments):
-        if report.env_status(env) in ("changed", "failed"):
+        if report.env_status(env) in ("changed", "failed") or report.env_health(env) not in (None, "Healthy"):
             lines += _environment(report, env, names)
     return "\n".join(lines) + "\n"
 
@@ -56,10 +56,21 @@ def _heading(report):
 
 
 def _table(report, names):
-    lines = ["| Environment | " + " | ".join(_title(n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = ["| Environment | " + " | ".join(_title(n) for n in names) + " | Health |",
+             "|---" * (len(names) + 2) + "|"]
     for env, steps in sorted(report.environments.items()):
-        lines.append(f"| {md(env)} | " + " | ".join(_cell(report, steps.get(n)) for n in names) + " |")
+        lines.append(f"| {md(env)} | " + " | ".join(_cell(report, steps.get(n)) for n in names)
+                     + f" | {_health_cell(report.env_health(env))} |")
     return lines
+
+
+_HEALTH_MARKS = {"Healthy": "💚", "Progressing": "🔄", "Degraded": "💔", "Suspended": "⏸️", "Missing": "👻",
+                 "Unknown": "❓"}
+
+
+def _health_cell(status):
+    """An environment's health (the worst of its Kubernetes objects'), — when no step reported one."""
+    return "—" if status is None else f"{_HEALTH_MARKS.get(status, '')} {md(status)}".strip()
 
 
 def _cell(report, step):
@@ -78,14 +89,22 @@ def _environment(report, env, names):
         step = report.environments[env].get(name)
         if step is not None and step.status in ("changed", "failed"):
             lines += [f"#### {_title(name)}: {_cell(report, step)}", ""] + _step_body(name, step) + [""]
+        unhealthy = [i for i in ((step.stats or {}).get("unhealthy") or []) if isinstance(i, dict)] if step else []
+        if unhealthy:
+            lines += [f"#### {_title(name)}: in sync, not Healthy", ""]
+            lines += [line for item in unhealthy for line in _kubernetes(item)] + [""]
     return lines + ["</details>"]
 
 
 def _overview(report, env, names):
     """The summary line of an environment's section: which steps drifted or failed, so a closed section says it."""
     steps = [(name, report.environments[env].get(name)) for name in names]
-    return ", ".join(f"{_title(name)} {_cell(report, step)}" for name, step in steps
-                     if step is not None and step.status in ("changed", "failed"))
+    parts = [f"{_title(name)} {_cell(report, step)}" for name, step in steps
+             if step is not None and step.status in ("changed", "failed")]
+    health = report.env_health(env)
+    if health not in (None, "Healthy"):
+        parts.append(_health_cell(health))
+    return ", ".join(parts)
 
 
 def _title(name):
@@ -158,7 +177,12 @@ def _kubernetes(item):
     kind, namespace, name = item.get("kind"), item.get("namespace"), item.get("name")
     where = f"{namespace}/{name}" if namespace else str(name)
     action = item.get("action")
-    lines = [f"- **{md(kind)}** {code(where)}" + (f" *{md(action)}*" if action else "")]
+    health = item.get("health") if isinstance(item.get("health"), dict) else {}
+    shown_health = ""
+    if health.get("status"):
+        reason = f": {md(health['reason'])}" if health.get("reason") else ""
+        shown_health = f" — {_health_cell(health['status'])}{reason}"
+    lines = [f"- **{md(kind)}** {code(where)}" + (f" *{md(action)}*" if action else "") + shown_health]
     changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
     shown = {c["path"] for c in changes}
     for change in changes:

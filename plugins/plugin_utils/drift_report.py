@@ -23,10 +23,13 @@ DEFAULT_STEP_MAP = {
 }
 # What modules return to account for drift: kube_diff's drift, terraform_apply's resource_changes and
 # resource_drift (changed outside Terraform), git_source's revision range and files, a summary.
-DETAIL_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files", "summary", "before", "after", "commits")
+DETAIL_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files", "summary", "before", "after", "commits",
+               "health")
 _LIST_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files")
 _CONTENT_KEY = re.compile(r"^(data|content|string_?data|binary_?data)$", re.I)
 _SECRET_VALUE_PATH = re.compile(r"^(data|stringData|binaryData)(?=$|[.\[])")
+# kube_diff's health vocabulary (Argo CD's), worst first: an environment's health is its worst object's.
+HEALTH_SEVERITY = ("Unknown", "Degraded", "Missing", "Progressing", "Suspended", "Healthy")
 # Worst first: a step's status is the worst status of its tasks.
 _RANK = {"failed": 3, "changed": 2, "ok": 1, "skipped": 0}
 _MAX_MSG = 500
@@ -170,6 +173,14 @@ class DriftReport:
                     report.raise_to("ok")
 
     # -- views ---------------------------------------------------------------------------------
+    def env_health(self, env):
+        """The worst health any step of ``env`` reported (kube_diff's ``health``), None when none did."""
+        found = []
+        for step in self.environments[env].values():
+            sources = [task.get("health") for task in step.tasks] + [(step.stats or {}).get("health")]
+            found += [h["status"] for h in sources if isinstance(h, dict) and h.get("status") in HEALTH_SEVERITY]
+        return min(found, key=HEALTH_SEVERITY.index) if found else None
+
     def env_status(self, env):
         statuses = [step.status for step in self.environments[env].values()] or ["skipped"]
         return max(statuses, key=_RANK.__getitem__)
@@ -191,7 +202,7 @@ class DriftReport:
             "mode": "check" if self.check_mode else "apply",
             "summary": self.summary(),
             "environments": {
-                env: {"status": self.env_status(env), "steps": {
+                env: {"status": self.env_status(env), **_health_entry(self.env_health(env)), "steps": {
                     name: {"status": step.status, "count": step.count, "tasks": step.tasks,
                            **({"stats": step.stats} if step.stats is not None else {})}
                     for name, step in sorted(steps.items())}}
@@ -236,6 +247,10 @@ class DriftReport:
         return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def _health_entry(status):
+    return {"health": status} if status else {}
+
+
 def _items(task):
     if task.get("censored"):
         return ["details hidden (no_log)"]
@@ -251,8 +266,17 @@ def _describe(item):
     """One line for a drift item: the scalar fields of a dict, else the value itself."""
     if isinstance(item, dict):
         # Unset and empty values (a cluster-scoped object's namespace, no fields) are noise.
-        return ", ".join(f"{key}={_short(value)}" for key, value in item.items() if value not in (None, [], {}, ""))
+        return ", ".join(f"{key}={_health_text(value) if key == 'health' else _short(value)}"
+                         for key, value in item.items() if value not in (None, [], {}, ""))
     return str(item)
+
+
+def _health_text(value):
+    """kube_diff's ``{status, reason}`` as ``Degraded (reason)``."""
+    if isinstance(value, dict):
+        reason = value.get("reason")
+        return f"{value.get('status')}" + (f" ({reason})" if reason else "")
+    return str(value)
 
 
 def _short(value):

@@ -216,11 +216,11 @@ def test_wait_for_health_uses_status_and_times_out_clearly(control_plane, tmp_pa
 
     kube_diff(control_plane, tmp_path, [widget(1)], apply=True, namespace=ns)
     report(1, "True")
-    with pytest.raises(TridentError, match=rf"waiting for 1 object\(s\) to be healthy.*Widget.{group} {ns}/w: "
-                                           "generation 2 not observed"):
+    with pytest.raises(TridentError, match=rf"waiting for 1 object\(s\) to be Healthy; the changes stay applied.*"
+                                           rf"Widget.{group} {ns}/w: Progressing \(generation 2 not observed"):
         kube_diff(control_plane, tmp_path, [widget(2)], apply=True, namespace=ns, wait=True, wait_timeout=1)
     report(2, "False")
-    with pytest.raises(TridentError, match="Ready=False"):  # in sync, yet not healthy
+    with pytest.raises(TridentError, match=rf"{ns}/w: Degraded \(Ready=False\)"):  # in sync, yet not healthy
         kube_diff(control_plane, tmp_path, [widget(2)], apply=True, namespace=ns, wait=True, wait_timeout=1)
 
     timer = threading.Timer(1.5, report, (3, "True"))

@@ -8,13 +8,12 @@ what this apply changed), the error lists exactly the objects that were written 
 
 from __future__ import annotations
 
-import time
-
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import parent_resource
 from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import body_for, ignored, server_side_apply
+from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
 
 # Apply order (as Helm and kubectl users expect); unknown kinds (custom resources) go last.
 KIND_ORDER = ("Namespace", "CustomResourceDefinition", "PriorityClass", "StorageClass", "ResourceQuota",
@@ -65,7 +64,7 @@ def converge(client, plan, parent, options, pool, scrub):
             raise progress.fail(failures)
         crds = [i for i in batch if i.key.kind == "CustomResourceDefinition"]
         if crds:
-            wait_healthy(client, crds, options.wait_timeout, "established")
+            _wait_established(client, crds, options.wait_timeout, options.workers)
     _prune(client, plan, pool, progress)
     if options.applyset:
         _write_parent(client, options, _kinds(keep), _namespaces(keep), progress)
@@ -122,59 +121,12 @@ def _write_parent(client, options, kinds, namespaces, progress):
         progress.applied.append(label)
 
 
-# -- health ----------------------------------------------------------------------------------------------
-def health(obj):
-    """(healthy, reason) for one live object, from what its controllers report in status."""
-    status = obj.get("status") or {}
-    conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
-    kind = obj.get("kind")
-    if kind == "CustomResourceDefinition":
-        ok = (conditions.get("Established") or {}).get("status") == "True"
-        return ok, "" if ok else "not established yet"
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        spec_replicas = (obj.get("spec") or {}).get("replicas", 1)
-        generation = (obj.get("metadata") or {}).get("generation", 0)
-        if status.get("observedGeneration", 0) < generation:
-            return False, "rollout not observed by its controller yet"
-        ready = status.get("availableReplicas" if kind == "Deployment" else "readyReplicas", 0)
-        ok = status.get("updatedReplicas", spec_replicas if kind == "ReplicaSet" else 0) >= spec_replicas \
-            and ready >= spec_replicas
-        return ok, "" if ok else f"{ready}/{spec_replicas} replicas ready"
-    generation = (obj.get("metadata") or {}).get("generation")
-    if "observedGeneration" in status and generation and status["observedGeneration"] < generation:
-        return False, f"generation {generation} not observed by its controller yet"
-    for name in ("Ready", "Available"):
-        if name in conditions:
-            ok = conditions[name].get("status") == "True"
-            return ok, "" if ok else f"{name}={conditions[name].get('status')}: {conditions[name].get('message', '')}"
-    return True, ""
-
-
-def wait_healthy(client, items, timeout, what):
-    """Poll until every item is healthy; the first look uses the objects already in hand (the apply
-    response or the LIST), so healthy in-sync objects cost no request."""
-    deadline = time.monotonic() + timeout
-    pending = list(items)
-    reasons = {}
-    first = True
-    while pending:
-        still = []
-        for item in pending:
-            try:
-                live = (item.after if item.applied else item.live) if first else None
-                live = live or client.request("GET", object_path(item.resource, item.key.namespace, item.key.name))
-            except ApiError as exc:
-                reasons[item.key] = exc.message
-                still.append(item)
-                continue
-            ok, reasons[item.key] = health(live)
-            if not ok:
-                still.append(item)
-        pending, first = still, False
-        if pending and time.monotonic() >= deadline:
-            details = "; ".join(f"{i.key.describe()}: {reasons[i.key]}" for i in pending)
-            raise TridentError(f"timed out after {timeout:g}s waiting for {len(pending)} object(s) to be {what} "
-                               f"(the changes were applied; a rerun checks again): {details}",
-                               unhealthy=[i.key.describe() for i in pending])
-        if pending:
-            time.sleep(0.1 if time.monotonic() + timeout - deadline < 2 else 0.5)
+def _wait_established(client, crds, timeout, workers):
+    """CustomResourceDefinitions of this batch must be Established before their custom resources are applied."""
+    outcome = wait_until_healthy(client, [Target.of(i.key, i.resource, i.after) for i in crds], timeout,
+                                 workers=workers, interval=0.2)
+    if not outcome.settled:
+        raise TridentError(f"timed out after {timeout:g}s waiting for {len(outcome.pending)} "
+                           "CustomResourceDefinition(s) to be established (the changes were applied; a rerun "
+                           "checks again): " + "; ".join(outcome.describe_pending()),
+                           unhealthy=[key.describe() for key in outcome.pending])

@@ -1,7 +1,8 @@
 """The whole kube_diff run as one function over injected parts: read, plan, then apply.
 
 Reads are bulk (live.py), every object gets a decision before anything is written (planner.py),
-and only a plan without problems is applied (applier.py).
+only a plan without problems is applied (applier.py), then every object's health is judged from the
+object in hand (health.py) and, with ``wait``, waited for (waiter.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, live, planner
-from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge, wait_healthy
+from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked, secret_values, to_yaml
+from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Outcome:
     summary: dict
     diff: list
     dry_runs: int = 0
+    health: dict = None
 
 
 def reconcile(items, client, discovery, options, schemas=None):
@@ -51,9 +54,24 @@ def reconcile(items, client, discovery, options, schemas=None):
         if options.apply and not options.check_mode:
             if drifted:
                 converge(client, plan, parent, options, pool, scrub)
-            if options.wait:
-                wait_healthy(client, [i for i in plan if i.desired is not None], options.wait_timeout, "healthy")
+        planner.judge(plan)
+        if options.apply and not options.check_mode and options.wait:
+            _wait(client, plan, options)
     return _outcome(plan, drifted, options)
+
+
+def _wait(client, plan, options):
+    """Until every applied object is Healthy (docs/health.md); on timeout fail naming each one that is not."""
+    kept = [item for item in plan if item.desired is not None]
+    outcome = wait_until_healthy(client, [Target.of(i.key, i.resource, i.after if i.applied else i.live)
+                                          for i in kept], options.wait_timeout, workers=options.workers)
+    for item in kept:
+        item.health = outcome.health.get(item.key, item.health)
+    if not outcome.settled:
+        raise TridentError(f"timed out after {options.wait_timeout:g}s waiting for {len(outcome.pending)} "
+                           "object(s) to be Healthy; the changes stay applied (a rerun checks again): "
+                           + "; ".join(outcome.describe_pending()),
+                           unhealthy=outcome.describe_pending())
 
 
 def _plan(client, discovery, plan, options, parent, pool, scrub):
@@ -99,14 +117,25 @@ def _outcome(plan, drifted, options):
         drift=[_drift_entry(item) for item in plan],
         summary=summary,
         diff=[_diff_entry(item) for item in drifted] if options.want_diff else [],
-        dry_runs=sum(1 for item in plan if item.dry_run))
+        dry_runs=sum(1 for item in plan if item.dry_run),
+        health=_health_summary(plan))
 
 
 # -- results ---------------------------------------------------------------------------------------------
 def _drift_entry(item):
     obj = item.desired or item.live
     return {"apiVersion": obj.get("apiVersion"), "kind": item.key.kind, "namespace": item.key.namespace or None,
-            "name": item.key.name, "action": item.action, "fields": item.fields}
+            "name": item.key.name, "action": item.action, "fields": item.fields,
+            "health": item.health.as_dict() if item.health is not None else None}
+
+
+def _health_summary(plan):
+    status = planner.overall(plan)
+    counts = {}
+    for item in plan:
+        if item.action != "delete" and item.health is not None:
+            counts[item.health.status] = counts.get(item.health.status, 0) + 1
+    return {"status": status, "counts": counts}
 
 
 def _diff_entry(item):

@@ -84,6 +84,7 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
     schemas = Schemas(client, params.get("discovery_cache", DEFAULT_CACHE))
     outcome = reconcile(checked.items, client, discovery, options, schemas)
     result = {"changed": outcome.changed, "drift": outcome.drift, "summary": outcome.summary,
+              "health": outcome.health,
               "stats": {"requests": client.requests_sent, "dry_runs": outcome.dry_runs,
                         "seconds": round(time.monotonic() - started, 3)}}
     if diff_mode:

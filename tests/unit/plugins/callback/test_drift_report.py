@@ -118,10 +118,10 @@ def test_markdown_is_a_table_then_details_and_escapes_html(callback, tmp_path):
     markdown = (tmp_path / "report" / "drift-report.md").read_text()
     lines = markdown.splitlines()
     assert "**1 of 3 environments drifted**; 1 failed." in markdown
-    assert "| Environment | Source | Secrets | Terraform | Kubernetes |" in lines
-    assert "| aliyun | ✅ in sync | ⚠️ 1 change | ⚠️ 1 change | ⚠️ 2 changes |" in lines
-    assert "| k3s | — | — | — | ✅ in sync |" in lines
-    assert "| broken | — | — | — | ❌ failed |" in lines
+    assert "| Environment | Source | Secrets | Terraform | Kubernetes | Health |" in lines
+    assert "| aliyun | ✅ in sync | ⚠️ 1 change | ⚠️ 1 change | ⚠️ 2 changes | — |" in lines
+    assert "| k3s | — | — | — | ✅ in sync | — |" in lines
+    assert "| broken | — | — | — | ❌ failed | — |" in lines
     assert "- **Secret** `db` *update*" in lines
     assert "- `local_file.x` *create*" in lines
     assert "- details hidden (no_log)" in lines
@@ -271,17 +271,21 @@ def feed_a_reviewed_run(plugin):
             "source": {"changed": True, "count": 2, "revision": AFTER, "before": BEFORE,
                        "commits": [{"sha": AFTER, "subject": "web: v6.2.0, 1 replica <for now>"}],
                        "changed_files": ["environments/production/k8s/web.yaml", "environments/production/k8s/db.sops.yaml"]},
-            "kubernetes": {"changed": True, "count": 3, "items": [
+            "kubernetes": {"changed": True, "count": 3, "health": {"status": "Degraded", "counts": {}}, "items": [
                 {"kind": "Deployment", "namespace": "app", "name": "web", "action": "update",
                  "fields": ["spec.replicas", "spec.template.spec.containers[name=web].image", "metadata.labels.tier"],
+                 "health": {"status": "Degraded", "reason": "Deployment exceeded its progress deadline"},
                  "changes": [{"path": "spec.replicas", "before": 3, "after": 1},
                              {"path": "spec.template.spec.containers[name=web].image",
                               "before": "registry/web:v6.1.1-hotfix", "after": "registry/web:v6.2.0"}]},
                 {"kind": "Secret", "namespace": "app", "name": "db", "action": "update", "fields": ["data.password"],
+                 "health": {"status": "Healthy", "reason": ""},
                  "changes": [{"path": "data.password", "before": MASKED, "after": SECRET},
                              {"path": "stringData", "before": None, "after": {"token": SECRET}}]},
-                {"kind": "ClusterRole", "namespace": None, "name": "web-reader", "action": "create", "fields": []}]}},
-        "staging": {"kubernetes": {"changed": False, "count": 0, "items": []}}}})
+                {"kind": "ClusterRole", "namespace": None, "name": "web-reader", "action": "create", "fields": [],
+                 "health": {"status": "Missing", "reason": "not found in the cluster"}}]}},
+        "staging": {"kubernetes": {"changed": False, "count": 0, "items": [],
+                                   "health": {"status": "Healthy", "counts": {"Healthy": 4}}}}}})
 
 
 def reviewed_markdown(callback, tmp_path):
@@ -294,23 +298,23 @@ def test_markdown_snapshot_for_a_reviewer(callback, tmp_path):
     lines = markdown.splitlines()
     assert lines[0] == "### Trident drift report (check mode, nothing was changed)", "a failed check run is a check"
     assert "**1 of 3 environments drifted**; 1 failed." in lines
-    assert "| broken | ❌ failed | — | — | — |" in lines
-    assert "| production | ⚠️ 2 changes | — | ⚠️ 5 changes | ⚠️ 3 changes |" in lines
-    assert "| staging | ✅ in sync | — | — | ✅ in sync |" in lines
+    assert "| broken | ❌ failed | — | — | — | — |" in lines
+    assert "| production | ⚠️ 2 changes | — | ⚠️ 5 changes | ⚠️ 3 changes | 💔 Degraded |" in lines
+    assert "| staging | ✅ in sync | — | — | ✅ in sync | 💚 Healthy |" in lines
     assert f"- ❌ {INVENTORY_ERROR}" in lines
     # Source: revision range, commits, changed files.
     assert "Revision `1f0c2a9b8e7d` → `9e8d7c6b5a4f`" in lines
     assert "- `9e8d7c6b5a4f` web: v6.2.0, 1 replica &lt;for now&gt;" in lines
     assert "- `environments/production/k8s/web.yaml`" in lines
     # Kubernetes: Kind namespace/name action, then paths with before → after.
-    assert "- **Deployment** `app/web` *update*" in lines
+    assert "- **Deployment** `app/web` *update* — 💔 Degraded: Deployment exceeded its progress deadline" in lines
     assert "  - `spec.replicas`: `3` → `1`" in lines
     assert "  - `spec.template.spec.containers[name=web].image`: `registry/web:v6.1.1-hotfix` → `registry/web:v6.2.0`" in lines
     assert "  - `metadata.labels.tier`" in lines, "a field without values is still listed"
-    assert "- **Secret** `app/db` *update*" in lines
+    assert "- **Secret** `app/db` *update* — 💚 Healthy" in lines
     assert "  - `data.password`: changed (value hidden)" in lines
     assert "  - `stringData`: changed (value hidden)" in lines
-    assert "- **ClusterRole** `web-reader` *create*" in lines
+    assert "- **ClusterRole** `web-reader` *create* — 👻 Missing: not found in the cluster" in lines
     # Terraform: address, action, reason in words.
     assert "- `local_file.motd` *create* — deleted outside Terraform" in lines
     assert "- `local_file.banner` *update* — changed outside Terraform" in lines
@@ -347,10 +351,11 @@ def test_markdown_renders_as_gfm_table_and_details(callback, tmp_path):
     tree = ET.fromstring(f"<root>{html_text}</root>")
     rows = tree.findall("table/tbody/tr")
     assert [row.find("td").text for row in rows] == ["broken", "production", "staging"]
-    assert [th.text for th in tree.findall("table/thead/tr/th")] == ["Environment", "Source", "Secrets", "Terraform", "Kubernetes"]
+    assert [th.text for th in tree.findall("table/thead/tr/th")] == [
+        "Environment", "Source", "Secrets", "Terraform", "Kubernetes", "Health"]
     summaries = ["".join(summary.itertext()) for summary in tree.iter("summary")]
     assert summaries == ["broken — Source ❌ failed",
-                         "production — Source ⚠️ 2 changes, Terraform ⚠️ 5 changes, Kubernetes ⚠️ 3 changes"], \
+                         "production — Source ⚠️ 2 changes, Terraform ⚠️ 5 changes, Kubernetes ⚠️ 3 changes, 💔 Degraded"], \
         "a details section per drifted or failed environment, none in sync"
     headings = [h.text for h in tree.iter("h4")]
     assert headings == ["Source: ❌ failed", "Source: ⚠️ 2 changes", "Terraform: ⚠️ 5 changes", "Kubernetes: ⚠️ 3 changes"]
@@ -388,3 +393,18 @@ def test_no_value_of_a_secret_reaches_any_report(path, value, through_stats):
     for text in (markdown, report.to_json(), report.to_junit()):
         assert value not in text
     assert f"  - `{path}`: changed (value hidden)" in markdown.splitlines()
+
+
+def test_an_environment_in_sync_but_degraded_has_its_health_and_a_section():
+    from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
+    from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
+    report = DriftReport(check_mode=True)
+    report.merge_stats({"staging": {"kubernetes": {
+        "changed": False, "count": 0, "items": [], "health": {"status": "Degraded", "counts": {"Degraded": 1}},
+        "unhealthy": [{"kind": "Deployment", "namespace": "app", "name": "web", "action": "none",
+                       "health": {"status": "Degraded", "reason": "exceeded its progress deadline"}}]}}})
+    assert report.as_dict()["environments"]["staging"]["health"] == "Degraded"
+    lines = drift_markdown.render(report).splitlines()
+    assert "| staging | — | — | — | ✅ in sync | 💔 Degraded |" in lines
+    assert "#### Kubernetes: in sync, not Healthy" in lines
+    assert "- **Deployment** `app/web` *none* — 💔 Degraded: exceeded its progress deadline" in lines
