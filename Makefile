@@ -80,7 +80,7 @@ fuzz-kube: venv tools collection ## kube_diff vs server-side apply dry-runs (FUZ
 fuzz-sops: FUZZ_EXAMPLES ?= 500
 fuzz-sops: venv tools collection ## sops_decrypt vs the sops binaries, per test (FUZZ_EXAMPLES, FUZZ_SEED)
 	@echo "[make] fuzz-sops: $(FUZZ_EXAMPLES) examples per test, seed $(FUZZ_SEED)"
-	TRIDENT_SOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TRIDENT_SOPS_FUZZ_SEED=$(FUZZ_SEED) \
+	TRIDENT_FUZZ_SOPS_EXAMPLES=$(FUZZ_EXAMPLES) TRIDENT_FUZZ_SOPS_SEED=$(FUZZ_SEED) \
 	  $(PYTEST) -n $(INTEGRATION_WORKERS) tests/integration/test_sops_property.py $(PYTEST_ARGS)
 
 bench: venv tools collection ## side-by-side benchmarks against the anchors

@@ -9,8 +9,8 @@ then modified by `sops set`, `sops rotate`, `sops updatekeys`, an old metadata v
 our decryption equals `sops -d` (data and value kinds), and we refuse exactly when sops refuses; a
 tampered file is refused by both, and our message holds no plaintext.
 
-Seeded and bounded: TRIDENT_SOPS_FUZZ_EXAMPLES (per test; `make fuzz-sops` raises it) and
-TRIDENT_SOPS_FUZZ_SEED choose how many examples and which.
+Seeded and bounded: TRIDENT_FUZZ_SOPS_EXAMPLES (per test; `make fuzz-sops` raises it) and
+TRIDENT_FUZZ_SOPS_SEED choose how many examples and which.
 """
 
 import json
@@ -37,8 +37,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Branch
 from ansible_collections.trident.gitops.plugins.module_utils.sops.yamltree import load_yaml
 
-EXAMPLES = int(os.environ.get("TRIDENT_SOPS_FUZZ_EXAMPLES", "0"))
-SEED = int(os.environ.get("TRIDENT_SOPS_FUZZ_SEED", "20261202"))
+EXAMPLES = int(os.environ.get("TRIDENT_FUZZ_SOPS_EXAMPLES", "0"))
+SEED = int(os.environ.get("TRIDENT_FUZZ_SOPS_SEED", "20261202"))
 
 
 def fuzz(default):
