@@ -56,6 +56,9 @@ class Release:
     values_files: tuple = ()
     secret_values_files: tuple = ()
     values: dict = field(default_factory=dict)
+    # env.yml releases always include CRDs and render hooks; a kustomize helmCharts entry may say otherwise.
+    include_crds: bool = True
+    skip_hooks: bool = False
 
 
 def parse_releases(data, source, default_namespace=""):
