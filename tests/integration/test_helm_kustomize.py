@@ -2,7 +2,9 @@
 HTTPS chart repository with basic auth and an OCI registry: the charts are fetched and verified by the collection,
 rendered by helm, built by kustomize (its prefix and namespace apply), then reconciled by the engine. A second run
 changes nothing, a version bump is drift, a chart whose bytes do not match the index digest is refused with
-nothing applied, and nothing is ever written into the checkout."""
+nothing applied, and nothing is ever written into the checkout. What is refused before anything is fetched
+(floating versions, generated names, paths leaving the repository, SOPS values) is unit-tested
+(tests/unit/plugins/module_utils/helm/test_helm_kustomize.py)."""
 
 import hashlib
 
@@ -140,20 +142,3 @@ def test_helm_charts_of_a_kustomization_reconcile_verified_and_outside_the_check
 def repo_password_absent(run, charts):
     return all(c.password not in run.stdout + run.stderr for c in charts)
 
-
-def test_helm_charts_refuse_what_kustomize_would_fetch_unverified(control_plane, tmp_path, charts):
-    root = tmp_path / "checkout"
-    manifests = write_checkout(root, *charts)
-    text = (manifests / "kustomization.yaml").read_text()
-    ns = unique("kzhelmbad")
-    cases = {
-        "version: 0.1.0": ("version: '>=0.1.0'", "chart 'version' must be an exact version"),
-        "releaseName: api\n": ("", "'releaseName' is required"),
-        "valuesFile: values.yaml": ("valuesFile: ../../../../outside.yaml", "leads outside the repository"),
-    }
-    (tmp_path / "outside.yaml").write_text("mode: outside\n")
-    for old, (new, expected) in cases.items():
-        (manifests / "kustomization.yaml").write_text(text.replace(old, new))
-        run, failed = reconcile(control_plane, tmp_path, f"bad{len(new)}", root, manifests, ns, charts)
-        assert run.rc != 0 and expected in failed["msg"], failed["msg"]
-        assert get(control_plane, "namespace", ns) is None
