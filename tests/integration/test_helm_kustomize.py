@@ -141,4 +141,3 @@ def test_helm_charts_of_a_kustomization_reconcile_verified_and_outside_the_check
 
 def repo_password_absent(run, charts):
     return all(c.password not in run.stdout + run.stderr for c in charts)
-

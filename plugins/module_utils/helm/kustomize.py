@@ -22,7 +22,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.files import
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox, enclosing_checkout
 from ansible_collections.trident.gitops.plugins.module_utils.helm.paths import inside_repository
 from ansible_collections.trident.gitops.plugins.module_utils.helm.render import Rendered, render_releases
-from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import Release, parse_chart, parse_release
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_chart, parse_release
 from ansible_collections.trident.gitops.plugins.module_utils.helm.values import merge_values
 
 try:
