@@ -15,16 +15,9 @@ from kube_support import get, namespace, unique
 from testbed import tool
 from testbed.ansible import run_playbook
 from testbed.chartrepo import ChartRepository, OCIRegistry
+from test_helm_render import TEMPLATES
 
-CONFIG = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-config
-data:
-  mode: {{ .Values.mode | quote }}
-  replicas: {{ .Values.replicas | quote }}
-  chart: {{ .Chart.Version | quote }}
-"""
+CONFIG = TEMPLATES["config.yaml"] + "  chart: {{ .Chart.Version | quote }}\n"
 
 
 def write_chart(folder, version, mode="slow"):
@@ -106,7 +99,9 @@ def test_helm_charts_of_a_kustomization_reconcile_verified_and_outside_the_check
     assert run.rc == 0, run.stdout + run.stderr
     assert first["changed"] is True
     web = get(control_plane, "configmap", "prod-web-config", ns)
-    assert web["data"] == {"mode": "fast", "replicas": "3", "chart": "0.1.0"}, "valuesFile, then valuesInline"
+    assert web["data"]["kube"] == "v1.35.4", "rendered for the cluster's version"
+    assert {key: web["data"][key] for key in ("mode", "replicas", "chart")} == {"mode": "fast", "replicas": "3",
+                                                                                "chart": "0.1.0"}, "valuesFile, inline"
     assert get(control_plane, "configmap", "prod-api-config", ns)["data"]["mode"] == "oci"
     assert web["metadata"]["labels"]["applyset.kubernetes.io/part-of"], "owned by the ApplySet like any object"
     assert snapshot(root) == before, "nothing is written into the checkout (no charts/ folder)"
