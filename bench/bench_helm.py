@@ -15,13 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.harness import REPO, compare, run_command
+from bench.harness import REPO, ansible_floor, compare, playbook_task, run_command
 
 sys.path.insert(0, str(REPO / "tools"))
 sys.path[:0] = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
 
 from testbed import tool  # noqa: E402
-from testbed.ansible import run_playbook  # noqa: E402
 from testbed.controlplane import ControlPlane  # noqa: E402
 
 from ansible_collections.trident.gitops.plugins.module_utils.helm.render import Cluster  # noqa: E402
@@ -78,15 +77,10 @@ class Bench:
         task = {"name": "kube_diff", "trident.gitops.kube_diff": {
             "helm": helm, "namespace": NAMESPACE, "kubeconfig": str(self.plane.kubeconfig),
             "apply": apply, "discovery_cache": str(self.workdir / "discovery")}}
-        run = run_playbook(self.workdir / "play", [task], check=not apply)
-        if run.rc != 0:
-            raise RuntimeError(run.stdout[-3000:])
-        return run.task_results()[-1]
+        return playbook_task(self.workdir / "play", task, check=not apply)
 
     def ansible_floor(self):
-        run = run_playbook(self.workdir / "ping", [{"name": "ping", "ansible.builtin.ping": {}}])
-        if run.rc != 0:
-            raise RuntimeError(run.stdout[-3000:])
+        ansible_floor(self.workdir / "ping")
 
     def helm_template_kubectl_diff(self):
         # The anchor gets what ours gets: the cluster's version and API versions.

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import REPO, compare, print_table, run_command
+from bench.harness import REPO, ansible_floor, compare, playbook_task, print_table, run_command
 
 sys.path.insert(0, str(REPO / "tools"))
 # `make bench` links this checkout as trident.gitops on ANSIBLE_COLLECTIONS_PATH (for the in-process case).
@@ -28,7 +28,6 @@ sys.path[:0] = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(
 import yaml  # noqa: E402
 
 from testbed import tool  # noqa: E402
-from testbed.ansible import run_playbook  # noqa: E402
 from testbed.controlplane import ControlPlane  # noqa: E402
 
 GROUP = "bench.trident.example.com"
@@ -93,15 +92,10 @@ class Bench:
         task = {"name": "kube_diff", "trident.gitops.kube_diff": {
             "src": [str(path)], "namespace": ns, "kubeconfig": str(self.plane.kubeconfig), "apply": apply,
             "discovery_cache": str(self.workdir / "discovery")}}
-        run = run_playbook(self.workdir / "play", [task], check=check)
-        if run.rc != 0:
-            raise RuntimeError(run.stdout[-3000:])
-        return run.task_results()[-1]
+        return playbook_task(self.workdir / "play", task, check=check)
 
     def ansible_floor(self):
-        run = run_playbook(self.workdir / "ping", [{"name": "ping", "ansible.builtin.ping": {}}])
-        if run.rc != 0:
-            raise RuntimeError(run.stdout[-3000:])
+        ansible_floor(self.workdir / "ping")
 
     def in_process(self, path, ns):
         from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
@@ -122,9 +116,7 @@ class Bench:
             "definition": "{{ item }}", "state": "present", "kubeconfig": str(self.plane.kubeconfig),
             "server_side_apply": {"field_manager": "trident-gitops", "force_conflicts": True}},
             "loop": docs, "loop_control": {"label": "{{ item.kind }}/{{ item.metadata.name }}"}}
-        run = run_playbook(self.workdir / "k8s", [task], check=True)
-        if run.rc != 0:
-            raise RuntimeError(run.stdout[-3000:])
+        playbook_task(self.workdir / "k8s", task, check=True)
 
     def requests(self):
         return sum(self.plane.count_audit_requests().values())

@@ -15,6 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 
+from testbed.ansible import run_playbook  # noqa: E402
+
 
 def run_command(argv, env=None, cwd=None, check=True):
     """A case body that runs one command; output is discarded, failures raise."""
@@ -23,6 +25,19 @@ def run_command(argv, env=None, cwd=None, check=True):
     if check and proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}")
     return proc
+
+
+def playbook_task(workdir, task, check=False):
+    """A case body that runs one Ansible task through ansible-playbook; returns its result, failures raise."""
+    run = run_playbook(workdir, [task], check=check)
+    if run.rc != 0:
+        raise RuntimeError(run.stdout[-3000:])
+    return run.task_results()[-1]
+
+
+def ansible_floor(workdir):
+    """The reference every playbook case pays: ansible-playbook's start-up with one ping task."""
+    playbook_task(workdir, {"name": "ping", "ansible.builtin.ping": {}})
 
 
 def compare(title, cases, rounds=5, warmup=1, setup=None):

@@ -48,7 +48,12 @@ options:
     type: list
     elements: path
   kustomize:
-    description: A directory with a C(kustomization.yaml), built with C(kubectl kustomize).
+    description:
+      - A directory with a C(kustomization.yaml), built with C(kubectl kustomize).
+      - C(helmCharts) in it (or in a local base or component) need O(helm). The charts are fetched, verified and
+        rendered for this cluster the way O(helm.releases) are, in a private copy of the kustomization folders where
+        the rendered objects replace C(helmCharts); kustomize then builds that copy without helm and without network.
+        Nothing is written into the checkout. See docs/helm.md for the supported C(helmCharts) keys.
     type: path
   definition:
     description: Inline objects, a mapping or a list of mappings (or YAML text).
@@ -63,17 +68,18 @@ options:
       - SOPS values files are decrypted in memory with the key options; their values, and rendered Secret
         values, are masked in every output.
       - Hooks other than install and upgrade hooks are left out and listed in RV(skipped_hooks).
+      - The same settings (binary, chart cache, repository credentials, repository root) render the C(helmCharts)
+        of O(kustomize).
     type: dict
     suboptions:
       releases:
         description: The releases, in the shape of C(helm_releases) of C(env.yml) (docs/helm.md).
         type: list
         elements: dict
-        required: true
+        default: []
       env_path:
-        description: The environment's folder (holding C(env.yml)); values files are relative to it.
+        description: The environment's folder (holding C(env.yml)); values files are relative to it. Required with O(helm.releases).
         type: path
-        required: true
       repo_path:
         description: The repository's root; chart and values paths may not leave it.
         type: path

@@ -2,7 +2,11 @@
 registry, values encrypted by the real sops; decrypted values never on disk nor in messages."""
 
 import base64
+import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -212,10 +216,54 @@ def test_oci_chart(gitops_repo, age_key, tmp_path, oci_registry, private_tmp):
                              "values": {"db": {"password": "inline"}}}], age_key, runner,
                       cache_dir=str(tmp_path / "cache"), credentials=credentials)
     assert by_name(rendered)["db-config"].obj["data"]["mode"] == "slow"
-    assert [argv[1:3] for argv in runner.commands] == [["registry", "login"], ["pull", oci_registry.url("web")],
-                                                       ["template", "db"]]
+    assert [argv[1:3] for argv in runner.commands] == [["pull", oci_registry.url("web")], ["template", "db"]]
     assert not any(oci_registry.password in " ".join(argv) for argv in runner.commands)
-    assert list(private_tmp.iterdir()) == [], "the registry login lived in the removed private folder"
+    assert list(private_tmp.iterdir()) == [], "the private folders are removed"
+
+
+# Pulls an OCI chart with credentials, says so, then waits (still inside the pull) to be killed.
+KILLED_PULL = """
+import json, os, sys, time
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import ChartFetcher, RepositoryCredentials
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import Chart
+
+args = json.loads(sys.argv[1])
+
+def runner(argv, **kwargs):
+    result = CommandRunner()(argv, **kwargs)
+    print(json.dumps({"rc": result.rc, "stderr": result.stderr[-300:]}), flush=True)
+    time.sleep(600)
+
+fetcher = ChartFetcher(args["cache"], runner, args["helm"], [RepositoryCredentials(**args["credentials"])],
+                       helm_home=args["home"])
+fetcher.fetch(Chart("oci", args["url"], version="1.0.0"), "killed", "", "")
+"""
+
+
+def test_registry_credentials_do_not_survive_a_sigkill(tmp_path, oci_registry):
+    """helm pulls with the credentials, the process is killed with SIGKILL mid-pull: no file holds them."""
+    home, private = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    private.mkdir()
+    args = {"cache": str(tmp_path / "cache"), "helm": tool("helm"), "home": str(home), "url": oci_registry.url("web"),
+            "credentials": {"url": f"oci://{oci_registry.host}", "username": oci_registry.username,
+                            "password": oci_registry.password, "ca_file": str(oci_registry.ca_file)}}
+    env = {**os.environ, "TMPDIR": str(private), "PYTHONPATH": os.pathsep.join(sys.path)}
+    with subprocess.Popen([sys.executable, "-c", KILLED_PULL, json.dumps(args)], env=env, stdout=subprocess.PIPE,
+                          text=True) as child:
+        try:
+            pulled = json.loads(child.stdout.readline())
+            assert pulled["rc"] == 0, pulled["stderr"]
+            held = [os.readlink(f"/proc/{child.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{child.pid}/fd")]
+            assert "/memfd:trident-helm-registry (deleted)" in held, "the credentials live in a memfd while helm runs"
+        finally:
+            child.send_signal(signal.SIGKILL)
+    token = base64.b64encode(f"{oci_registry.username}:{oci_registry.password}".encode())
+    for root in (home, private, tmp_path / "cache"):
+        for path in (p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+            content = path.read_bytes()
+            assert oci_registry.password.encode() not in content and token not in content, f"credentials in {path}"
 
 
 @pytest.mark.parametrize(("change", "expected"), [

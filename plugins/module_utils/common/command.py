@@ -31,7 +31,8 @@ class CommandRunner:
         self.env = dict(os.environ if env is None else env)
         self.redact = [value for value in redact if value]
 
-    def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False):
+    def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False, pass_fds=()):
+        """Run ``argv``; ``pass_fds`` are file descriptors the child inherits (e.g. a memfd it reads by path)."""
         full_env = {**self.env, **(env or {})}
         try:
             # Under interruptible(), the child runs in its own session: a signal to our process group
@@ -39,7 +40,7 @@ class CommandRunner:
             proc = subprocess.Popen([str(a) for a in argv], cwd=cwd, env=full_env,
                                     stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=not binary_output,
-                                    start_new_session=_Interrupts.active)
+                                    start_new_session=_Interrupts.active, pass_fds=tuple(pass_fds))
         except FileNotFoundError:
             raise TridentError(f"executable not found: {argv[0]}") from None
         _Interrupts.running.add(proc)

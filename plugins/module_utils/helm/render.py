@@ -67,7 +67,8 @@ def cluster_capabilities(server_version, resources):
 
 def template_argv(helm, release, chart_path, values, cluster):
     """The ``helm template`` command line; values files in order, then the stdin document."""
-    argv = [helm, "template", release.name, chart_path, "--namespace", release.namespace, "--include-crds",
+    argv = [helm, "template", release.name, chart_path, "--namespace", release.namespace,
+            *(["--include-crds"] if release.include_crds else []), *(["--no-hooks"] if release.skip_hooks else []),
             "--skip-tests", "--kube-version", cluster.kube_version]
     if cluster.api_versions:
         argv += ["--api-versions", ",".join(cluster.api_versions)]

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.names import is_dns_label
 
 RELEASE_KEYS = ("name", "namespace", "chart", "values_files", "values", "secret_values_files")
 CHART_KEYS = {
@@ -19,8 +20,7 @@ CHART_KEYS = {
     "oci": ("oci", "version", "keyring"),
 }
 # Helm's own limit: a release name is a DNS-1123 label of at most 53 characters.
-_RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+RELEASE_NAME_MAX = 53
 # A pinned chart version: an exact SemVer 2 version, never a range.
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
@@ -56,6 +56,9 @@ class Release:
     values_files: tuple = ()
     secret_values_files: tuple = ()
     values: dict = field(default_factory=dict)
+    # env.yml releases always include CRDs and render hooks; a kustomize helmCharts entry may say otherwise.
+    include_crds: bool = True
+    skip_hooks: bool = False
 
 
 def parse_releases(data, source, default_namespace=""):
@@ -80,12 +83,12 @@ def parse_release(item, where, default_namespace=""):
         raise TridentError(f"{where}: a release must be a mapping, got {type(item).__name__}")
     _known_keys(item, RELEASE_KEYS, where)
     name = item.get("name")
-    if not isinstance(name, str) or len(name) > 53 or not _RELEASE_NAME.match(name):
+    if not is_dns_label(name, RELEASE_NAME_MAX):
         raise TridentError(f"{where}: 'name' must be a release name (lowercase letters, digits and '-', at most 53 "
                            f"characters), got {name!r}")
     where = f"{where} (release '{name}')"
     namespace = item.get("namespace", default_namespace)
-    if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
+    if not is_dns_label(namespace):
         raise TridentError(f"{where}: 'namespace' must be a namespace name (or set 'namespace' for the environment), "
                            f"got {namespace!r}")
     values = item.get("values", {})

@@ -220,10 +220,20 @@ def kubeconfig_secret_values(source):
 def module_secret_values(argument_spec, params):
     """What kube_diff must hide: every value of its no_log options, except that of a kubeconfig only
     its credentials (see kubeconfig_secret_values)."""
-    values = kubeconfig_secret_values(params.get("kubeconfig"))
+    spec = {name: option for name, option in argument_spec.items() if name != "kubeconfig"}
+    return kubeconfig_secret_values(params.get("kubeconfig")) + _no_log_leaves(spec, params)
+
+
+def _no_log_leaves(argument_spec, params):
+    """The values of ``no_log`` options, suboptions included (``helm.repositories[].password``)."""
+    values = []
     for name, spec in argument_spec.items():
-        if spec.get("no_log") and name != "kubeconfig":
-            values += _leaves(params.get(name))
+        value = params.get(name) if isinstance(params, dict) else None
+        if spec.get("no_log"):
+            values += _leaves(value)
+        elif spec.get("options"):
+            for item in value if isinstance(value, list) else [value]:
+                values += _no_log_leaves(spec["options"], item)
     return values
 
 

@@ -66,7 +66,7 @@ def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl
             if result.rc != 0:
                 loaded.problems.append(f"{kustomize}: kubectl kustomize failed: {result.stderr.strip()}")
             else:
-                _add_text(result.stdout, f"kustomize:{kustomize}", loaded, decrypt)
+                add_kustomize_output(result.stdout, kustomize, loaded, decrypt)
     if definition is not None:
         if isinstance(definition, str):
             _add_text(definition, "definition", loaded, decrypt)
@@ -75,6 +75,11 @@ def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl
             for index, item in enumerate(items):
                 _add_parsed([item], json.dumps(item), "json", f"definition[{index}]", loaded, decrypt)
     return loaded
+
+
+def add_kustomize_output(text, kustomize, loaded, decrypt=None):
+    """Add the objects ``kubectl kustomize`` built from the folder ``kustomize`` to ``loaded``."""
+    _add_text(text, f"kustomize:{kustomize}", loaded, decrypt)
 
 
 def _expand_sources(sources, problems):

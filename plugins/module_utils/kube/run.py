@@ -6,14 +6,17 @@ import os
 import time
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.helm.service import render_from_params
+from ansible_collections.trident.gitops.plugins.module_utils.helm.kustomize import has_helm_charts
+from ansible_collections.trident.gitops.plugins.module_utils.helm.service import (kustomize_from_params,
+                                                                                  render_from_params)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PARENT_KINDS, ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
 from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import Options, reconcile
 from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import IgnoreRule
-from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import Document, load_desired
+from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import (Document, Loaded,
+                                                                                 add_kustomize_output, load_desired)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
@@ -51,8 +54,14 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
         raise TridentError("give src, kustomize, definition or helm")
     if params.get("prune") and not params.get("applyset"):
         raise TridentError("prune needs applyset (the ApplySet parent that records what this run owns)")
-    loaded = load_desired(params.get("src"), params.get("kustomize"), params.get("definition"), runner,
-                          params.get("kubectl") or "kubectl", decrypt)
+    # A kustomization with helmCharts is built once the cluster is known: its charts render for it.
+    charted = bool(params.get("kustomize")) and has_helm_charts(params["kustomize"],
+                                                                (params.get("helm") or {}).get("repo_path"))
+    loaded = load_desired(params.get("src"), None if charted else params.get("kustomize"), params.get("definition"),
+                          runner, params.get("kubectl") or "kubectl", decrypt)
+    if charted and not params.get("helm"):
+        loaded.problems.append(f"{params['kustomize']}: the kustomization declares helmCharts: give the helm option "
+                               "(binary, chart_cache, repositories, repo_path); docs/helm.md")
     if hide is not None:
         hide([v for doc in loaded.documents for v in secret_values(doc.obj)])
     rules, rule_problems = ignore_rules(params.get("ignore_differences"))
@@ -70,7 +79,7 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
         raise
     skipped_hooks = []
     if params.get("helm"):
-        skipped_hooks = _render_helm(params, discovery, runner, decrypt, hide, loaded.documents, problems)
+        skipped_hooks = _render_helm(params, discovery, runner, decrypt, hide, loaded, problems, charted)
     checked = validate(loaded.documents, discovery, params.get("namespace") or "default", applyset)
     problems += checked.problems
     if problems:
@@ -94,18 +103,40 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
     return result
 
 
-def _render_helm(params, discovery, runner, decrypt, hide, documents, problems):
-    """Render the ``helm`` option's releases for this cluster and add them to ``documents``; a release that
-    fails is a problem (so nothing is applied). Returns the hooks left out."""
+def _render_helm(params, discovery, runner, decrypt, hide, loaded, problems, charted):
+    """Render the ``helm`` option's releases (and the kustomization's helmCharts when ``charted``) for this
+    cluster and add the objects to ``loaded``; a release that fails is a problem (so nothing is applied).
+    Returns the hooks left out."""
     if runner is None:
         raise TridentError("helm needs a command runner")
+    resources = sorted({(r.api_version, r.kind) for r in discovery.resources.values()})
+    namespace = params.get("namespace") or "default"
+    skipped = _render_releases(params, discovery, resources, runner, decrypt, hide, loaded, problems)
+    if charted:
+        try:
+            text, rendered = kustomize_from_params(params["helm"], params["kustomize"], params.get("kubectl") or
+                                                   "kubectl", namespace, discovery.server_version, resources, runner)
+        except TridentError as exc:
+            problems.append(exc.message)
+            return skipped
+        built = Loaded()
+        add_kustomize_output(text, params["kustomize"], built, decrypt)
+        if hide is not None:
+            hide([v for doc in built.documents for v in secret_values(doc.obj)])
+        loaded.documents.extend(built.documents)
+        problems.extend(built.problems)
+        skipped += rendered.skipped_hooks
+    return skipped
+
+
+def _render_releases(params, discovery, resources, runner, decrypt, hide, loaded, problems):
+    """env.yml's releases (the ``helm`` option's ``releases``); returns the hooks left out."""
 
     def namespaced(api_version, kind):
         group, version = api_version.rpartition("/")[0::2]
         found = discovery.find(group, version, kind)
         return found.namespaced if found is not None else None
 
-    resources = sorted({(r.api_version, r.kind) for r in discovery.resources.values()})
     try:
         rendered = render_from_params(params["helm"], params.get("namespace") or "default",
                                       discovery.server_version, resources, runner, decrypt, namespaced=namespaced)
@@ -114,7 +145,7 @@ def _render_helm(params, discovery, runner, decrypt, hide, documents, problems):
         return []
     if hide is not None:
         hide(list(rendered.sensitive) + [v for item in rendered.objects for v in secret_values(item.obj)])
-    documents.extend(Document(item.source, item.obj) for item in rendered.objects)
+    loaded.documents.extend(Document(item.source, item.obj) for item in rendered.objects)
     return rendered.skipped_hooks
 
 

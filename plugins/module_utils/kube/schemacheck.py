@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.names import is_dns_label, is_dns_subdomain
 from ansible_collections.trident.gitops.plugins.module_utils.kube import quantity
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Node
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import CRD_GROUP
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_NAMED_KINDS = ("Namespace", "Service")
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
 
@@ -49,7 +48,7 @@ def check(obj, root, custom):
 def _name_problems(obj):
     name = (obj.get("metadata") or {}).get("name", "")
     label = obj.get("kind") in LABEL_NAMED_KINDS
-    if len(name) > (63 if label else 253) or not (_DNS_LABEL if label else _DNS_SUBDOMAIN).match(name):
+    if not (is_dns_label(name) if label else is_dns_subdomain(name)):
         what = "an RFC 1123 label" if label else "a DNS subdomain"
         return [f"metadata.name: {name!r} is not {what} (lower case letters, digits, '-'" +
                 ("" if label else ", '.'") + ")"]

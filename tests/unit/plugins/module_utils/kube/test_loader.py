@@ -95,6 +95,19 @@ def test_only_kubeconfig_credentials_are_secret():
     assert "v1" not in values and "Config" not in values and "default" not in values
 
 
+def test_no_log_suboptions_are_secret_too():
+    """helm.repositories[].password: a no_log suboption inside a list of dicts inside a dict."""
+    from ansible_collections.trident.gitops.plugins.module_utils.helm.service import HELM_OPTION
+    from ansible_collections.trident.gitops.plugins.module_utils.kube.client import module_secret_values
+
+    helm = {"repo_path": "/repo", "repositories": [{"url": "https://charts.example", "username": "bot",
+                                                    "password": "chart-pass-1"},
+                                                   {"url": "oci://registry.example", "password": "oci-pass-2"}]}
+    values = module_secret_values({"helm": HELM_OPTION, "namespace": {}}, {"helm": helm, "namespace": "default"})
+    assert sorted(values) == ["chart-pass-1", "oci-pass-2"]
+    assert module_secret_values({"helm": HELM_OPTION}, {"helm": None}) == []
+
+
 def test_yaml_values_json_cannot_carry_become_what_kubectl_sends(tmp_path):
     (tmp_path / "cm.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dates\n  labels: {day: 2024-05-01}\ndata:\n"
