@@ -105,8 +105,15 @@ class GitOpsRun(PlaybookResult):
         steps = self.report["environments"].get(env, {}).get("steps", {})
         return (steps.get(step, {}).get("stats") or {}).get("items", [])
 
+    def failures(self):
+        """``(host, task name, msg)`` of every failed task result."""
+        return [(host, task["task"]["name"], result.get("msg"))
+                for play in (self.data or {}).get("plays", []) for task in play["tasks"]
+                for host, result in task["hosts"].items() if result.get("failed")]
+
     def explain(self):
-        return f"rc={self.rc}\nSTDERR:\n{self.stderr[-4000:]}\nSTDOUT:\n{self.stdout[-8000:]}"
+        failed = "".join(f"\n{host} | {name}: {msg}" for host, name, msg in self.failures())
+        return f"rc={self.rc}\nFAILED:{failed}\nSTDERR:\n{self.stderr[-4000:]}\nSTDOUT:\n{self.stdout[-8000:]}"
 
 
 def isolated_vars(workdir):
