@@ -423,3 +423,27 @@ def test_a_second_run_on_the_same_state_dir_waits_then_gives_up(project):
             reconcile(settings, runner)
     assert runner.calls == [], "nothing runs while another run holds the state dir"
     assert reconcile(settings, runner).changed is True
+
+
+def test_plan_then_apply_the_saved_plan_and_a_leftover_plan_is_removed(project):
+    """phase=plan keeps the plan (it holds the variables) in a private folder; phase=apply applies exactly it."""
+    project.write(TWO_RESOURCES)
+    planned = project.run(phase="plan", variables={"greeting": "kept-in-the-plan"})
+    assert planned["changed"] is True and planned["applied"] is False and project.addresses() == []
+    plan_file = Path(planned["plan_file"])
+    assert plan_file.parent.parent == project.state_dir and plan_file.parent.name.startswith(".plan-")
+    assert plan_file.parent.stat().st_mode & 0o777 == 0o700 and plan_file.is_file()
+    # What a run killed (SIGKILL) between plan and apply leaves: the next call on the state dir removes it.
+    replanned = project.run(phase="plan", variables={"greeting": "kept-in-the-plan"})
+    assert not plan_file.parent.exists()
+    applied = project.run(phase="apply", plan_file=replanned["plan_file"], record={"revision": "c0ffee", "tree": "7ree"})
+    assert applied["applied"] is True and applied["recorded"] is None and applied["record_written"] is True
+    assert project.addresses() == ["local_file.motd", "terraform_data.app"]
+    assert project.state()["outputs"]["greeting"]["value"] == "kept-in-the-plan"
+    assert list(project.state_dir.glob(".plan-*")) == []
+    again = project.run(phase="plan", variables={"greeting": "kept-in-the-plan"})
+    assert again["changed"] is False and again["plan_file"] is None
+    assert again["recorded"] == {"revision": "c0ffee", "tree": "7ree"}
+    assert list(project.state_dir.glob(".plan-*")) == []
+    refused = project.run(phase="apply", plan_file=str(project.path / "main.tf"))
+    assert refused.get("failed") and "not a plan saved by phase=plan" in refused["msg"]

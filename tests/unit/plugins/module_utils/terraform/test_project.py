@@ -6,7 +6,8 @@ import pytest
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
     Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
-    parse_duration, provider_env, secret_strings, state_file, validate)
+    parse_duration, provider_env, read_record, remove_leftover_runs, saved_plan_dir, secret_strings, state_file,
+    validate, write_record)
 
 
 @pytest.mark.parametrize("text, seconds", [("0s", 0), ("30s", 30), ("5m", 300), ("1m30s", 90), ("1h", 3600),
@@ -126,3 +127,27 @@ def test_validate_refuses_bad_settings(tmp_path):
     with pytest.raises(TridentError, match="plugin_dirs: .* is not a directory"):
         validate(Settings(project_path=str(project), plugin_dirs=(str(tmp_path / "nowhere"),)))
     validate(Settings(project_path=str(project), state_dir=str(tmp_path / "state")))
+
+
+def test_deployed_revision_record_per_workspace(tmp_path):
+    assert read_record(str(tmp_path), "default") is None
+    assert write_record(str(tmp_path), "default", {"revision": "r1", "tree": "t1"}) is True
+    assert write_record(str(tmp_path), "prod", {"revision": "r2", "tree": "t2"}) is True
+    assert write_record(str(tmp_path), "default", {"revision": "r1", "tree": "t1"}) is False
+    assert read_record(str(tmp_path), "default") == {"revision": "r1", "tree": "t1"}
+    assert read_record(str(tmp_path), "prod") == {"revision": "r2", "tree": "t2"}
+    assert (tmp_path / "deployed-revision.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_only_a_saved_plan_of_the_state_dir_is_applied_and_kept(tmp_path):
+    kept, old, run = (tmp_path / ".plan-kept"), (tmp_path / ".plan-old"), (tmp_path / ".run-old")
+    for folder in (kept, old, run):
+        folder.mkdir()
+        (folder / "plan.tfplan").write_text("plan")
+    assert saved_plan_dir(str(kept / "plan.tfplan"), str(tmp_path)) == str(kept)
+    with pytest.raises(TridentError, match="not a plan saved"):
+        saved_plan_dir(str(tmp_path / "plan.tfplan"), str(tmp_path))
+    remove_leftover_runs(str(tmp_path), keep=str(kept / "plan.tfplan"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".plan-kept"]
+    with pytest.raises(TridentError, match="is gone"):
+        saved_plan_dir(str(kept / "other.tfplan"), str(tmp_path))
