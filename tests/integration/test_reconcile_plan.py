@@ -185,12 +185,12 @@ def test_a_refused_plan_applies_nothing(gitops):
     assert leftover_plans(work, "both") == []
     assert refused.report["environments"]["both"]["steps"]["terraform"]["status"] != "changed"
 
-    # The Terraform plan is refused (a replacement, destroy guard): the cluster is not touched.
+    # The Terraform plan is refused (terraform_data.a deleted, the destroy guard): the cluster is not touched.
     (repo.path / "environments/both/manifests/bad.yaml").unlink()
     (repo.path / "environments/both/extra.tf").unlink()
-    repo.write("environments/both/main.tf", TF % "two")
+    repo.write("environments/both/main.tf", TF.replace('"a"', '"b"') % "two")
     repo.write("environments/both/manifests/all.yaml", namespace("both") + configmap("settings", "both", "red"))
-    repo.push("both: replace terraform_data.a, settings red")
+    repo.push("both: terraform_data.a becomes b, settings red")
     guarded = run("reconcile")
     assert guarded.rc != 0
     [(host, task, msg)] = guarded.failures()
