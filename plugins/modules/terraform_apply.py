@@ -108,20 +108,24 @@ options:
     description:
       - V(full) plans and applies in one call.
       - V(plan) makes and checks the plan (the O(allow_destroy) guard included) and, when it has changes, keeps the
-        plan file for a later V(apply) call in a private 0700 folder C(<state_dir>/.plan-*) returned in
-        RV(plan_file). It applies nothing. A plan file holds variable values, secrets included; the folder is
+        plan file for a later V(apply) call in a private 0700 folder C(<state_dir>/.plan-saved) (its path is
+        RV(plan_file)). It applies nothing. A plan file holds variable values, secrets included; the folder is
         removed by the V(apply) call, and one left behind (a run killed between the two calls) is removed by the
         next call on the same O(state_dir), under its lock.
-      - V(apply) applies exactly O(plan_file) (C(apply <planfile>): no new plan; Terraform refuses a plan made
-        stale by a change of the state since) and removes its folder, whether the apply succeeds or not. Without
-        O(plan_file) (the plan had no changes) it only writes O(record).
+      - V(apply) with O(saved_plan=true) applies exactly the saved plan (C(apply <planfile>): no new plan;
+        Terraform refuses a plan made stale by a change of the state since) and removes its folder, whether the
+        apply succeeds or not. Without O(saved_plan) (the plan had no changes) it only writes O(record).
       - The reconcile role plans every step of an environment before it applies any (docs/reconcile.md).
     type: str
     choices: [full, plan, apply]
     default: full
-  plan_file:
-    description: The RV(plan_file) a V(plan) call returned; only with O(phase=apply).
-    type: path
+  saved_plan:
+    description:
+      - With O(phase=apply), apply the plan the V(plan) call saved in O(state_dir) (it returned a RV(plan_file)).
+      - A flag rather than the path, because Ansible masks no_log values (such as O(variables)) in every returned
+        string, a path included.
+    type: bool
+    default: false
   record:
     description:
       - The Git revision being deployed, written to C(<state_dir>/deployed-revision.json) (per workspace) after a
@@ -277,7 +281,7 @@ def main():
             "plugin_dirs": {"type": "list", "elements": "path", "default": []},
             "plugin_cache_dir": {"type": "path"},
             "phase": {"type": "str", "choices": ["full", "plan", "apply"], "default": "full"},
-            "plan_file": {"type": "path"},
+            "saved_plan": {"type": "bool", "default": False},
             "record": {"type": "dict", "options": {"revision": {"type": "str", "required": True},
                                                    "tree": {"type": "str", "required": True}}},
         },
@@ -292,7 +296,7 @@ def main():
         state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
         state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
         plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
-        check_mode=module.check_mode, phase=params["phase"], plan_file=params["plan_file"], record=params["record"])
+        check_mode=module.check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"])
     runner = CommandRunner(redact=secret_strings(params["variables"], params["backend_config"]))
     try:
         outcome = reconcile(settings, runner)

@@ -104,7 +104,7 @@ def state_serial(work, env):
 
 
 def leftover_plans(work, env):
-    return sorted(path.name for path in (work / "terraform-state" / env).glob(".plan-*"))
+    return sorted(path.name for path in (work / "terraform-state" / env).glob(".plan-saved"))
 
 
 def test_revision_recorded_and_no_apply_when_in_sync(gitops):

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import interruptible
@@ -27,8 +26,9 @@ from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan impo
 DEFAULT_STATE_ROOT = os.path.join("~", ".cache", "trident-gitops", "terraform")
 # The private folder of one run in the state dir: var files, backend settings, the plan file.
 RUN_PREFIX = ".run-"
-# The private folder of a plan saved by phase=plan for a later phase=apply (it may hold secrets).
-PLAN_PREFIX = ".plan-"
+# The private folder of the plan phase=plan saves for phase=apply (it may hold secrets). A fixed name, not a
+# path handed back and forth: Ansible masks no_log values in returned strings, a random name included.
+SAVED_PLAN_DIR = ".plan-saved"
 # The Git revision a Terraform-only environment was last deployed from, per workspace.
 RECORD_FILE = "deployed-revision.json"
 LOCK_FILE = ".terraform.lock.hcl"
@@ -62,9 +62,9 @@ class Settings:
     plugin_dirs: tuple = ()
     plugin_cache_dir: str | None = None
     check_mode: bool = False
-    # full: plan and apply; plan: save the plan for a later apply; apply: apply the saved plan_file
+    # full: plan and apply; plan: save the plan for a later apply; apply: apply the saved plan (saved_plan)
     phase: str = "full"
-    plan_file: str | None = None
+    saved_plan: bool = False
     record: dict | None = None
 
 
@@ -217,8 +217,8 @@ def validate(settings):
         raise TridentError("drift_only and state=absent cannot be combined: a drift check changes nothing")
     if settings.phase != "full" and settings.drift_only:
         raise TridentError("drift_only plans without applying: it takes no phase")
-    if settings.plan_file and settings.phase != "apply":
-        raise TridentError("plan_file is read by phase=apply only")
+    if settings.saved_plan and settings.phase != "apply":
+        raise TridentError("saved_plan is read by phase=apply only")
     if settings.state_dir:
         state_dir = os.path.realpath(os.path.expanduser(settings.state_dir))
         if state_dir == project or state_dir.startswith(project + os.sep):
@@ -261,7 +261,7 @@ def reconcile(settings, runner):
     lock_seconds = parse_duration(settings.lock_timeout)
     with interruptible(), \
             file_lock(os.path.join(state_dir, ".trident.lock"), timeout=lock_seconds, what="the terraform state dir"):
-        remove_leftover_runs(state_dir, keep=settings.plan_file)
+        remove_leftover_runs(state_dir, keep_saved_plan=settings.saved_plan)
         run = _Run(settings, runner, binary, files, backend, state_dir)
         if settings.phase == "apply":
             return run.apply_saved()
@@ -269,17 +269,15 @@ def reconcile(settings, runner):
             return run.execute(scratch)
 
 
-def remove_leftover_runs(state_dir, keep=None):
+def remove_leftover_runs(state_dir, keep_saved_plan=False):
     """Private run folders (var files with secrets, plan files) left by a run killed outright (SIGKILL).
 
-    Called under the state dir's lock: no other run can be using them, except the saved plan ``keep``
-    that this phase=apply is about to apply.
+    Called under the state dir's lock: no other run can be using them, except the saved plan that this
+    phase=apply is about to apply.
     """
-    kept = os.path.dirname(os.path.realpath(keep)) if keep else None
     for name in os.listdir(state_dir):
-        path = os.path.join(state_dir, name)
-        if name.startswith((RUN_PREFIX, PLAN_PREFIX)) and os.path.realpath(path) != kept:
-            shutil.rmtree(path, ignore_errors=True)
+        if name.startswith(RUN_PREFIX) or (name == SAVED_PLAN_DIR and not keep_saved_plan):
+            shutil.rmtree(os.path.join(state_dir, name), ignore_errors=True)
 
 
 def read_record(state_dir, workspace):
@@ -305,17 +303,13 @@ def write_record(state_dir, workspace, record):
     return atomic_write(path, json.dumps(document, indent=1, sort_keys=True).encode())
 
 
-def saved_plan_dir(plan_file, state_dir):
-    """The private folder of a plan saved by phase=plan in ``state_dir``; refuses any other path."""
-    folder = os.path.dirname(os.path.realpath(plan_file))
-    if os.path.dirname(folder) != os.path.realpath(state_dir) or \
-            not os.path.basename(folder).startswith(PLAN_PREFIX):
-        raise TridentError(f"plan_file {plan_file} is not a plan saved by phase=plan in {state_dir}; nothing "
-                           "was applied")
+def saved_plan_file(state_dir):
+    """The plan phase=plan saved in ``state_dir``; fails when it is not there (nothing is applied then)."""
+    plan_file = os.path.join(state_dir, SAVED_PLAN_DIR, "plan.tfplan")
     if not os.path.isfile(plan_file):
-        raise TridentError(f"the saved plan {plan_file} is gone (another run on this state dir removed it); "
-                           "nothing was applied, run plan and apply again")
-    return folder
+        raise TridentError(f"no saved plan in {state_dir} (another run on this state dir removed it, or none was "
+                           "made); nothing was applied, run plan and apply again")
+    return plan_file
 
 
 class _Run:
@@ -340,7 +334,7 @@ class _Run:
         recorded = read_record(self.state_dir, self.settings.workspace)
         saving = self.settings.phase == "plan" and not self.settings.check_mode
         # A plan kept for phase=apply lives in its own 0700 folder; any other plan dies with the scratch folder.
-        folder = tempfile.mkdtemp(prefix=PLAN_PREFIX, dir=self.state_dir) if saving else scratch
+        folder = _fresh_private_dir(os.path.join(self.state_dir, SAVED_PLAN_DIR)) if saving else scratch
         kept = False
         try:
             initialized = self._init_if_needed(scratch)
@@ -371,16 +365,16 @@ class _Run:
     def apply_saved(self):
         """phase=apply: apply exactly the saved plan (if any), remove it whatever happens, then record."""
         recorded = read_record(self.state_dir, self.settings.workspace)
-        plan_file = self.settings.plan_file
-        if plan_file and not self.settings.check_mode:
-            folder = saved_plan_dir(plan_file, self.state_dir)
+        saved = self.settings.saved_plan
+        if saved and not self.settings.check_mode:
+            plan_file = saved_plan_file(self.state_dir)
             try:
                 self._apply(plan_file)
             finally:
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(os.path.dirname(plan_file), ignore_errors=True)
         written = self._record()
-        applied = bool(plan_file) and not self.settings.check_mode
-        return Outcome(changed=bool(plan_file), plan=Plan(), outputs=self._outputs(), applied=applied,
+        applied = saved and not self.settings.check_mode
+        return Outcome(changed=saved, plan=Plan(), outputs=self._outputs(), applied=applied,
                        initialized=False, state_dir=self.state_dir, recorded=recorded, record_written=written)
 
     def _record(self):
@@ -532,6 +526,12 @@ def _reason_text(change, binary, state_dir):
     explained = _REASONS.get(change.reason, "")
     explained = explained.format(binary=binary, address=change.address, state_dir=state_dir)
     return f"action_reason {change.reason}" + (f", {explained}" if explained else "")
+
+
+def _fresh_private_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.mkdir(path, 0o700)
+    return path
 
 
 def _tail(text, limit=4000):

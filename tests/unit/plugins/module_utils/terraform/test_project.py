@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
     Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
-    parse_duration, provider_env, read_record, remove_leftover_runs, saved_plan_dir, secret_strings, state_file,
+    parse_duration, provider_env, read_record, remove_leftover_runs, saved_plan_file, secret_strings, state_file,
     validate, write_record)
 
 
@@ -139,15 +139,14 @@ def test_deployed_revision_record_per_workspace(tmp_path):
     assert (tmp_path / "deployed-revision.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_only_a_saved_plan_of_the_state_dir_is_applied_and_kept(tmp_path):
-    kept, old, run = (tmp_path / ".plan-kept"), (tmp_path / ".plan-old"), (tmp_path / ".run-old")
-    for folder in (kept, old, run):
-        folder.mkdir()
-        (folder / "plan.tfplan").write_text("plan")
-    assert saved_plan_dir(str(kept / "plan.tfplan"), str(tmp_path)) == str(kept)
-    with pytest.raises(TridentError, match="not a plan saved"):
-        saved_plan_dir(str(tmp_path / "plan.tfplan"), str(tmp_path))
-    remove_leftover_runs(str(tmp_path), keep=str(kept / "plan.tfplan"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".plan-kept"]
-    with pytest.raises(TridentError, match="is gone"):
-        saved_plan_dir(str(kept / "other.tfplan"), str(tmp_path))
+def test_the_saved_plan_is_kept_only_for_the_apply(tmp_path):
+    for folder in (".plan-saved", ".run-old"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "plan.tfplan").write_text("plan")
+    assert saved_plan_file(str(tmp_path)) == str(tmp_path / ".plan-saved" / "plan.tfplan")
+    remove_leftover_runs(str(tmp_path), keep_saved_plan=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".plan-saved"]
+    remove_leftover_runs(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TridentError, match="no saved plan"):
+        saved_plan_file(str(tmp_path))
