@@ -112,7 +112,7 @@ options:
         RV(plan_file)). It applies nothing. A plan file holds variable values, secrets included; the folder is
         removed by the V(apply) call, and one left behind (a run killed between the two calls) is removed by the
         next call on the same O(state_dir), under its lock.
-      - V(apply) with O(saved_plan=true) applies exactly the saved plan (C(apply <planfile>): no new plan;
+      - V(apply) with O(saved_plan=true) applies exactly the saved plan (C(apply <planfile>), no new plan;
         Terraform refuses a plan made stale by a change of the state since) and removes its folder, whether the
         apply succeeds or not. Without O(saved_plan) (the plan had no changes) it only writes O(record).
       - The reconcile role plans every step of an environment before it applies any (docs/reconcile.md).
