@@ -143,10 +143,10 @@ def test_source_drift_is_per_environment_and_stays_until_deployed(gitops):
     repo.write("environments/other/yaml/all.yaml", namespace("other") + configmap("settings", "other", "yellow"))
     after = repo.push("other: settings yellow")
 
-    for _ in range(2):  # reported by every drift run, not only the first one after the push
+    for attempt in ("first", "second"):  # reported by every drift run, not only the first one after the push
         drift = run("drift")
         assert_ok(drift)
-        assert drift.drifted() == ["other"]
+        assert drift.drifted() == ["other"], f"{attempt} drift run"
         source = step(drift, "other", "source")
         assert source["status"] == "changed"
         assert (source["stats"]["before"], source["stats"]["after"]) == (before, after)

@@ -147,7 +147,7 @@ def _decide(item, wanted):
         return
     before, after = comparable(item.live, wanted), comparable(item.after, wanted)
     item.changes = compare.changed_values(before, after)
-    item.fields = [path for path, _, _ in item.changes]
+    item.fields = [change[0] for change in item.changes]
     if not item.fields and not compare.json_equal(before, after):
         item.fields = ["."]
     item.action = "update" if item.fields else "none"

@@ -226,5 +226,5 @@ def test_changed_values_carry_before_and_after_for_every_changed_path():
     changes = compare.changed_values(before, after)
     assert changes == [("data", None, {"k": "v"}), ("spec.replicas", 3, 1),
                        ("spec.template.spec.containers[name=web].image", "app:v6.1.1-hotfix", "app:v6.2.0")]
-    assert compare.changed_paths(before, after) == [path for path, _, _ in changes]
+    assert compare.changed_paths(before, after) == [change[0] for change in changes]
     assert compare.changed_values([1, 2], [1, 2, 3], "args") == [("args", [1, 2], [1, 2, 3])]
