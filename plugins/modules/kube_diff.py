@@ -154,6 +154,23 @@ options:
         type: str
         choices: [Secret, ConfigMap]
         default: Secret
+  record:
+    description:
+      - The Git revision this run deploys, recorded on the O(applyset) parent (annotations C(trident.gitops/revision)
+        and C(trident.gitops/tree)) after every object was applied (and, with O(wait=true), is Healthy); the
+        record read before the run is returned in RV(recorded).
+      - Written only with O(apply=true) outside check mode, and only when it differs from the recorded one. Writing
+        it is not counted in C(changed) (it is the source's change, not the cluster's). Requires O(applyset).
+    type: dict
+    suboptions:
+      revision:
+        description: The Git commit.
+        type: str
+        required: true
+      tree:
+        description: The tree hash of the environment's folder at that commit (C(git rev-parse <commit>:<folder>)).
+        type: str
+        required: true
   ignore_differences:
     description:
       - Fields to leave out of the comparison, as in Argo CD. A rule matches objects by O(ignore_differences[].group),
@@ -273,6 +290,12 @@ drift:
       description: Changed field paths for updates, for example C(spec.template.spec.containers[name=web].image).
       type: list
       elements: str
+    changes:
+      description:
+        - Per changed field, C(path), C(before) (live) and C(after) (what the apply makes of it). For a Secret's
+          C(data), C(stringData) and C(binaryData) only C(path) and C(masked=true), never a value.
+      type: list
+      elements: dict
     health:
       description:
         - Health of the object in Argo CD's words, from the object already read (no extra request, also in check
@@ -301,6 +324,15 @@ health:
       description: How many objects have each status.
       type: dict
   sample: {status: Progressing, counts: {Healthy: 41, Progressing: 1}}
+recorded:
+  description: The deployed revision the O(applyset) parent held before this run (C({revision, tree})), null if none.
+  returned: always
+  type: dict
+  sample: {revision: 3f2a9c01d4e5b6a7c8d9e0f1a2b3c4d5e6f7a8b9, tree: 9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b}
+record_written:
+  description: Whether this run wrote O(record) on the parent.
+  returned: always
+  type: bool
 summary:
   description: How many objects get each action, and the total.
   returned: always
@@ -364,6 +396,8 @@ def main():
             applyset=dict(type="dict", options=dict(
                 name=dict(type="str", required=True), namespace=dict(type="str"),
                 kind=dict(type="str", choices=["Secret", "ConfigMap"], default="Secret"))),
+            record=dict(type="dict", options=dict(revision=dict(type="str", required=True),
+                                                  tree=dict(type="str", required=True))),
             ignore_differences=dict(type="list", elements="dict", default=[], options=IGNORE_RULE),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="float", default=300),
@@ -374,6 +408,7 @@ def main():
         ),
         required_one_of=[("src", "kustomize", "definition", "helm")],
         required_if=[("prune", True, ("applyset",))],
+        required_by={"record": "applyset"},
         supports_check_mode=True,
     )
     for found, name in ((HAS_YAML, "PyYAML"), (HAS_URLLIB3, "urllib3")):

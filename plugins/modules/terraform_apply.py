@@ -104,6 +104,43 @@ options:
       - C(changed) is then true exactly when there is drift.
     type: bool
     default: false
+  phase:
+    description:
+      - V(full) plans and applies in one call.
+      - V(plan) makes and checks the plan (the O(allow_destroy) guard included) and, when it has changes, keeps the
+        plan file for a later V(apply) call in a private 0700 folder C(<state_dir>/.plan-saved) (its path is
+        RV(plan_file)). It applies nothing. A plan file holds variable values, secrets included; the folder is
+        removed by the V(apply) call, and one left behind (a run killed between the two calls) is removed by the
+        next call on the same O(state_dir), under its lock.
+      - V(apply) with O(saved_plan=true) applies exactly the saved plan (C(apply <planfile>), no new plan;
+        Terraform refuses a plan made stale by a change of the state since) and removes its folder, whether the
+        apply succeeds or not. Without O(saved_plan) (the plan had no changes) it only writes O(record).
+      - The reconcile role plans every step of an environment before it applies any (docs/reconcile.md).
+    type: str
+    choices: [full, plan, apply]
+    default: full
+  saved_plan:
+    description:
+      - With O(phase=apply), apply the plan the V(plan) call saved in O(state_dir) (it returned a RV(plan_file)).
+      - A flag rather than the path, because Ansible masks no_log values (such as O(variables)) in every returned
+        string, a path included.
+    type: bool
+    default: false
+  record:
+    description:
+      - The Git revision being deployed, written to C(<state_dir>/deployed-revision.json) (per workspace) after a
+        successful apply (phase V(full) or V(apply)), never in check mode; the record read before the run is
+        returned in RV(recorded). Environments with Kubernetes keep it on their ApplySet parent instead.
+    type: dict
+    suboptions:
+      revision:
+        description: The Git commit.
+        type: str
+        required: true
+      tree:
+        description: The tree hash of the environment's folder at that commit.
+        type: str
+        required: true
   state_dir:
     description:
       - Directory for Terraform's data dir, the default local state, plan files and locks. It must be outside
@@ -190,6 +227,18 @@ outputs:
   returned: always
   type: dict
   sample: {"url": "https://example.invalid", "token": "<masked:3f2a9c01d4e5>"}
+plan_file:
+  description: With O(phase=plan), the saved plan to give to O(phase=apply); null when the plan has no changes.
+  returned: always
+  type: str
+recorded:
+  description: The deployed revision recorded in O(state_dir) before this run (C({revision, tree})), null if none.
+  returned: always
+  type: dict
+record_written:
+  description: Whether this run wrote O(record).
+  returned: always
+  type: bool
 applied:
   description: Whether a plan was applied.
   returned: always
@@ -231,6 +280,10 @@ def main():
             "cli_config_file": {"type": "path"},
             "plugin_dirs": {"type": "list", "elements": "path", "default": []},
             "plugin_cache_dir": {"type": "path"},
+            "phase": {"type": "str", "choices": ["full", "plan", "apply"], "default": "full"},
+            "saved_plan": {"type": "bool", "default": False},
+            "record": {"type": "dict", "options": {"revision": {"type": "str", "required": True},
+                                                   "tree": {"type": "str", "required": True}}},
         },
         supports_check_mode=True,
     )
@@ -243,7 +296,7 @@ def main():
         state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
         state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
         plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
-        check_mode=module.check_mode)
+        check_mode=module.check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"])
     runner = CommandRunner(redact=secret_strings(params["variables"], params["backend_config"]))
     try:
         outcome = reconcile(settings, runner)

@@ -194,7 +194,9 @@ class DriftReport:
         }
 
     def step_names(self):
-        seen = {step for steps in self.environments.values() for step in steps}
+        """The four steps, then any other step that ran somewhere (one skipped everywhere, such as the
+        inventory check of environments that all read fine, is no column)."""
+        seen = {name for steps in self.environments.values() for name, step in steps.items() if step.status != "skipped"}
         return list(STEPS) + sorted(seen - set(STEPS))
 
     def as_dict(self):

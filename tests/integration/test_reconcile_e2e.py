@@ -212,6 +212,8 @@ def test_reconcile_drift_and_repair(gitops):
     assert sorted((i["kind"], i["name"], i["action"]) for i in drift.items("beta", "kubernetes")) == [
         ("ConfigMap", "settings", "update"), ("Deployment", "api", "update")]
     assert [i["address"] for i in drift.items("alpha", "terraform")] == ["local_file.motd"]
+    # The reviewer reads why: the file was changed by hand, so Terraform's refresh found it gone.
+    assert "`local_file.motd` *create* — deleted outside Terraform" in (drift.report_dir / "drift-report.md").read_text()
     # Check mode changed nothing.
     assert motd.read_text() == "edited by hand"
     assert cluster.get("/apis/apps/v1/namespaces/beta/deployments/api")["spec"]["replicas"] == 5

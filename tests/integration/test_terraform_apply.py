@@ -423,3 +423,28 @@ def test_a_second_run_on_the_same_state_dir_waits_then_gives_up(project):
             reconcile(settings, runner)
     assert runner.calls == [], "nothing runs while another run holds the state dir"
     assert reconcile(settings, runner).changed is True
+
+
+def test_plan_then_apply_the_saved_plan_and_a_leftover_plan_is_removed(project):
+    """phase=plan keeps the plan (it holds the variables) in a private folder; phase=apply applies exactly it."""
+    project.write(TWO_RESOURCES)
+    planned = project.run(phase="plan", variables={"greeting": "kept-in-the-plan"})
+    assert planned["changed"] is True and planned["applied"] is False and project.addresses() == []
+    saved = project.state_dir / ".plan-saved"
+    assert planned["plan_file"] == str(saved / "plan.tfplan")
+    assert saved.stat().st_mode & 0o777 == 0o700 and (saved / "plan.tfplan").is_file()
+    # What a run killed (SIGKILL) between plan and apply leaves: the next plan on the state dir starts afresh.
+    (saved / "left-by-a-killed-run").write_text("x")
+    project.run(phase="plan", variables={"greeting": "kept-in-the-plan"})
+    assert sorted(p.name for p in saved.iterdir()) == ["plan.tfplan"]
+    applied = project.run(phase="apply", saved_plan=True, record={"revision": "c0ffee", "tree": "7ree"})
+    assert applied["applied"] is True and applied["recorded"] is None and applied["record_written"] is True
+    assert project.addresses() == ["local_file.motd", "terraform_data.app"]
+    assert project.state()["outputs"]["greeting"]["value"] == "kept-in-the-plan"
+    assert not saved.exists()
+    again = project.run(phase="plan", variables={"greeting": "kept-in-the-plan"})
+    assert again["changed"] is False and again["plan_file"] is None
+    assert again["recorded"] == {"revision": "c0ffee", "tree": "7ree"}
+    assert not saved.exists()
+    refused = project.run(phase="apply", saved_plan=True)
+    assert refused.get("failed") and "no saved plan" in refused["msg"] and "nothing was applied" in refused["msg"]

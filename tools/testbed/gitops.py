@@ -105,8 +105,15 @@ class GitOpsRun(PlaybookResult):
         steps = self.report["environments"].get(env, {}).get("steps", {})
         return (steps.get(step, {}).get("stats") or {}).get("items", [])
 
+    def failures(self):
+        """``(host, task name, msg)`` of every failed task result."""
+        return [(host, task["task"]["name"], result.get("msg"))
+                for play in (self.data or {}).get("plays", []) for task in play["tasks"]
+                for host, result in task["hosts"].items() if result.get("failed")]
+
     def explain(self):
-        return f"rc={self.rc}\nSTDERR:\n{self.stderr[-4000:]}\nSTDOUT:\n{self.stdout[-8000:]}"
+        failed = "".join(f"\n{host} | {name}: {msg}" for host, name, msg in self.failures())
+        return f"rc={self.rc}\nFAILED:{failed}\nSTDERR:\n{self.stderr[-4000:]}\nSTDOUT:\n{self.stdout[-8000:]}"
 
 
 def isolated_vars(workdir):
@@ -119,11 +126,13 @@ def isolated_vars(workdir):
 
 def run_gitops(playbook, inventory, workdir, extra_vars=None, env=None, stdout_callback="ansible.posix.json",
                args=()):
-    """``ansible-playbook -i inventory trident.gitops.<playbook>`` with the drift report in ``workdir``."""
+    """``ansible-playbook -i inventory trident.gitops.<playbook>`` (or a playbook file ``*.yml``) with the
+    drift report in ``workdir``."""
     workdir = Path(workdir)
-    report_dir = workdir / f"report-{playbook}"
+    report_dir = workdir / f"report-{Path(playbook).stem}"
     shutil.rmtree(report_dir, ignore_errors=True)
-    argv = ["ansible-playbook", "-i", str(inventory), f"trident.gitops.{playbook}", *args]
+    target = str(playbook) if str(playbook).endswith(".yml") else f"trident.gitops.{playbook}"
+    argv = ["ansible-playbook", "-i", str(inventory), target, *args]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     run_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": stdout_callback, "ANSIBLE_NOCOLOR": "1",

@@ -54,7 +54,8 @@ def converge(client, plan, parent, options, pool, scrub):
             # Once its namespace exists, record the union of old and new members in the parent
             # first: a run cut short still knows every kind and namespace it may own.
             kinds, namespaces = ApplySet.recorded(parent)
-            _write_parent(client, options, kinds | _kinds(keep), namespaces | _namespaces(keep), progress)
+            _write_parent(client, options, kinds | _kinds(keep), namespaces | _namespaces(keep), progress,
+                          ApplySet.deployed(parent))
             recorded = True
         batch = [i for i in changes if tier(i) == level]
         results = list(pool.map(lambda i: (i, _apply_one(client, i, options)), batch))
@@ -67,7 +68,14 @@ def converge(client, plan, parent, options, pool, scrub):
             _wait_established(client, crds, options.wait_timeout, options.workers)
     _prune(client, plan, pool, progress)
     if options.applyset:
-        _write_parent(client, options, _kinds(keep), _namespaces(keep), progress)
+        # The deployed revision stays as it was until the whole environment succeeded (record_deployed).
+        _write_parent(client, options, _kinds(keep), _namespaces(keep), progress, ApplySet.deployed(parent))
+
+
+def record_deployed(client, plan, options, record):
+    """Write ``record`` ({revision, tree}) on the ApplySet parent: the last write of a successful run."""
+    keep = [item for item in plan if item.desired is not None]
+    _write_parent(client, options, _kinds(keep), _namespaces(keep), _Progress(str), record)
 
 
 def _kinds(items):
@@ -108,13 +116,13 @@ def _delete_one(client, item):
     return None
 
 
-def _write_parent(client, options, kinds, namespaces, progress):
+def _write_parent(client, options, kinds, namespaces, progress, record):
     applyset = options.applyset
     label = f"ApplySet parent {applyset.kind} {applyset.namespace}/{applyset.name}"
     try:
         client.request("PATCH", object_path(parent_resource(applyset), applyset.namespace, applyset.name),
-                       {"fieldManager": options.field_manager, "force": "true"}, applyset.parent(kinds, namespaces),
-                       content_type=APPLY_PATCH)
+                       {"fieldManager": options.field_manager, "force": "true"},
+                       applyset.parent(kinds, namespaces, record), content_type=APPLY_PATCH)
     except TridentError as exc:
         raise progress.fail([(label, exc.message)]) from None
     if label not in progress.applied:

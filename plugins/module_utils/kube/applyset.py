@@ -17,6 +17,10 @@ TOOLING = "applyset.kubernetes.io/tooling"
 GROUP_KINDS = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES = "applyset.kubernetes.io/additional-namespaces"
 PARENT_KINDS = {"Secret": "v1", "ConfigMap": "v1"}
+# The Git revision and the environment folder's tree hash this set was last deployed from (trident's own
+# annotations on the parent, written once every step of the environment succeeded).
+REVISION = "trident.gitops/revision"
+TREE = "trident.gitops/tree"
 
 
 def applyset_id(name, namespace, kind, group):
@@ -57,10 +61,13 @@ class ApplySet:
     def id(self):
         return applyset_id(self.name, self.namespace, self.kind, "")
 
-    def parent(self, group_kinds, namespaces):
-        """The parent manifest for members of ``group_kinds`` living in ``namespaces``."""
+    def parent(self, group_kinds, namespaces, record=None):
+        """The parent manifest for members of ``group_kinds`` living in ``namespaces``, with the deployed
+        revision ``record`` ({revision, tree}) when there is one."""
         annotations = {TOOLING: self.tooling,
                        GROUP_KINDS: ",".join(sorted(group_kind_text(g, k) for g, k in group_kinds))}
+        if record:
+            annotations.update({REVISION: str(record["revision"]), TREE: str(record["tree"])})
         extra = sorted(ns for ns in namespaces if ns and ns != self.namespace)
         if extra:
             annotations[NAMESPACES] = ",".join(extra)
@@ -76,3 +83,11 @@ class ApplySet:
         if parent:
             namespaces.add(parent["metadata"].get("namespace", ""))
         return parse_group_kinds(annotations.get(GROUP_KINDS)), namespaces
+
+    @staticmethod
+    def deployed(parent):
+        """The ``{revision, tree}`` recorded on the live parent, None when there is none."""
+        annotations = ((parent or {}).get("metadata") or {}).get("annotations") or {}
+        if not annotations.get(REVISION) or not annotations.get(TREE):
+            return None
+        return {"revision": annotations[REVISION], "tree": annotations[TREE]}

@@ -258,34 +258,43 @@ def changed_paths(before, after, path=""):
 
     Both objects come from the server, so values are compared exactly.
     """
+    return [change[0] for change in changed_values(before, after, path)]
+
+
+def changed_values(before, after, path=""):
+    """``(path, before value, after value)`` for every path :func:`changed_paths` names."""
     if isinstance(before, dict) and isinstance(after, dict):
         out = []
         for name in sorted(set(before) | set(after), key=str):
-            out.extend(changed_paths(before.get(name), after.get(name), _join(path, name)))
+            out.extend(changed_values(before.get(name), after.get(name), _join(path, name)))
         return out
     if isinstance(before, list) and isinstance(after, list):
-        key = _list_key(before + after)
-        if key:
-            left, right = _by_key(before, key), _by_key(after, key)
-            if left is not None and right is not None:
-                out = []
-                for ident in sorted(set(left) | set(right)):
-                    out.extend(changed_paths(left.get(ident), right.get(ident), f"{path}[{ident}]"))
-                common = [ident for ident in left if ident in right]
-                if not out and common != [ident for ident in right if ident in left]:
-                    out.append(path)  # the same items in another order
-                return out
-        if len(before) == len(after):
-            out = []
-            for index, (left_item, right_item) in enumerate(zip(before, after)):
-                out.extend(changed_paths(left_item, right_item, f"{path}[{index}]"))
-            return out
-        return [path]
+        return _changed_in_list(before, after, path)
     if before is None and after is None:
         return []
     if before is None or after is None or not json_equal(before, after):
-        return [path or "."]
+        return [(path or ".", before, after)]
     return []
+
+
+def _changed_in_list(before, after, path):
+    key = _list_key(before + after)
+    if key:
+        left, right = _by_key(before, key), _by_key(after, key)
+        if left is not None and right is not None:
+            out = []
+            for ident in sorted(set(left) | set(right)):
+                out.extend(changed_values(left.get(ident), right.get(ident), f"{path}[{ident}]"))
+            common = [ident for ident in left if ident in right]
+            if not out and common != [ident for ident in right if ident in left]:
+                out.append((path, before, after))  # the same items in another order
+            return out
+    if len(before) == len(after):
+        out = []
+        for index, (left_item, right_item) in enumerate(zip(before, after)):
+            out.extend(changed_values(left_item, right_item, f"{path}[{index}]"))
+        return out
+    return [(path, before, after)]
 
 
 def _join(path, name):

@@ -8,14 +8,18 @@ object in hand (health.py) and, with ``wait``, waited for (waiter.py).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+import re
 from dataclasses import dataclass
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, live, planner
-from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge
+from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge, record_deployed
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked, secret_values, to_yaml
 from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
+
+# Where a Secret keeps its values: reported as changed, never with a value.
+SECRET_VALUE_PATH = re.compile(r"^(data|stringData|binaryData)(?=$|[.\[])")
 
 
 @dataclass
@@ -31,6 +35,8 @@ class Options:
     wait_timeout: float = 300.0
     workers: int = 8
     want_diff: bool = False
+    # {revision, tree} to record on the ApplySet parent once the apply (and wait) succeeded
+    record: dict = None
 
 
 @dataclass
@@ -41,6 +47,8 @@ class Outcome:
     diff: list
     dry_runs: int = 0
     health: dict = None
+    recorded: dict = None  # the deployed revision the parent held before this run
+    record_written: bool = False
 
 
 def reconcile(items, client, discovery, options, schemas=None):
@@ -57,7 +65,19 @@ def reconcile(items, client, discovery, options, schemas=None):
         planner.judge(plan)
         if options.apply and not options.check_mode and options.wait:
             _wait(client, plan, options)
-    return _outcome(plan, drifted, options)
+    outcome = _outcome(plan, drifted, options)
+    outcome.recorded = ApplySet.deployed(parent)
+    if _to_record(options, outcome.recorded):
+        record_deployed(client, plan, options, options.record)
+        outcome.record_written = True
+    return outcome
+
+
+def _to_record(options, recorded):
+    """Whether this run writes the deployed revision: an apply with a new record and a parent to carry it."""
+    wanted = {"revision": str(options.record["revision"]), "tree": str(options.record["tree"])} \
+        if options.record else None
+    return bool(wanted and options.applyset and options.apply and not options.check_mode and wanted != recorded)
 
 
 def _wait(client, plan, options):
@@ -126,7 +146,15 @@ def _drift_entry(item):
     obj = item.desired or item.live
     return {"apiVersion": obj.get("apiVersion"), "kind": item.key.kind, "namespace": item.key.namespace or None,
             "name": item.key.name, "action": item.action, "fields": item.fields,
+            "changes": [change_entry(item.key.kind, *change) for change in item.changes],
             "health": item.health.as_dict() if item.health is not None else None}
+
+
+def change_entry(kind, path, before, after):
+    """One changed field with its values; a Secret's values never (the path and "changed" only)."""
+    if kind == "Secret" and SECRET_VALUE_PATH.match(path):
+        return {"path": path, "masked": True}
+    return {"path": path, "before": before, "after": after}
 
 
 def _health_summary(plan):

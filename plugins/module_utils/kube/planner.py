@@ -49,6 +49,7 @@ class Item:
     after: dict = None  # what the object would be after apply (dry-run result), when known
     action: str = "none"
     fields: list = field(default_factory=list)
+    changes: list = field(default_factory=list)  # (path, before, after) of each field in ``fields``
     dry_run: bool = False
     applied: bool = False
     health: Health = None  # of the live object (Missing when there is none), after an apply of the applied one
@@ -145,7 +146,8 @@ def _decide(item, wanted):
         item.action = "create"
         return
     before, after = comparable(item.live, wanted), comparable(item.after, wanted)
-    item.fields = compare.changed_paths(before, after)
+    item.changes = compare.changed_values(before, after)
+    item.fields = [change[0] for change in item.changes]
     if not item.fields and not compare.json_equal(before, after):
         item.fields = ["."]
     item.action = "update" if item.fields else "none"

@@ -89,11 +89,11 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
                       check_mode=check_mode, prune=params.get("prune", False), applyset=applyset,
                       ignore=tuple(rules), wait=params.get("wait", False),
                       wait_timeout=params.get("wait_timeout") or 300, workers=params.get("workers") or 8,
-                      want_diff=diff_mode)
+                      want_diff=diff_mode, record=_record(params))
     schemas = Schemas(client, params.get("discovery_cache", DEFAULT_CACHE))
     outcome = reconcile(checked.items, client, discovery, options, schemas)
     result = {"changed": outcome.changed, "drift": outcome.drift, "summary": outcome.summary,
-              "health": outcome.health,
+              "health": outcome.health, "recorded": outcome.recorded, "record_written": outcome.record_written,
               "stats": {"requests": client.requests_sent, "dry_runs": outcome.dry_runs,
                         "seconds": round(time.monotonic() - started, 3)}}
     if diff_mode:
@@ -157,6 +157,15 @@ def _applyset(params):
     if kind not in PARENT_KINDS:
         raise TridentError(f"applyset.kind must be one of {', '.join(sorted(PARENT_KINDS))}")
     return ApplySet(spec["name"], spec.get("namespace") or params.get("namespace") or "default", kind)
+
+
+def _record(params):
+    record = params.get("record")
+    if not record:
+        return None
+    if not params.get("applyset"):
+        raise TridentError("record needs applyset: the deployed revision is kept on the ApplySet parent")
+    return record
 
 
 def _invalid(problems):

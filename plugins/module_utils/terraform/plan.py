@@ -25,6 +25,8 @@ class ResourceChange:
     after: object = None
     # Terraform's action_reason (replace_because_tainted, delete_because_no_resource_config, ...), if any.
     reason: str | None = None
+    # The attribute paths that force a replacement (plan's replace_paths), e.g. (("ami",),)
+    replace_paths: tuple = ()
 
     @property
     def destructive(self):
@@ -39,6 +41,8 @@ class ResourceChange:
         result = {"address": self.address, "actions": list(self.actions)}
         if self.reason:
             result["action_reason"] = self.reason
+        if self.replace_paths:
+            result["replace_paths"] = [list(path) for path in self.replace_paths]
         return result
 
     def to_diff(self):
@@ -131,6 +135,7 @@ def _resource_change(entry):
         before=render(change.get("before"), change.get("before_sensitive", False)),
         after=render(change.get("after"), change.get("after_sensitive", False), change.get("after_unknown", False)),
         reason=entry.get("action_reason"),
+        replace_paths=tuple(tuple(path) for path in change.get("replace_paths") or () if isinstance(path, list)),
     )
 
 

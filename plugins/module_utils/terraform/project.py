@@ -26,6 +26,11 @@ from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan impo
 DEFAULT_STATE_ROOT = os.path.join("~", ".cache", "trident-gitops", "terraform")
 # The private folder of one run in the state dir: var files, backend settings, the plan file.
 RUN_PREFIX = ".run-"
+# The private folder of the plan phase=plan saves for phase=apply (it may hold secrets). A fixed name, not a
+# path handed back and forth: Ansible masks no_log values in returned strings, a random name included.
+SAVED_PLAN_DIR = ".plan-saved"
+# The Git revision a Terraform-only environment was last deployed from, per workspace.
+RECORD_FILE = "deployed-revision.json"
 LOCK_FILE = ".terraform.lock.hcl"
 # Where the local backend keeps non-default workspaces, relative to the state dir (Terraform's own layout).
 WORKSPACE_DIR = "terraform.tfstate.d"
@@ -57,6 +62,10 @@ class Settings:
     plugin_dirs: tuple = ()
     plugin_cache_dir: str | None = None
     check_mode: bool = False
+    # full: plan and apply; plan: save the plan for a later apply; apply: apply the saved plan (saved_plan)
+    phase: str = "full"
+    saved_plan: bool = False
+    record: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,9 @@ class Outcome:
     applied: bool
     initialized: bool
     state_dir: str
+    plan_file: str | None = None
+    recorded: dict | None = None
+    record_written: bool = False
 
     def to_result(self, diff=False):
         result = {
@@ -78,6 +90,9 @@ class Outcome:
             "resource_changes": [change.to_dict() for change in self.plan.resource_changes],
             "resource_drift": [change.to_dict() for change in self.plan.resource_drift],
             "outputs": self.outputs,
+            "plan_file": self.plan_file,
+            "recorded": self.recorded,
+            "record_written": self.record_written,
         }
         if diff:
             result["diff"] = [change.to_diff() for change in self.plan.resource_changes or self.plan.resource_drift]
@@ -200,6 +215,10 @@ def validate(settings):
         raise TridentError(f"project_path {settings.project_path} holds no *.tf or *.tf.json file")
     if settings.state == "absent" and settings.drift_only:
         raise TridentError("drift_only and state=absent cannot be combined: a drift check changes nothing")
+    if settings.phase != "full" and settings.drift_only:
+        raise TridentError("drift_only plans without applying: it takes no phase")
+    if settings.saved_plan and settings.phase != "apply":
+        raise TridentError("saved_plan is read by phase=apply only")
     if settings.state_dir:
         state_dir = os.path.realpath(os.path.expanduser(settings.state_dir))
         if state_dir == project or state_dir.startswith(project + os.sep):
@@ -242,20 +261,55 @@ def reconcile(settings, runner):
     lock_seconds = parse_duration(settings.lock_timeout)
     with interruptible(), \
             file_lock(os.path.join(state_dir, ".trident.lock"), timeout=lock_seconds, what="the terraform state dir"):
-        remove_leftover_runs(state_dir)
+        remove_leftover_runs(state_dir, keep_saved_plan=settings.saved_plan)
         run = _Run(settings, runner, binary, files, backend, state_dir)
+        if settings.phase == "apply":
+            return run.apply_saved()
         with private_tempdir(prefix=RUN_PREFIX, parent=state_dir) as scratch:
             return run.execute(scratch)
 
 
-def remove_leftover_runs(state_dir):
+def remove_leftover_runs(state_dir, keep_saved_plan=False):
     """Private run folders (var files with secrets, plan files) left by a run killed outright (SIGKILL).
 
-    Called under the state dir's lock: no other run can be using them.
+    Called under the state dir's lock: no other run can be using them, except the saved plan that this
+    phase=apply is about to apply.
     """
     for name in os.listdir(state_dir):
-        if name.startswith(RUN_PREFIX):
+        if name.startswith(RUN_PREFIX) or (name == SAVED_PLAN_DIR and not keep_saved_plan):
             shutil.rmtree(os.path.join(state_dir, name), ignore_errors=True)
+
+
+def read_record(state_dir, workspace):
+    """``{revision, tree}`` recorded for ``workspace`` in the state dir, None when there is none."""
+    try:
+        with open(os.path.join(state_dir, RECORD_FILE), encoding="utf-8") as handle:
+            found = json.load(handle).get(workspace)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, dict) and found.get("revision") and found.get("tree") else None
+
+
+def write_record(state_dir, workspace, record):
+    """Record ``{revision, tree}`` for ``workspace``; True when it changed."""
+    path = os.path.join(state_dir, RECORD_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError):
+        document = {}
+    document = document if isinstance(document, dict) else {}
+    document[workspace] = {"revision": str(record["revision"]), "tree": str(record["tree"])}
+    return atomic_write(path, json.dumps(document, indent=1, sort_keys=True).encode())
+
+
+def saved_plan_file(state_dir):
+    """The plan phase=plan saved in ``state_dir``; fails when it is not there (nothing is applied then)."""
+    plan_file = os.path.join(state_dir, SAVED_PLAN_DIR, "plan.tfplan")
+    if not os.path.isfile(plan_file):
+        raise TridentError(f"no saved plan in {state_dir} (another run on this state dir removed it, or none was "
+                           "made); nothing was applied, run plan and apply again")
+    return plan_file
 
 
 class _Run:
@@ -277,25 +331,57 @@ class _Run:
 
     def execute(self, scratch):
         leftovers = self._workspace_dirs_absent()
+        recorded = read_record(self.state_dir, self.settings.workspace)
+        saving = self.settings.phase == "plan" and not self.settings.check_mode
+        # A plan kept for phase=apply lives in its own 0700 folder; any other plan dies with the scratch folder.
+        folder = _fresh_private_dir(os.path.join(self.state_dir, SAVED_PLAN_DIR)) if saving else scratch
+        kept = False
         try:
             initialized = self._init_if_needed(scratch)
             self._check_local_modules()
-            plan_file = os.path.join(scratch, "plan.tfplan")
+            plan_file = os.path.join(folder, "plan.tfplan")
             plan = self._plan(scratch, plan_file)
             changed = bool(plan.resource_drift) if self.settings.drift_only else plan.has_changes
             if plan.destructive and not self.settings.allow_destroy:
                 raise TridentError(_refusal(plan, os.path.basename(self.binary), self.state_dir),
                                    summary=plan.summary.to_dict(),
                                    resource_changes=[change.to_dict() for change in plan.resource_changes])
-            applied = changed and not (self.settings.check_mode or self.settings.drift_only)
+            applied = changed and self.settings.phase == "full" and not (self.settings.check_mode
+                                                                         or self.settings.drift_only)
             if applied:
                 self._apply(plan_file)
+            kept = saving and changed
             # A plan that was not applied tells the outputs it would produce; otherwise the state does.
             outputs = plan.outputs if changed and not applied else self._outputs()
+            written = self.settings.phase == "full" and self._record()
             return Outcome(changed=changed, plan=plan, outputs=outputs, applied=applied, initialized=initialized,
-                           state_dir=self.state_dir)
+                           state_dir=self.state_dir, plan_file=plan_file if kept else None, recorded=recorded,
+                           record_written=written)
         finally:
+            if saving and not kept:
+                shutil.rmtree(folder, ignore_errors=True)
             _remove_empty(leftovers)
+
+    def apply_saved(self):
+        """phase=apply: apply exactly the saved plan (if any), remove it whatever happens, then record."""
+        recorded = read_record(self.state_dir, self.settings.workspace)
+        saved = self.settings.saved_plan
+        if saved and not self.settings.check_mode:
+            plan_file = saved_plan_file(self.state_dir)
+            try:
+                self._apply(plan_file)
+            finally:
+                shutil.rmtree(os.path.dirname(plan_file), ignore_errors=True)
+        written = self._record()
+        applied = saved and not self.settings.check_mode
+        return Outcome(changed=saved, plan=Plan(), outputs=self._outputs(), applied=applied,
+                       initialized=False, state_dir=self.state_dir, recorded=recorded, record_written=written)
+
+    def _record(self):
+        """Write the deployed revision after a successful apply (never in check mode or for a drift check)."""
+        if not self.settings.record or self.settings.check_mode or self.settings.drift_only:
+            return False
+        return write_record(self.state_dir, self.settings.workspace, self.settings.record)
 
     def _workspace_dirs_absent(self):
         """Directories the implicit local backend creates in the project for a non-default workspace.
@@ -440,6 +526,12 @@ def _reason_text(change, binary, state_dir):
     explained = _REASONS.get(change.reason, "")
     explained = explained.format(binary=binary, address=change.address, state_dir=state_dir)
     return f"action_reason {change.reason}" + (f", {explained}" if explained else "")
+
+
+def _fresh_private_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.mkdir(path, 0o700)
+    return path
 
 
 def _tail(text, limit=4000):

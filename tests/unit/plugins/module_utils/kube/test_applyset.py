@@ -27,3 +27,13 @@ def test_parent_lists_sorted_group_kinds_and_other_namespaces():
                                          {"a", "b", "ns"})
     assert parse_group_kinds("Widget.example.com, ,ConfigMap") == {("example.com", "Widget"), ("", "ConfigMap")}
     assert ApplySet.recorded(None) == (set(), set())
+
+
+def test_the_deployed_revision_is_written_and_read_back_only_whole():
+    applyset = ApplySet("set", "ns")
+    parent = applyset.parent({("", "ConfigMap")}, {"ns"}, {"revision": "abc123", "tree": "def456"})
+    assert ApplySet.deployed(parent) == {"revision": "abc123", "tree": "def456"}
+    assert ApplySet.deployed(applyset.parent({("", "ConfigMap")}, {"ns"})) is None
+    parent["metadata"]["annotations"].pop("trident.gitops/tree")
+    assert ApplySet.deployed(parent) is None
+    assert ApplySet.deployed(None) is None

@@ -216,3 +216,15 @@ def test_unknown_fields_are_not_proven():
 def test_changed_paths_report_a_reordering():
     before = {"c": [{"name": "a"}, {"name": "b"}]}
     assert compare.changed_paths(before, {"c": [{"name": "b"}, {"name": "a"}]}) == ["c"]
+
+
+def test_changed_values_carry_before_and_after_for_every_changed_path():
+    before = {"spec": {"replicas": 3, "template": {"spec": {"containers": [
+        {"name": "web", "image": "app:v6.1.1-hotfix"}, {"name": "side", "image": "s:1"}]}}}}
+    after = {"spec": {"replicas": 1, "template": {"spec": {"containers": [
+        {"name": "web", "image": "app:v6.2.0"}, {"name": "side", "image": "s:1"}]}}}, "data": {"k": "v"}}
+    changes = compare.changed_values(before, after)
+    assert changes == [("data", None, {"k": "v"}), ("spec.replicas", 3, 1),
+                       ("spec.template.spec.containers[name=web].image", "app:v6.1.1-hotfix", "app:v6.2.0")]
+    assert compare.changed_paths(before, after) == [change[0] for change in changes]
+    assert compare.changed_values([1, 2], [1, 2, 3], "args") == [("args", [1, 2], [1, 2, 3])]

@@ -109,3 +109,12 @@ def test_an_empty_plan_has_no_changes():
     assert not Plan().has_changes and Plan().summary == PlanSummary()
     forget = ResourceChange("terraform_data.x", ("forget",))
     assert Plan(resource_changes=(forget,)).has_changes and not forget.destructive
+
+
+def test_replace_paths_reach_the_result():
+    document = {"resource_changes": [{"address": "aws_instance.web", "action_reason": "replace_because_cannot_update",
+                                      "change": {"actions": ["delete", "create"], "before": {"ami": "a"},
+                                                 "after": {"ami": "b"}, "replace_paths": [["ami"]]}}]}
+    [change] = parse_plan(document).resource_changes
+    assert change.to_dict() == {"address": "aws_instance.web", "actions": ["delete", "create"],
+                                "action_reason": "replace_because_cannot_update", "replace_paths": [["ami"]]}

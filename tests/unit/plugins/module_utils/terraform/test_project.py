@@ -6,7 +6,8 @@ import pytest
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
     Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
-    parse_duration, provider_env, secret_strings, state_file, validate)
+    parse_duration, provider_env, read_record, remove_leftover_runs, saved_plan_file, secret_strings, state_file,
+    validate, write_record)
 
 
 @pytest.mark.parametrize("text, seconds", [("0s", 0), ("30s", 30), ("5m", 300), ("1m30s", 90), ("1h", 3600),
@@ -126,3 +127,26 @@ def test_validate_refuses_bad_settings(tmp_path):
     with pytest.raises(TridentError, match="plugin_dirs: .* is not a directory"):
         validate(Settings(project_path=str(project), plugin_dirs=(str(tmp_path / "nowhere"),)))
     validate(Settings(project_path=str(project), state_dir=str(tmp_path / "state")))
+
+
+def test_deployed_revision_record_per_workspace(tmp_path):
+    assert read_record(str(tmp_path), "default") is None
+    assert write_record(str(tmp_path), "default", {"revision": "r1", "tree": "t1"}) is True
+    assert write_record(str(tmp_path), "prod", {"revision": "r2", "tree": "t2"}) is True
+    assert write_record(str(tmp_path), "default", {"revision": "r1", "tree": "t1"}) is False
+    assert read_record(str(tmp_path), "default") == {"revision": "r1", "tree": "t1"}
+    assert read_record(str(tmp_path), "prod") == {"revision": "r2", "tree": "t2"}
+    assert (tmp_path / "deployed-revision.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_saved_plan_is_kept_only_for_the_apply(tmp_path):
+    for folder in (".plan-saved", ".run-old"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "plan.tfplan").write_text("plan")
+    assert saved_plan_file(str(tmp_path)) == str(tmp_path / ".plan-saved" / "plan.tfplan")
+    remove_leftover_runs(str(tmp_path), keep_saved_plan=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".plan-saved"]
+    remove_leftover_runs(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TridentError, match="no saved plan"):
+        saved_plan_file(str(tmp_path))
