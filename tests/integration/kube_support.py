@@ -11,6 +11,11 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.client import 
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
 
 MANAGER = "trident-gitops"
+# Waits on the fuller cluster, generous for a loaded 2-core machine. A wait for Healthy ends as soon as
+# the object is; a wait that must time out gives the deployment controller this long after a 2 s
+# progress deadline to mark the rollout Degraded.
+HEALTHY_TIMEOUT = 180
+STUCK_TIMEOUT = 30
 
 
 def unique(prefix):

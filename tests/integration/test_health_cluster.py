@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kube_support import client, config_map, crd, deployment, kube_diff, namespace, unique
+from kube_support import HEALTHY_TIMEOUT, client, config_map, crd, deployment, kube_diff, namespace, unique
 from testbed.workloads import POD_STATE
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import (
@@ -17,7 +17,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.health import 
 
 # All tests of the fuller cluster run on one worker, sharing its one cluster (make integration: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("workload_cluster")
-TIMEOUT = 60  # seconds for a controller to act; each wait normally ends within a few seconds
+TIMEOUT = HEALTHY_TIMEOUT  # for a controller to act; each wait normally ends within a few seconds
 
 
 @pytest.fixture()
@@ -26,10 +26,8 @@ def kube(workload_cluster):
 
 
 @pytest.fixture()
-def ns(workload_cluster, kube):
-    name = unique("health")
-    kube.request("POST", "/api/v1/namespaces", body=namespace(name))
-    return name
+def ns(workload_cluster):
+    return workload_cluster.workloads.pod_namespace(unique("health"))
 
 
 def read(kube, path):
@@ -209,3 +207,24 @@ def test_dependents_are_garbage_collected_with_their_owner(kube, ns):
     while kube.request("GET", f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"] or pods(kube, ns, "app=web"):
         assert time.monotonic() < deadline, "the Deployment's ReplicaSet and Pods were not collected"
         time.sleep(0.25)
+
+
+def lease_renewals(kube, names):
+    leases = kube.request("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")["items"]
+    return {lease["metadata"]["name"]: lease["spec"].get("renewTime") for lease in leases
+            if lease["metadata"]["name"] in names}
+
+
+def test_kwok_renews_the_node_leases_so_nodes_stay_ready(workload_cluster, kube):
+    # Without renewed Leases the node lifecycle controller sets every node Unknown 50 s after its last
+    # status heartbeat and marks the Pods on it Ready=False for good: rollouts then hung at random.
+    names = set(workload_cluster.workloads.node_names)
+    before = lease_renewals(kube, names)
+    assert set(before) == names, f"a Lease per kwok node, found {sorted(before)}"
+    deadline = time.monotonic() + TIMEOUT
+    while any(renewed == before[name] for name, renewed in lease_renewals(kube, names).items()):
+        assert time.monotonic() < deadline, f"kwok renewed no Lease in {TIMEOUT}s: {before}"
+        time.sleep(0.5)
+    nodes = kube.request("GET", "/api/v1/nodes", {"labelSelector": "type=kwok"})["items"]
+    assert all({"type": "Ready", "status": "True"}.items() <= c.items() for n in nodes for c in n["status"]["conditions"]
+               if c["type"] == "Ready") and len(nodes) == len(names)

@@ -3,7 +3,7 @@ mode, and ``wait: true`` (Healthy, or a failure naming the object that is not)."
 
 import pytest
 
-from kube_support import client, deployment, kube_diff, namespace, unique
+from kube_support import HEALTHY_TIMEOUT, STUCK_TIMEOUT, deployment, kube_diff, unique
 from testbed.workloads import POD_STATE
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 
@@ -13,9 +13,7 @@ pytestmark = pytest.mark.xdist_group("workload_cluster")
 
 @pytest.fixture()
 def ns(workload_cluster):
-    name = unique("kdhealth")
-    client(workload_cluster).request("POST", "/api/v1/namespaces", body=namespace(name))
-    return name
+    return workload_cluster.workloads.pod_namespace(unique("kdhealth"))
 
 
 def entry(result, name):
@@ -35,7 +33,7 @@ def test_check_mode_reports_health_without_applying(workload_cluster, tmp_path, 
 
 def test_wait_until_a_deployment_is_healthy(workload_cluster, tmp_path, ns):
     result = kube_diff(workload_cluster, tmp_path, [deployment("web", replicas=2)], apply=True, wait=True,
-                       wait_timeout=60, namespace=ns)
+                       wait_timeout=HEALTHY_TIMEOUT, namespace=ns)
     assert entry(result, "web")["health"] == {"status": "Healthy", "reason": ""}
     assert result["health"] == {"status": "Healthy", "counts": {"Healthy": 1}}
     # In sync afterwards, its health read from the live object in check mode.
@@ -47,7 +45,8 @@ def test_wait_fails_naming_a_rollout_that_never_becomes_ready(workload_cluster, 
     body = deployment("stuck", replicas=1, progressDeadlineSeconds=2)
     body["spec"]["template"]["metadata"]["annotations"] = {POD_STATE: "never-ready"}
     with pytest.raises(TridentError) as caught:
-        kube_diff(workload_cluster, tmp_path, [body], apply=True, wait=True, wait_timeout=10, namespace=ns)
+        kube_diff(workload_cluster, tmp_path, [body], apply=True, wait=True, wait_timeout=STUCK_TIMEOUT,
+                  namespace=ns)
     message = caught.value.message
     assert f"Deployment.apps {ns}/stuck: Degraded" in message, message
     assert "the changes stay applied" in message

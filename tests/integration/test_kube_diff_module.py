@@ -151,3 +151,19 @@ def test_kubeconfig_mapping_hides_only_its_credentials(control_plane, tmp_path):
     assert run.rc == 0, run.stdout[-3000:]
     assert {(d["apiVersion"], d["kind"]) for d in result["drift"]} == {("v1", "Namespace"), ("v1", "ConfigMap")}
     assert control_plane.admin_token not in run.stdout + run.stderr
+
+
+def test_inline_client_certificate_authenticates(control_plane, tmp_path):
+    """A kubeconfig with client-certificate-data/client-key-data, which kube/client.py loads from memory
+    files (/proc/self/fd/N, test_client_credentials.py), authenticates a real TLS handshake."""
+    cert, key = control_plane.ca.issue("trident-cert-user", organization="system:masters", client=True)
+    kubeconfig = yaml.safe_load(control_plane.kubeconfig.read_text())
+    kubeconfig["users"] = [{"name": user["name"], "user": {
+        "client-certificate-data": base64.b64encode(cert).decode(),
+        "client-key-data": base64.b64encode(key).decode()}} for user in kubeconfig["users"]]
+    ns = unique("kdcert")
+    args = {"definition": [namespace(ns), config_map("settings", {"mode": "blue"})], "namespace": ns,
+            "kubeconfig": kubeconfig, "discovery_cache": str(tmp_path / "cache"), "apply": True}
+    run = run_playbook(tmp_path / "apply", [task(**args)])
+    assert run.rc == 0, run.stdout[-3000:]
+    assert get(control_plane, "configmap", "settings", ns)["data"] == {"mode": "blue"}

@@ -6,6 +6,9 @@ Three environments:
   age-encrypted kubeconfig.sops.yaml and secrets/app.sops.yaml (encrypted by the real sops binary);
 - ``beta``: manifests only, plain kubeconfig.yaml;
 - ``seed``: the seed layout as it is: kubeconfig.yaml, main.tf (terraform_data), yaml/app.yaml.
+
+It runs on the fuller cluster (controllers, scheduler, kwok nodes), so the Deployments really roll out
+and every environment, the seed's app included, must end Healthy.
 """
 
 import base64
@@ -21,7 +24,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.lock import 
 from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, run_gitops, write_inventory
 from testbed.sops import sops
 
-pytestmark = pytest.mark.slow
+# The fuller cluster is shared by its group on one worker (make integration: --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workload_cluster")]
 
 SECRET_GREETING = "s3cr3t-greeting-7f1e"
 
@@ -102,10 +106,10 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def gitops(tmp_path_factory, control_plane, git_server, age_key):
+def gitops(tmp_path_factory, workload_cluster, git_server, age_key):
     work = tmp_path_factory.mktemp("e2e")
     repo = GitOpsRepo(git_server, "e2e-gitops", work / "clone")
-    kubeconfig = kubeconfig_text(control_plane)
+    kubeconfig = kubeconfig_text(workload_cluster)
     motd = work / "outside" / "motd.txt"
     motd.parent.mkdir()
 
@@ -138,7 +142,7 @@ def gitops(tmp_path_factory, control_plane, git_server, age_key):
     def run(playbook, args=(), **extra):
         return run_gitops(playbook, inventory, work, extra_vars={**isolated_vars(work), **extra}, env=env, args=args)
 
-    return {"repo": repo, "run": run, "motd": motd, "work": work, "cluster": Cluster(control_plane)}
+    return {"repo": repo, "run": run, "motd": motd, "work": work, "cluster": Cluster(workload_cluster)}
 
 
 class RemoteTmpWatch(threading.Thread):
@@ -173,8 +177,8 @@ def changed_steps(result, env):
 def test_reconcile_drift_and_repair(gitops):
     run, cluster, motd = gitops["run"], gitops["cluster"], gitops["motd"]
 
-    # 1. Everything converges from nothing, and a second run has nothing to do.
-    first = run("reconcile")
+    # 1. Everything converges from nothing (waiting until it is Healthy), and a second run has nothing to do.
+    first = run("reconcile", kubernetes_wait=True)
     assert_ok(first)
     assert first.changed_hosts() == ["alpha", "beta", "seed"], first.explain()
     assert motd.read_text() == f"{SECRET_GREETING} from alpha"
@@ -189,6 +193,11 @@ def test_reconcile_drift_and_repair(gitops):
     clean = run("drift")
     assert_ok(clean)
     assert clean.drifted() == [] and clean.report["mode"] == "check"
+    # The Deployments rolled out: every environment, the seed's app included, is Healthy.
+    assert {env: report.get("health") for env, report in clean.report["environments"].items()} == {
+        "alpha": "Healthy", "beta": "Healthy", "seed": "Healthy"}
+    seed = clean.report["environments"]["seed"]["steps"]["kubernetes"]["stats"]
+    assert seed["health"] == {"status": "Healthy", "counts": {"Healthy": 1}} and seed["unhealthy"] == []
 
     # 2. Drift from four directions.
     cluster.request("PATCH", "/apis/apps/v1/namespaces/beta/deployments/api?fieldManager=kubectl-edit",
@@ -241,7 +250,7 @@ def test_reconcile_drift_and_repair(gitops):
     assert final.changed_hosts() == [], final.stats
 
 
-def test_secrets_never_reach_output_or_disk(gitops, control_plane):
+def test_secrets_never_reach_output_or_disk(gitops):
     """At -vvvv neither the SOPS secret nor the encrypted kubeconfig's token shows; nothing decrypted is left."""
     run = gitops["run"]
     with RemoteTmpWatch(gitops["work"] / "remote-tmp") as watch:

@@ -50,6 +50,7 @@ class ControlPlane(Managed):
         self.port = None
         self.etcd_port = None
         self.ready_seconds = None
+        self.ca = None  # the CertificateAuthority, once start() made it
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -100,7 +101,8 @@ class ControlPlane(Managed):
     # -- internals ---------------------------------------------------------------------------
     def _write_pki(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
-        ca = pki.CertificateAuthority()
+        # Kept: tests issue client certificates that kube-apiserver accepts (--client-ca-file).
+        self.ca = ca = pki.CertificateAuthority()
         self.ca_file.write_bytes(ca.cert_pem)
         cert, key = ca.issue("kube-apiserver", hosts=["127.0.0.1", "localhost", "kubernetes",
                                                       "kubernetes.default", "kubernetes.default.svc"])

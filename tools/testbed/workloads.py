@@ -23,6 +23,11 @@ NODE_ANNOTATION = "kwok.x-k8s.io/node"
 # Annotate a Pod (template) with POD_STATE: one of POD_STATES to make kwok hold it in that state.
 POD_STATE = "testbed.trident.gitops/pod-state"
 POD_STATES = ("never-ready", "crash-loop", "image-pull-error", "fail")
+# kwok renews each node's Lease in kube-node-lease (every quarter of this). Without a Lease, and with the
+# heartbeat stage patching node status only every 10-20 min, kube-controller-manager's node lifecycle
+# controller finds no heartbeat within its grace period (50 s), sets every node Unknown and every Pod on
+# them Ready=False; kwok's pod-ready stage only handles Pending Pods, so such Pods stay unready for good.
+NODE_LEASE_SECONDS = 40  # kwokctl's default
 
 
 def fake_node(name):
@@ -62,10 +67,23 @@ class WorkloadControllers:
                        service, interval=0.2)
         wait_until(self._nodes_ready, timeout, f"{len(self.node_names)} kwok nodes Ready", self.services[-1],
                    interval=0.2)
+        # Nodes stay Ready only while kwok renews their Leases (see NODE_LEASE_SECONDS).
+        wait_until(self._leases_held, timeout, f"{len(self.node_names)} kwok node Leases", self.services[-1],
+                   interval=0.2)
         # The service account controller runs: Pods can be admitted in the default namespace.
-        wait_until(lambda: self._exists("/api/v1/namespaces/default/serviceaccounts/default"), timeout,
-                   "the default ServiceAccount", self.services[0], interval=0.2)
+        self._wait_for_service_account("default", timeout)
         self.ready_seconds = time.monotonic() - started
+
+    def pod_namespace(self, name, timeout=120):
+        """Create the namespace ``name``; return once Pods can be admitted in it.
+
+        Until the service account controller has made the namespace's ``default`` ServiceAccount,
+        kube-apiserver refuses Pods there (a bare Pod fails; a ReplicaSet retries with growing backoff).
+        """
+        self.plane.request("POST", "/api/v1/namespaces",
+                           {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        self._wait_for_service_account(name, timeout)
+        return name
 
     def stop(self):
         for service in reversed(self.services):
@@ -97,6 +115,7 @@ class WorkloadControllers:
             tool("kwok"), f"--kubeconfig={plane.kubeconfig}", *(f"--config={stage}" for stage in STAGES),
             "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
             "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{port}",
+            f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
         ], plane.workdir / "kwok.log").start()
         self.services.append(service)
         return service, f"http://127.0.0.1:{port}/healthz"
@@ -106,6 +125,16 @@ class WorkloadControllers:
         ready = [n for n in nodes if any(c.get("type") == "Ready" and c.get("status") == "True"
                                          for c in (n.get("status") or {}).get("conditions") or [])]
         return len(ready) == len(self.node_names)
+
+    def _leases_held(self):
+        leases = self.plane.request("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")
+        held = {lease["metadata"]["name"] for lease in leases.get("items") or []
+                if (lease.get("spec") or {}).get("renewTime")}
+        return held >= set(self.node_names)
+
+    def _wait_for_service_account(self, namespace, timeout):
+        wait_until(lambda: self._exists(f"/api/v1/namespaces/{namespace}/serviceaccounts/default"), timeout,
+                   f"the default ServiceAccount of namespace {namespace}", self.services[0], interval=0.2)
 
     def _exists(self, path):
         try:

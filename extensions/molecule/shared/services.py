@@ -1,5 +1,9 @@
 """Local services for the Molecule scenarios: a real kube-apiserver and git server serving a GitOps repository.
 
+With TRIDENT_MOLECULE_WORKLOADS=1 the control plane also runs the controllers, scheduler and kwok nodes
+(docs/testbed.md: about 2 s more start-up), and the repository gets the seed's app as environment
+``k3s`` (examples/gitops-repo's Namespace and Deployment), so a scenario can check it ends Healthy.
+
     services.py start <state_dir>   start them in the background; write <state_dir>/gitops.environments.yml
                                     (the inventory the scenario runs against) and <state_dir>/services.json
     services.py stop <state_dir>    stop them
@@ -37,11 +41,24 @@ ENVIRONMENTS = {
 }
 
 
+SEED_APP = Path(__file__).resolve().parents[3] / "examples" / "gitops-repo" / "environments" / "k3s"
+SEED_APP_FILES = ("env.yml", "yaml/namespace.yaml", "yaml/app.yaml")
+
+
+def environments(workloads):
+    """The scenario's environments: the seed's app (``k3s``) too when Deployments can roll out."""
+    if not workloads:
+        return ENVIRONMENTS
+    return {**ENVIRONMENTS, "k3s": {name: (SEED_APP / name).read_text() for name in SEED_APP_FILES}}
+
+
 def serve(state_dir):
     state_dir.mkdir(parents=True, exist_ok=True)
-    with ControlPlane(state_dir / "control-plane") as plane, GitServer(state_dir / "git") as server:
+    workloads = os.environ.get("TRIDENT_MOLECULE_WORKLOADS") == "1"
+    with ControlPlane(state_dir / "control-plane", workloads=workloads) as plane, \
+            GitServer(state_dir / "git") as server:
         repo = GitOpsRepo(server, "molecule", state_dir / "clone")
-        for env, files in ENVIRONMENTS.items():
+        for env, files in environments(workloads).items():
             for name, text in files.items():
                 repo.write(f"environments/{env}/{name}", text)
             repo.write(f"environments/{env}/kubeconfig.yaml", kubeconfig_text(plane))

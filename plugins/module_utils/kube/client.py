@@ -139,18 +139,12 @@ def connect(settings, pool_size=16):
         return KubeClient(settings.host, settings.api_key, context, settings.timeout, pool_size,
                           "the api_key option" if settings.api_key else None)
     config, base_dir = _read_kubeconfig(settings.kubeconfig)
-    # Private directory for certificates and keys given inline: the SSL context needs files; they
-    # are gone as soon as it holds them.
-    tmp = tempfile.mkdtemp(prefix="trident-kube-")
-    try:
-        os.chmod(tmp, 0o700)
-        direct = _plain_kubeconfig(config, settings.context, base_dir, tmp)
+    with CredentialFiles() as files:
+        direct = _plain_kubeconfig(config, settings.context, base_dir, files)
         if direct is None:  # exec plugins, auth providers...: the kubernetes client knows them all
-            direct = _kubernetes_kubeconfig(config, settings.context, base_dir, tmp)
+            direct = _kubernetes_kubeconfig(config, settings.context, base_dir, files.directory())
         server, token, ca_cert, cert_file, key_file, verify = direct
         context = _ssl_context(settings.ca_cert or ca_cert, cert_file, key_file, settings.validate_certs and verify)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     identity = "the api_key option" if settings.api_key else credential_kind(config, settings.context)
     return KubeClient(settings.host or server, settings.api_key or token, context, settings.timeout, pool_size,
                       identity)
@@ -252,7 +246,46 @@ def _named(config, section, name, field):
     return None
 
 
-def _plain_kubeconfig(config, context_name, base_dir, tmp):
+class CredentialFiles:
+    """Paths for certificates and keys given inline, which the SSL context can only load from files.
+
+    On Linux each is an anonymous memory file (memfd) opened as ``/proc/self/fd/N``: nothing reaches the
+    disk, and the kernel frees it with the process, also after SIGKILL. Elsewhere, and for the kubernetes
+    client's loader (which writes its own files), a private temporary directory is used; it is removed
+    on exit, but a SIGKILL at that moment leaves it.
+    """
+
+    def __init__(self):
+        self._fds, self._tmp = [], None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for fd in self._fds:
+            os.close(fd)
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def add(self, data):
+        """A path from which ``data`` can be read until the end of the ``with`` block."""
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create("trident-kube-credential", os.MFD_CLOEXEC)
+            self._fds.append(fd)
+            os.write(fd, data)
+            return f"/proc/self/fd/{fd}"
+        fd, path = tempfile.mkstemp(dir=self.directory())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return path
+
+    def directory(self):
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="trident-kube-")  # mode 0700
+        return self._tmp
+
+
+def _plain_kubeconfig(config, context_name, base_dir, files):
     """Token and certificate kubeconfigs, read directly (importing the kubernetes client costs more
     than a whole in-sync check). None when the user entry needs the kubernetes client."""
     name = context_name or config.get("current-context")
@@ -269,9 +302,9 @@ def _plain_kubeconfig(config, context_name, base_dir, tmp):
     if not token and user.get("tokenFile"):
         with open(_path(user["tokenFile"], base_dir), encoding="utf-8") as handle:
             token = handle.read().strip()
-    ca_cert = _inline(cluster, "certificate-authority", base_dir, tmp, as_text=True)
-    cert_file = _inline(user, "client-certificate", base_dir, tmp)
-    key_file = _inline(user, "client-key", base_dir, tmp)
+    ca_cert = _inline(cluster, "certificate-authority", base_dir, files, as_text=True)
+    cert_file = _inline(user, "client-certificate", base_dir, files)
+    key_file = _inline(user, "client-key", base_dir, files)
     return cluster["server"], token, ca_cert, cert_file, key_file, not cluster.get("insecure-skip-tls-verify")
 
 
@@ -280,16 +313,11 @@ def _path(value, base_dir):
     return confine(os.path.join(base_dir, os.path.expanduser(value)), base_dir)
 
 
-def _inline(entry, field, base_dir, tmp, as_text=False):
+def _inline(entry, field, base_dir, files, as_text=False):
     data = entry.get(f"{field}-data")
     if data:
         raw = base64.b64decode(data)
-        if as_text:
-            return raw.decode("ascii")
-        fd, path = tempfile.mkstemp(dir=tmp)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        return path
+        return raw.decode("ascii") if as_text else files.add(raw)
     return _path(entry[field], base_dir) if entry.get(field) else None
 
 
