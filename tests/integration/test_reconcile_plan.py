@@ -15,7 +15,8 @@ import pytest
 from test_reconcile_e2e import Cluster, configmap, namespace
 from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, run_gitops, write_inventory
 
-pytestmark = pytest.mark.slow
+# The tests build on each other's state (recorded revisions, Terraform state): one worker, in file order.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reconcile_plan")]
 
 TF = """
 resource "terraform_data" "a" {
