@@ -62,6 +62,10 @@ def secret_files(*roots):
     return found
 
 
+def private_folders(state_dir):
+    return sorted(path.name for path in state_dir.iterdir() if path.name.startswith((".run-", ".plan-saved")))
+
+
 def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_converges(repo):
     work, state_dir = repo["work"], repo["state_dir"]
     env = {**os.environ, "ANSIBLE_INVENTORY_ENABLED": "trident.gitops.environments", "ANSIBLE_NOCOLOR": "1",
@@ -74,15 +78,16 @@ def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_co
     while not repo["started"].exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-4000:]
         time.sleep(0.1)
-    assert list(state_dir.glob(".run-*/trident.tfvars.json")), "the private var file exists during the apply"
+    # Plan, then apply: the apply runs the saved plan, which holds the secret (the var file died with the plan).
+    assert (state_dir / ".plan-saved" / "plan.tfplan").exists(), "the saved plan exists during the apply"
     os.killpg(proc.pid, signal.SIGTERM)
     output = proc.communicate(timeout=120)[0]
     assert proc.returncode != 0
     # The module went on after the signal until Terraform had stopped, then removed its private folder.
     deadline = time.monotonic() + 60
-    while list(state_dir.glob(".run-*")) and time.monotonic() < deadline:
+    while private_folders(state_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not list(state_dir.glob(".run-*")), "the private run folder (var file, plan) is removed"
+    assert private_folders(state_dir) == [], "the private folders (var file, saved plan) are removed"
     assert secret_files(state_dir, work / ".ansible-tmp", work / "remote-tmp") == []
     assert SECRET not in output
     state = json.loads((state_dir / "terraform.tfstate").read_text())
@@ -92,6 +97,9 @@ def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_co
     leftover = state_dir / ".run-killed"
     leftover.mkdir()
     (leftover / "trident.tfvars.json").write_text(json.dumps({"db_password": SECRET}))
+    saved = state_dir / ".plan-saved"
+    saved.mkdir()
+    (saved / "plan.tfplan").write_text(SECRET)
 
     refused = run_gitops("reconcile", repo["inventory"], work, extra_vars=isolated_vars(work))
     assert refused.rc != 0
@@ -99,7 +107,7 @@ def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_co
     assert "terraform_data.slow (delete/create: action_reason replace_because_tainted, tainted, most likely by " \
            "an interrupted apply; to keep it, run 'terraform untaint terraform_data.slow'" in message
     assert "set allow_destroy: true" in message
-    assert not leftover.exists()
+    assert not leftover.exists() and not saved.exists()
 
     fast = {**json.loads((repo["inventory"].parent / "environments" / "infra" / "env.yml").read_text())
             ["terraform_vars"], "delay": 0}
