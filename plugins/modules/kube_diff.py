@@ -322,11 +322,11 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.helm.service import HELM_OPTION
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import HAS_URLLIB3, module_secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import HAS_YAML
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
-from ansible_collections.trident.gitops.plugins.module_utils.sops.service import KEY_ARGUMENT_SPEC, document_decryptor
+from ansible_collections.trident.gitops.plugins.module_utils.sops.options import KEY_ARGUMENT_SPEC, lazy_document_decryptor
 
 IGNORE_RULE = dict(
     group=dict(type="str"), kind=dict(type="str"), name=dict(type="str"), namespace=dict(type="str"),
@@ -385,7 +385,7 @@ def main():
     try:
         runner = CommandRunner()
         result = run(module.params, module.check_mode, module._diff, runner,
-                     decrypt=document_decryptor(module.params, runner), hide=hide)
+                     decrypt=lazy_document_decryptor(module.params, runner), hide=hide)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs())
     except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback

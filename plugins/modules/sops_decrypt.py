@@ -120,7 +120,8 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
-from ansible_collections.trident.gitops.plugins.module_utils.sops.service import KEY_ARGUMENT_SPEC, run_decrypt
+from ansible_collections.trident.gitops.plugins.module_utils.sops.options import KEY_ARGUMENT_SPEC
+from ansible_collections.trident.gitops.plugins.module_utils.sops.service import run_decrypt
 
 
 def main():

@@ -1,6 +1,6 @@
 """The seam between a module's parameters and :func:`render.render_releases`.
 
-kube_diff takes one ``helm`` option (this argument spec) and, once it knows the cluster (discovery),
+kube_diff takes one ``helm`` option (its argument spec is :data:`spec.HELM_OPTION`) and, once it knows the cluster (discovery),
 calls :func:`render_from_params`; the objects it returns join the manifests. Keeping the option's
 spec and its translation here means the module stays thin and the defaults live in one place.
 """
@@ -11,24 +11,7 @@ import os
 
 from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import RepositoryCredentials
 from ansible_collections.trident.gitops.plugins.module_utils.helm.render import cluster_capabilities, render_releases
-from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
-
-HELM_OPTION = dict(
-    type="dict",
-    options=dict(
-        releases=dict(type="list", elements="dict", required=True),
-        env_path=dict(type="path", required=True),
-        repo_path=dict(type="path", required=True),
-        binary=dict(type="path", default="helm"),
-        chart_cache=dict(type="path", default="~/.cache/trident-gitops/helm-charts"),
-        repositories=dict(type="list", elements="dict", default=[], options=dict(
-            url=dict(type="str", required=True),
-            username=dict(type="str", default=""),
-            password=dict(type="str", default="", no_log=True),
-            ca_file=dict(type="path", default=""),
-        )),
-    ),
-)
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION, parse_releases  # noqa: F401 (re-exported)
 
 
 def render_from_params(helm, default_namespace, server_version, resources, runner, decrypt=None, namespaced=None):

@@ -6,7 +6,6 @@ import os
 import time
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.helm.service import render_from_params
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PARENT_KINDS, ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
@@ -106,6 +105,8 @@ def _render_helm(params, discovery, runner, decrypt, hide, documents, problems):
         return found.namespaced if found is not None else None
 
     resources = sorted({(r.api_version, r.kind) for r in discovery.resources.values()})
+    # pylint: disable-next=import-outside-toplevel  (start-up cost: charts, HTTP and cryptography only for helm)
+    from ansible_collections.trident.gitops.plugins.module_utils.helm.service import render_from_params
     try:
         rendered = render_from_params(params["helm"], params.get("namespace") or "default",
                                       discovery.server_version, resources, runner, decrypt, namespaced=namespaced)
