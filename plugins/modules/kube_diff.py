@@ -108,6 +108,35 @@ options:
             description: A CA bundle to verify the repository's certificate.
             type: path
             default: ""
+  secrets:
+    description:
+      - Kubernetes Secrets made from decrypted data (O(secret_data)), applied with the other desired objects. The
+        module base64-encodes each top-level value's string form itself, so no encoded secret passes through a
+        template or a host variable; the values are masked in every output like any Secret's.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name of the Secret.
+        type: str
+        required: true
+      namespace:
+        description: Its namespace; default O(namespace).
+        type: str
+      type:
+        description: Secret type.
+        type: str
+        default: Opaque
+      from:
+        description: The key of O(secret_data) whose mapping becomes the Secret's C(data).
+        type: str
+        required: true
+  secret_data:
+    description:
+      - Decrypted mappings by name (the secrets role's C(secrets_data)), read only by O(secrets). Never logged.
+    type: dict
+    default: {}
   namespace:
     description: The namespace of namespaced objects that do not name one.
     type: str
@@ -342,6 +371,10 @@ def main():
             kustomize=dict(type="path"),
             definition=dict(type="raw"),
             helm=HELM_OPTION,
+            secrets=dict(type="list", elements="dict", default=[], options={
+                "name": dict(type="str", required=True), "namespace": dict(type="str"),
+                "type": dict(type="str", default="Opaque"), "from": dict(type="str", required=True)}),
+            secret_data=dict(type="dict", default={}, no_log=True),
             namespace=dict(type="str", default="default"),
             kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
             context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
@@ -366,7 +399,7 @@ def main():
             kubectl=dict(type="path", default="kubectl"),
             **KEY_ARGUMENT_SPEC,
         ),
-        required_one_of=[("src", "kustomize", "definition", "helm")],
+        required_one_of=[("src", "kustomize", "definition", "helm", "secrets")],
         required_if=[("prune", True, ("applyset",))],
         supports_check_mode=True,
     )

@@ -119,11 +119,13 @@ def isolated_vars(workdir):
 
 def run_gitops(playbook, inventory, workdir, extra_vars=None, env=None, stdout_callback="ansible.posix.json",
                args=()):
-    """``ansible-playbook -i inventory trident.gitops.<playbook>`` with the drift report in ``workdir``."""
+    """``ansible-playbook -i inventory trident.gitops.<playbook>`` (or a playbook file given by its path) with
+    the drift report in ``workdir``."""
     workdir = Path(workdir)
-    report_dir = workdir / f"report-{playbook}"
+    is_file = os.sep in str(playbook)
+    report_dir = workdir / f"report-{Path(playbook).stem if is_file else playbook}"
     shutil.rmtree(report_dir, ignore_errors=True)
-    argv = ["ansible-playbook", "-i", str(inventory), f"trident.gitops.{playbook}", *args]
+    argv = ["ansible-playbook", "-i", str(inventory), str(playbook) if is_file else f"trident.gitops.{playbook}", *args]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     run_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": stdout_callback, "ANSIBLE_NOCOLOR": "1",

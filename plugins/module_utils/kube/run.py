@@ -14,7 +14,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import 
 from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import IgnoreRule
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import Document, load_desired
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
-from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_object, secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
 
 DEFAULT_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "trident-gitops", "kube-discovery")
@@ -46,12 +46,13 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
     """
     started = time.monotonic()
     if not (params.get("src") or params.get("kustomize") or params.get("definition") is not None
-            or params.get("helm")):
-        raise TridentError("give src, kustomize, definition or helm")
+            or params.get("helm") or params.get("secrets")):
+        raise TridentError("give src, kustomize, definition, helm or secrets")
     if params.get("prune") and not params.get("applyset"):
         raise TridentError("prune needs applyset (the ApplySet parent that records what this run owns)")
     loaded = load_desired(params.get("src"), params.get("kustomize"), params.get("definition"), runner,
                           params.get("kubectl") or "kubectl", decrypt)
+    _add_secrets(params, loaded)
     if hide is not None:
         hide([v for doc in loaded.documents for v in secret_values(doc.obj)])
     rules, rule_problems = ignore_rules(params.get("ignore_differences"))
@@ -117,6 +118,19 @@ def _render_helm(params, discovery, runner, decrypt, hide, documents, problems):
         hide(list(rendered.sensitive) + [v for item in rendered.objects for v in secret_values(item.obj)])
     documents.extend(Document(item.source, item.obj) for item in rendered.objects)
     return rendered.skipped_hooks
+
+
+def _add_secrets(params, loaded):
+    """The ``secrets`` option's Secrets, made of the decrypted mappings in ``secret_data``, join the documents;
+    one that names no decrypted mapping is a problem (named by Secret and file, never by value)."""
+    data = params.get("secret_data") or {}
+    for index, spec in enumerate(params.get("secrets") or ()):
+        source = f"secrets[{index}] ({spec['name']})"
+        found = data.get(spec["from"])
+        if not isinstance(found, dict):
+            loaded.problems.append(f"{source}: no decrypted SOPS file named {spec['from']!r} holds a mapping")
+            continue
+        loaded.documents.append(Document(source, secret_object(spec, found, params.get("namespace") or "default")))
 
 
 def _applyset(params):
