@@ -52,7 +52,9 @@ def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hi
         raise TridentError("prune needs applyset (the ApplySet parent that records what this run owns)")
     loaded = load_desired(params.get("src"), params.get("kustomize"), params.get("definition"), runner,
                           params.get("kubectl") or "kubectl", decrypt)
-    _add_secrets(params, loaded)
+    secrets, secret_problems = secret_documents(params)
+    loaded.documents.extend(secrets)
+    loaded.problems.extend(secret_problems)
     if hide is not None:
         hide([v for doc in loaded.documents for v in secret_values(doc.obj)])
     rules, rule_problems = ignore_rules(params.get("ignore_differences"))
@@ -120,17 +122,19 @@ def _render_helm(params, discovery, runner, decrypt, hide, documents, problems):
     return rendered.skipped_hooks
 
 
-def _add_secrets(params, loaded):
-    """The ``secrets`` option's Secrets, made of the decrypted mappings in ``secret_data``, join the documents;
-    one that names no decrypted mapping is a problem (named by Secret and file, never by value)."""
+def secret_documents(params):
+    """The ``secrets`` option's Secrets, made of the decrypted mappings in ``secret_data``, as documents, and the
+    problems: one that names no decrypted mapping (named by Secret and key, never by value)."""
     data = params.get("secret_data") or {}
+    documents, problems = [], []
     for index, spec in enumerate(params.get("secrets") or ()):
         source = f"secrets[{index}] ({spec['name']})"
         found = data.get(spec["from"])
-        if not isinstance(found, dict):
-            loaded.problems.append(f"{source}: no decrypted SOPS file named {spec['from']!r} holds a mapping")
-            continue
-        loaded.documents.append(Document(source, secret_object(spec, found, params.get("namespace") or "default")))
+        if isinstance(found, dict):
+            documents.append(Document(source, secret_object(spec, found, params.get("namespace") or "default")))
+        else:
+            problems.append(f"{source}: no decrypted SOPS file named {spec['from']!r} holds a mapping")
+    return documents, problems
 
 
 def _applyset(params):

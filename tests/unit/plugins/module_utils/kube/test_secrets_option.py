@@ -1,0 +1,30 @@
+"""kube_diff's ``secrets`` option: Secrets built in the module from decrypted data, never in a template."""
+
+import base64
+
+from ansible_collections.trident.gitops.plugins.module_utils.kube.run import secret_documents
+
+
+def test_secrets_are_built_from_the_named_data_with_string_values():
+    params = {"namespace": "apps", "secret_data": {"app": {"greeting": "hi", "port": 8080, "debug": True},
+                                                   "other": {"x": "y"}},
+              "secrets": [{"name": "app-secret", "from": "app"},
+                          {"name": "tls", "namespace": "edge", "type": "kubernetes.io/tls", "from": "other"}]}
+    documents, problems = secret_documents(params)
+    assert problems == []
+    first, second = (doc.obj for doc in documents)
+    assert first["metadata"] == {"name": "app-secret", "namespace": "apps"} and first["type"] == "Opaque"
+    assert {key: base64.b64decode(value).decode() for key, value in first["data"].items()} == {
+        "greeting": "hi", "port": "8080", "debug": "True"}
+    assert second["metadata"] == {"name": "tls", "namespace": "edge"} and second["type"] == "kubernetes.io/tls"
+    assert documents[1].source == "secrets[1] (tls)"
+
+
+def test_a_secret_naming_missing_data_is_a_problem_without_values():
+    params = {"secret_data": {"app": {"greeting": "s3cr3t"}, "list": ["not", "a", "mapping"]},
+              "secrets": [{"name": "a", "from": "missing"}, {"name": "b", "from": "list"}]}
+    documents, problems = secret_documents(params)
+    assert documents == []
+    assert problems == ["secrets[0] (a): no decrypted SOPS file named 'missing' holds a mapping",
+                        "secrets[1] (b): no decrypted SOPS file named 'list' holds a mapping"]
+    assert not any("s3cr3t" in problem for problem in problems)
