@@ -115,7 +115,6 @@ options:
         template or a host variable; the values are masked in every output like any Secret's.
     type: list
     elements: dict
-    default: []
     suboptions:
       name:
         description: Name of the Secret.
@@ -345,67 +344,23 @@ stats:
       type: float
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.common.deps import require
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION
-from ansible_collections.trident.gitops.plugins.module_utils.kube.client import HAS_URLLIB3, module_secret_values
-from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import HAS_YAML
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import URLLIB3_IMPORT_ERROR, module_secret_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import YAML_IMPORT_ERROR
+from ansible_collections.trident.gitops.plugins.module_utils.kube.request import ARGUMENT_SPEC, RULES, KubeDiffRequest
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
-from ansible_collections.trident.gitops.plugins.module_utils.sops.options import KEY_ARGUMENT_SPEC, lazy_document_decryptor
+from ansible_collections.trident.gitops.plugins.module_utils.sops.options import lazy_document_decryptor
 
-IGNORE_RULE = dict(
-    group=dict(type="str"), kind=dict(type="str"), name=dict(type="str"), namespace=dict(type="str"),
-    json_pointers=dict(type="list", elements="str", default=[]),
-    managed_fields_managers=dict(type="list", elements="str", default=[]),
-)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            src=dict(type="list", elements="path"),
-            kustomize=dict(type="path"),
-            definition=dict(type="raw"),
-            helm=HELM_OPTION,
-            secrets=dict(type="list", elements="dict", default=[], options={
-                "name": dict(type="str", required=True), "namespace": dict(type="str"),
-                "type": dict(type="str", default="Opaque"), "from": dict(type="str", required=True)}),
-            secret_data=dict(type="dict", default={}, no_log=True),
-            namespace=dict(type="str", default="default"),
-            kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-            context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-            host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-            api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-            ca_cert=dict(type="str", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-            validate_certs=dict(type="bool", default=True, aliases=["verify_ssl"],
-                                fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
-            request_timeout=dict(type="float", default=60),
-            field_manager=dict(type="str", default="trident-gitops"),
-            force_conflicts=dict(type="bool", default=True),
-            apply=dict(type="bool", default=False),
-            prune=dict(type="bool", default=False),
-            applyset=dict(type="dict", options=dict(
-                name=dict(type="str", required=True), namespace=dict(type="str"),
-                kind=dict(type="str", choices=["Secret", "ConfigMap"], default="Secret"))),
-            ignore_differences=dict(type="list", elements="dict", default=[], options=IGNORE_RULE),
-            wait=dict(type="bool", default=False),
-            wait_timeout=dict(type="float", default=300),
-            workers=dict(type="int", default=8),
-            discovery_cache=dict(type="path", default="~/.cache/trident-gitops/kube-discovery"),
-            kubectl=dict(type="path", default="kubectl"),
-            **KEY_ARGUMENT_SPEC,
-        ),
-        required_one_of=[("src", "kustomize", "definition", "helm", "secrets")],
-        required_if=[("prune", True, ("applyset",))],
-        supports_check_mode=True,
-    )
-    for found, name in ((HAS_YAML, "PyYAML"), (HAS_URLLIB3, "urllib3")):
-        if not found:
-            module.fail_json(msg=missing_required_lib(name), exception=traceback.format_exc())
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
+    require(module, "PyYAML", YAML_IMPORT_ERROR)
+    require(module, "urllib3", URLLIB3_IMPORT_ERROR)
 
     # no_log on a kubeconfig mapping hides every string in it ("v1", "Config") wherever it appears in the
     # result; once the invocation is logged, keep hidden only its credentials and the other secrets.
@@ -417,7 +372,7 @@ def main():
 
     try:
         runner = CommandRunner()
-        result = run(module.params, module.check_mode, module._diff, runner,
+        result = run(KubeDiffRequest.from_params(module.params), module.check_mode, module._diff, runner,
                      decrypt=lazy_document_decryptor(module.params, runner), hide=hide)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs())

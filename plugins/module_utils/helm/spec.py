@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 
 # kube_diff's ``helm`` option (its argument spec): here, with the release spec, so a module that only
@@ -21,7 +22,7 @@ HELM_OPTION = dict(
         env_path=dict(type="path", required=True),
         repo_path=dict(type="path", required=True),
         binary=dict(type="path", default="helm"),
-        chart_cache=dict(type="path", default="~/.cache/trident-gitops/helm-charts"),
+        chart_cache=dict(type="path", default=f"{CACHE_DIR}/helm-charts"),
         repositories=dict(type="list", elements="dict", default=[], options=dict(
             url=dict(type="str", required=True),
             username=dict(type="str", default=""),

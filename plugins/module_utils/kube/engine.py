@@ -10,6 +10,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, live, planner
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge
@@ -20,7 +21,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import 
 
 @dataclass
 class Options:
-    field_manager: str = "trident-gitops"
+    field_manager: str = FIELD_MANAGER
     force_conflicts: bool = True
     apply: bool = False
     check_mode: bool = False
