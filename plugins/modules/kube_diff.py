@@ -356,7 +356,6 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
 from ansible_collections.trident.gitops.plugins.module_utils.sops.options import lazy_document_decryptor
 
 
-
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
     require(module, "PyYAML", YAML_IMPORT_ERROR)
