@@ -12,6 +12,8 @@ seconds per environment for each task, from the JSON callback's task durations).
 """
 
 import os
+import resource
+import statistics
 import tempfile
 from collections import defaultdict
 from datetime import datetime
@@ -83,15 +85,31 @@ class Bench:
             run_command([kubectl, "--kubeconfig", env / "kubeconfig.yaml", "apply", "--server-side",
                          "--field-manager=bench", "-n", f"bench-{n:03d}", "-f", env / "yaml" / "objects.yaml"])
 
-    def cases(self):
+    def cases(self, cpu):
+        """The timed cases; ``cpu`` collects, per case, the CPU seconds its processes used (all cores)."""
         collections = ["ours"] + (["baseline"] if BASELINE else [])
         cases = {}
         for collection in collections:
             for forks in FORKS:
                 label = "reconcile" if collection == "ours" else "reconcile BEFORE (baseline)"
-                cases[f"{label} forks={forks}"] = self.reconcile(forks, collection)
+                name = f"{label} forks={forks}"
+                cases[name] = self.reconcile(forks, collection)
         cases["kubectl apply --server-side, serial"] = self.kubectl_apply
-        return cases
+        return {name: _with_cpu(case, cpu.setdefault(name, [])) for name, case in cases.items()}
+
+
+def _with_cpu(case, samples):
+    def measured():
+        before = _children_cpu()
+        case()
+        samples.append(_children_cpu() - before)
+    return measured
+
+
+def _children_cpu():
+    """User and system CPU seconds of every finished child process so far (ansible-playbook and its forks)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _seconds(duration):
@@ -130,10 +148,13 @@ def bench_size(root, plane, envs):
     if first.rc != 0:
         raise RuntimeError(first.explain())
     title = f"no-op reconcile, {envs} environments x {OBJECTS} ConfigMaps"
-    medians = compare(title, bench.cases(), rounds=ROUNDS, warmup=0)
-    print(f"\nper environment ({envs} environments):")
+    cpu = {}
+    medians = compare(title, bench.cases(cpu), rounds=ROUNDS, warmup=0)
+    print(f"\nper environment ({envs} environments): wall seconds, and CPU seconds of the run's processes "
+          "(the machine's load does not inflate those; wall >= CPU / cores)")
     for name, seconds in medians.items():
-        print(f"  {name:<42} {seconds / envs:7.3f} s")
+        used = f"{statistics.median(cpu[name]) / envs:7.3f} s CPU" if cpu.get(name) else ""
+        print(f"  {name:<42} {seconds / envs:7.3f} s  {used}")
     for collection in ["ours"] + (["baseline"] if BASELINE else []):
         print_profile(bench, collection)
 

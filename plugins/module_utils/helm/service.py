@@ -11,7 +11,7 @@ import os
 
 from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import RepositoryCredentials
 from ansible_collections.trident.gitops.plugins.module_utils.helm.render import cluster_capabilities, render_releases
-from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION, parse_releases  # noqa: F401 (re-exported)
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
 
 
 def render_from_params(helm, default_namespace, server_version, resources, runner, decrypt=None, namespaced=None):

@@ -27,8 +27,9 @@ ARGUMENT_SPEC = dict(
     kustomize=dict(type="path"),
     definition=dict(type="raw"),
     helm=HELM_OPTION,
-    # No default for src and secrets: required_one_of counts the options that are set.
-    secrets=dict(type="list", elements="dict", options={
+    # No default for src and secrets: required_one_of counts the options that are set. The Secrets' names and
+    # sources only; their values come in secret_data.
+    secrets=dict(type="list", elements="dict", no_log=False, options={
         "name": dict(type="str", required=True), "namespace": dict(type="str"),
         "type": dict(type="str", default="Opaque"), "from": dict(type="str", required=True)}),
     secret_data=dict(type="dict", default={}, no_log=True),
@@ -64,7 +65,7 @@ RULES = dict(
 
 
 @dataclass(frozen=True)
-class KubeDiffRequest:  # pylint: disable=too-many-instance-attributes  (one field per option)
+class KubeDiffRequest:
     """What one kube_diff task asks for (validated options; see the module's documentation)."""
 
     src: tuple

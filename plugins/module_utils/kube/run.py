@@ -100,7 +100,7 @@ def _render_helm(request, discovery, runner, decrypt, hide, documents, problems)
         return found.namespaced if found is not None else None
 
     resources = sorted({(r.api_version, r.kind) for r in discovery.resources.values()})
-    # pylint: disable-next=import-outside-toplevel  (start-up cost: charts, HTTP and cryptography only for helm)
+    # Imported here for start-up cost: charts, HTTP and cryptography only for the helm option.
     from ansible_collections.trident.gitops.plugins.module_utils.helm.service import render_from_params
     try:
         rendered = render_from_params(request.helm, request.namespace,

@@ -20,7 +20,7 @@ def lazy_document_decryptor(params, runner=None):
     """:func:`service.document_decryptor`, importing the SOPS implementation at the first encrypted document."""
 
     def decrypt(content, fmt, source):
-        # pylint: disable-next=import-outside-toplevel  (start-up cost: only an encrypted manifest needs it)
+        # Imported here for start-up cost: only an encrypted manifest needs it.
         from ansible_collections.trident.gitops.plugins.module_utils.sops.service import document_decryptor
         return document_decryptor(params, runner)(content, fmt, source)
 
