@@ -98,10 +98,11 @@ class Bench:
         ansible_floor(self.workdir / "ping")
 
     def in_process(self, path, ns):
+        from ansible_collections.trident.gitops.plugins.module_utils.kube.request import validated_request
         from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
 
-        return run({"src": [str(path)], "namespace": ns, "kubeconfig": str(self.plane.kubeconfig),
-                    "discovery_cache": str(self.workdir / "discovery")}, check_mode=True)
+        return run(validated_request({"src": [str(path)], "namespace": ns, "kubeconfig": str(self.plane.kubeconfig),
+                                      "discovery_cache": str(self.workdir / "discovery")}), check_mode=True)
 
     def kubectl_diff(self, path):
         proc = run_command([tool("kubectl"), "diff", "--server-side", "--field-manager=trident-gitops",

@@ -157,9 +157,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import (
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.fetch import (
     display_url, fetch_repository, share_credentials, split_credentials)
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import BrokenEnvironment, describe_repository
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import BrokenEnvironment, describe_repository
 
 try:
     from ansible.template import trust_as_template

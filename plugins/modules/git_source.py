@@ -245,9 +245,10 @@ local_changes:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.common.deps import require
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import CREDENTIAL_ENV, GitAuth, url_password
 from ansible_collections.trident.gitops.plugins.module_utils.git.source import (
@@ -277,8 +278,7 @@ def main():
         required_if=[("verify_signature", True, ("trusted_keys",))],
         supports_check_mode=True,
     )
-    if GITPYTHON_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("GitPython"), exception=GITPYTHON_IMPORT_ERROR)
+    require(module, "GitPython", GITPYTHON_IMPORT_ERROR)
     params = module.params
     if url_password(params["repo"]):
         # Refused below; until then Ansible must mask it in the invocation it echoes back.

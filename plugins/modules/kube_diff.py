@@ -114,6 +114,34 @@ options:
             description: A CA bundle to verify the repository's certificate.
             type: path
             default: ""
+  secrets:
+    description:
+      - Kubernetes Secrets made from decrypted data (O(secret_data)), applied with the other desired objects. The
+        module base64-encodes each top-level value's string form itself, so no encoded secret passes through a
+        template or a host variable; the values are masked in every output like any Secret's.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the Secret.
+        type: str
+        required: true
+      namespace:
+        description: Its namespace; default O(namespace).
+        type: str
+      type:
+        description: Secret type.
+        type: str
+        default: Opaque
+      from:
+        description: The key of O(secret_data) whose mapping becomes the Secret's C(data).
+        type: str
+        required: true
+  secret_data:
+    description:
+      - Decrypted mappings by name (the secrets role's C(secrets_data)), read only by O(secrets). Never logged.
+    type: dict
+    default: {}
   namespace:
     description: The namespace of namespaced objects that do not name one.
     type: str
@@ -354,66 +382,22 @@ stats:
       type: float
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.common.deps import require
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.helm.service import HELM_OPTION
-from ansible_collections.trident.gitops.plugins.module_utils.kube.client import HAS_URLLIB3, module_secret_values
-from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import HAS_YAML
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import URLLIB3_IMPORT_ERROR, module_secret_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import YAML_IMPORT_ERROR
+from ansible_collections.trident.gitops.plugins.module_utils.kube.request import ARGUMENT_SPEC, RULES, KubeDiffRequest
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
-from ansible_collections.trident.gitops.plugins.module_utils.sops.service import KEY_ARGUMENT_SPEC, document_decryptor
-
-IGNORE_RULE = dict(
-    group=dict(type="str"), kind=dict(type="str"), name=dict(type="str"), namespace=dict(type="str"),
-    json_pointers=dict(type="list", elements="str", default=[]),
-    managed_fields_managers=dict(type="list", elements="str", default=[]),
-)
+from ansible_collections.trident.gitops.plugins.module_utils.sops.options import lazy_document_decryptor
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            src=dict(type="list", elements="path"),
-            kustomize=dict(type="path"),
-            definition=dict(type="raw"),
-            helm=HELM_OPTION,
-            namespace=dict(type="str", default="default"),
-            kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-            context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-            host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-            api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-            ca_cert=dict(type="str", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-            validate_certs=dict(type="bool", default=True, aliases=["verify_ssl"],
-                                fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
-            request_timeout=dict(type="float", default=60),
-            field_manager=dict(type="str", default="trident-gitops"),
-            force_conflicts=dict(type="bool", default=True),
-            apply=dict(type="bool", default=False),
-            prune=dict(type="bool", default=False),
-            applyset=dict(type="dict", options=dict(
-                name=dict(type="str", required=True), namespace=dict(type="str"),
-                kind=dict(type="str", choices=["Secret", "ConfigMap"], default="Secret"))),
-            record=dict(type="dict", options=dict(revision=dict(type="str", required=True),
-                                                  tree=dict(type="str", required=True))),
-            ignore_differences=dict(type="list", elements="dict", default=[], options=IGNORE_RULE),
-            wait=dict(type="bool", default=False),
-            wait_timeout=dict(type="float", default=300),
-            workers=dict(type="int", default=8),
-            discovery_cache=dict(type="path", default="~/.cache/trident-gitops/kube-discovery"),
-            kubectl=dict(type="path", default="kubectl"),
-            **KEY_ARGUMENT_SPEC,
-        ),
-        required_one_of=[("src", "kustomize", "definition", "helm")],
-        required_if=[("prune", True, ("applyset",))],
-        required_by={"record": "applyset"},
-        supports_check_mode=True,
-    )
-    for found, name in ((HAS_YAML, "PyYAML"), (HAS_URLLIB3, "urllib3")):
-        if not found:
-            module.fail_json(msg=missing_required_lib(name), exception=traceback.format_exc())
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
+    require(module, "PyYAML", YAML_IMPORT_ERROR)
+    require(module, "urllib3", URLLIB3_IMPORT_ERROR)
 
     # no_log on a kubeconfig mapping hides every string in it ("v1", "Config") wherever it appears in the
     # result; once the invocation is logged, keep hidden only its credentials and the other secrets.
@@ -425,8 +409,8 @@ def main():
 
     try:
         runner = CommandRunner()
-        result = run(module.params, module.check_mode, module._diff, runner,
-                     decrypt=document_decryptor(module.params, runner), hide=hide)
+        result = run(KubeDiffRequest.from_params(module.params), module.check_mode, module._diff, runner,
+                     decrypt=lazy_document_decryptor(module.params, runner), hide=hide)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs())
     except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback

@@ -115,12 +115,12 @@ decrypted_by:
   sample: native
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
+from ansible_collections.trident.gitops.plugins.module_utils.common.deps import report
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
-from ansible_collections.trident.gitops.plugins.module_utils.sops.service import KEY_ARGUMENT_SPEC, run_decrypt
+from ansible_collections.trident.gitops.plugins.module_utils.sops.options import KEY_ARGUMENT_SPEC
+from ansible_collections.trident.gitops.plugins.module_utils.sops.service import run_decrypt
 
 
 def main():
@@ -141,7 +141,7 @@ def main():
     try:
         result = run_decrypt(module.params, check_mode=module.check_mode, diff=module._diff)
     except MissingLibrary as exc:
-        module.fail_json(msg=missing_required_lib(exc.library), exception=traceback.format_exc())
+        report(module, exc)
     except SopsError as exc:
         module.fail_json(**exc.to_fail_kwargs())
     module.exit_json(**result)

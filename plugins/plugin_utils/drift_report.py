@@ -14,7 +14,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-STEPS = ("source", "secrets", "terraform", "kubernetes")
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import STEPS
+
 DEFAULT_STEP_MAP = {
     "trident.gitops.git_source": "source",
     "trident.gitops.sops_decrypt": "secrets",

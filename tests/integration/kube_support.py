@@ -8,6 +8,7 @@ import yaml
 
 from testbed import tool
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
+from ansible_collections.trident.gitops.plugins.module_utils.kube.request import validated_request
 from ansible_collections.trident.gitops.plugins.module_utils.kube.run import run
 
 MANAGER = "trident-gitops"
@@ -26,7 +27,7 @@ def kube_diff(control_plane, tmp_path, objects, check_mode=False, diff=False, **
     """Run kube_diff's module_utils with the admin kubeconfig and a per-test discovery cache."""
     base = {"kubeconfig": str(control_plane.kubeconfig), "discovery_cache": str(tmp_path / "discovery"),
             "definition": objects}
-    return run({**base, **params}, check_mode=check_mode, diff_mode=diff)
+    return run(validated_request({**base, **params}), check_mode=check_mode, diff_mode=diff)
 
 
 def client(control_plane):

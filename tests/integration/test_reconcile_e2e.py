@@ -270,3 +270,38 @@ def test_secrets_never_reach_output_or_disk(gitops):
     for lock in (work / "locks").iterdir():  # the files stay; nobody holds them
         with file_lock(str(lock), timeout=0):
             pass
+
+
+HOSTVARS_DUMP = """\
+- name: Reconcile
+  ansible.builtin.import_playbook: trident.gitops.reconcile
+
+- name: Write down every variable the environment hosts still hold
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Dump the host's variables
+      ansible.builtin.copy:
+        dest: "{{ dump_dir }}/{{ inventory_hostname }}.json"
+        content: "{{ hostvars[inventory_hostname] | to_json }}"
+        mode: "0600"
+      delegate_to: localhost
+"""
+
+
+def test_no_host_variable_keeps_a_decrypted_value(gitops, control_plane):
+    """After the run, the forget step has cleared every variable that held decrypted data: the SOPS file's
+    value, the Secret made of it and the decrypted kubeconfig (its token) are in no host variable."""
+    work = gitops["work"]
+    playbook, dump = work / "dump-hostvars.yml", work / "hostvars"
+    playbook.write_text(HOSTVARS_DUMP)
+    dump.mkdir(exist_ok=True)
+    result = gitops["run"](str(playbook), dump_dir=str(dump))
+    assert_ok(result)
+    dumped = {path.stem: path.read_text() for path in dump.iterdir()}
+    assert sorted(dumped) == ["alpha", "beta", "seed"]
+    assert '"secrets_data": {}' in dumped["alpha"]  # the secrets step ran there, then was forgotten
+    encoded = base64.b64encode(SECRET_GREETING.encode()).decode()
+    for text in dumped.values():
+        assert SECRET_GREETING not in text and encoded not in text
+        assert control_plane.admin_token not in text

@@ -126,13 +126,13 @@ def isolated_vars(workdir):
 
 def run_gitops(playbook, inventory, workdir, extra_vars=None, env=None, stdout_callback="ansible.posix.json",
                args=()):
-    """``ansible-playbook -i inventory trident.gitops.<playbook>`` (or a playbook file ``*.yml``) with the
-    drift report in ``workdir``."""
+    """``ansible-playbook -i inventory trident.gitops.<playbook>`` (or a playbook file, given by its path or as
+    ``*.yml``) with the drift report in ``workdir``."""
     workdir = Path(workdir)
     report_dir = workdir / f"report-{Path(playbook).stem}"
     shutil.rmtree(report_dir, ignore_errors=True)
-    target = str(playbook) if str(playbook).endswith(".yml") else f"trident.gitops.{playbook}"
-    argv = ["ansible-playbook", "-i", str(inventory), target, *args]
+    is_file = os.sep in str(playbook) or str(playbook).endswith(".yml")
+    argv = ["ansible-playbook", "-i", str(inventory), str(playbook) if is_file else f"trident.gitops.{playbook}", *args]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     run_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": stdout_callback, "ANSIBLE_NOCOLOR": "1",

@@ -1,8 +1,8 @@
 """The seam between a module's parameters and :func:`render.render_releases`.
 
-kube_diff takes one ``helm`` option (this argument spec) and, once it knows the cluster (discovery),
-calls :func:`render_from_params` (env.yml releases) and :func:`kustomize_from_params` (a kustomization
-with ``helmCharts``); the objects they return join the manifests. Keeping the option's
+kube_diff takes one ``helm`` option (its argument spec is :data:`spec.HELM_OPTION`) and, once it knows the
+cluster (discovery), calls :func:`render_from_params` (env.yml releases) and :func:`kustomize_from_params` (a
+kustomization with ``helmCharts``); the objects they return join the manifests. Keeping the option's
 spec and its translation here means the module stays thin and the defaults live in one place.
 """
 
@@ -16,23 +16,6 @@ from ansible_collections.trident.gitops.plugins.module_utils.helm.kustomize impo
 from ansible_collections.trident.gitops.plugins.module_utils.helm.render import (Rendered, cluster_capabilities,
                                                                                  render_releases)
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
-
-HELM_OPTION = dict(
-    type="dict",
-    options=dict(
-        releases=dict(type="list", elements="dict", default=[]),
-        env_path=dict(type="path"),
-        repo_path=dict(type="path", required=True),
-        binary=dict(type="path", default="helm"),
-        chart_cache=dict(type="path", default="~/.cache/trident-gitops/helm-charts"),
-        repositories=dict(type="list", elements="dict", default=[], options=dict(
-            url=dict(type="str", required=True),
-            username=dict(type="str", default=""),
-            password=dict(type="str", default="", no_log=True),
-            ca_file=dict(type="path", default=""),
-        )),
-    ),
-)
 
 
 def render_from_params(helm, default_namespace, server_version, resources, runner, decrypt=None, namespaced=None):

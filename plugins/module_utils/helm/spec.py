@@ -10,8 +10,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.names import is_dns_label
+
+# kube_diff's ``helm`` option (its argument spec): here, with the release spec, so a module that only
+# declares the option imports none of the rendering (charts, HTTP, cryptography).
+HELM_OPTION = dict(
+    type="dict",
+    options=dict(
+        releases=dict(type="list", elements="dict", default=[]),
+        env_path=dict(type="path"),
+        repo_path=dict(type="path", required=True),
+        binary=dict(type="path", default="helm"),
+        chart_cache=dict(type="path", default=f"{CACHE_DIR}/helm-charts"),
+        repositories=dict(type="list", elements="dict", default=[], options=dict(
+            url=dict(type="str", required=True),
+            username=dict(type="str", default=""),
+            password=dict(type="str", default="", no_log=True),
+            ca_file=dict(type="path", default=""),
+        )),
+    ),
+)
 
 RELEASE_KEYS = ("name", "namespace", "chart", "values_files", "values", "secret_values_files")
 CHART_KEYS = {

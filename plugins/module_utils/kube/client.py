@@ -15,6 +15,7 @@ import re
 import shutil
 import ssl
 import tempfile
+import traceback
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -24,10 +25,10 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox impo
 try:
     import urllib3
 
-    HAS_URLLIB3 = True
-except ImportError:  # reported by the module through missing_required_lib
+    URLLIB3_IMPORT_ERROR = None
+except ImportError:  # reported by the module (common.deps.require)
     urllib3 = None
-    HAS_URLLIB3 = False
+    URLLIB3_IMPORT_ERROR = traceback.format_exc()
 
 try:
     import yaml
@@ -132,7 +133,7 @@ def object_path(resource, namespace=None, name=None, subresource=None):
 
 def connect(settings, pool_size=16):
     """Build a client from host + token + CA, or else a kubeconfig (path, text or mapping)."""
-    if not HAS_URLLIB3:
+    if URLLIB3_IMPORT_ERROR:
         raise TridentError("the urllib3 Python library is required")
     if settings.host and not settings.kubeconfig:
         context = _ssl_context(settings.ca_cert, None, None, settings.validate_certs)

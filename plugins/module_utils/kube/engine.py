@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import re
 from dataclasses import dataclass
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, live, planner
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge, record_deployed
@@ -24,7 +25,7 @@ SECRET_VALUE_PATH = re.compile(r"^(data|stringData|binaryData)(?=$|[.\[])")
 
 @dataclass
 class Options:
-    field_manager: str = "trident-gitops"
+    field_manager: str = FIELD_MANAGER
     force_conflicts: bool = True
     apply: bool = False
     check_mode: bool = False

@@ -9,8 +9,10 @@ from __future__ import annotations
 import glob
 import json
 import os
+import traceback
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
 
@@ -20,12 +22,11 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson impor
 try:
     import yaml
 
-    HAS_YAML = True
-except ImportError:  # reported by the module through missing_required_lib
+    YAML_IMPORT_ERROR = None
+except ImportError:  # reported by the module (common.deps.require)
     yaml = None
-    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SOPS_HINT = "SOPS-encrypted manifest: give decryption keys"
 

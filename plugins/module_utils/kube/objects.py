@@ -79,6 +79,15 @@ def secret_values(obj):
     return values
 
 
+def secret_object(spec, data, default_namespace):
+    """The Secret ``spec`` (name, namespace, type) holding ``data`` (a decrypted mapping) base64-encoded,
+    each value as its string form; built here so no encoded secret is ever a template result or a host variable."""
+    encoded = {str(key): base64.b64encode(str(value).encode("utf-8")).decode("ascii") for key, value in data.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "type": spec.get("type") or "Opaque",
+            "metadata": {"name": spec["name"], "namespace": spec.get("namespace") or default_namespace},
+            "data": encoded}
+
+
 def to_yaml(obj):
     """Readable text for a diff (key order kept, as the server returns it)."""
     return yaml.safe_dump(obj, default_flow_style=False, sort_keys=False)

@@ -1,16 +1,11 @@
-"""The kube_diff module's one entry point: parameters in, result dict out."""
+"""The kube_diff module's one entry point: a :class:`request.KubeDiffRequest` in, the result dict out."""
 
 from __future__ import annotations
 
-import os
 import time
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.helm.kustomize import has_helm_charts
-from ansible_collections.trident.gitops.plugins.module_utils.helm.service import (kustomize_from_params,
-                                                                                  render_from_params)
-from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PARENT_KINDS, ApplySet
-from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import connect
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
 from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import Options, reconcile
@@ -18,10 +13,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import (Document, Loaded,
                                                                                  add_kustomize_output, load_desired)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
-from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_object, secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
-
-DEFAULT_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "trident-gitops", "kube-discovery")
 
 
 def ignore_rules(specs):
@@ -42,94 +35,104 @@ def ignore_rules(specs):
     return rules, problems
 
 
-def run(params, check_mode=False, diff_mode=False, runner=None, decrypt=None, hide=None):
+def run(request, check_mode=False, diff_mode=False, runner=None, decrypt=None, hide=None):
     """Load, validate, compare and (unless check mode) converge; returns the module result.
 
     ``hide(values)`` receives every Secret value found in the desired objects as soon as they are
     read (the module registers them as no_log values, so they are scrubbed from any output).
     """
     started = time.monotonic()
-    if not (params.get("src") or params.get("kustomize") or params.get("definition") is not None
-            or params.get("helm")):
-        raise TridentError("give src, kustomize, definition or helm")
-    if params.get("prune") and not params.get("applyset"):
-        raise TridentError("prune needs applyset (the ApplySet parent that records what this run owns)")
     # A kustomization with helmCharts is built once the cluster is known: its charts render for it.
-    charted = bool(params.get("kustomize")) and has_helm_charts(params["kustomize"],
-                                                                (params.get("helm") or {}).get("repo_path"))
-    loaded = load_desired(params.get("src"), None if charted else params.get("kustomize"), params.get("definition"),
-                          runner, params.get("kubectl") or "kubectl", decrypt)
-    if charted and not params.get("helm"):
-        loaded.problems.append(f"{params['kustomize']}: the kustomization declares helmCharts: give the helm option "
-                               "(binary, chart_cache, repositories, repo_path); docs/helm.md")
-    if hide is not None:
-        hide([v for doc in loaded.documents for v in secret_values(doc.obj)])
-    rules, rule_problems = ignore_rules(params.get("ignore_differences"))
-    applyset = _applyset(params)
-    problems = loaded.problems + rule_problems
-    try:
-        client = connect(ConnectionSettings(params.get("kubeconfig"), params.get("context"), params.get("host"),
-                                            params.get("api_key"), params.get("ca_cert"),
-                                            params.get("validate_certs", True), params.get("request_timeout") or 60.0),
-                         pool_size=params.get("workers") or 8)
-        discovery = Discovery(client, params.get("discovery_cache", DEFAULT_CACHE)).load()
-    except TridentError as exc:
-        if problems:  # report the input's problems too, not only the connection's
-            raise _invalid(problems + [f"(kinds not checked: {exc.message})"]) from None
-        raise
+    charted = _declares_helm_charts(request)
+    documents, rules, problems = _load(request, charted, runner, decrypt, hide)
+    client, discovery = _connect(request, problems)
     skipped_hooks = []
-    if params.get("helm"):
-        skipped_hooks = _render_helm(params, discovery, runner, decrypt, hide, loaded, problems, charted)
-    checked = validate(loaded.documents, discovery, params.get("namespace") or "default", applyset)
+    if request.helm:
+        skipped_hooks = _render_helm(request, discovery, runner, decrypt, hide, documents, problems, charted)
+    checked = validate(documents, discovery, request.namespace, request.applyset)
     problems += checked.problems
     if problems:
         raise _invalid(problems)
-    options = Options(field_manager=params.get("field_manager") or "trident-gitops",
-                      force_conflicts=params.get("force_conflicts", True), apply=params.get("apply", False),
-                      check_mode=check_mode, prune=params.get("prune", False), applyset=applyset,
-                      ignore=tuple(rules), wait=params.get("wait", False),
-                      wait_timeout=params.get("wait_timeout") or 300, workers=params.get("workers") or 8,
-                      want_diff=diff_mode, record=_record(params))
-    schemas = Schemas(client, params.get("discovery_cache", DEFAULT_CACHE))
-    outcome = reconcile(checked.items, client, discovery, options, schemas)
+    options = Options(field_manager=request.field_manager, force_conflicts=request.force_conflicts,
+                      apply=request.apply, check_mode=check_mode, prune=request.prune, applyset=request.applyset,
+                      ignore=tuple(rules), wait=request.wait, wait_timeout=request.wait_timeout,
+                      workers=request.workers, want_diff=diff_mode, record=request.record)
+    outcome = reconcile(checked.items, client, discovery, options, Schemas(client, request.discovery_cache))
     result = {"changed": outcome.changed, "drift": outcome.drift, "summary": outcome.summary,
               "health": outcome.health, "recorded": outcome.recorded, "record_written": outcome.record_written,
               "stats": {"requests": client.requests_sent, "dry_runs": outcome.dry_runs,
                         "seconds": round(time.monotonic() - started, 3)}}
     if diff_mode:
         result["diff"] = outcome.diff
-    if params.get("helm"):
+    if request.helm:
         result["skipped_hooks"] = skipped_hooks
     return result
 
 
-def _render_helm(params, discovery, runner, decrypt, hide, loaded, problems, charted):
+def _declares_helm_charts(request):
+    """Whether the ``kustomize`` folder (or a local base or component) declares ``helmCharts``."""
+    if not request.kustomize:
+        return False
+    # Imported here for start-up cost: the helm code only for a kustomization.
+    from ansible_collections.trident.gitops.plugins.module_utils.helm.kustomize import has_helm_charts
+    return has_helm_charts(request.kustomize, (request.helm or {}).get("repo_path"))
+
+
+def _load(request, charted, runner, decrypt, hide):
+    """The desired documents (files, kustomize, definition, secrets), the ignore rules and the input's problems.
+    A ``charted`` kustomization is left for :func:`_render_helm`."""
+    loaded = load_desired(list(request.src), None if charted else request.kustomize, request.definition, runner,
+                          request.kubectl, decrypt)
+    if charted and not request.helm:
+        loaded.problems.append(f"{request.kustomize}: the kustomization declares helmCharts: give the helm option "
+                               "(binary, chart_cache, repositories, repo_path); docs/helm.md")
+    secrets, secret_problems = secret_documents(request.secrets, request.secret_data, request.namespace)
+    documents = loaded.documents + secrets
+    if hide is not None:
+        hide([v for doc in documents for v in secret_values(doc.obj)])
+    rules, rule_problems = ignore_rules(request.ignore_differences)
+    return documents, rules, loaded.problems + secret_problems + rule_problems
+
+
+def _connect(request, problems):
+    """The API client and the cluster's discovery; a connection failure also reports the input's problems."""
+    try:
+        client = connect(request.connection, pool_size=request.workers)
+        return client, Discovery(client, request.discovery_cache).load()
+    except TridentError as exc:
+        if problems:  # report the input's problems too, not only the connection's
+            raise _invalid(problems + [f"(kinds not checked: {exc.message})"]) from None
+        raise
+
+
+def _render_helm(request, discovery, runner, decrypt, hide, documents, problems, charted):
     """Render the ``helm`` option's releases (and the kustomization's helmCharts when ``charted``) for this
-    cluster and add the objects to ``loaded``; a release that fails is a problem (so nothing is applied).
+    cluster and add the objects to ``documents``; a release that fails is a problem (so nothing is applied).
     Returns the hooks left out."""
     if runner is None:
         raise TridentError("helm needs a command runner")
     resources = sorted({(r.api_version, r.kind) for r in discovery.resources.values()})
-    namespace = params.get("namespace") or "default"
-    skipped = _render_releases(params, discovery, resources, runner, decrypt, hide, loaded, problems)
+    skipped = _render_releases(request, discovery, resources, runner, decrypt, hide, documents, problems)
     if charted:
+        # Imported here for start-up cost: charts, HTTP and cryptography only for the helm option.
+        from ansible_collections.trident.gitops.plugins.module_utils.helm.service import kustomize_from_params
         try:
-            text, rendered = kustomize_from_params(params["helm"], params["kustomize"], params.get("kubectl") or
-                                                   "kubectl", namespace, discovery.server_version, resources, runner)
+            text, rendered = kustomize_from_params(request.helm, request.kustomize, request.kubectl, request.namespace,
+                                                   discovery.server_version, resources, runner)
         except TridentError as exc:
             problems.append(exc.message)
             return skipped
         built = Loaded()
-        add_kustomize_output(text, params["kustomize"], built, decrypt)
+        add_kustomize_output(text, request.kustomize, built, decrypt)
         if hide is not None:
             hide([v for doc in built.documents for v in secret_values(doc.obj)])
-        loaded.documents.extend(built.documents)
+        documents.extend(built.documents)
         problems.extend(built.problems)
         skipped += rendered.skipped_hooks
     return skipped
 
 
-def _render_releases(params, discovery, resources, runner, decrypt, hide, loaded, problems):
+def _render_releases(request, discovery, resources, runner, decrypt, hide, documents, problems):
     """env.yml's releases (the ``helm`` option's ``releases``); returns the hooks left out."""
 
     def namespaced(api_version, kind):
@@ -137,35 +140,32 @@ def _render_releases(params, discovery, resources, runner, decrypt, hide, loaded
         found = discovery.find(group, version, kind)
         return found.namespaced if found is not None else None
 
+    # Imported here for start-up cost: charts, HTTP and cryptography only for the helm option.
+    from ansible_collections.trident.gitops.plugins.module_utils.helm.service import render_from_params
     try:
-        rendered = render_from_params(params["helm"], params.get("namespace") or "default",
+        rendered = render_from_params(request.helm, request.namespace,
                                       discovery.server_version, resources, runner, decrypt, namespaced=namespaced)
     except TridentError as exc:
         problems.append(exc.message)
         return []
     if hide is not None:
         hide(list(rendered.sensitive) + [v for item in rendered.objects for v in secret_values(item.obj)])
-    loaded.documents.extend(Document(item.source, item.obj) for item in rendered.objects)
+    documents.extend(Document(item.source, item.obj) for item in rendered.objects)
     return rendered.skipped_hooks
 
 
-def _applyset(params):
-    spec = params.get("applyset")
-    if not spec:
-        return None
-    kind = spec.get("kind") or "Secret"
-    if kind not in PARENT_KINDS:
-        raise TridentError(f"applyset.kind must be one of {', '.join(sorted(PARENT_KINDS))}")
-    return ApplySet(spec["name"], spec.get("namespace") or params.get("namespace") or "default", kind)
-
-
-def _record(params):
-    record = params.get("record")
-    if not record:
-        return None
-    if not params.get("applyset"):
-        raise TridentError("record needs applyset: the deployed revision is kept on the ApplySet parent")
-    return record
+def secret_documents(secrets, secret_data, namespace):
+    """The ``secrets`` option's Secrets, made of the decrypted mappings in ``secret_data``, as documents, and the
+    problems: one that names no decrypted mapping (named by Secret and key, never by value)."""
+    documents, problems = [], []
+    for index, spec in enumerate(secrets):
+        source = f"secrets[{index}] ({spec['name']})"
+        found = secret_data.get(spec["from"])
+        if isinstance(found, dict):
+            documents.append(Document(source, secret_object(spec, found, namespace)))
+        else:
+            problems.append(f"{source}: no decrypted SOPS file named {spec['from']!r} holds a mapping")
+    return documents, problems
 
 
 def _invalid(problems):

@@ -11,19 +11,6 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import Ke
 from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import from_data
 
 
-# The options of the trident.gitops.sops doc fragment, for every module that decrypts.
-KEY_ARGUMENT_SPEC = dict(
-    age_keys=dict(type="str", no_log=True),
-    age_key_file=dict(type="path"),
-    age_ssh_private_key_file=dict(type="path"),
-    gnupg_home=dict(type="path"),
-    pgp_private_keys=dict(type="list", elements="str", no_log=True),
-    use_environment=dict(type="bool", default=True),
-    verify_mac=dict(type="bool", default=True),
-    sops_binary=dict(type="str", default="sops"),
-)
-
-
 def key_options(params):
     """KeyOptions from module/lookup options (the shared doc fragment's names)."""
     return KeyOptions(

@@ -16,6 +16,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import interruptible
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write, private_tempdir
@@ -23,7 +24,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.lock import 
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, mask_outputs, parse_plan
 
-DEFAULT_STATE_ROOT = os.path.join("~", ".cache", "trident-gitops", "terraform")
+DEFAULT_STATE_ROOT = os.path.join(CACHE_DIR, "terraform")
 # The private folder of one run in the state dir: var files, backend settings, the plan file.
 RUN_PREFIX = ".run-"
 # The private folder of the plan phase=plan saves for phase=apply (it may hold secrets). A fixed name, not a

@@ -43,7 +43,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth  # noqa: E402
 from ansible_collections.trident.gitops.plugins.module_utils.git.refs import BRANCH  # noqa: E402
 from ansible_collections.trident.gitops.plugins.module_utils.git.source import SyncRequest, sync  # noqa: E402
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import split_credentials  # noqa: E402
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.fetch import split_credentials  # noqa: E402
 from ansible_collections.trident.gitops.plugins.plugin_utils.push_events import (  # noqa: E402
     Coalescer, PayloadError, authenticate, changed_environments, parse_push, source_settings)
 

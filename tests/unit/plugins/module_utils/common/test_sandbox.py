@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox, confine
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import (
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import (
     BrokenEnvironment, describe_environment, describe_repository)
 
 SECRET = "controller-secret-content"

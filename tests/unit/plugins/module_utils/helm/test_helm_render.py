@@ -10,7 +10,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.helm.render import 
     cluster_capabilities,
     render_releases,
 )
-from ansible_collections.trident.gitops.plugins.module_utils.helm.service import HELM_OPTION, render_from_params
+from ansible_collections.trident.gitops.plugins.module_utils.helm.service import render_from_params
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
 
 OUTPUT = """---

@@ -97,7 +97,7 @@ def test_only_kubeconfig_credentials_are_secret():
 
 def test_no_log_suboptions_are_secret_too():
     """helm.repositories[].password: a no_log suboption inside a list of dicts inside a dict."""
-    from ansible_collections.trident.gitops.plugins.module_utils.helm.service import HELM_OPTION
+    from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION
     from ansible_collections.trident.gitops.plugins.module_utils.kube.client import module_secret_values
 
     helm = {"repo_path": "/repo", "repositories": [{"url": "https://charts.example", "username": "bot",

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import (
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import (
     BrokenEnvironment, describe_environment, describe_repository, list_environments, validate_settings)
 
 

@@ -1,7 +1,7 @@
 """One set of git credentials: what the inventory was given becomes the TRIDENT_GIT_* the modules read."""
 
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.fetch import share_credentials, split_credentials
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.fetch import share_credentials, split_credentials
 
 
 def test_options_and_url_credentials_are_shared_without_overriding_the_environment():

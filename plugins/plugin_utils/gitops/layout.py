@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES, STEPS
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
@@ -24,11 +25,9 @@ except ImportError:  # reported by load_settings, so importing this module never
 
 ENV_FILE = "env.yml"
 ENVIRONMENTS_DIR = "environments"
-STEPS = ("source", "secrets", "terraform", "kubernetes")
 KUBECONFIG_NAMES = ("kubeconfig.yaml", "kubeconfig.yml", "kubeconfig.sops.yaml", "kubeconfig.sops.yml")
 MANIFEST_DIRS = ("yaml", "manifests")
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 SECRETS_DIR = "secrets"
 SECRET_FORMATS = {"yaml": "yaml", "yml": "yaml", "json": "json", "env": "dotenv", "ini": "ini"}
 _SECRET_NAME = re.compile(r"^(?P<name>.+)\.sops\.(?P<ext>yaml|yml|json|env|ini)$")

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import describe_environment
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import describe_environment
 
 RELEASE = {"name": "web", "chart": {"path": "../../charts/web"}, "values": {"replicas": 2}}
 

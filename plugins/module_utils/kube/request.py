@@ -1,0 +1,121 @@
+"""kube_diff's options, once: the argument spec (where every default lives) and the typed request built from
+the validated parameters, the one value :func:`run.run` reads. Callers outside a module (tests, benchmarks)
+get the same defaults and rules through :func:`validated_request`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR, FIELD_MANAGER
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION
+from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings
+from ansible_collections.trident.gitops.plugins.module_utils.sops.options import KEY_ARGUMENT_SPEC
+
+IGNORE_RULE = dict(
+    group=dict(type="str"), kind=dict(type="str"), name=dict(type="str"), namespace=dict(type="str"),
+    json_pointers=dict(type="list", elements="str", default=[]),
+    managed_fields_managers=dict(type="list", elements="str", default=[]),
+)
+
+ARGUMENT_SPEC = dict(
+    src=dict(type="list", elements="path"),
+    kustomize=dict(type="path"),
+    definition=dict(type="raw"),
+    helm=HELM_OPTION,
+    # No default for src and secrets: required_one_of counts the options that are set. The Secrets' names and
+    # sources only; their values come in secret_data.
+    secrets=dict(type="list", elements="dict", no_log=False, options={
+        "name": dict(type="str", required=True), "namespace": dict(type="str"),
+        "type": dict(type="str", default="Opaque"), "from": dict(type="str", required=True)}),
+    secret_data=dict(type="dict", default={}, no_log=True),
+    namespace=dict(type="str", default="default"),
+    kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    ca_cert=dict(type="str", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    validate_certs=dict(type="bool", default=True, aliases=["verify_ssl"],
+                        fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+    request_timeout=dict(type="float", default=60),
+    field_manager=dict(type="str", default=FIELD_MANAGER),
+    force_conflicts=dict(type="bool", default=True),
+    apply=dict(type="bool", default=False),
+    prune=dict(type="bool", default=False),
+    applyset=dict(type="dict", options=dict(
+        name=dict(type="str", required=True), namespace=dict(type="str"),
+        kind=dict(type="str", choices=["Secret", "ConfigMap"], default="Secret"))),
+    record=dict(type="dict", options=dict(revision=dict(type="str", required=True),
+                                          tree=dict(type="str", required=True))),
+    ignore_differences=dict(type="list", elements="dict", default=[], options=IGNORE_RULE),
+    wait=dict(type="bool", default=False),
+    wait_timeout=dict(type="float", default=300),
+    workers=dict(type="int", default=8),
+    discovery_cache=dict(type="path", default=f"{CACHE_DIR}/kube-discovery"),
+    kubectl=dict(type="path", default="kubectl"),
+    **KEY_ARGUMENT_SPEC,
+)
+
+RULES = dict(
+    required_one_of=[("src", "kustomize", "definition", "helm", "secrets")],
+    required_if=[("prune", True, ("applyset",))],
+    required_by={"record": "applyset"},
+)
+
+
+@dataclass(frozen=True)
+class KubeDiffRequest:
+    """What one kube_diff task asks for (validated options; see the module's documentation)."""
+
+    src: tuple
+    kustomize: str | None
+    definition: object
+    helm: dict | None
+    secrets: tuple
+    secret_data: dict
+    namespace: str
+    connection: ConnectionSettings
+    field_manager: str
+    force_conflicts: bool
+    apply: bool
+    prune: bool
+    applyset: ApplySet | None
+    record: dict | None
+    ignore_differences: tuple
+    wait: bool
+    wait_timeout: float
+    workers: int
+    discovery_cache: str
+    kubectl: str
+
+    @classmethod
+    def from_params(cls, params):
+        """The request of parameters validated against :data:`ARGUMENT_SPEC`."""
+        applyset = params["applyset"]
+        return cls(
+            src=tuple(params["src"] or ()), kustomize=params["kustomize"], definition=params["definition"],
+            helm=params["helm"], secrets=tuple(params["secrets"] or ()), secret_data=params["secret_data"],
+            namespace=params["namespace"],
+            connection=ConnectionSettings(params["kubeconfig"], params["context"], params["host"], params["api_key"],
+                                          params["ca_cert"], params["validate_certs"], params["request_timeout"]),
+            field_manager=params["field_manager"], force_conflicts=params["force_conflicts"], apply=params["apply"],
+            prune=params["prune"],
+            applyset=ApplySet(applyset["name"], applyset["namespace"] or params["namespace"], applyset["kind"])
+            if applyset else None,
+            record=params["record"],
+            ignore_differences=tuple(params["ignore_differences"]), wait=params["wait"],
+            wait_timeout=params["wait_timeout"], workers=params["workers"],
+            discovery_cache=params["discovery_cache"], kubectl=params["kubectl"])
+
+
+def validated_request(params):
+    """The request of raw ``params`` with the argument spec's defaults, types and rules applied, as AnsibleModule
+    would; for callers that are not a module (tests, benchmarks)."""
+    result = ArgumentSpecValidator(ARGUMENT_SPEC, **RULES).validate(params)
+    if result.error_messages:
+        raise TridentError("; ".join(result.error_messages))
+    return KubeDiffRequest.from_params(result.validated_parameters)
