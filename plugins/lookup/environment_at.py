@@ -40,6 +40,17 @@ options:
     description: Make the copy and describe the environment; false returns the folder's tree only.
     type: bool
     default: true
+  trusted_keys:
+    description:
+      - The environment's own signers (C(env.yml) C(trusted_keys), fingerprints or armored public keys). When given,
+        every commit that changes the environment's folder after O(since) up to the commit must be signed by one of
+        them, or the lookup fails naming the commit; without O(since) the commit itself is checked.
+    type: list
+    elements: str
+    default: []
+  since:
+    description: The commit the environment runs now (its recorded revision), for O(trusted_keys).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -66,6 +77,10 @@ _raw:
     variables:
       description: The environment's C(trident_env_*) variables described from the copy (empty without O(materialise)).
       type: dict
+    signers:
+      description: With O(trusted_keys), the signer (fingerprint, uid, signing_key) of each commit checked.
+      type: list
+      elements: dict
 """
 
 import os
@@ -76,7 +91,8 @@ from ansible.plugins.lookup import LookupBase
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import CREDENTIAL_ENV, GitAuth, git_environment
-from ansible_collections.trident.gitops.plugins.module_utils.git.snapshot import folder_tree, materialise
+from ansible_collections.trident.gitops.plugins.module_utils.git.snapshot import (
+    folder_tree, materialise, verify_folder_signers)
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.layout import describe_environment
 
 # The run's order comes from the branch the inventory read, not from the older revision.
@@ -90,16 +106,20 @@ def git_runner(checkout: str) -> CommandRunner:
     return CommandRunner(env={**os.environ, **git_environment(auth, origin, os.environ)}, redact=auth.secrets)
 
 
-def environment_at(revision: str, checkout: str, env_dir: str, cache_dir: str, make_copy: bool) -> dict:
+def environment_at(revision: str, checkout: str, env_dir: str, options: dict) -> dict:
     runner = git_runner(checkout)
-    tree = folder_tree(runner, checkout, revision, env_dir)
-    if not make_copy:
-        return {"revision": revision, "tree": tree, "path": None, "variables": {}}
-    root = materialise(runner, checkout, revision, cache_dir)
-    if tree is None:
+    found = {"revision": revision, "tree": folder_tree(runner, checkout, revision, env_dir), "path": None,
+             "variables": {}, "signers": []}
+    if options["trusted_keys"]:
+        found["signers"] = verify_folder_signers(runner, checkout, options["since"] or None, revision, env_dir,
+                                                 tuple(options["trusted_keys"]))
+    if not options["materialise"]:
+        return found
+    root = materialise(runner, checkout, revision, options["cache_dir"])
+    if found["tree"] is None:
         raise TridentError(f"{env_dir}: not in the repository at {revision}")
     variables = describe_environment(os.path.join(root, env_dir), root).variables()
-    return {"revision": revision, "tree": tree, "path": root,
+    return {**found, "path": root,
             "variables": {key: value for key, value in variables.items() if key not in ORDER_VARIABLES}}
 
 
@@ -107,7 +127,8 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         try:
-            return [environment_at(str(term), self.get_option("checkout"), self.get_option("env_dir"),
-                                   self.get_option("cache_dir"), self.get_option("materialise")) for term in terms]
+            options = {name: self.get_option(name) for name in ("cache_dir", "materialise", "trusted_keys", "since")}
+            return [environment_at(str(term), self.get_option("checkout"), self.get_option("env_dir"), options)
+                    for term in terms]
         except TridentError as exc:
-            raise AnsibleLookupError(f"environment {self.get_option('env_dir')} at {terms}: {exc.message}") from None
+            raise AnsibleLookupError(f"{self.get_option('env_dir')} at {', '.join(map(str, terms))}: {exc.message}") from None

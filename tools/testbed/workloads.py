@@ -88,8 +88,10 @@ class WorkloadControllers:
         plane = self.plane
         # Controllers act with the admin credentials of the kubeconfig (no per-controller accounts, no
         # legacy token Secrets); the CA goes into every namespace's kube-root-ca.crt ConfigMap.
+        # kwok nodes are simulated: on a busy machine their lease renewals lag past the default 50 s grace
+        # period, the node lifecycle controller marks every pod NotReady and no Deployment is Healthy again.
         return [f"--root-ca-file={plane.ca_file}", "--use-service-account-credentials=false",
-                "--cluster-name=trident-test"]
+                "--cluster-name=trident-test", "--node-monitor-grace-period=1h"]
 
     def _start_kwok(self):
         plane, port = self.plane, free_port()

@@ -19,7 +19,9 @@ import tarfile
 import tempfile
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.files import private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.git.refs import is_sha
+from ansible_collections.trident.gitops.plugins.module_utils.git.signature import TrustedKeys
 
 
 def _git(runner, checkout, *args, binary_output=False, check=False):
@@ -77,3 +79,40 @@ def materialise(runner, checkout: str, revision: str, cache_dir: str) -> str:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def folder_commits(runner, checkout: str, since: str | None, until: str, folder: str) -> list:
+    """Commits that change ``folder`` from ``since`` (excluded) to ``until``; without ``since``, ``until`` alone.
+
+    A shallow checkout lacks the range: its history is fetched from origin first (``--unshallow``).
+    """
+    until = check_revision(until)
+    ensure_commit(runner, checkout, until)
+    if since is None:
+        return [until]
+    since = check_revision(since)
+    if os.path.exists(os.path.join(checkout, ".git", "shallow")):
+        result = _git(runner, checkout, "fetch", "--quiet", "--no-tags", "--unshallow", "origin")
+        if result.rc != 0:
+            raise TridentError(f"cannot fetch the history of {checkout} from its origin: "
+                               f"{runner.scrub(result.stderr.strip())}")
+    ensure_commit(runner, checkout, since)
+    listed = _git(runner, checkout, "rev-list", f"{since}..{until}", "--", folder.strip("/") + "/", check=True)
+    return listed.stdout.split()
+
+
+def verify_folder_signers(runner, checkout: str, since: str | None, until: str, folder: str,
+                          trusted_keys: tuple) -> list:
+    """Signers of every commit of :func:`folder_commits`; the first one not signed by ``trusted_keys`` is refused.
+
+    A folder whose content does not change (the same tree at both ends: a change and its revert) needs no signer.
+    """
+    if since and folder_tree(runner, checkout, since, folder) == folder_tree(runner, checkout, until, folder):
+        return []
+    commits = folder_commits(runner, checkout, since, until, folder)
+    if not commits:
+        return []
+    with private_tempdir(prefix="trident-gpg-") as home:
+        keys = TrustedKeys(runner, home, trusted_keys)
+        return [keys.verify(runner, checkout, "commit", sha, f"commit {sha} (it changes {folder})").as_dict()
+                for sha in commits]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
+from ansible_collections.trident.gitops.plugins.module_utils.git.signature import split_trusted_keys
 from ansible_collections.trident.gitops.plugins.module_utils.gitops.order import (
     assign_waves, check_dependencies, dependencies)
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
@@ -59,6 +60,7 @@ SETTINGS = {
     "vars": (dict, ()),  # further host variables, set as they are
     "depends_on": (list, ()),  # environments that reconcile before this one in a run (docs/promotion.md)
     "promote_from": (str, ()),  # the environment whose Healthy revision this one moves to (docs/promotion.md)
+    "trusted_keys": (list, ()),  # who may sign commits that change this environment's folder (docs/promotion.md)
 }
 # env.yml's `vars` become host variables; names with these prefixes steer Ansible itself (connection,
 # interpreter), the inventory's own variables or the roles, whose paths and programs are the controller's.
@@ -179,6 +181,12 @@ def _check_items(settings: dict, source: str) -> None:
             if not isinstance(path, str):
                 raise TridentError(f"{source}: key '{key}': {path!r} is not a path")
     parse_releases(settings.get("helm_releases"), source, settings.get("namespace", ""))
+    if not all(isinstance(key, str) for key in settings.get("trusted_keys", [])):
+        raise TridentError(f"{source}: key 'trusted_keys': every entry is a fingerprint or an armored public key")
+    try:
+        split_trusted_keys(settings.get("trusted_keys", []))
+    except TridentError as exc:
+        raise TridentError(f"{source}: key 'trusted_keys': {exc.message}") from None
     for name in settings.get("vars", {}):
         if not isinstance(name, str) or not _GROUP_NAME.match(name):
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
