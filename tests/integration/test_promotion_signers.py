@@ -37,8 +37,8 @@ def failed(run):
             for host, counts in run.stats.items() if counts.get("failures")}
 
 
-def test_a_change_to_prod_signed_by_a_non_ops_key_is_refused_and_prod_stays(git_server, control_plane, gnupg_home,
-                                                                           tmp_path):
+def test_a_change_to_prod_signed_by_a_non_ops_key_is_refused_and_prod_stays(
+        git_server, control_plane, gnupg_home, tmp_path):
     ops, developer = gnupg_home.keys[0], gnupg_home.keys[1]
     repo = SignedRepo(git_server, f"signers-{tmp_path.name}", tmp_path / "repo", gnupg_home)
     suffix = tmp_path.name[-6:].lower().replace("_", "-")
