@@ -21,10 +21,12 @@ TIMEOUT = 240  # seconds for a rollout; the machine may be busy
 
 
 def web(ns, release, pod_state=None):
+    """A Deployment; with ``pod_state`` its pods are held in that state and its rollout is soon Degraded."""
     annotations = {"release": release, **({POD_STATE: pod_state} if pod_state else {})}
+    deadline = {"progressDeadlineSeconds": 5} if pod_state else {}
     return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
             {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
-             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, **deadline,
                       "template": {"metadata": {"labels": {"app": "web"}, "annotations": annotations},
                                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}]
 
