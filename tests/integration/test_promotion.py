@@ -92,14 +92,14 @@ def run_until_promoted(story, release, attempts=4):
     On a busy machine a kwok node may miss heartbeats and staging's pod turn unavailable again between
     the wait and the run: then that run must hold prod back, and the next attempt tries again.
     """
-    for _ in range(attempts):
+    for attempt in range(1, attempts + 1):
         story.wait_for("staging", HEALTHY)
         run = story.run()
         staging = run.report["environments"]["staging"]["health"]
         assert (story.release("prod") == release) == (staging == HEALTHY), (staging, promotion_items(run, "prod"))
         if staging == HEALTHY:
             return run
-        assert promotion_items(run, "prod")[0]["reason"].startswith("waiting for staging to be Healthy")
+        assert promotion_items(run, "prod")[0]["reason"].startswith("waiting for staging to be Healthy"), attempt
     raise AssertionError(f"staging never reported Healthy in {attempts} runs")
 
 

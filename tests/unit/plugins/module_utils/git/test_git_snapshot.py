@@ -44,7 +44,7 @@ def history(tmp_path):
 
 
 def test_an_old_revision_is_fetched_into_a_shallow_checkout_and_copied_outside_it(history, tmp_path):
-    _, checkout, first, second = history
+    checkout, first = history[1], history[2]
     runner = CommandRunner()
     copy = materialise(runner, str(checkout), first, str(tmp_path / "cache"))
     assert copy == str(tmp_path / "cache" / first)
@@ -68,20 +68,20 @@ def test_folder_trees_tell_whether_a_folder_changed(history):
 
 @pytest.mark.parametrize("revision", ["main", "abc123", "--upload-pack=x", "0" * 39])
 def test_only_full_commit_shas_are_revisions(history, tmp_path, revision):
-    _, checkout, _, _ = history
+    checkout = history[1]
     with pytest.raises(TridentError, match="is not a full commit SHA"):
         materialise(CommandRunner(), str(checkout), revision, str(tmp_path / "cache"))
 
 
 def test_an_unknown_commit_is_an_error_naming_it(history, tmp_path):
-    _, checkout, _, _ = history
+    checkout = history[1]
     with pytest.raises(TridentError, match=f"commit {'1' * 40} is not in the checkout"):
         materialise(CommandRunner(), str(checkout), "1" * 40, str(tmp_path / "cache"))
     assert not (tmp_path / "cache" / ("1" * 40)).exists()
 
 
 def test_a_link_leading_outside_is_refused_and_nothing_is_left(history, tmp_path):
-    origin, checkout, _, _ = history
+    origin, checkout = history[0], history[1]
     bad = commit(origin, {"environments/prod/yaml/leak.yaml": ("link", "/etc/passwd")}, "leak")
     with pytest.raises(TridentError, match="environments/prod/yaml/leak.yaml leads outside the repository"):
         materialise(CommandRunner(), str(checkout), bad, str(tmp_path / "cache"))
