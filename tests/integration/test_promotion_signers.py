@@ -87,3 +87,35 @@ def test_a_change_to_prod_signed_by_a_non_ops_key_is_refused_and_prod_stays(
     run = run_gitops("reconcile", inventory, tmp_path, extra_vars=extra)
     assert run.rc == 0, run.explain()
     assert (value("dev"), value("prod")) == ("v2", "v1")
+
+
+def test_a_pin_holds_an_environment_at_a_commit_and_is_drift_until_removed(git_server, control_plane, tmp_path):
+    repo = GitOpsRepo(git_server, f"pin-{tmp_path.name}", tmp_path / "repo")
+    ns = f"pin-{tmp_path.name[-6:].lower().replace('_', '-')}"
+    repo.write("environments/web/kubeconfig.yaml", kubeconfig_text(control_plane))
+    repo.write("environments/web/env.yml", yaml.safe_dump({"namespace": ns}))
+    repo.write("environments/web/yaml/app.yaml", config_map(ns, "v1"))
+    good = repo.push("v1")
+    repo.write("environments/web/yaml/app.yaml", config_map(ns, "v2"))
+    bad = repo.push("v2")
+    inventory = write_inventory(tmp_path / "inventory", repo.url, tmp_path / "inventory-cache")
+    extra = {**isolated_vars(tmp_path), "reconcile_record_dir": str(tmp_path / "records")}
+    kube = client(control_plane)
+
+    def run(playbook, pin=None):
+        result = run_gitops(playbook, inventory, tmp_path, extra_vars={**extra, **({"reconcile_pin": pin} if pin else {})})
+        assert result.rc == 0, result.explain()
+        return result
+
+    def value():
+        return kube.request("GET", f"/api/v1/namespaces/{ns}/configmaps/app")["data"]["value"]
+
+    assert run("reconcile").changed_hosts() == ["web"] and value() == "v2"
+    pinned = run("reconcile", {"web": good})
+    assert value() == "v1" and pinned.items("web", "promotion") == [
+        {"revision": good, "branch": bad, "reason": f"pinned to {good} by reconcile_pin; the branch is at {bad}"}]
+    # While pinned, the environment is drift from the branch in check mode, and a reconcile keeps it pinned.
+    assert run("drift", {"web": good}).changed_hosts() == ["web"]
+    assert run("reconcile", {"web": good}).changed_hosts() == [] and value() == "v1"
+    unpinned = run("reconcile")
+    assert value() == "v2" and unpinned.items("web", "promotion") == []
