@@ -1,12 +1,15 @@
 """env.yml trusted_keys through the reconcile playbook (issue 18, docs/promotion.md): prod takes changes
 to its folder only when every commit that changes it is signed by an ops key; the others go on."""
 
+import base64
+
 import pytest
 import yaml
 
 from kube_support import client
 from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, run_gitops, write_inventory
 from testbed.gitserver import git
+from testbed.sops import sops
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ApiError
 
 pytestmark = pytest.mark.slow
@@ -89,26 +92,38 @@ def test_a_change_to_prod_signed_by_a_non_ops_key_is_refused_and_prod_stays(
     assert (value("dev"), value("prod")) == ("v2", "v1")
 
 
-def test_a_pin_holds_an_environment_at_a_commit_and_is_drift_until_removed(git_server, control_plane, tmp_path):
+def test_a_pin_holds_an_environment_at_a_commit_and_is_drift_until_removed(git_server, control_plane, age_key,
+                                                                         tmp_path):
     repo = GitOpsRepo(git_server, f"pin-{tmp_path.name}", tmp_path / "repo")
     ns = f"pin-{tmp_path.name[-6:].lower().replace('_', '-')}"
     repo.write("environments/web/kubeconfig.yaml", kubeconfig_text(control_plane))
-    repo.write("environments/web/env.yml", yaml.safe_dump({"namespace": ns}))
-    repo.write("environments/web/yaml/app.yaml", config_map(ns, "v1"))
-    good = repo.push("v1")
-    repo.write("environments/web/yaml/app.yaml", config_map(ns, "v2"))
-    bad = repo.push("v2")
+    # A Secret from a SOPS file: the pinned revision is planned again (decrypt, Secret objects) before it applies.
+    repo.write("environments/web/env.yml", yaml.safe_dump(
+        {"namespace": ns, "vars": {"kubernetes_secrets": [{"name": "app", "from": "app"}]}}))
+
+    def commit(release):
+        repo.write("environments/web/yaml/app.yaml", config_map(ns, release))
+        secret = repo.write("environments/web/secrets/app.sops.yaml", f"release: {release}\n")
+        secret.write_bytes(sops("--encrypt", "--age", age_key.public, "--input-type", "yaml", "--output-type", "yaml",
+                                str(secret)))
+        return repo.push(release)
+
+    good, bad = commit("v1"), commit("v2")
     inventory = write_inventory(tmp_path / "inventory", repo.url, tmp_path / "inventory-cache")
     extra = {**isolated_vars(tmp_path)}
     kube = client(control_plane)
 
     def run(playbook, pin=None):
-        result = run_gitops(playbook, inventory, tmp_path, extra_vars={**extra, **({"reconcile_pin": pin} if pin else {})})
+        result = run_gitops(playbook, inventory, tmp_path, env={"SOPS_AGE_KEY_FILE": str(age_key.path)},
+                            extra_vars={**extra, **({"reconcile_pin": pin} if pin else {})})
         assert result.rc == 0, result.explain()
         return result
 
     def value():
-        return kube.request("GET", f"/api/v1/namespaces/{ns}/configmaps/app")["data"]["value"]
+        config = kube.request("GET", f"/api/v1/namespaces/{ns}/configmaps/app")["data"]["value"]
+        secret = base64.b64decode(kube.request("GET", f"/api/v1/namespaces/{ns}/secrets/app")["data"]["release"])
+        assert secret.decode() == config, (config, secret)
+        return config
 
     assert run("reconcile").changed_hosts() == ["web"] and value() == "v2"
     pinned = run("reconcile", {"web": good})
