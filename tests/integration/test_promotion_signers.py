@@ -92,8 +92,8 @@ def test_a_change_to_prod_signed_by_a_non_ops_key_is_refused_and_prod_stays(
     assert (value("dev"), value("prod")) == ("v2", "v1")
 
 
-def test_a_pin_holds_an_environment_at_a_commit_and_is_drift_until_removed(git_server, control_plane, age_key,
-                                                                         tmp_path):
+def test_a_pin_holds_an_environment_at_a_commit_and_is_drift_until_removed(
+        git_server, control_plane, age_key, tmp_path):
     repo = GitOpsRepo(git_server, f"pin-{tmp_path.name}", tmp_path / "repo")
     ns = f"pin-{tmp_path.name[-6:].lower().replace('_', '-')}"
     repo.write("environments/web/kubeconfig.yaml", kubeconfig_text(control_plane))
