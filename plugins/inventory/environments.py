@@ -28,6 +28,12 @@ description:
     otherwise: C(namespace), C(prune), C(kube_context), C(terraform_binary), C(terraform_workspace),
     C(terraform_vars), C(terraform_var_files), C(terraform_backend_config), C(allow_destroy).
     C(tags) become groups; C(vars) (a mapping) are set as host variables as they are."
+  - "Order (docs/promotion.md): C(env.yml) C(depends_on) (a list of environments) and C(promote_from) (one
+    environment, implied as a dependency) put each environment into a group C(trident_wave_<n>), n from 0 to 4:
+    wave 0 depends on nothing, wave n on environments of earlier waves. The playbooks reconcile one wave after the
+    other, the environments of one wave in parallel. C(trident_env_depends_on) lists the dependencies,
+    C(trident_env_wave) is n. An unknown environment, a dependency on itself, a cycle or a chain deeper than five
+    waves makes the environment a failing host naming its C(env.yml)."
   - When the repository was fetched, C(trident_env_repo) (the URL without credentials),
     C(trident_env_version) and C(trident_env_commit) are set too.
   - Values read from the repository are never templated (they are data, not trusted Jinja).
@@ -160,6 +166,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.git.auth import Git
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.fetch import (
     display_url, fetch_repository, share_credentials, split_credentials)
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import BrokenEnvironment, describe_repository
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.order import MAX_WAVES
 
 try:
     from ansible.template import trust_as_template
@@ -173,6 +180,8 @@ CONTROLLER_PYTHON = "{{ ansible_playbook_python }}"
 # Environments run on the controller. Pipelining keeps module arguments (secrets among them) out of
 # AnsiballZ files in ~/.ansible/tmp: they go to the module's stdin instead.
 HOST_SETTINGS = {"ansible_connection": "local", "ansible_pipelining": True}
+# reconcile.yml and drift.yml run one play per wave group, in order (env.yml depends_on, docs/promotion.md).
+WAVE_GROUP_PREFIX = "trident_wave_"
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -190,6 +199,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         except TridentError as exc:
             raise AnsibleParserError(f"trident.gitops.environments ({path}): {exc.message}") from None
         common = self.inventory.add_group(self.get_option("group"))
+        # Every wave group exists, empty or not, so the playbooks' per-wave host patterns always match a group.
+        waves = [self.inventory.add_group(f"{WAVE_GROUP_PREFIX}{wave}") for wave in range(MAX_WAVES)]
         hosts = {self.get_option("host_prefix") + env.name for env in environments}
         for env in environments:
             host = self.inventory.add_host(self.get_option("host_prefix") + env.name, group=common)
@@ -203,6 +214,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 continue
             for warning in env.warnings:
                 self.display.warning(f"environment {env.name}: {warning}")
+            self.inventory.add_child(waves[env.wave], host)
             self._add_groups(path, env, host, hosts, variables)
 
     def _add_groups(self, path, env, host, hosts, variables):

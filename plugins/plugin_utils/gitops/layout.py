@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES, STEPS
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
+from ansible_collections.trident.gitops.plugins.module_utils.git.signature import split_trusted_keys
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.order import (
+    assign_waves, check_dependencies, dependencies)
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
 
 try:
@@ -54,6 +57,9 @@ SETTINGS = {
     "allow_destroy": (bool, ()),
     "helm_releases": (list, ()),  # Helm releases rendered with the manifests (docs/helm.md)
     "vars": (dict, ()),  # further host variables, set as they are
+    "depends_on": (list, ()),  # environments that reconcile before this one in a run (docs/promotion.md)
+    "promote_from": (str, ()),  # the environment whose Healthy revision this one moves to (docs/promotion.md)
+    "trusted_keys": (list, ()),  # who may sign commits that change this environment's folder (docs/promotion.md)
 }
 # env.yml's `vars` become host variables; names with these prefixes steer Ansible itself (connection,
 # interpreter), the inventory's own variables or the roles, whose paths and programs are the controller's.
@@ -64,7 +70,7 @@ REPOSITORY_ROLE_VARS = frozenset({
     "kubernetes_workers", "terraform_parallelism", "terraform_lock_timeout", "terraform_secret_vars",
     "reconcile_steps"})
 # Settings that describe layout are resolved into the layout fields rather than passed through.
-_LAYOUT_SETTINGS = ("tags", "kubeconfig", "manifests", "vars")
+_LAYOUT_SETTINGS = ("tags", "kubeconfig", "manifests", "vars", "depends_on")
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Environment:
     manifest_files: tuple = ()
     secrets: tuple = ()
     warnings: tuple = ()
+    wave: int = 0  # the play of the run this environment reconciles in (gitops/order.py)
 
     @property
     def relpath(self):
@@ -98,6 +105,10 @@ class Environment:
     @property
     def tags(self):
         return list(self.settings.get("tags", []))
+
+    @property
+    def depends_on(self):
+        return dependencies(self.settings)
 
     @property
     def steps(self):
@@ -125,6 +136,8 @@ class Environment:
             f"{prefix}manifests_kind": self.manifests_kind,
             f"{prefix}manifest_files": list(self.manifest_files),
             f"{prefix}secrets": [{"path": s.path, "name": s.name, "format": s.format} for s in self.secrets],
+            f"{prefix}depends_on": self.depends_on,
+            f"{prefix}wave": self.wave,
         }
         for key, value in self.settings.items():
             if key not in _LAYOUT_SETTINGS:
@@ -167,6 +180,12 @@ def _check_items(settings: dict, source: str) -> None:
             if not isinstance(path, str):
                 raise TridentError(f"{source}: key '{key}': {path!r} is not a path")
     parse_releases(settings.get("helm_releases"), source, settings.get("namespace", ""))
+    if not all(isinstance(key, str) for key in settings.get("trusted_keys", [])):
+        raise TridentError(f"{source}: key 'trusted_keys': every entry is a fingerprint or an armored public key")
+    try:
+        split_trusted_keys(settings.get("trusted_keys", []))
+    except TridentError as exc:
+        raise TridentError(f"{source}: key 'trusted_keys': {exc.message}") from None
     for name in settings.get("vars", {}):
         if not isinstance(name, str) or not _GROUP_NAME.match(name):
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
@@ -382,4 +401,23 @@ def describe_repository(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR
             described.append(describe_environment(os.path.join(repo_path, environments_dir, name), repo_path))
         except TridentError as exc:
             described.append(BrokenEnvironment(name, f"{environments_dir}/{name}", f"environment {name}: {exc.message}"))
-    return described
+    return order_environments(described)
+
+
+def order_environments(described: list) -> list:
+    """Give each environment its wave; one that cannot be ordered becomes a :class:`BrokenEnvironment`."""
+    known = {env.name for env in described}
+    readable = [env for env in described if isinstance(env, Environment)]
+    sources = {env.name: f"{env.relpath}/{ENV_FILE}" for env in readable}
+    errors = {env.name: check_dependencies(env.name, env.settings, known, sources[env.name]) for env in readable}
+    graph = {env.name: env.depends_on for env in readable if not errors[env.name]}
+    waves, cycles = assign_waves(graph, sources)
+    errors.update(cycles)
+    result = []
+    for env in described:
+        if isinstance(env, Environment) and errors.get(env.name):
+            env = BrokenEnvironment(env.name, env.relpath, f"environment {env.name}: {errors[env.name]}")
+        elif isinstance(env, Environment):
+            env = replace(env, wave=waves[env.name])
+        result.append(env)
+    return result
