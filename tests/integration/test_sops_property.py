@@ -13,6 +13,7 @@ Seeded and bounded: TRIDENT_FUZZ_SOPS_EXAMPLES (per test; `make fuzz-sops` raise
 TRIDENT_FUZZ_SOPS_SEED choose how many examples and which.
 """
 
+import base64
 import json
 import math
 import os
@@ -34,6 +35,7 @@ from testbed.sops import sops as sops_run
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.cipher import Timestamp
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
+from ansible_collections.trident.gitops.plugins.module_utils.sops.goyaml import resolve_plain
 from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import Branch
 from ansible_collections.trident.gitops.plugins.module_utils.sops.yamltree import load_yaml
 
@@ -458,13 +460,26 @@ def _tamper(text, target, where):
     position = start + where % (end - start)
     old = text[position]
     new = {"0": "1"}.get(old, "0") if old.isdigit() else ("B" if old != "B" else "C")
+    if target in ("value", "mac") and _base64_bytes(text[start:end]) == _base64_bytes(
+            text[start:position] + new + text[position + 1:end]):
+        return None  # only the unused low bits of the last character changed: the same bytes, no tampering
     return text[:position] + new + text[position + 1:]
+
+
+def _base64_bytes(data):
+    """The bytes Go's (and Python's) lenient base64 decoding gives; None when it is no base64."""
+    try:
+        return base64.b64decode(data + "=" * (-len(data) % 4))
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------- arbitrary Unicode keys and values (PyYAML dump)
 
+# sops refuses to encrypt a YAML key go-yaml reads as no string (e.g. 0E0, a float in YAML 1.2, which PyYAML's
+# YAML 1.1 dump leaves unquoted): such a file cannot exist, so it is no example.
 UNICODE_KEYS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
-    lambda key: key != "sops")
+    lambda key: key != "sops" and isinstance(resolve_plain(key), str))
 UNICODE_SCALARS = (st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
                    | st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1)
                    | st.floats(allow_nan=False, allow_infinity=False) | st.booleans() | st.none())
