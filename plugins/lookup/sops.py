@@ -76,19 +76,19 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
-from ansible_collections.trident.gitops.plugins.module_utils.sops.service import decrypt_from_params, key_options, \
-    selected
+from ansible_collections.trident.gitops.plugins.module_utils.sops.request import SopsDecryptRequest
+from ansible_collections.trident.gitops.plugins.module_utils.sops.service import decrypt, selected
 
 # path, mtime, size and options -> decrypted document; memory only, for this controller process.
 _CACHE = {}
 
 
-def _cached_document(params):
-    stat = os.stat(params["path"])
-    key = (os.path.realpath(params["path"]), stat.st_mtime_ns, stat.st_size, params.get("input_type"),
-           params.get("verify_mac"), key_options(params).cache_key())
+def _cached_document(request):
+    stat = os.stat(request.path)
+    key = (os.path.realpath(request.path), stat.st_mtime_ns, stat.st_size, request.input_type, request.verify_mac,
+           request.keys.cache_key())
     if key not in _CACHE:
-        _CACHE[key] = decrypt_from_params(params)
+        _CACHE[key] = decrypt(request)
     return _CACHE[key]
 
 
@@ -104,10 +104,11 @@ class LookupModule(LookupBase):
             path = self.find_file_in_search_path(variables, "files", term, ignore_missing=True)
             if not path:
                 raise AnsibleLookupError(f"trident.gitops.sops: file not found: {term}")
-            params = dict(options, path=path, output_type=None if output_type == "raw" else output_type)
+            request = SopsDecryptRequest.from_params(
+                dict(options, path=path, content=None, dest=None, output_type=None if output_type == "raw" else output_type))
             try:
-                document = _cached_document(params)
-                data, content = selected(document, params)
+                document = _cached_document(request)
+                data, content = selected(document, request.extract, request.output_type)
             except (SopsError, OSError) as exc:
                 raise AnsibleLookupError(f"trident.gitops.sops: {to_native(getattr(exc, 'message', exc))}") \
                     from None

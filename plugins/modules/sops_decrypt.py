@@ -117,33 +117,24 @@ decrypted_by:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.deps import report
-from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
-from ansible_collections.trident.gitops.plugins.module_utils.sops.options import KEY_ARGUMENT_SPEC
+from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
+from ansible_collections.trident.gitops.plugins.module_utils.common.deps import MissingLibrary, report
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.sops.request import ARGUMENT_SPEC, RULES, SopsDecryptRequest
 from ansible_collections.trident.gitops.plugins.module_utils.sops.service import run_decrypt
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path"),
-            content=dict(type="str", no_log=True),
-            input_type=dict(type="str", choices=["yaml", "json", "dotenv", "ini", "binary"]),
-            output_type=dict(type="str", choices=["yaml", "json", "dotenv", "ini", "binary"]),
-            extract=dict(type="raw"),
-            dest=dict(type="path"),
-            **KEY_ARGUMENT_SPEC,
-        ),
-        mutually_exclusive=[("path", "content")],
-        required_one_of=[("path", "content")],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
     try:
-        result = run_decrypt(module.params, check_mode=module.check_mode, diff=module._diff)
+        result = run_decrypt(SopsDecryptRequest.from_params(module.params), module.check_mode, module._diff,
+                             CommandRunner())
     except MissingLibrary as exc:
         report(module, exc)
-    except SopsError as exc:
+    except TridentError as exc:
         module.fail_json(**exc.to_fail_kwargs())
+    except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback
+        module.fail_json(msg=f"sops_decrypt: unexpected {type(err).__name__}: {err}")
     module.exit_json(**result)
 
 

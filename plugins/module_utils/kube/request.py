@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ansible.module_utils.basic import env_fallback
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR, FIELD_MANAGER
-from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.params import validated_params
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import HELM_OPTION
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings
@@ -115,7 +114,4 @@ class KubeDiffRequest:
 def validated_request(params):
     """The request of raw ``params`` with the argument spec's defaults, types and rules applied, as AnsibleModule
     would; for callers that are not a module (tests, benchmarks)."""
-    result = ArgumentSpecValidator(ARGUMENT_SPEC, **RULES).validate(params)
-    if result.error_messages:
-        raise TridentError("; ".join(result.error_messages))
-    return KubeDiffRequest.from_params(result.validated_parameters)
+    return KubeDiffRequest.from_params(validated_params(ARGUMENT_SPEC, RULES, params))

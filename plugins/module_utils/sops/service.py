@@ -24,13 +24,13 @@ def key_options(params):
     )
 
 
-def decrypt_from_params(params, runner=None):
-    keys = key_options(params)
-    verify = params.get("verify_mac", True)
-    if params.get("path"):
-        return decrypt_file(params["path"], fmt=params.get("input_type"), keys=keys, verify=verify, runner=runner)
-    return decrypt_document(params["content"], params.get("input_type") or "yaml", keys=keys, verify=verify,
+def decrypt(request, runner=None):
+    """The decrypted document a :class:`request.SopsDecryptRequest` names (its file or its content)."""
+    if request.path:
+        return decrypt_file(request.path, fmt=request.input_type, keys=request.keys, verify=request.verify_mac,
                             runner=runner)
+    return decrypt_document(request.content, request.input_type or "yaml", keys=request.keys,
+                            verify=request.verify_mac, runner=runner)
 
 
 def document_decryptor(params, runner=None):
@@ -45,14 +45,13 @@ def document_decryptor(params, runner=None):
     return decrypt
 
 
-def selected(document, params):
-    """(data, rendered bytes) of the document or of its ``extract`` part."""
-    extract = params.get("extract")
-    output_type = params.get("output_type") or document.fmt
+def selected(document, extract, output_type):
+    """(data, rendered bytes) of the document or of its ``extract`` part, rendered as ``output_type`` (default:
+    the document's format)."""
     data = document.data
     if extract not in (None, "", []):
         data = stores.extract(data, stores.parse_extract(extract))
-    return data, document.render(output_type, extract=extract if extract not in ("", []) else None)
+    return data, document.render(output_type or document.fmt, extract=extract if extract not in ("", []) else None)
 
 
 def _read_existing(dest):
@@ -74,13 +73,14 @@ def _masked_text(content, data):
     return str(mask_tree(content)) + "\n"
 
 
-def run_decrypt(params, check_mode=False, diff=False, runner=None):
-    """The module's behaviour: write ``dest`` (0600, changed only if different) or return the data."""
-    document = decrypt_from_params(params, runner=runner)
-    data, content = selected(document, params)
+def run_decrypt(request, check_mode=False, diff=False, runner=None):
+    """The module's behaviour for a :class:`request.SopsDecryptRequest`: write ``dest`` (0600, changed only if
+    different) or return the data."""
+    document = decrypt(request, runner=runner)
+    data, content = selected(document, request.extract, request.output_type)
     result = {"changed": False, "format": document.fmt, "sops_version": document.version,
               "decrypted_by": document.decrypted_by}
-    dest = params.get("dest")
+    dest = request.dest
     if not dest:
         result.update(data=data, content=content.decode("utf-8", errors="replace"))
         return result
@@ -90,7 +90,7 @@ def run_decrypt(params, check_mode=False, diff=False, runner=None):
     if diff:
         before = None
         if existing is not None:
-            before = _parsed_or_none(existing, params.get("output_type") or document.fmt)
+            before = _parsed_or_none(existing, request.output_type or document.fmt)
         result["diff"] = {"before": _masked_text(existing, before),
                           "after": _masked_text(content, data),
                           "before_header": dest, "after_header": dest}
