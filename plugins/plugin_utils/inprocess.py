@@ -29,6 +29,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import MissingLibrary
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import new_key
 
 display = Display()
 
@@ -206,6 +207,7 @@ class InProcessAction(ActionBase):
             # Registered values are scrubbed from everything returned, even the invocation (as the module does).
             no_log_values.update(value for value in values if len(value) >= 4)
 
+        new_key()  # this task's masks, not the controller's (the worker is forked from it)
         try:
             result = self.work(params, self._task.check_mode, self._task.diff, hide)
         except Exception as exc:  # noqa: BLE001 - every error ends as the module's failure, never a traceback

@@ -2,7 +2,10 @@
 
 A masked value is a keyed digest with a key drawn once per process: equal values mask equally
 within one run (before/after diffs show what changed), while the digest cannot be looked up or
-brute-forced from a log, since the key is never stored.
+brute-forced from a log, since the key is never stored. Work run inside the Ansible worker (the
+in-process action plugins) draws a new key per task with :func:`new_key`, as a module process would:
+the worker inherits the controller's key, which would make equal secrets of two environments mask
+equally.
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ import os
 
 _RUN_KEY = os.urandom(32)
 MASK_PREFIX = "<masked:"
+
+
+def new_key():
+    """Draw a new key for this process's masks."""
+    global _RUN_KEY  # pylint: disable=global-statement - one key per process, as the docstring says
+    _RUN_KEY = os.urandom(32)
 
 
 def mask(value):

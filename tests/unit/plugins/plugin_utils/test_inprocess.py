@@ -12,6 +12,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import MissingLibrary
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask
 from ansible_collections.trident.gitops.plugins.plugin_utils import inprocess
 from ansible_collections.trident.gitops.plugins.plugin_utils.inprocess import (
     InProcessAction, in_process_refusal, missing_library_failure, module_result, same_python)
@@ -42,7 +43,7 @@ class Probe(InProcessAction):
             raise TridentError("refused: app/settings", object="ConfigMap/settings")
         if params["name"] == "missing":
             raise MissingLibrary("gnupg")
-        return {"changed": check_mode, "echo": f"{params['token']} and {HIDDEN}", "short": "abc", "ok": True,
+        return {"changed": check_mode, "masked": mask("same value"), "echo": f"{params['token']} and {HIDDEN}", "short": "abc", "ok": True,
                 "nested": [{"value": HIDDEN}], "diff": {"after": HIDDEN} if diff else None}
 
 
@@ -86,6 +87,10 @@ def test_no_log_and_hidden_values_are_masked_everywhere_but_short_values_and_boo
     assert result["ok"] is True and result["changed"] is False
     assert result["invocation"] == {"module_args": {"name": "a", "token": MASK, "path": None, "content": None,
                                                     "count": 3}}
+
+
+def test_each_task_masks_with_its_own_key_as_a_module_process():
+    assert run({"name": "a"})["masked"] != run({"name": "a"})["masked"]
 
 
 def test_check_and_diff_mode_and_defaults_reach_the_work():
