@@ -63,6 +63,8 @@ def test_check_mode_and_diff_from_files_with_kubeconfig_content(control_plane, t
     verbose = run_playbook(tmp_path / "verbose", tasks(**args), check=True, diff=True, verbosity=4,
                            env={"ANSIBLE_STDOUT_CALLBACK": "default"})
     assert verbose.rc == 0 and "<masked:" in verbose.stdout and "password:" in verbose.stdout
+    # Environment-shaped host (local, the controller's Python): the in-process path is what leaked nothing.
+    assert "trident.gitops.kube_diff: running in the worker, no module process" in verbose.stdout
     for run in (check, applied, drift, verbose):
         output = run.stdout + run.stderr
         for secret in ("Sup3r-Secret-Value", base64.b64encode(b"Sup3r-Secret-Value").decode(),

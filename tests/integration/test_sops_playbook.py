@@ -31,6 +31,7 @@ def test_module_dest_check_diff_and_no_leak(tmp_path, age_key):
     assert not dest.exists(), "check mode must not write"
     assert SECRET not in _output(check)
     assert "<masked:" in _output(check)
+    assert "trident.gitops.sops_decrypt: running in the worker, no module process" in _output(check)
 
     first = run_playbook(tmp_path / "first", [task], diff=True, verbosity=4)
     assert first.rc == 0, _output(first)
