@@ -213,4 +213,3 @@ class InProcessAction(ActionBase):
         except Exception as exc:  # noqa: BLE001 - every error ends as the module's failure, never a traceback
             result = {"failed": True, **self.failure(exc)}
         return module_result(result, params, no_log_values)
-

@@ -20,7 +20,7 @@ MASK_PREFIX = "<masked:"
 
 def new_key():
     """Draw a new key for this process's masks."""
-    global _RUN_KEY  # pylint: disable=global-statement - one key per process, as the docstring says
+    global _RUN_KEY
     _RUN_KEY = os.urandom(32)
 
 

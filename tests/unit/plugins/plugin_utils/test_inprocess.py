@@ -95,11 +95,11 @@ def test_each_task_masks_with_its_own_key_as_a_module_process():
 
 def test_check_and_diff_mode_and_defaults_reach_the_work():
     run({"name": "a"}, check_mode=True, diff=True)
-    (params, check_mode, diff, _), = Probe.calls
-    assert (check_mode, diff, params["count"]) == (True, True, 3)
+    params, check_mode, diff = Probe.calls[0][:3]
+    assert (len(Probe.calls), check_mode, diff, params["count"]) == (1, True, True, 3)
     run({"name": "a", "count": "7"})
-    (params, check_mode, diff, _), = Probe.calls
-    assert (check_mode, diff, params["count"]) == (False, False, 7)
+    params, check_mode, diff = Probe.calls[0][:3]
+    assert (len(Probe.calls), check_mode, diff, params["count"]) == (1, False, False, 7)
 
 
 def test_failures_end_as_the_modules_failures():
