@@ -34,7 +34,7 @@ PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
 GENERATORS = ("configMapGenerator", "secretGenerator")
 COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_SCP = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:")
+_SCP = re.compile(r"^[^/:@\s]+@[^/:@\s]+:")
 
 
 def kustomization_file(folder):
