@@ -137,12 +137,11 @@ def test_remote_kustomize_references_are_refused_unless_allowed_and_pinned(contr
     assert get(control_plane, "configmap", name, ns)["data"] == {"from": "git"}
 
 
-def test_the_kubernetes_role_passes_the_operator_allowance_and_env_yml_kustomize_remote(control_plane, tmp_path,
-                                                                                         remote_base):
+def test_the_kubernetes_role_passes_both_allowances(control_plane, tmp_path, remote_base):
     """The role's variables reach kube_diff: refused by default; allowed by the operator's
     kubernetes_kubeconfig_exec_commands and the environment's trident_env_kustomize_remote (env.yml)."""
     env = tmp_path / "repo" / "environments" / "prod"
-    path, marker, line = exec_kubeconfig(control_plane, env)
+    _path, marker, line = exec_kubeconfig(control_plane, env)
     ns = unique("kzrole")
     (env / "manifests").mkdir()
     (env / "manifests" / "ns.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace",
