@@ -17,7 +17,8 @@ options:
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
       - A kubeconfig whose user runs a command on the controller to get its credential (an C(exec) plugin, an
         C(auth-provider) with C(cmd-path), the C(gcp) auth provider) is refused before anything runs, unless
-        O(kubeconfig_exec) allows that exact command line.
+        O(kubeconfig_exec) allows that exact command line. The controller's own default (E(KUBECONFIG),
+        C(~/.kube/config), used when O(kubeconfig) is not given) is not checked.
     type: raw
   kubeconfig_exec:
     description:

@@ -151,7 +151,8 @@ def connect(settings, pool_size=16):
     with CredentialFiles() as files:
         direct = _plain_kubeconfig(config, settings.context, base_dir, files)
         if direct is None:  # exec plugins, auth providers...: the kubernetes client knows them all
-            refuse_credential_command(config, settings.context, settings.exec_commands, shown)
+            if settings.kubeconfig:  # a given one may come from the repository; KUBECONFIG is the controller's
+                refuse_credential_command(config, settings.context, settings.exec_commands, shown)
             direct = _kubernetes_kubeconfig(config, settings.context, base_dir, files.directory())
         server, token, ca_cert, cert_file, key_file, verify = direct
         context = _ssl_context(settings.ca_cert or ca_cert, cert_file, key_file, settings.validate_certs and verify)

@@ -113,3 +113,12 @@ def test_the_refusal_does_not_depend_on_a_json_or_yaml_spelling(tmp_path):
     with pytest.raises(TridentError, match="^the kubeconfig given as content"):
         connect(ConnectionSettings(kubeconfig=text))
     assert not marker.exists()
+
+
+def test_the_controllers_own_default_kubeconfig_is_the_operators_and_may_run_its_plugin(tmp_path, monkeypatch):
+    """No kubeconfig option: KUBECONFIG (an AWX credential, ~/.kube/config) is the controller's, not the repository's."""
+    marker = tmp_path / "ran"
+    path = written(tmp_path, kubeconfig(exec_user(marker)))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    client = connect(ConnectionSettings())
+    assert marker.read_text() == "ran" and client._headers["Authorization"] == "Bearer exec-token-s3cr3t-arg"
