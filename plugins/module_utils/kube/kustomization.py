@@ -34,7 +34,8 @@ PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
 GENERATORS = ("configMapGenerator", "secretGenerator")
 COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_SCP = re.compile(r"^[^/:@\s]+@[^/:@\s]+:")
+# ``user@host:path`` (scp-like) and ``user@host/org/repo``: kustomize takes either for a Git address.
+_USER_AT_HOST = re.compile(r"^[^/:@\s]+@[^/:@\s]+[/:]")
 
 
 def kustomization_file(folder):
@@ -55,10 +56,12 @@ def read_kustomization(path):
 
 def is_remote(entry):
     """Whether kustomize fetches ``entry`` rather than reading it from the folder: a URL of any scheme, a
-    forced Git reference (``git::``), an scp-like ``user@host:path`` or a GitHub address without scheme."""
+    forced Git reference (``git::``), ``user@host:path`` or ``user@host/path``, or a GitHub address without
+    scheme. Stricter than kustomize where it is cheap to be (``gh:``); never looser (an integration test checks
+    this against kubectl's kustomize)."""
     text = entry.strip()
     lowered = text.lower()
-    return bool(_SCHEME.match(text) or _SCP.match(text)
+    return bool(_SCHEME.match(text) or _USER_AT_HOST.match(text)
                 or lowered.startswith(("git::", "gh:", "github.com/", "github.com:")))
 
 

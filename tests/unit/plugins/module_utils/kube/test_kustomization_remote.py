@@ -74,11 +74,13 @@ def test_an_http_url_is_remote_and_never_pinned(scheme, host, path, sha):
 def test_local_paths_are_not_remote(path, suffix):
     entry = path + suffix
     assert not is_remote(entry) and not is_remote("/abs/" + entry)
+    assert not is_remote("logo@2x.yaml") and not is_remote("github.com.yaml")
 
 
 @pytest.mark.parametrize("entry", ["https://raw.example.com/x.yaml", "github.com/org/repo//d?ref=v1",
                                    "GitHub.com/org/repo", "git@gitlab.example.com:org/repo.git", "gh:org/repo",
-                                   "s3://bucket/x.yaml", " ssh://host/repo", "deploy@host.example:repo"])
+                                   "s3://bucket/x.yaml", " ssh://host/repo", "deploy@host.example:repo",
+                                   "deploy@GitHub.com/org/repo.git//d?version=main", "u@h/org/r"])
 def test_other_remote_forms(entry):
     assert is_remote(entry)
 
