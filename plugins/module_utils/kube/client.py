@@ -5,10 +5,11 @@ directly, exec plugins and auth providers through the kubernetes client's loader
 token + CA. They live only in the request headers and the SSL context; error messages never
 include them.
 
-A kubeconfig comes from the repository, so a user entry that runs a command on the controller (an exec
-plugin, an auth provider's ``cmd-path``) would let a merge request run anything there: such a kubeconfig
-is refused before the loader sees it, unless the operator allows that exact command line
-(``kubeconfig_exec``, see :func:`credential_command`).
+A kubeconfig given to kube_diff may come from the repository, so a user entry that runs a command on the
+controller (an exec plugin, an auth provider's ``cmd-path``) would let a merge request run anything there:
+such a kubeconfig is refused before the loader sees it, unless the operator allows that exact command line
+(``kubeconfig_exec``, see :func:`credential_command`). The controller's own default (``KUBECONFIG``,
+``~/.kube/config``) is the operator's and is not checked.
 """
 
 from __future__ import annotations
