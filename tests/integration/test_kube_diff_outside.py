@@ -177,7 +177,7 @@ def test_every_entry_kubectl_kustomize_would_clone_is_classified_remote(tmp_path
               ["github.com", "GitHub.com", "gitlab.com", "h", "example.com", "github.com.evil"],
               ["/", ":"], ["org/repo", "org/repo//dir", "org/repo?ref=v1", "org/repo.git//d?version=main"])
     rng = random.Random(20261202)
-    entries = sorted({"".join(rng.choice(part) for part in pieces) for _ in range(40)})
+    entries = sorted({"".join(rng.choice(part) for part in pieces) for _draw in range(40)})
     cloned = []
     for index, entry in enumerate(entries):
         folder = overlay(tmp_path / str(index), entry)
