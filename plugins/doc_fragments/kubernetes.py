@@ -15,7 +15,25 @@ options:
         in memory from C(kubeconfig.sops.yaml)); the content is never written to a lasting file or logged.
       - When neither O(kubeconfig) nor O(host) is given, E(KUBECONFIG) or C(~/.kube/config) is used.
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+      - A kubeconfig whose user runs a command on the controller to get its credential (an C(exec) plugin, an
+        C(auth-provider) with C(cmd-path), the C(gcp) auth provider) is refused before anything runs, unless
+        O(kubeconfig_exec) allows that exact command line. The controller's own default (E(KUBECONFIG),
+        C(~/.kube/config), used when O(kubeconfig) is not given) is not checked.
     type: raw
+  kubeconfig_exec:
+    description:
+      - The credential commands a kubeconfig may run on the controller, each an exact command line, shell-quoted
+        (Python's C(shlex.join)) as the kubeconfig user entry gives it - C(env) entries as C(NAME=value), then
+        C(command), then C(args) - for example C(aws --region eu-west-1 eks get-token --cluster-name prod
+        --output json) or C(gke-gcloud-auth-plugin). For an C(auth-provider), its C(cmd-path) and C(cmd-args).
+      - A kubeconfig comes from the repository and its command runs with the controller's environment and
+        credentials, so anything not listed here is refused (Flux's C(--insecure-kubeconfig-exec) is the same
+        decision). The arguments and environment are part of the match because they can make an allowed
+        program do anything. Set it from the controller (the kubernetes role's
+        C(kubernetes_kubeconfig_exec_commands)); C(env.yml) cannot set it. See docs/kube_diff.md.
+    type: list
+    elements: str
+    default: []
   context:
     description:
       - The kubeconfig context to use instead of its current context.

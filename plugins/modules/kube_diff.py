@@ -54,7 +54,19 @@ options:
         rendered for this cluster the way O(helm.releases) are, in a private copy of the kustomization folders where
         the rendered objects replace C(helmCharts); kustomize then builds that copy without helm and without network.
         Nothing is written into the checkout. See docs/helm.md for the supported C(helmCharts) keys.
+      - Before kustomize runs, this kustomization and every local one it builds on are read; a remote reference
+        (a URL or Git address in C(resources), C(components), C(bases), generators, transformers, or a URL as a
+        file path) is refused unless O(kustomize_remote) is set, and then it must be a Git reference pinned to a
+        full commit id (C(?ref=<40 hex>)). A local base that leads out of the Git checkout is refused.
     type: path
+  kustomize_remote:
+    description:
+      - Let O(kustomize) build on remote Git references pinned to a full commit id (C(?ref=<40 hex>) or
+        C(?version=<40 hex>)). Tags and branches are refused even then (a tag moves), and so is a plain
+        C(http(s\)://) address, which kustomize fetches as a file over HTTP before it tries Git; write it
+        C(git::https://...). Set per environment by C(kustomize_remote) in C(env.yml). See docs/kube_diff.md.
+    type: bool
+    default: false
   definition:
     description: Inline objects, a mapping or a list of mappings (or YAML text).
     type: raw

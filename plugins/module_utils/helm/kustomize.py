@@ -24,55 +24,20 @@ from ansible_collections.trident.gitops.plugins.module_utils.helm.paths import i
 from ansible_collections.trident.gitops.plugins.module_utils.helm.render import Rendered, render_releases
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_chart, parse_release
 from ansible_collections.trident.gitops.plugins.module_utils.helm.values import merge_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.kustomization import (local_kustomizations,
+                                                                                        remote_problems)
 
 try:
     import yaml
 except ImportError:  # reported by the module through missing_required_lib
     yaml = None
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # The helmCharts keys this collection renders; the others change what is fetched or how it is
 # rendered in ways the collection does not support (a floating version, generated names, kube version).
 CHART_KEYS = ("name", "repo", "version", "releaseName", "namespace", "valuesFile", "valuesInline", "valuesMerge",
               "additionalValuesFiles", "includeCRDs", "skipHooks", "skipTests")
-REFERENCES = ("resources", "components", "bases")
 RENDERED_FILE = "trident-rendered-helm-charts.yaml"
 SECRET_VALUES = (".sops.yaml", ".sops.yml", ".sops.json")
-
-
-def kustomization_file(folder):
-    found = [os.path.join(folder, name) for name in KUSTOMIZATION_FILES if os.path.isfile(os.path.join(folder, name))]
-    return found[0] if found else None
-
-
-def read_kustomization(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        raise TridentError(f"{path}: cannot read the kustomization") from None
-    if not isinstance(data, dict):
-        raise TridentError(f"{path}: a kustomization must be a mapping")
-    return data
-
-
-def local_kustomizations(root, sandbox):
-    """``[(folder, kustomization path, data)]`` of ``root`` and every local folder it builds on (resources,
-    components, bases), each resolved inside the repository. Remote references are left to kustomize."""
-    found, todo, seen = [], [os.path.realpath(root)], set()
-    while todo:
-        folder = todo.pop()
-        path = kustomization_file(folder)
-        if folder in seen or path is None:
-            continue
-        seen.add(folder)
-        data = read_kustomization(path)
-        found.append((folder, path, data))
-        for entry in (e for key in REFERENCES for e in data.get(key) or () if isinstance(e, str) and "://" not in e):
-            target = sandbox.resolve(entry, folder)
-            if os.path.isdir(target):
-                todo.append(target)
-    return found
 
 
 def has_helm_charts(root, repo_path=None):
@@ -188,12 +153,16 @@ def replace_helm_charts(copy, path, data, objects):
         yaml.safe_dump(data, handle, sort_keys=False)
 
 
-def build(root, repo_path, render, runner, kubectl, namespace):
+def build(root, repo_path, render, runner, kubectl, namespace, allow_remote=False):
     """``kubectl kustomize`` of ``root`` with every ``helmCharts`` rendered by ``render(releases, folder, path)``
     (returns :class:`render.Rendered`); returns (kustomize's output, the merged :class:`render.Rendered`).
-    A chart with no namespace of its own or of its kustomization renders into ``namespace``."""
+    A chart with no namespace of its own or of its kustomization renders into ``namespace``. Remote references
+    are refused unless ``allow_remote`` and pinned (kube/kustomization.py), before anything is rendered."""
     repo_path = os.path.realpath(repo_path)
     found = local_kustomizations(root, Sandbox(repo_path))
+    refused = remote_problems(found, allow_remote)
+    if refused:
+        raise TridentError("\n".join(refused))
     total = Rendered()
     with private_tempdir(prefix="trident-kustomize-") as work:
         copies = copy_folders({folder for folder, _p, _d in found}, repo_path, work)
@@ -211,7 +180,7 @@ def build(root, repo_path, render, runner, kubectl, namespace):
     return result.stdout, total
 
 
-def build_with_charts(root, helm, cluster, runner, kubectl, credentials, namespace):
+def build_with_charts(root, helm, cluster, runner, kubectl, credentials, namespace, allow_remote=False):
     """:func:`build` with the releases rendered for ``cluster`` (one chart fetcher per kustomization; the
     chart cache is shared). ``helm`` is kube_diff's ``helm`` option."""
 
@@ -219,4 +188,4 @@ def build_with_charts(root, helm, cluster, runner, kubectl, credentials, namespa
         return render_releases(releases, path, folder, helm["repo_path"], cluster, runner, helm=helm["binary"],
                                cache_dir=helm["chart_cache"], credentials=credentials)
 
-    return build(root, helm["repo_path"], render, runner, kubectl, namespace)
+    return build(root, helm["repo_path"], render, runner, kubectl, namespace, allow_remote)

@@ -33,11 +33,12 @@ def render_from_params(helm, default_namespace, server_version, resources, runne
                            namespaced=namespaced)
 
 
-def kustomize_from_params(helm, kustomize, kubectl, default_namespace, server_version, resources, runner):
+def kustomize_from_params(helm, kustomize, kubectl, default_namespace, server_version, resources, runner,
+                          allow_remote=False):
     """Build the kustomization ``kustomize`` with its ``helmCharts`` rendered for the cluster; returns
-    (kustomize's output, :class:`render.Rendered`)."""
+    (kustomize's output, :class:`render.Rendered`). ``allow_remote``: kube_diff's ``kustomize_remote``."""
     return build_with_charts(kustomize, helm, cluster_capabilities(server_version, resources), runner, kubectl,
-                             repository_credentials(helm), default_namespace)
+                             repository_credentials(helm), default_namespace, allow_remote)
 
 
 def repository_credentials(helm):

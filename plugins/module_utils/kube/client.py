@@ -4,6 +4,12 @@ Credentials come from a kubeconfig (path, YAML text or mapping; token and certif
 directly, exec plugins and auth providers through the kubernetes client's loader) or from host +
 token + CA. They live only in the request headers and the SSL context; error messages never
 include them.
+
+A kubeconfig given to kube_diff may come from the repository, so a user entry that runs a command on the
+controller (an exec plugin, an auth provider's ``cmd-path``) would let a merge request run anything there:
+such a kubeconfig is refused before the loader sees it, unless the operator allows that exact command line
+(``kubeconfig_exec``, see :func:`credential_command`). The controller's own default (``KUBECONFIG``,
+``~/.kube/config``) is the operator's and is not checked.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import base64
 import json
 import os
 import re
+import shlex
 import shutil
 import ssl
 import tempfile
@@ -50,6 +57,8 @@ class ConnectionSettings:
     ca_cert: str = None
     validate_certs: bool = True
     timeout: float = 60.0
+    # The credential command lines (credential_command) the operator allows a kubeconfig to run.
+    exec_commands: tuple = ()
 
 
 class ApiError(TridentError):
@@ -139,10 +148,12 @@ def connect(settings, pool_size=16):
         context = _ssl_context(settings.ca_cert, None, None, settings.validate_certs)
         return KubeClient(settings.host, settings.api_key, context, settings.timeout, pool_size,
                           "the api_key option" if settings.api_key else None)
-    config, base_dir = _read_kubeconfig(settings.kubeconfig)
+    config, base_dir, shown = _read_kubeconfig(settings.kubeconfig)
     with CredentialFiles() as files:
         direct = _plain_kubeconfig(config, settings.context, base_dir, files)
         if direct is None:  # exec plugins, auth providers...: the kubernetes client knows them all
+            if settings.kubeconfig:  # a given one may come from the repository; KUBECONFIG is the controller's
+                refuse_credential_command(config, settings.context, settings.exec_commands, shown)
             direct = _kubernetes_kubeconfig(config, settings.context, base_dir, files.directory())
         server, token, ca_cert, cert_file, key_file, verify = direct
         context = _ssl_context(settings.ca_cert or ca_cert, cert_file, key_file, settings.validate_certs and verify)
@@ -163,13 +174,59 @@ def credential_kind(config, context_name=None):
     return f"user '{context.get('user')}' of context '{name}' ({kind})"
 
 
+def credential_command(user):
+    """``(kind, command line)`` when a kubeconfig user entry runs a command on the controller to get its
+    credential, else None. The line is what the kubernetes client runs, shell-quoted: an exec plugin's
+    ``env`` as ``NAME=value``, its command and arguments (each of them can make the command do anything:
+    ``PATH``, ``LD_PRELOAD``, ``aws configure set credential_process``...); an auth provider's ``cmd-path``
+    and ``cmd-args``. None as the line: nothing an operator can allow (an unreadable exec entry, or the gcp
+    auth provider without ``cmd-path``, which hands the controller's own Google credentials to the server)."""
+    if "exec" in user:
+        entry = user["exec"]
+        if not isinstance(entry, dict) or not isinstance(entry.get("args") or [], list):
+            return "an exec plugin", None
+        env = [f"{item.get('name')}={item.get('value')}" for item in entry.get("env") or [] if isinstance(item, dict)]
+        return "an exec plugin", shlex.join(env + [str(entry.get("command") or "")]
+                                            + [str(arg) for arg in entry.get("args") or []])
+    provider = user.get("auth-provider")
+    if "auth-provider" not in user or provider is None:
+        return None
+    config = provider.get("config") if isinstance(provider, dict) else None
+    if isinstance(config, dict) and config.get("cmd-path"):
+        # The kubernetes client's own split: cmd-args on whitespace, else cmd-path itself.
+        argv = ([config["cmd-path"]] + str(config["cmd-args"]).split() if "cmd-args" in config
+                else str(config["cmd-path"]).split())
+        return "an auth provider's cmd-path", shlex.join(str(arg) for arg in argv)
+    if not isinstance(provider, dict) or provider.get("name") == "gcp":
+        return "the gcp auth provider, with the controller's Google credentials", None
+    return None
+
+
+def refuse_credential_command(config, context_name, allowed, shown):
+    """TridentError when the selected user runs a command the operator did not allow (exact command line);
+    the message names the kubeconfig, the user and context and what to do, never the command."""
+    name = context_name or config.get("current-context")
+    user_name = (_named(config, "contexts", name, "context") or {}).get("user")
+    found = credential_command(_named(config, "users", user_name, "user") or {})
+    if found is None or (found[1] is not None and found[1] in allowed):
+        return
+    kind, line = found
+    remedy = ("an operator allows it by adding its exact command line to kube_diff's kubeconfig_exec option (the "
+              "kubernetes role's kubernetes_kubeconfig_exec_commands, which env.yml cannot set)" if line is not None
+              else "this form cannot be allowed; use an exec plugin")
+    raise TridentError(f"{shown}: user '{user_name}' of context '{name}' gets its credential by running a command "
+                       f"on the controller ({kind}); a kubeconfig may not run commands unless the operator allows "
+                       f"them, so nothing ran: {remedy} (docs/kube_diff.md)")
+
+
 def _read_kubeconfig(source):
-    """(mapping, directory relative paths are resolved against)."""
+    """(mapping, directory relative paths are resolved against, how messages name it)."""
+    content = "the kubeconfig given as content"
     if isinstance(source, dict):
-        return source, os.getcwd()
+        return source, os.getcwd(), content
     source = source or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
     if "\n" in source or source.lstrip().startswith("{"):
-        text, base_dir = source, os.getcwd()
+        text, base_dir, shown = source, os.getcwd(), content
     else:
         path = confine(os.path.expanduser(source))
         try:
@@ -177,14 +234,14 @@ def _read_kubeconfig(source):
                 text = handle.read()
         except OSError:
             raise TridentError(f"kubeconfig not found or unreadable: {path}") from None
-        base_dir = os.path.dirname(os.path.abspath(path))
+        base_dir, shown = os.path.dirname(os.path.abspath(path)), path
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError:
         raise TridentError("kubeconfig is not valid YAML") from None
     if not isinstance(config, dict):
         raise TridentError("kubeconfig is not a mapping")
-    return config, base_dir
+    return config, base_dir, shown
 
 
 def kubeconfig_secret_values(source):

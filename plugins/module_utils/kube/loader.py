@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine, enclosing_checkout
+from ansible_collections.trident.gitops.plugins.module_utils.kube.kustomization import (KUSTOMIZATION_FILES,
+                                                                                        local_kustomizations,
+                                                                                        remote_problems)
 
 from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import KubectlLoader as _YAML_LOADER
 from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import jsonable
@@ -27,7 +30,6 @@ except ImportError:  # reported by the module (common.deps.require)
     yaml = None
     YAML_IMPORT_ERROR = traceback.format_exc()
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SOPS_HINT = "SOPS-encrypted manifest: give decryption keys"
 
 
@@ -45,12 +47,14 @@ class Loaded:
     problems: list = field(default_factory=list)
 
 
-def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl="kubectl", decrypt=None):
+def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl="kubectl", decrypt=None,
+                 kustomize_remote=False):
     """Load every desired document.
 
     ``decrypt(content, fmt, source) -> [dict, ...]`` opens a SOPS-encrypted file in memory (``content``
     is the file's text, ``fmt`` ``yaml`` or ``json``: the MAC covers the text as encrypted); without
-    it an encrypted document is a problem.
+    it an encrypted document is a problem. ``kustomize_remote``: whether the kustomization may build on
+    remote references pinned to a commit (kube/kustomization.py); kustomize runs only once they are checked.
     """
     loaded = Loaded()
     for path in _expand_sources(src or [], loaded.problems):
@@ -60,7 +64,7 @@ def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl
             raise TridentError("kustomize needs a command runner")
         if not os.path.isdir(kustomize):
             loaded.problems.append(f"{kustomize}: kustomize directory not found")
-        elif _confined(kustomize, loaded):
+        elif _confined(kustomize, loaded) and _fetches_nothing_unpinned(kustomize, kustomize_remote, loaded):
             # The load restrictor keeps kustomize from reading files outside the kustomization folder.
             result = runner([kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly", kustomize],
                             check=False)
@@ -122,6 +126,17 @@ def _confined(path, loaded):
         loaded.problems.append(exc.message)
         return False
     return True
+
+
+def _fetches_nothing_unpinned(kustomize, allow_remote, loaded):
+    """False (with the problems recorded) when building ``kustomize`` would fetch a remote reference it may not,
+    or a local base leads out of the Git checkout holding it."""
+    try:
+        problems = remote_problems(local_kustomizations(kustomize, enclosing_checkout(kustomize)), allow_remote)
+    except TridentError as exc:
+        problems = [exc.message]
+    loaded.problems.extend(problems)
+    return not problems
 
 
 def _load_file(path, loaded, decrypt):

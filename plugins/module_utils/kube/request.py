@@ -24,6 +24,7 @@ IGNORE_RULE = dict(
 ARGUMENT_SPEC = dict(
     src=dict(type="list", elements="path"),
     kustomize=dict(type="path"),
+    kustomize_remote=dict(type="bool", default=False),
     definition=dict(type="raw"),
     helm=HELM_OPTION,
     # No default for src and secrets: required_one_of counts the options that are set. The Secrets' names and
@@ -34,6 +35,7 @@ ARGUMENT_SPEC = dict(
     secret_data=dict(type="dict", default={}, no_log=True),
     namespace=dict(type="str", default="default"),
     kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    kubeconfig_exec=dict(type="list", elements="str", default=[], no_log=False),
     context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
     host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
     api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
@@ -72,6 +74,7 @@ class KubeDiffRequest:
 
     src: tuple
     kustomize: str | None
+    kustomize_remote: bool
     definition: object
     helm: dict | None
     secrets: tuple
@@ -96,11 +99,13 @@ class KubeDiffRequest:
         """The request of parameters validated against :data:`ARGUMENT_SPEC`."""
         applyset = params["applyset"]
         return cls(
-            src=tuple(params["src"] or ()), kustomize=params["kustomize"], definition=params["definition"],
+            src=tuple(params["src"] or ()), kustomize=params["kustomize"], kustomize_remote=params["kustomize_remote"],
+            definition=params["definition"],
             helm=params["helm"], secrets=tuple(params["secrets"] or ()), secret_data=params["secret_data"],
             namespace=params["namespace"],
             connection=ConnectionSettings(params["kubeconfig"], params["context"], params["host"], params["api_key"],
-                                          params["ca_cert"], params["validate_certs"], params["request_timeout"]),
+                                          params["ca_cert"], params["validate_certs"], params["request_timeout"],
+                                          tuple(params["kubeconfig_exec"])),
             field_manager=params["field_manager"], force_conflicts=params["force_conflicts"], apply=params["apply"],
             prune=params["prune"],
             applyset=ApplySet(applyset["name"], applyset["namespace"] or params["namespace"], applyset["kind"])

@@ -82,7 +82,7 @@ def _load(request, charted, runner, decrypt, hide):
     """The desired documents (files, kustomize, definition, secrets), the ignore rules and the input's problems.
     A ``charted`` kustomization is left for :func:`_render_helm`."""
     loaded = load_desired(list(request.src), None if charted else request.kustomize, request.definition, runner,
-                          request.kubectl, decrypt)
+                          request.kubectl, decrypt, request.kustomize_remote)
     if charted and not request.helm:
         loaded.problems.append(f"{request.kustomize}: the kustomization declares helmCharts: give the helm option "
                                "(binary, chart_cache, repositories, repo_path); docs/helm.md")
@@ -118,7 +118,8 @@ def _render_helm(request, discovery, runner, decrypt, hide, documents, problems,
         from ansible_collections.trident.gitops.plugins.module_utils.helm.service import kustomize_from_params
         try:
             text, rendered = kustomize_from_params(request.helm, request.kustomize, request.kubectl, request.namespace,
-                                                   discovery.server_version, resources, runner)
+                                                   discovery.server_version, resources, runner,
+                                                   request.kustomize_remote)
         except TridentError as exc:
             problems.append(exc.message)
             return skipped

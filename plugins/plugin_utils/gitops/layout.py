@@ -47,6 +47,7 @@ SETTINGS = {
     "kube_context": (str, ()),
     "kubeconfig": (str, ()),  # relative path, instead of discovery
     "manifests": (str, ()),  # relative path, instead of yaml/ or manifests/
+    "kustomize_remote": (bool, ()),  # the kustomization may build on remote references pinned to a commit
     "terraform_binary": (str, ("terraform", "tofu")),
     "terraform_workspace": (str, ()),
     "terraform_vars": (dict, ()),

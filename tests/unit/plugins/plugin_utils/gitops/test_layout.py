@@ -123,6 +123,10 @@ def test_settings_become_variables_and_unset_settings_stay_undefined(tmp_path):
     ({"vars": {"terraform_binary": "./evil"}}, r"'terraform_binary' cannot be set by the repository"),
     ({"vars": {"trident_env_path": "/etc"}}, r"'trident_env_path' cannot be set by the repository"),
     ({"vars": {"terraform_plugin_dirs": ["/opt"]}}, r"'terraform_plugin_dirs' cannot be set by the repository"),
+    # Which commands a kubeconfig may run is the operator's decision, never the repository's.
+    ({"vars": {"kubernetes_kubeconfig_exec_commands": ["sh"]}},
+     r"'kubernetes_kubeconfig_exec_commands' cannot be set by the repository"),
+    ({"kustomize_remote": "yes"}, r"key 'kustomize_remote' must be a boolean, got str"),
     ({"terraform_var_files": [1]}, r"key 'terraform_var_files': 1 is not a path"),
 ])
 def test_invalid_settings_name_the_file_and_the_key(data, message):
