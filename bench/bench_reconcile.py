@@ -8,7 +8,8 @@ TRIDENT_BENCH_BASELINE=<collections root> (a folder holding ansible_collections/
 ``git archive`` of main) adds the same cases run with that copy of the collection, in the same run, so a
 before/after table shares its anchor and its machine load.
 Prints wall time, the ratio to the first case, the cost per environment, and a per-task profile (forks=1,
-seconds per environment for each task, from the JSON callback's task durations).
+seconds per environment for each task, from the JSON callback's task durations), with the host-tasks an
+environment runs (skipped ones included: each costs a worker process) in normal and in check mode (drift.yml).
 """
 
 import os
@@ -66,9 +67,9 @@ class Bench:
         self.inventory = make_repo(self.repo, plane, envs)
         self.extra = isolated_vars(work)
 
-    def run(self, forks, collection="ours", limit=None):
+    def run(self, forks, collection="ours", limit=None, playbook="reconcile"):
         args = [f"--forks={forks}"] + ([f"--limit={limit}"] if limit else [])
-        return run_gitops("reconcile", self.inventory, self.work, extra_vars=self.extra, args=args,
+        return run_gitops(playbook, self.inventory, self.work, extra_vars=self.extra, args=args,
                           env=_collections(collection))
 
     def reconcile(self, forks, collection="ours"):
@@ -127,17 +128,27 @@ def task_profile(result, envs):
     return {name: seconds / envs for name, seconds in totals.items()}
 
 
+def host_tasks(result, envs):
+    """Task results (host-tasks, skipped ones included) per environment host, from a run's JSON document."""
+    hosts = [task["hosts"] for play in result.data["plays"] for task in play["tasks"]]
+    return sum(len(set(results) - {"localhost"}) for results in hosts) / envs
+
+
 def print_profile(bench, collection):
     limit = ",".join(f"env{n:03d}" for n in range(min(PROFILE_ENVS, bench.envs)))
     envs = min(PROFILE_ENVS, bench.envs)
     result = bench.run(1, collection, limit=limit)
-    if result.rc != 0 or result.data is None:
-        raise RuntimeError(result.explain())
+    check = bench.run(1, collection, limit=limit, playbook="drift")
+    for run in (result, check):
+        if run.rc != 0 or run.data is None:
+            raise RuntimeError(run.explain())
     profile = task_profile(result, envs)
     print(f"\n### per-task profile ({collection}), forks=1, {envs} environments: seconds per environment")
     for name, seconds in sorted(profile.items(), key=lambda item: -item[1]):
         print(f"  {seconds:7.3f}  {name}")
     print(f"  {sum(profile.values()):7.3f}  (all tasks)")
+    print(f"  host-tasks per environment: {host_tasks(result, envs):.1f} (reconcile), "
+          f"{host_tasks(check, envs):.1f} (drift, check mode)")
 
 
 def bench_size(root, plane, envs):
