@@ -2,6 +2,7 @@
 
 import base64
 import json
+import shlex
 import time
 
 import pytest
@@ -177,7 +178,12 @@ def test_kubeconfig_forms_token_content_and_exec_plugin(control_plane, tmp_path,
     config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "sh",
                                            "args": ["-c", f"echo '{json.dumps(credential)}'"],
                                            "interactiveMode": "Never"}}
-    via_exec = kube_diff(control_plane, tmp_path, desired, check_mode=True, kubeconfig=config)
+    # A kubeconfig's credential command runs only when the operator allows its exact line (docs/kube_diff.md).
+    with pytest.raises(TridentError, match="may not run commands unless the operator allows them"):
+        kube_diff(control_plane, tmp_path, desired, check_mode=True, kubeconfig=config)
+    allowed = shlex.join(["sh", "-c", f"echo '{json.dumps(credential)}'"])
+    via_exec = kube_diff(control_plane, tmp_path, desired, check_mode=True, kubeconfig=config,
+                         kubeconfig_exec=[allowed])
     assert via_exec["summary"]["create"] == 2
 
     config["users"][0]["user"] = {"token": "wrong"}
