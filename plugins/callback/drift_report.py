@@ -9,18 +9,23 @@ type: aggregate
 short_description: Report what drifted, per environment and step, as JSON, Markdown and JUnit XML
 version_added: 0.1.0
 description:
-  - Collects, for every host (an environment of the P(trident.gitops.environments#inventory) inventory) and
-    every reconcile step (source, secrets, terraform, kubernetes), whether the step was in sync, drifted
-    (a changed task), failed or had nothing to do, with the account of the drift the modules return
-    (C(drift), C(resource_changes), C(changed_files), C(summary)).
+  - "Reports, for every environment (a host of the P(trident.gitops.environments#inventory) inventory) and every
+    reconcile step (source, secrets, terraform, kubernetes, promotion), whether the step was in sync, drifted, failed,
+    was not checked (an earlier step failed) or had nothing to do, with the account of the drift, and the
+    environment's verdict (C(in_sync), C(drift), C(corrected), C(error)), the revision it runs, when it started and
+    how long it took."
+  - "The reconcile role's pipeline decides all of it (its C(set_stats) data C(trident_drift) and
+    C(trident_environments), docs/drift-report.md); for environments it did not report (the four modules used in a
+    playbook of one's own) the task results are read, the account of the drift the modules return (C(drift),
+    C(resource_changes), C(changed_files), C(summary)). An environment a reconcile play targeted that never reported
+    (the run stopped before it) is a failure."
   - A task's step is its C(trident_step) variable (task or block vars) when set, else the step its
     module maps to in O(step_map). Tasks with no step are not reported.
-  - "Data given to C(ansible.builtin.set_stats) as C(trident_drift) (C({<env>: {<step>: {changed, count, items}}}),
-    see docs/drift-report.md) is merged in, so roles can report what the task results do not say."
-  - Writes C(drift-report.json), C(drift-report.md) (a table environment by step, then details per
-    environment, fit for a merge-request comment) and C(drift-report.xml) (JUnit, one test suite per
-    environment, one test case per step; drift is a failure, a failed step an error) to O(report_dir),
-    and prints a short summary at the end of the run.
+  - "Writes C(drift-report.json), C(drift-report.md) (a table environment by step, then details per
+    environment, fit for a merge-request comment), C(drift-report.xml) (JUnit, one test suite per
+    environment, one test case per step; drift is a failure, a failed step an error) and C(verdict) (one word, the
+    run's verdict: C(in_sync), C(drift), C(corrected) or C(error); removed when the run starts, so a run that
+    crashed leaves none) to O(report_dir), and prints a short summary at the end of the run."
   - "In check mode (C(--check), a play with C(check_mode: true), or a reported task with C(check_mode: true)) a
     changed task is drift that exists; otherwise it is drift that was corrected."
   - Never reports C(diff), values under keys that hold object or file content (C(data), C(stringData),
@@ -66,7 +71,9 @@ options:
         key: step_map
 """
 
+import contextlib
 import os
+import time
 
 from ansible import context
 from ansible.errors import AnsibleError
@@ -75,6 +82,10 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import (
     DriftReport, parse_step_map, step_of)
+
+# The role whose plays target environments: a host of such a play that never reports did not run.
+PIPELINE_ROLE = "trident.gitops.reconcile"
+VERDICT_FILE = "verdict"
 from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
 
 FILES = {"json": ("drift-report.json", DriftReport.to_json), "markdown": ("drift-report.md", drift_markdown.render),
@@ -99,7 +110,18 @@ class CallbackModule(CallbackBase):
         except ValueError as exc:
             raise AnsibleError(f"trident.gitops.drift_report: {exc}") from None
 
+    def v2_playbook_on_start(self, playbook):
+        self.report.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._clock = time.monotonic()
+        folder = self.get_option("report_dir")
+        if folder:  # a run that never ends leaves no verdict of an earlier run behind
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, VERDICT_FILE))
+
     def v2_playbook_on_play_start(self, play):
+        if any(role.get_name() in (PIPELINE_ROLE, "reconcile") for role in play.get_roles()):
+            hosts = play.hosts if isinstance(play.hosts, list) else []
+            self.report.expect(h for h in hosts if isinstance(h, str))
         # The mode is the play's (drift.yml sets check_mode: true on its plays) or --check's, known before any
         # task runs: a run whose first step fails (the source fetch runs with check_mode: false) is still a check.
         if getattr(play, "check_mode", None) is True or context.CLIARGS.get("check"):
@@ -135,6 +157,10 @@ class CallbackModule(CallbackBase):
         for scope in (stats.custom or {}).values():
             if isinstance(scope, dict):
                 self.report.merge_stats(scope.get("trident_drift"))
+                self.report.merge_environments(scope.get("trident_environments"))
+        self.report.settle_unreported()
+        if getattr(self, "_clock", None) is not None:
+            self.report.duration = round(time.monotonic() - self._clock, 3)
         written = self._write()
         self._display.banner("TRIDENT DRIFT REPORT")
         summary = self.report.summary()
@@ -145,8 +171,8 @@ class CallbackModule(CallbackBase):
             line = ", ".join(changed + [f"{name} FAILED" for name in failed]) or "in sync"
             self._display.display(f"{env}: {line}")
         mode = "drifted" if self.report.check_mode else "had drift corrected"
-        self._display.display(f"{len(summary['drifted'])} of {summary['environments']} environments {mode}"
-                              + (f"; report written to {written}" if written else ""))
+        self._display.display(f"{len(summary['drifted'])} of {summary['environments']} environments {mode}; "
+                              f"verdict: {summary['verdict']}" + (f"; report written to {written}" if written else ""))
 
     def _write(self):
         folder = self.get_option("report_dir")
@@ -157,6 +183,7 @@ class CallbackModule(CallbackBase):
             for fmt in self.get_option("formats"):
                 name, render = FILES[fmt]
                 atomic_write(os.path.join(folder, name), render(self.report).encode("utf-8"), mode=0o644)
+            atomic_write(os.path.join(folder, VERDICT_FILE), f"{self.report.verdict()}\n".encode(), mode=0o644)
         except OSError as exc:
             self._display.warning(f"trident.gitops.drift_report: cannot write the report to {folder}: {exc}")
             return None

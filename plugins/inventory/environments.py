@@ -19,24 +19,24 @@ description:
     the manifests folder, as in the seed layout), C(*.tf) (a Terraform/OpenTofu root module), C(yaml/) or
     C(manifests/) (Kubernetes manifests; a C(kustomization.yaml) makes it a kustomize build) and
     C(secrets/*.sops.{yaml,json,env,ini}) (SOPS files). Every part is optional."
-  - "Host variables, all prefixed C(trident_env_): C(name), C(dir) (the folder relative to the repository
-    root), C(path) and C(repo_path) (absolute, on the machine that read the inventory), C(steps) (which of
-    source, secrets, terraform, kubernetes have content), C(tags), C(kubeconfig) and C(kubeconfig_encrypted),
-    C(terraform_files), C(manifests_dir), C(manifests_kind) (C(files) or C(kustomize)), C(manifest_files),
-    C(secrets) (list of C(path), C(name), C(format)). Paths are relative to the environment folder."
-  - "Settings from C(env.yml) become C(trident_env_<key>) only when present, so role defaults apply
-    otherwise: C(namespace), C(prune), C(kube_context), C(terraform_binary), C(terraform_workspace),
-    C(terraform_vars), C(terraform_var_files), C(terraform_backend_config), C(allow_destroy).
-    C(tags) become groups; C(vars) (a mapping) are set as host variables as they are."
-  - "Order (docs/promotion.md): C(env.yml) C(depends_on) (a list of environments) and C(promote_from) (one
-    environment, implied as a dependency) put each environment into a group C(trident_wave_<n>), n from 0 to 4:
-    wave 0 depends on nothing, wave n on environments of earlier waves. The playbooks reconcile one wave after the
-    other, the environments of one wave in parallel. C(trident_env_depends_on) lists the dependencies,
-    C(trident_env_wave) is n. An unknown environment, a dependency on itself, a cycle or a chain deeper than five
-    waves makes the environment a failing host naming its C(env.yml)."
-  - When the repository was fetched, C(trident_env_repo) (the URL without credentials),
-    C(trident_env_version) and C(trident_env_commit) are set too.
-  - Values read from the repository are never templated (they are data, not trusted Jinja).
+  - "One host variable per environment, C(trident_environment): the environment as one value, what the roles read.
+    It holds C(name), C(dir) (the folder relative to the repository root), C(repository) (C(path), absolute on the
+    machine that read the inventory; and when it fetched the repository C(url) without credentials, C(version) and
+    C(commit)), C(steps) (which of source, secrets, terraform, kubernetes have content), C(tags), C(depends_on),
+    C(wave), C(kubeconfig) and C(kubeconfig_encrypted), C(terraform_files), C(manifests_dir), C(manifests_kind)
+    (C(files) or C(kustomize)), C(manifest_files), C(secrets) (list of C(path), C(name), C(format)), C(settings) (the
+    validated C(env.yml) keys present) and C(error). Paths are relative to the environment folder."
+  - "Everything in it is repository data: it is never templated (ansible-core 2.19 does not template what an
+    inventory plugin sets) and never becomes any other host variable. C(env.yml) C(vars) give defaults for a few
+    settings of the step roles (docs/inventory.md); the operator's variables (group_vars, host_vars, extra vars)
+    always override them, and gates (C(fail_on_drift), the steps, signer keys, what runs or is fetched on the
+    controller) are never the repository's (docs/security.md)."
+  - "C(tags) become groups. Order (docs/promotion.md): C(env.yml) C(depends_on) (a list of environments) and
+    C(promote_from) (one environment, implied as a dependency) give each environment its C(wave): wave 0 depends on
+    nothing, wave n on environments of earlier waves. The playbooks reconcile the environments of a run in batches
+    by wave (lookup P(trident.gitops.run_order#lookup)). An unknown environment, a dependency on itself, a cycle, or
+    waiting directly or not for an environment that cannot be ordered makes the environment a failing host naming
+    its C(env.yml)."
   - "One set of git credentials: O(username), O(password), O(token), O(key_file) and O(known_hosts_file)
     come from the options or the C(TRIDENT_GIT_*) environment variables; options given here (or
     credentials written in the O(repo) URL) are set in the run's environment as those variables, where
@@ -44,9 +44,8 @@ description:
   - "Every environment host gets C(ansible_connection=local) and C(ansible_pipelining=true): module
     arguments (secrets among them) go to the module's standard input, never to a file in C(~/.ansible/tmp)."
   - "An environment folder that cannot be read (invalid C(env.yml), a missing file it names, a path or
-    symlink leading outside the repository) is still a host, with only C(trident_env_name), C(trident_env_dir)
-    and C(trident_env_error) (the environment, the file and the problem); the reconcile role fails it first
-    thing. The other environments are not affected. Errors of the whole repository (fetch, signature, no
+    symlink leading outside the repository) is still a host, whose C(trident_environment) has C(error) set (the
+    environment, the file and the problem); the reconcile role fails it first thing. The other environments are not affected. Errors of the whole repository (fetch, signature, no
     C(environments) folder) fail the inventory source."
 author:
   - trident.gitops maintainers (@trident)
@@ -148,10 +147,10 @@ plugin: trident.gitops.environments
 repo: https://git.example.com/platform/gitops.git
 version: main
 keyed_groups:
-  - key: trident_env_terraform_binary | default('none')
+  - key: trident_environment.settings.terraform_binary | default('none')
     prefix: tf
 groups:
-  with_terraform: "'terraform' in trident_env_steps"
+  with_terraform: "'terraform' in trident_environment.steps"
 compose:
   ansible_python_interpreter: ansible_playbook_python
 """
@@ -160,19 +159,15 @@ import os
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+# ansible-core 2.19 templates only trusted strings: nothing this plugin sets from the repository is trusted.
+from ansible.template import trust_as_template
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.fetch import (
     display_url, fetch_repository, share_credentials, split_credentials)
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import BrokenEnvironment, describe_repository
-from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.order import MAX_WAVES
-
-try:
-    from ansible.template import trust_as_template
-except ImportError:  # ansible-core < 2.19 templates every inventory string
-    def trust_as_template(value):
-        return value
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import VARIABLE
 
 # Interpreter discovery on the controller can pick a pyenv shim or a Python without the collection's
 # libraries; the Python running ansible-playbook has them.
@@ -180,8 +175,6 @@ CONTROLLER_PYTHON = "{{ ansible_playbook_python }}"
 # Environments run on the controller. Pipelining keeps module arguments (secrets among them) out of
 # AnsiballZ files in ~/.ansible/tmp: they go to the module's stdin instead.
 HOST_SETTINGS = {"ansible_connection": "local", "ansible_pipelining": True}
-# reconcile.yml and drift.yml run one play per wave group, in order (env.yml depends_on, docs/promotion.md).
-WAVE_GROUP_PREFIX = "trident_wave_"
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -194,17 +187,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            root, source_vars = self._repository(path)
+            root, source = self._repository(path)
             environments = describe_repository(root, self.get_option("environments_dir"))
         except TridentError as exc:
             raise AnsibleParserError(f"trident.gitops.environments ({path}): {exc.message}") from None
         common = self.inventory.add_group(self.get_option("group"))
-        # Every wave group exists, empty or not, so the playbooks' per-wave host patterns always match a group.
-        waves = [self.inventory.add_group(f"{WAVE_GROUP_PREFIX}{wave}") for wave in range(MAX_WAVES)]
         hosts = {self.get_option("host_prefix") + env.name for env in environments}
         for env in environments:
             host = self.inventory.add_host(self.get_option("host_prefix") + env.name, group=common)
-            variables = {**env.variables(), **source_vars, **HOST_SETTINGS,
+            variables = {VARIABLE: env.as_variable(source), **HOST_SETTINGS,
                          "ansible_python_interpreter": trust_as_template(CONTROLLER_PYTHON)}
             for key, value in variables.items():
                 self.inventory.set_variable(host, key, value)
@@ -214,7 +205,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 continue
             for warning in env.warnings:
                 self.display.warning(f"environment {env.name}: {warning}")
-            self.inventory.add_child(waves[env.wave], host)
             self._add_groups(path, env, host, hosts, variables)
 
     def _add_groups(self, path, env, host, hosts, variables):
@@ -242,5 +232,4 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         checkout = fetch_repository(repo, version, self.get_option("cache_dir"), auth,
                                     self.get_option("verify_signature"), tuple(self.get_option("trusted_keys") or ()))
         share_credentials(split_credentials(repo, auth)[1])
-        return checkout.path, {"trident_env_repo": display_url(repo), "trident_env_version": version,
-                               "trident_env_commit": checkout.commit}
+        return checkout.path, {"url": display_url(repo), "version": version, "commit": checkout.commit}

@@ -25,11 +25,11 @@ options:
     type: list
     elements: str
   checkout:
-    description: The Git checkout of the repository (the source role's C(source_path)).
+    description: The Git checkout of the repository.
     required: true
     type: path
   env_dir:
-    description: The environment folder, relative to the repository root (C(trident_env_dir)).
+    description: The environment folder, relative to the repository root (C(trident_environment.dir)).
     required: true
     type: str
   cache_dir:
@@ -56,7 +56,8 @@ options:
 EXAMPLES = r"""
 - name: The environment as it was at its recorded revision
   ansible.builtin.set_fact:
-    held: "{{ lookup('trident.gitops.environment_at', recorded_revision, checkout=source_path, env_dir=trident_env_dir) }}"
+    held: "{{ lookup('trident.gitops.environment_at', recorded_revision, checkout=checkout_path,
+                     env_dir=trident_environment.dir) }}"
 """
 
 RETURN = r"""
@@ -74,8 +75,8 @@ _raw:
     path:
       description: The copy of the repository at the commit (null without O(materialise)).
       type: str
-    variables:
-      description: The environment's C(trident_env_*) variables described from the copy (empty without O(materialise)).
+    environment:
+      description: The environment described from the copy, as C(trident_environment) (empty without O(materialise)).
       type: dict
     signers:
       description: With O(trusted_keys), the signer (fingerprint, uid, signing_key) of each commit checked.
@@ -88,28 +89,17 @@ import os
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.git.auth import CREDENTIAL_ENV, GitAuth, git_environment
 from ansible_collections.trident.gitops.plugins.module_utils.git.snapshot import (
     folder_tree, materialise, verify_folder_signers)
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import describe_environment
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.io import git_runner
 
 # The run's order comes from the branch the inventory read, not from the older revision.
-ORDER_VARIABLES = ("trident_env_depends_on", "trident_env_wave", "trident_env_promote_from")
-
-
-def git_runner(checkout: str) -> CommandRunner:
-    """A runner whose git talks to the checkout's origin with the run's one set of credentials."""
-    auth = GitAuth(**{field: os.environ.get(name) or None for field, name in CREDENTIAL_ENV.items()})
-    origin = CommandRunner()(["git", "-C", checkout, "remote", "get-url", "origin"], check=False).stdout.strip()
-    return CommandRunner(env={**os.environ, **git_environment(auth, origin, os.environ)}, redact=auth.secrets)
-
-
 def environment_at(revision: str, checkout: str, env_dir: str, options: dict) -> dict:
     runner = git_runner(checkout)
     found = {"revision": revision, "tree": folder_tree(runner, checkout, revision, env_dir), "path": None,
-             "variables": {}, "signers": []}
+             "environment": {}, "signers": []}
     if options["trusted_keys"]:
         found["signers"] = verify_folder_signers(runner, checkout, options["since"] or None, revision, env_dir,
                                                  tuple(options["trusted_keys"]))
@@ -118,9 +108,7 @@ def environment_at(revision: str, checkout: str, env_dir: str, options: dict) ->
     root = materialise(runner, checkout, revision, options["cache_dir"])
     if found["tree"] is None:
         raise TridentError(f"{env_dir}: not in the repository at {revision}")
-    variables = describe_environment(os.path.join(root, env_dir), root).variables()
-    return {**found, "path": root,
-            "variables": {key: value for key, value in variables.items() if key not in ORDER_VARIABLES}}
+    return {**found, "path": root, "environment": describe_environment(os.path.join(root, env_dir), root).as_variable()}
 
 
 class LookupModule(LookupBase):

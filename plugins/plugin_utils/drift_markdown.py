@@ -32,7 +32,7 @@ _REASONS = {
     "delete_because_each_key": "for_each key removed",
     "delete_because_no_move_target": "moved target missing",
 }
-_SOURCE_KEYS = ("before", "after", "revision", "commits", "changed_files")
+_SOURCE_KEYS = ("before", "after", "revision", "commits", "changed_files", "uncommitted")
 _OUTSIDE = {"delete": "deleted outside Terraform", "update": "changed outside Terraform"}
 
 
@@ -43,6 +43,9 @@ def render(report: DriftReport) -> str:
     for env in sorted(report.environments):
         if report.env_status(env) in ("changed", "failed") or report.env_health(env) not in (None, "Healthy"):
             lines += _environment(report, env, names)
+    if report.started:
+        lines += ["", f"<sub>Run started {md(report.started)}, took {report.duration or 0:.0f} s; verdict "
+                      f"{code(report.verdict())}.</sub>"]
     return "\n".join(lines) + "\n"
 
 
@@ -56,12 +59,27 @@ def _heading(report):
 
 
 def _table(report, names):
-    lines = ["| Environment | " + " | ".join(_title(n) for n in names) + " | Health |",
-             "|---" * (len(names) + 2) + "|"]
+    # The revision each environment runs (would run, in check mode), where the pipeline said it.
+    revisions = any(summary.get("revision") or summary.get("target") for summary in report.summaries.values())
+    lines = ["| Environment | " + " | ".join(_title(n) for n in names) + " | Health |" + (" Revision |" if revisions
+                                                                                      else ""),
+             "|---" * (len(names) + 2 + revisions) + "|"]
     for env, steps in sorted(report.environments.items()):
         lines.append(f"| {md(env)} | " + " | ".join(_cell(report, steps.get(n)) for n in names)
-                     + f" | {_health_cell(report.env_health(env))} |")
+                     + f" | {_health_cell(report.env_health(env))} |" + (f" {_revision(report, env)} |" if revisions
+                                                                          else ""))
     return lines
+
+
+def _revision(report, env):
+    """The revision the environment runs after the run (would run, in check mode), and the branch's when it differs."""
+    summary = report.summaries.get(env, {})
+    runs, target = summary.get("revision"), summary.get("target")
+    if not runs and not target:
+        return "—"
+    if runs and target and runs != target:
+        return f"{code(str(runs)[:12])} (Git: {code(str(target)[:12])})"
+    return code(str(runs or target)[:12]) if runs else f"nothing (Git: {code(str(target)[:12])})"
 
 
 _HEALTH_MARKS = {"Healthy": "💚", "Progressing": "🔄", "Degraded": "💔", "Suspended": "⏸️", "Missing": "👻",
@@ -78,6 +96,8 @@ def _cell(report, step):
         return "—"
     if step.status == "failed":
         return "❌ failed"
+    if step.status == "not_checked":
+        return "⏭️ not checked"
     if step.status == "changed":
         return f"⚠️ {report.changes(step.count)}"
     return "✅ in sync"
@@ -114,6 +134,9 @@ def _title(name):
 def _step_body(name, step):
     """Failures first, then what drifted, in the step's own words."""
     lines = [f"- ❌ {md(task.get('msg') or 'failed')}" for task in step.tasks if task.get("failed")]
+    message = (step.stats or {}).get("message")
+    if step.status == "failed" and message and not any(task.get("msg") == message for task in step.tasks):
+        lines.append(f"- ❌ {md(message)}")
     data = items_of(step)
     if data.get("censored") and not (data["items"] or data["source"]):
         lines.append("- details hidden (no_log)")
@@ -160,6 +183,10 @@ def _source(source):
     files = source.get("changed_files") or []
     if files:
         lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in files]
+    uncommitted = source.get("uncommitted") or []
+    if uncommitted:
+        lines += ["", "**Changed in the checkout and not committed: not deployed**", ""]
+        lines += [f"- {code(path)}" for path in uncommitted]
     return lines
 
 

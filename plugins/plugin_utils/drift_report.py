@@ -1,10 +1,13 @@
 """The drift report: what drifted, per environment and step, as JSON and JUnit XML (the Markdown view is
 drift_markdown.py). Controller-only: the drift_report callback is its one user.
 
-The drift_report callback feeds task results in; roles may add ``set_stats`` data
-(``trident_drift: {<env>: {<step>: {...}}}``, docs/drift-report.md). Only the account of the drift
-is kept: the keys modules return for it, never ``diff`` and never anything under a key that holds
-object content (``data``, ``stringData``, ``content`` …), and nothing at all from a ``no_log`` result.
+What the reconcile pipeline decided is authoritative: its ``set_stats`` data, ``trident_drift`` (per environment
+and step: status, count, account) and ``trident_environments`` (per environment: the verdict, the revision it runs,
+when it started and how long it took, the failure), both made by reconcile/verdict.py. Task results of the four
+modules used outside the pipeline (a playbook of one's own) are recorded too, for environments the pipeline did not
+report. Only the account of the drift is kept: the keys modules return for it, never ``diff`` and never anything
+under a key that holds object content (``data``, ``stringData``, ``content`` …), and nothing at all from a ``no_log``
+result. An environment a pipeline play targeted that never reported (the run stopped before it) is a failure.
 """
 
 from __future__ import annotations
@@ -14,25 +17,22 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.constants import STEPS
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import (  # noqa: F401 (re-exported)
+    MODULE_STEPS, NAMES, is_secret_value_path, scrub)
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import worst_verdict
 
-DEFAULT_STEP_MAP = {
-    "trident.gitops.git_source": "source",
-    "trident.gitops.sops_decrypt": "secrets",
-    "trident.gitops.terraform_apply": "terraform",
-    "trident.gitops.kube_diff": "kubernetes",
-}
+DEFAULT_STEP_MAP = dict(MODULE_STEPS)
 # What modules return to account for drift: kube_diff's drift, terraform_apply's resource_changes and
 # resource_drift (changed outside Terraform), git_source's revision range and files, a summary.
 DETAIL_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files", "summary", "before", "after", "commits",
                "health")
 _LIST_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files")
-_CONTENT_KEY = re.compile(r"^(data|content|string_?data|binary_?data)$", re.I)
-_SECRET_VALUE_PATH = re.compile(r"^(data|stringData|binaryData)(?=$|[.\[])")
 # kube_diff's health vocabulary (Argo CD's), worst first: an environment's health is its worst object's.
 HEALTH_SEVERITY = ("Unknown", "Degraded", "Missing", "Progressing", "Suspended", "Healthy")
 # Worst first: a step's status is the worst status of its tasks.
-_RANK = {"failed": 3, "changed": 2, "ok": 1, "skipped": 0}
+_RANK = {"failed": 4, "not_checked": 3, "changed": 2, "ok": 1, "skipped": 0}
+# An environment's status from the pipeline's verdict.
+_VERDICT_STATUS = {"error": "failed", "drift": "changed", "corrected": "changed", "in_sync": "ok"}
 _MAX_MSG = 500
 
 
@@ -58,30 +58,6 @@ def parse_step_map(entries) -> dict:
             raise ValueError(f"step_map entry {entry!r} is not of the form module=step")
         result[module.strip()] = step.strip()
     return result
-
-
-def is_secret_value_path(kind: object, path: object) -> bool:
-    """Whether ``path`` (a kube_diff field path) of an object of ``kind`` holds a Secret's value."""
-    return kind == "Secret" and bool(_SECRET_VALUE_PATH.match(str(path)))
-
-
-def scrub(value: object) -> object:
-    """Copy of ``value`` without any key that holds object or file content, nor a Secret's values."""
-    if isinstance(value, dict):
-        kept = {key: scrub(item) for key, item in value.items() if not _CONTENT_KEY.match(str(key))}
-        if value.get("kind") == "Secret" and isinstance(kept.get("changes"), list):
-            kept["changes"] = [_masked(change) for change in kept["changes"]]
-        return kept
-    if isinstance(value, (list, tuple)):
-        return [scrub(item) for item in value]
-    return value
-
-
-def _masked(change: object) -> object:
-    """A change of a Secret's value: still shown as changed, its values (even masked ones) dropped."""
-    if isinstance(change, dict) and is_secret_value_path("Secret", change.get("path")):
-        return {"path": change["path"], "masked": True}
-    return change
 
 
 def details_of(result: dict) -> dict:
@@ -134,6 +110,12 @@ class DriftReport:
     def __init__(self, check_mode: bool) -> None:
         self.check_mode = check_mode
         self.environments = {}
+        # The pipeline's per-environment summary (reconcile/verdict.py Report.summary), authoritative where present.
+        self.summaries = {}
+        # Environments a pipeline play targeted: one that never reported did not run (the run stopped first).
+        self.expected = []
+        self.started = None
+        self.duration = None
 
     def steps(self, env):
         return self.environments.setdefault(env, {})
@@ -167,11 +149,44 @@ class DriftReport:
                 report = self.steps(str(env)).setdefault(str(step), StepReport())
                 report.stats = scrub(data)
                 count = data.get("count", len(data.get("items") or []))
-                if data.get("changed"):
+                if data.get("status") in _RANK:  # the pipeline's own status (reconcile/verdict.py)
+                    report.status = data["status"]
+                    report.count = count if isinstance(count, int) and data["status"] == "changed" else 0
+                elif data.get("changed"):
                     report.raise_to("changed")
                     report.count = max(report.count, count if isinstance(count, int) else 1, 1)
                 else:
                     report.raise_to("ok")
+
+    def merge_environments(self, summaries: object) -> None:
+        """Merge ``set_stats`` data ``trident_environments`` (``{env: {verdict, revision, steps, ...}}``): the
+        pipeline's verdict and step statuses replace what task results said."""
+        if not isinstance(summaries, dict):
+            return
+        for env, summary in summaries.items():
+            if not isinstance(summary, dict):
+                continue
+            self.summaries[str(env)] = scrub(summary)
+            for step, status in (summary.get("steps") or {}).items():
+                if status in _RANK and status != "skipped":
+                    report = self.steps(str(env)).setdefault(str(step), StepReport())
+                    report.status = status
+                    if status != "changed":
+                        report.count = 0
+
+    def expect(self, hosts) -> None:
+        """Environments a pipeline play targets."""
+        self.expected += [str(host) for host in hosts if str(host) not in self.expected]
+
+    def settle_unreported(self) -> None:
+        """An expected environment that never reported: the run stopped before it (a whole earlier batch failed,
+        and every environment after it waits for one of those)."""
+        for env in self.expected:
+            if env not in self.summaries and not any(s.status != "skipped" for s in self.steps(env).values()):
+                self.summaries[env] = {"verdict": "error", "failure": {
+                    "step": "source", "task": "", "message": f"environment {env} did not run: the run stopped before "
+                                                             "it (every environment of an earlier batch failed)"}}
+                self.steps(env).setdefault("source", StepReport()).status = "failed"
 
     # -- views ---------------------------------------------------------------------------------
     def env_health(self, env):
@@ -183,32 +198,53 @@ class DriftReport:
         return min(found, key=HEALTH_SEVERITY.index) if found else None
 
     def env_status(self, env):
+        verdict = self.summaries.get(env, {}).get("verdict")
+        if verdict in _VERDICT_STATUS:
+            return _VERDICT_STATUS[verdict]
         statuses = [step.status for step in self.environments[env].values()] or ["skipped"]
-        return max(statuses, key=_RANK.__getitem__)
+        status = max(statuses, key=_RANK.__getitem__)
+        return "failed" if status == "not_checked" else status
+
+    def env_verdict(self, env):
+        """The pipeline's verdict, else one read from the steps (in_sync, drift, corrected, error)."""
+        verdict = self.summaries.get(env, {}).get("verdict")
+        if verdict:
+            return verdict
+        status = self.env_status(env)
+        return {"failed": "error", "changed": "drift" if self.check_mode else "corrected"}.get(status, "in_sync")
+
+    def verdict(self):
+        """The run's verdict: the worst of its environments' (in_sync when it has none)."""
+        return worst_verdict(self.env_verdict(env) for env in self.environments)
 
     def summary(self) -> dict:
         envs = sorted(self.environments)
         return {
             "environments": len(envs),
-            "drifted": [env for env in envs if any(s.count for s in self.environments[env].values())],
+            "drifted": [env for env in envs if self.env_verdict(env) in ("drift", "corrected")
+                        or (env not in self.summaries and any(s.count for s in self.environments[env].values()))],
             "failed": [env for env in envs if self.env_status(env) == "failed"],
+            "verdict": self.verdict(),
         }
 
     def step_names(self):
-        """The four steps, then any other step that ran somewhere (one skipped everywhere, such as the
-        inventory check of environments that all read fine, is no column)."""
+        """The registry's steps that have content somewhere (source to kubernetes always; promotion only where it
+        held or refused), then any other step that ran somewhere."""
         seen = {name for steps in self.environments.values() for name, step in steps.items() if step.status != "skipped"}
-        return list(STEPS) + sorted(seen - set(STEPS))
+        core = [name for name in NAMES if name in ("source", "secrets", "terraform", "kubernetes") or name in seen]
+        return core + sorted(seen - set(NAMES))
 
     def as_dict(self):
         return {
             "mode": "check" if self.check_mode else "apply",
+            "started": self.started, "duration": self.duration,
             "summary": self.summary(),
             "environments": {
-                env: {"status": self.env_status(env), **_health_entry(self.env_health(env)), "steps": {
-                    name: {"status": step.status, "count": step.count, "tasks": step.tasks,
-                           **({"stats": step.stats} if step.stats is not None else {})}
-                    for name, step in sorted(steps.items())}}
+                env: {"status": self.env_status(env), "verdict": self.env_verdict(env),
+                      **_health_entry(self.env_health(env)), **_environment_entry(self.summaries.get(env)), "steps": {
+                          name: {"status": step.status, "count": step.count, "tasks": step.tasks,
+                                 **({"stats": step.stats} if step.stats is not None else {})}
+                          for name, step in sorted(steps.items())}}
                 for env, steps in sorted(self.environments.items())},
         }
 
@@ -237,7 +273,12 @@ class DriftReport:
                     ET.SubElement(case, "failure", type="drift", message=self.changes(step.count)).text = text
                 elif step.status == "failed":
                     counts["errors"] += 1
-                    ET.SubElement(case, "error", type="failed", message="step failed").text = text
+                    message = (step.stats or {}).get("message")
+                    ET.SubElement(case, "error", type="failed", message="step failed").text = (
+                        "\n".join(filter(None, [text, str(message) if message else ""])))
+                elif step.status == "not_checked":
+                    counts["skipped"] += 1
+                    ET.SubElement(case, "skipped", message="not checked: an earlier step failed")
                 elif step.status == "skipped":
                     counts["skipped"] += 1
                     ET.SubElement(case, "skipped", message="nothing to do in this environment")
@@ -252,6 +293,13 @@ class DriftReport:
 
 def _health_entry(status):
     return {"health": status} if status else {}
+
+
+def _environment_entry(summary):
+    """What the pipeline says of the environment besides its steps: the revision it runs (or would run) and the
+    branch's, when it started and how long it took, why it is held or failed."""
+    keys = ("revision", "target", "started", "duration", "held", "refused", "failure")
+    return {key: summary[key] for key in keys if summary and summary.get(key) not in (None, "", [])}
 
 
 def _items(task):

@@ -20,6 +20,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import ENV_NAME
+
 GITLAB = "gitlab"
 GITHUB = "github"
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1, or SHA-256 object ids
@@ -95,12 +97,17 @@ def parse_push(provider, headers, body):
 
 
 def changed_environments(paths, environments_dir="environments"):
-    """Names of the environment folders (``<environments_dir>/<env>/...``) that ``paths`` touch."""
+    """Names of the environment folders (``<environments_dir>/<env>/...``) that ``paths`` touch.
+
+    Only names that can be environments (reconcile/environment.py ENV_NAME): the event's names become the
+    playbook's ``trident_hosts`` extra variable, which Ansible templates, so a folder named like a template (or a
+    pattern) never reaches it. The inventory reports such a folder as a failing environment of its own.
+    """
     prefix = environments_dir.strip("/").split("/")
     names = set()
     for path in paths:
         parts = path.split("/")
-        if len(parts) > len(prefix) + 1 and parts[:len(prefix)] == prefix and not parts[len(prefix)].startswith("."):
+        if len(parts) > len(prefix) + 1 and parts[:len(prefix)] == prefix and ENV_NAME.match(parts[len(prefix)]):
             names.add(parts[len(prefix)])
     return sorted(names)
 

@@ -9,24 +9,25 @@ project copy) is not the one that was read.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES, STEPS
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
 from ansible_collections.trident.gitops.plugins.module_utils.git.signature import split_trusted_keys
-from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.order import (
-    assign_waves, check_dependencies, dependencies)
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.order import assign_waves, check_dependencies
 from ansible_collections.trident.gitops.plugins.module_utils.helm.spec import parse_releases
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import (  # noqa: F401 (re-exported)
+    ENV_FILE, ENV_NAME, BrokenEnvironment, Environment, SecretFile)
 
 try:
     import yaml
 except ImportError:  # reported by load_settings, so importing this module never fails
     yaml = None
 
-ENV_FILE = "env.yml"
 ENVIRONMENTS_DIR = "environments"
 KUBECONFIG_NAMES = ("kubeconfig.yaml", "kubeconfig.yml", "kubeconfig.sops.yaml", "kubeconfig.sops.yml")
 MANIFEST_DIRS = ("yaml", "manifests")
@@ -34,12 +35,13 @@ KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 SECRETS_DIR = "secrets"
 SECRET_FORMATS = {"yaml": "yaml", "yml": "yaml", "json": "json", "env": "dotenv", "ini": "ini"}
 _SECRET_NAME = re.compile(r"^(?P<name>.+)\.sops\.(?P<ext>yaml|yml|json|env|ini)$")
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Tags become inventory groups: the names Ansible accepts without transforming them.
 _GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-# The known keys of env.yml: type and, where the set is closed, the allowed values (docs/environments.md).
+# The known keys of env.yml: type and, where the set is closed, the allowed values (docs/inventory.md). Everything here
+# is repository data: what and how to deploy. Where from or with what (controller paths, programs, fetches, gates)
+# is the operator's (docs/security.md): the keys that once said so are refused, naming where they went.
 SETTINGS = {
     "tags": (list, ()),  # inventory groups the environment joins
     "namespace": (str, ()),  # namespace for manifests that name none
@@ -47,104 +49,32 @@ SETTINGS = {
     "kube_context": (str, ()),
     "kubeconfig": (str, ()),  # relative path, instead of discovery
     "manifests": (str, ()),  # relative path, instead of yaml/ or manifests/
-    "kustomize_remote": (bool, ()),  # the kustomization may build on remote references pinned to a commit
     "terraform_binary": (str, ("terraform", "tofu")),
     "terraform_workspace": (str, ()),
     "terraform_vars": (dict, ()),
     "terraform_var_files": (list, ()),
     "terraform_backend_config": (dict, ()),
-    "terraform_cli_config": (str, ()),  # relative path of a Terraform CLI configuration
-    "terraform_plugin_dirs": (list, ()),  # relative paths of provider folders
     "allow_destroy": (bool, ()),
     "helm_releases": (list, ()),  # Helm releases rendered with the manifests (docs/helm.md)
-    "vars": (dict, ()),  # further host variables, set as they are
+    "vars": (dict, ()),  # defaults for the step roles' settings of REPOSITORY_ROLE_VARS
     "depends_on": (list, ()),  # environments that reconcile before this one in a run (docs/promotion.md)
     "promote_from": (str, ()),  # the environment whose Healthy revision this one moves to (docs/promotion.md)
     "trusted_keys": (list, ()),  # who may sign commits that change this environment's folder (docs/promotion.md)
 }
-# env.yml's `vars` become host variables; names with these prefixes steer Ansible itself (connection,
-# interpreter), the inventory's own variables or the roles, whose paths and programs are the controller's.
-_RESERVED_VAR_PREFIXES = ("ansible_", "trident_", "source_", "secrets_", "terraform_", "kubernetes_", "reconcile_")
-# The role variables an environment may set for itself: what and how to deploy, never where from or with what.
+# Keys that decide what runs or is fetched on the controller: the operator sets them now (host_vars of the operator's
+# inventory, group_vars, extra vars), never a commit.
+OPERATOR_KEYS = {
+    "kustomize_remote": "kubernetes_kustomize_remote",
+    "terraform_cli_config": "terraform_cli_config_file",
+    "terraform_plugin_dirs": "terraform_plugin_dirs",
+}
+# The role settings an environment's env.yml `vars` may give defaults for: what and how to deploy, never where from,
+# with what, or what is checked. The operator's variables override them; they never become host variables.
 REPOSITORY_ROLE_VARS = frozenset({
     "kubernetes_secrets", "kubernetes_ignore_differences", "kubernetes_wait", "kubernetes_wait_timeout",
-    "kubernetes_workers", "terraform_parallelism", "terraform_lock_timeout", "terraform_secret_vars",
-    "reconcile_steps"})
-# Settings that describe layout are resolved into the layout fields rather than passed through.
-_LAYOUT_SETTINGS = ("tags", "kubeconfig", "manifests", "vars", "depends_on")
-
-
-@dataclass(frozen=True)
-class SecretFile:
-    path: str
-    name: str
-    format: str
-
-
-@dataclass(frozen=True)
-class Environment:
-    """One environment folder. Paths are relative to ``path`` (the folder), POSIX style."""
-
-    name: str
-    path: str
-    repo_path: str
-    settings: dict = field(default_factory=dict)
-    kubeconfig: str | None = None
-    kubeconfig_encrypted: bool = False
-    terraform_files: tuple = ()
-    manifests_dir: str | None = None
-    manifests_kind: str | None = None
-    manifest_files: tuple = ()
-    secrets: tuple = ()
-    warnings: tuple = ()
-    wave: int = 0  # the play of the run this environment reconciles in (gitops/order.py)
-
-    @property
-    def relpath(self):
-        return os.path.relpath(self.path, self.repo_path).replace(os.sep, "/")
-
-    @property
-    def tags(self):
-        return list(self.settings.get("tags", []))
-
-    @property
-    def depends_on(self):
-        return dependencies(self.settings)
-
-    @property
-    def steps(self):
-        present = {
-            "source": True,
-            "secrets": bool(self.secrets) or self.kubeconfig_encrypted,
-            "terraform": bool(self.terraform_files),
-            "kubernetes": self.manifests_kind is not None or bool(self.settings.get("helm_releases")),
-        }
-        return [step for step in STEPS if present[step]]
-
-    def variables(self, prefix: str = "trident_env_") -> dict:
-        """Host variables for this environment; settings absent from env.yml stay undefined."""
-        result = {
-            f"{prefix}name": self.name,
-            f"{prefix}dir": self.relpath,
-            f"{prefix}path": self.path,
-            f"{prefix}repo_path": self.repo_path,
-            f"{prefix}steps": self.steps,
-            f"{prefix}tags": self.tags,
-            f"{prefix}kubeconfig": self.kubeconfig,
-            f"{prefix}kubeconfig_encrypted": self.kubeconfig_encrypted,
-            f"{prefix}terraform_files": list(self.terraform_files),
-            f"{prefix}manifests_dir": self.manifests_dir,
-            f"{prefix}manifests_kind": self.manifests_kind,
-            f"{prefix}manifest_files": list(self.manifest_files),
-            f"{prefix}secrets": [{"path": s.path, "name": s.name, "format": s.format} for s in self.secrets],
-            f"{prefix}depends_on": self.depends_on,
-            f"{prefix}wave": self.wave,
-        }
-        for key, value in self.settings.items():
-            if key not in _LAYOUT_SETTINGS:
-                result[f"{prefix}{key}"] = value
-        result.update(self.settings.get("vars", {}))
-        return result
+    "kubernetes_workers", "terraform_parallelism", "terraform_lock_timeout", "terraform_secret_vars"})
+# How many concurrent requests an environment may ask for (kubernetes_workers).
+MAX_WORKERS = 64
 
 
 def _type_name(kind: type) -> str:
@@ -159,6 +89,10 @@ def validate_settings(data: object, source: str) -> dict:
         raise TridentError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
     settings = {}
     for key, value in data.items():
+        if key in OPERATOR_KEYS:
+            raise TridentError(f"{source}: key '{key}' is the operator's to set, not the repository's: set "
+                               f"'{OPERATOR_KEYS[key]}' for this environment in the operator's inventory (host_vars) "
+                               "or extra vars (docs/security.md)")
         if key not in SETTINGS:
             raise TridentError(f"{source}: unknown key '{key}' (known keys: {', '.join(sorted(SETTINGS))})")
         kind, choices = SETTINGS[key]
@@ -176,10 +110,9 @@ def _check_items(settings: dict, source: str) -> None:
         if not isinstance(tag, str) or not _GROUP_NAME.match(tag) or tag in ("all", "ungrouped"):
             raise TridentError(f"{source}: key 'tags': {tag!r} is not a valid group name "
                                "(letters, digits and underscores, not starting with a digit; not all or ungrouped)")
-    for key in ("terraform_var_files", "terraform_plugin_dirs"):
-        for path in settings.get(key, []):
-            if not isinstance(path, str):
-                raise TridentError(f"{source}: key '{key}': {path!r} is not a path")
+    for path in settings.get("terraform_var_files", []):
+        if not isinstance(path, str):
+            raise TridentError(f"{source}: key 'terraform_var_files': {path!r} is not a path")
     parse_releases(settings.get("helm_releases"), source, settings.get("namespace", ""))
     if not all(isinstance(key, str) for key in settings.get("trusted_keys", [])):
         raise TridentError(f"{source}: key 'trusted_keys': every entry is a fingerprint or an armored public key")
@@ -190,11 +123,14 @@ def _check_items(settings: dict, source: str) -> None:
     for name in settings.get("vars", {}):
         if not isinstance(name, str) or not _GROUP_NAME.match(name):
             raise TridentError(f"{source}: key 'vars': {name!r} is not a valid variable name")
-        if name.startswith(_RESERVED_VAR_PREFIXES) and name not in REPOSITORY_ROLE_VARS:
-            raise TridentError(f"{source}: key 'vars': {name!r} cannot be set by the repository (connection and "
-                               "interpreter settings, the inventory's own variables and role variables naming "
-                               "controller paths or programs belong to the controller; allowed role variables: "
-                               f"{', '.join(sorted(REPOSITORY_ROLE_VARS))})")
+        if name not in REPOSITORY_ROLE_VARS:
+            raise TridentError(f"{source}: key 'vars': {name!r} cannot be set by the repository (the repository may "
+                               "give defaults for what and how to deploy: "
+                               f"{', '.join(sorted(REPOSITORY_ROLE_VARS))}; everything else, gates included, is the "
+                               "operator's, docs/security.md)")
+    workers = settings.get("vars", {}).get("kubernetes_workers", 1)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
+        raise TridentError(f"{source}: key 'vars': 'kubernetes_workers' must be a number from 1 to {MAX_WORKERS}")
 
 
 def load_settings(env_path: str, sandbox: Sandbox | None = None) -> dict:
@@ -216,11 +152,8 @@ def load_settings(env_path: str, sandbox: Sandbox | None = None) -> dict:
         raise TridentError(f"{shown}: not valid YAML: {_yaml_problem(exc)}") from None
     settings = validate_settings(data, shown)
     # Paths the repository names for Terraform: inside the repository, like every other path it names.
-    for key in ("terraform_var_files", "terraform_plugin_dirs"):
-        for path in settings.get(key, []):
-            _inside(env_path, sandbox, path, shown, key)
-    if "terraform_cli_config" in settings:
-        _inside(env_path, sandbox, settings["terraform_cli_config"], shown, "terraform_cli_config")
+    for path in settings.get("terraform_var_files", []):
+        _inside(env_path, sandbox, path, shown, "terraform_var_files")
     return settings
 
 
@@ -346,9 +279,10 @@ def describe_environment(env_path: str, repo_path: str | None = None) -> Environ
     env_path = sandbox.resolve(env_path)
     if not os.path.isdir(env_path):
         raise TridentError(f"{sandbox.display(env_path)}: not an environment folder")
-    if not _ENV_NAME.match(name):
-        raise TridentError(f"{sandbox.display(env_path)}: '{name}' cannot be an inventory host name "
-                           "(use letters, digits, '.', '_' and '-')")
+    if not ENV_NAME.match(name):
+        raise TridentError(f"the folder {name!r} of {sandbox.display(os.path.dirname(env_path))} cannot be an "
+                           "environment: its name cannot be an inventory host name (use letters, digits, '.', '_' and "
+                           "'-', starting with a letter or digit)")
     settings = load_settings(env_path, sandbox)
     manifests_dir, manifests_kind = find_manifests(env_path, settings, sandbox)
     kubeconfig, encrypted = find_kubeconfig(env_path, manifests_dir, settings, sandbox)
@@ -377,16 +311,12 @@ def list_environments(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) 
     return names
 
 
-@dataclass(frozen=True)
-class BrokenEnvironment:
-    """An environment folder that cannot be described; it becomes a host that fails with ``error``."""
-
-    name: str
-    relpath: str
-    error: str
-
-    def variables(self, prefix: str = "trident_env_") -> dict:
-        return {f"{prefix}name": self.name, f"{prefix}dir": self.relpath, f"{prefix}error": self.error}
+def host_name(folder: str) -> str:
+    """The inventory host of an environment folder: its name, or for a name that cannot be one a stable stand-in
+    (the folder's name never reaches Ansible as a host name or pattern)."""
+    if ENV_NAME.match(folder):
+        return folder
+    return f"invalid-environment-{hashlib.sha256(folder.encode('utf-8', 'surrogateescape')).hexdigest()[:12]}"
 
 
 def describe_repository(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list:
@@ -401,7 +331,8 @@ def describe_repository(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR
         try:
             described.append(describe_environment(os.path.join(repo_path, environments_dir, name), repo_path))
         except TridentError as exc:
-            described.append(BrokenEnvironment(name, f"{environments_dir}/{name}", f"environment {name}: {exc.message}"))
+            described.append(BrokenEnvironment(host_name(name), f"{environments_dir}/{name}",
+                                               f"environment {host_name(name)}: {exc.message}", repo_path))
     return order_environments(described)
 
 
@@ -417,7 +348,7 @@ def order_environments(described: list) -> list:
     result = []
     for env in described:
         if isinstance(env, Environment) and errors.get(env.name):
-            env = BrokenEnvironment(env.name, env.relpath, f"environment {env.name}: {errors[env.name]}")
+            env = BrokenEnvironment(env.name, env.relpath, f"environment {env.name}: {errors[env.name]}", env.repo_path)
         elif isinstance(env, Environment):
             env = replace(env, wave=waves[env.name])
         result.append(env)

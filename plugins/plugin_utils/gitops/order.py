@@ -2,16 +2,14 @@
 
 An environment reconciles after the ones it depends on; environments that do not depend on each other
 reconcile side by side (Ansible forks). The order is a wave number per environment: wave 0 has no
-dependency, wave n depends on something in wave n-1 at most. The playbooks run one play per wave, a
-bounded number of plays (MAX_WAVES), so a chain deeper than that is an error, like a cycle, a dependency
-on itself or on an environment the repository does not have. Every error names the environment and
-its env.yml; it fails that environment only (the inventory makes it a failing host).
+dependency, wave n depends on something in wave n-1 at most. A cycle, a dependency on itself or on an
+environment the repository does not have is an error naming the environment and its env.yml; so is waiting,
+directly or not, for an environment that cannot be ordered. Each fails that environment only (the inventory
+makes it a failing host). :func:`run_batches` is the one place a run's order comes from: the playbooks run one
+batch after the other (the play's ``serial``), as many as the run needs, the environments of a batch in parallel.
 """
 
 from __future__ import annotations
-
-# The playbooks reconcile.yml and drift.yml hold one play per wave: keep them in step with this.
-MAX_WAVES = 5
 
 
 def dependencies(settings: dict) -> list:
@@ -63,10 +61,10 @@ def _depth(name: str, graph: dict, depths: dict) -> int:
 def assign_waves(graph: dict, sources: dict) -> tuple[dict, dict]:
     """Wave per environment and an error per environment that cannot be ordered.
 
-    ``graph`` maps every environment to the ones it waits for (already checked to be known names);
-    ``sources`` names each environment's env.yml for messages. An environment in a cycle is an error;
-    one that waits for an erroneous environment keeps its place after it and fails there (its dependency
-    did not reconcile).
+    ``graph`` maps every environment that could be read to the ones it waits for (already checked to be known
+    names); ``sources`` names each environment's env.yml for messages. An environment in a cycle is an error, and so
+    is one that waits, directly or not, for an environment that is not in ``graph`` (it could not be read) or is an
+    error: it would build on something that cannot run.
     """
     errors = {}
     for name in graph:
@@ -74,11 +72,33 @@ def assign_waves(graph: dict, sources: dict) -> tuple[dict, dict]:
         if cycle:
             errors[name] = (f"{sources[name]}: key 'depends_on': environment {name} is in a dependency cycle: "
                             f"{' -> '.join(cycle)}")
-    acyclic = {name: [other for other in wanted if other not in errors] for name, wanted in graph.items()}
+    _blocked(graph, sources, errors)
+    acyclic = {name: list(wanted) for name, wanted in graph.items() if name not in errors}
     depths = {}
-    waves = {name: _depth(name, acyclic, depths) for name in graph if name not in errors}
-    for name, wave in waves.items():
-        if wave >= MAX_WAVES:
-            errors[name] = (f"{sources[name]}: key 'depends_on': environment {name} waits for a chain of {wave} "
-                            f"environments; a run orders at most {MAX_WAVES} waves (chains of {MAX_WAVES - 1})")
-    return {name: wave for name, wave in waves.items() if name not in errors}, errors
+    return {name: _depth(name, acyclic, depths) for name in acyclic}, errors
+
+
+def _blocked(graph: dict, sources: dict, errors: dict) -> None:
+    """Every environment that waits, directly or not, for one that cannot be ordered cannot be ordered either."""
+    changed = True
+    while changed:
+        changed = False
+        for name, wanted in graph.items():
+            if name in errors:
+                continue
+            broken = [other for other in wanted if other in errors or other not in graph]
+            if broken:
+                errors[name] = (f"{sources[name]}: key 'depends_on': environment {name} waits for "
+                                f"{', '.join(broken)}, which cannot be ordered; nothing of {name} is changed")
+                changed = True
+
+
+def run_batches(hosts: list, graph: dict) -> list:
+    """The batches of one run, in order: ``hosts`` (the environments in the run) by wave, where waves count only
+    dependencies that are in the run too (one outside it ran before, or not at all). ``graph`` maps environments to
+    the ones they wait for; the inventory already refused cycles."""
+    wanted = set(hosts)
+    inside = {name: [other for other in graph.get(name, ()) if other in wanted and other != name] for name in hosts}
+    depths = {}
+    waves = {name: _depth(name, inside, depths) for name in hosts}
+    return [[name for name in hosts if waves[name] == wave] for wave in sorted(set(waves.values()))]

@@ -95,19 +95,20 @@ def test_empty_env_has_only_the_source_step(tmp_path):
     assert env.steps == ["source"] and env.kubeconfig is None and env.manifests_kind is None
 
 
-def test_settings_become_variables_and_unset_settings_stay_undefined(tmp_path):
+def test_settings_go_into_the_one_environment_variable_and_unset_settings_stay_unset(tmp_path):
     write(tmp_path, {"environments/e/env.yml": {"namespace": "web", "prune": False, "tags": ["prod", "eu_west"],
-                                                "terraform_vars": {"size": 3}, "vars": {"team": "ops"}},
+                                                "terraform_vars": {"size": 3}, "vars": {"kubernetes_wait": True}},
                      "environments/e/yaml/app.yaml": APP})
-    variables = describe_environment(tmp_path / "environments" / "e").variables()
-    assert variables["trident_env_namespace"] == "web"
-    assert variables["trident_env_prune"] is False
-    assert variables["trident_env_terraform_vars"] == {"size": 3}
-    assert variables["trident_env_tags"] == ["prod", "eu_west"]
-    assert variables["team"] == "ops"
-    assert "trident_env_kube_context" not in variables and "trident_env_allow_destroy" not in variables
-    assert "trident_env_vars" not in variables, "vars are spread, not nested"
-    assert variables["trident_env_path"] == str((tmp_path / "environments" / "e").resolve())
+    variable = describe_environment(tmp_path / "environments" / "e").as_variable({"commit": "c0ffee"})
+    settings = variable["settings"]
+    assert settings["namespace"] == "web"
+    assert settings["prune"] is False
+    assert settings["terraform_vars"] == {"size": 3}
+    assert variable["tags"] == ["prod", "eu_west"] and "tags" not in settings
+    assert settings["vars"] == {"kubernetes_wait": True}, "vars stay inside the environment, never host variables"
+    assert "kube_context" not in settings and "allow_destroy" not in settings
+    assert variable["dir"] == "environments/e"
+    assert variable["repository"] == {"path": str(tmp_path.resolve()), "commit": "c0ffee"}
 
 
 @pytest.mark.parametrize("data, message", [
@@ -121,12 +122,19 @@ def test_settings_become_variables_and_unset_settings_stay_undefined(tmp_path):
     ({"vars": {"1bad": 1}}, r"key 'vars': '1bad' is not a valid variable name"),
     ({"vars": {"ansible_python_interpreter": "/bin/sh"}}, r"'ansible_python_interpreter' cannot be set by the repo"),
     ({"vars": {"terraform_binary": "./evil"}}, r"'terraform_binary' cannot be set by the repository"),
-    ({"vars": {"trident_env_path": "/etc"}}, r"'trident_env_path' cannot be set by the repository"),
+    ({"vars": {"trident_environment": {}}}, r"'trident_environment' cannot be set by the repository"),
     ({"vars": {"terraform_plugin_dirs": ["/opt"]}}, r"'terraform_plugin_dirs' cannot be set by the repository"),
     # Which commands a kubeconfig may run is the operator's decision, never the repository's.
     ({"vars": {"kubernetes_kubeconfig_exec_commands": ["sh"]}},
      r"'kubernetes_kubeconfig_exec_commands' cannot be set by the repository"),
-    ({"kustomize_remote": "yes"}, r"key 'kustomize_remote' must be a boolean, got str"),
+    # Gates are the operator's (issue 24): no name outside the allowlist, prefixed or not.
+    ({"vars": {"fail_on_drift": False}}, r"'fail_on_drift' cannot be set by the repository"),
+    ({"vars": {"reconcile_steps": ["kubernetes"]}}, r"'reconcile_steps' cannot be set by the repository"),
+    ({"vars": {"kubernetes_workers": 100000}}, r"'kubernetes_workers' must be a number from 1 to 64"),
+    # What runs or is fetched on the controller moved to the operator's settings.
+    ({"kustomize_remote": True}, r"key 'kustomize_remote' is the operator's to set.*'kubernetes_kustomize_remote'"),
+    ({"terraform_plugin_dirs": ["p"]}, r"key 'terraform_plugin_dirs' is the operator's to set"),
+    ({"terraform_cli_config": "x"}, r"key 'terraform_cli_config' is the operator's to set"),
     ({"terraform_var_files": [1]}, r"key 'terraform_var_files': 1 is not a path"),
 ])
 def test_invalid_settings_name_the_file_and_the_key(data, message):
@@ -186,5 +194,8 @@ def test_env_folder_names_must_be_host_names(tmp_path):
     (tmp_path / "environments" / "good").mkdir(parents=True)
     broken, good = describe_repository(tmp_path)
     assert isinstance(broken, BrokenEnvironment) and good.name == "good"
-    assert broken.error.startswith("environment bad name: environments/bad name: 'bad name' cannot be an inventory host")
-    assert broken.variables()["trident_env_error"] == broken.error
+    assert broken.name.startswith("invalid-environment-"), "the folder's name never becomes a host name"
+    assert broken.error.endswith("the folder 'bad name' of environments cannot be an environment: its name cannot be "
+                                 "an inventory host name (use letters, digits, '.', '_' and '-', starting with a "
+                                 "letter or digit)")
+    assert broken.as_variable()["error"] == broken.error

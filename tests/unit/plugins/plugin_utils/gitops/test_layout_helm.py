@@ -19,7 +19,7 @@ def env_with(tmp_path, settings):
 def test_releases_alone_make_a_kubernetes_step_and_a_variable(tmp_path):
     env = describe_environment(env_with(tmp_path, {"namespace": "apps", "helm_releases": [RELEASE]}))
     assert env.steps == ["source", "kubernetes"]
-    assert env.variables()["trident_env_helm_releases"] == [RELEASE]
+    assert env.as_variable()["settings"]["helm_releases"] == [RELEASE]
 
 
 def test_a_bad_release_fails_naming_env_yml_and_the_release(tmp_path):

@@ -3,7 +3,7 @@ import yaml
 
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import (
     BrokenEnvironment, Environment, describe_repository)
-from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.order import MAX_WAVES, assign_waves
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.order import assign_waves, run_batches
 
 
 def repository(tmp_path, settings):
@@ -19,9 +19,9 @@ def test_dependencies_come_first_and_independent_environments_share_a_wave(tmp_p
     envs = repository(tmp_path, {"dev": None, "staging": {"depends_on": ["dev"]}, "prod": {"promote_from": "staging"},
                                  "qa": {"depends_on": ["dev"]}, "tools": None})
     assert {name: env.wave for name, env in envs.items()} == {"dev": 0, "tools": 0, "staging": 1, "qa": 1, "prod": 2}
-    assert envs["prod"].variables()["trident_env_depends_on"] == ["staging"]
-    assert envs["prod"].variables()["trident_env_promote_from"] == "staging"
-    assert envs["staging"].variables()["trident_env_wave"] == 1
+    assert envs["prod"].as_variable()["depends_on"] == ["staging"]
+    assert envs["prod"].as_variable()["settings"]["promote_from"] == "staging"
+    assert envs["staging"].as_variable()["wave"] == 1
 
 
 def test_wave_is_the_longest_chain_below(tmp_path):
@@ -45,15 +45,31 @@ def test_unorderable_environments_fail_alone_naming_env_and_file(tmp_path, setti
     assert all(isinstance(env, Environment) for name, env in envs.items() if name not in broken)
 
 
-def test_a_dependent_of_a_broken_environment_still_waits_for_it(tmp_path):
-    envs = repository(tmp_path, {"a": {"depends_on": ["a"]}, "b": {"depends_on": ["a"]}})
-    assert isinstance(envs["a"], BrokenEnvironment) and envs["b"].wave == 1
+@pytest.mark.parametrize("settings", [
+    {"a": {"depends_on": ["a"]}, "b": {"depends_on": ["a"]}, "c": {"promote_from": "b"}},  # on itself
+    {"a": {"depends_on": ["z"]}, "b": {"depends_on": ["a"]}, "c": {"depends_on": ["b"]}, "z": {"depends_on": ["a"]}},
+    {"a": {"depends_on": "not a list"}, "b": {"depends_on": ["a"]}, "c": {"depends_on": ["b"]}},  # unreadable
+])
+def test_whatever_waits_for_an_environment_that_cannot_be_ordered_cannot_be_ordered(tmp_path, settings):
+    """Issue 25: a dependant of a cycle member was put in wave 0 next to it and applied; transitively, too."""
+    envs = repository(tmp_path, settings)
+    assert isinstance(envs["b"], BrokenEnvironment) and isinstance(envs["c"], BrokenEnvironment)
+    assert "waits for" in envs["c"].error and "which cannot be ordered" in envs["c"].error
+    assert envs["c"].error.startswith("environment c: environments/c/env.yml: key 'depends_on': ")
 
 
-def test_chains_deeper_than_the_playbooks_waves_are_refused():
-    graph = {f"e{n}": [f"e{n - 1}"] if n else [] for n in range(MAX_WAVES + 1)}
+def test_chains_of_any_depth_are_ordered():
+    graph = {f"e{n}": [f"e{n - 1}"] if n else [] for n in range(40)}
     waves, errors = assign_waves(graph, {name: f"environments/{name}/env.yml" for name in graph})
-    assert waves == {f"e{n}": n for n in range(MAX_WAVES)}
-    assert errors == {f"e{MAX_WAVES}": f"environments/e{MAX_WAVES}/env.yml: key 'depends_on': environment "
-                                       f"e{MAX_WAVES} waits for a chain of {MAX_WAVES} environments; a run orders "
-                                       f"at most {MAX_WAVES} waves (chains of {MAX_WAVES - 1})"}
+    assert waves == {f"e{n}": n for n in range(40)} and errors == {}
+
+
+@pytest.mark.parametrize("hosts, graph, batches", [
+    (["a", "b"], {"b": ["a"]}, [["a"], ["b"]]),
+    (["b", "c"], {"b": ["a"], "c": ["b"]}, [["b"], ["c"]]),  # a is not in the run: b does not wait for it
+    (["a", "c"], {"b": ["a"], "c": ["b"]}, [["a", "c"]]),  # c waits for b only, which is not in the run
+    (["x", "y", "z"], {}, [["x", "y", "z"]]),
+    (["a", "b", "c", "d"], {"b": ["a"], "c": ["a"], "d": ["b", "c"]}, [["a"], ["b", "c"], ["d"]]),
+])
+def test_a_run_is_batched_by_the_dependencies_inside_it(hosts, graph, batches):
+    assert run_batches(hosts, graph) == batches
