@@ -17,11 +17,10 @@ options:
     default: {}
     suboptions:
       steps:
-        description: The steps to run (of C(source), C(secrets), C(terraform), C(kubernetes)); each runs only where the
+        description: The steps to run (of the step registry's); null runs every step. Each runs only where the
           environment has content for it.
         type: list
         elements: str
-        default: [source, secrets, terraform, kubernetes, promotion]
       pin:
         description: Emergency pins, environment name to a full commit SHA.
         type: dict

@@ -16,9 +16,9 @@ import html
 import json
 
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport, is_secret_value_path
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 
 _MAX_VALUE = 80
-_TITLES = {"source": "Source", "secrets": "Secrets", "terraform": "Terraform", "kubernetes": "Kubernetes"}
 # Terraform's plan ``action_reason`` values, in words.
 _REASONS = {
     "replace_because_tainted": "tainted",
@@ -128,7 +128,7 @@ def _overview(report, env, names):
 
 
 def _title(name):
-    return _TITLES.get(name, md(name))
+    return md(title(name))
 
 
 def _step_body(name, step):

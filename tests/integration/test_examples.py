@@ -109,10 +109,11 @@ def test_demo_repository_inventory_through_its_ansible_cfg():
     data = plain(json.loads(proc.stdout))
     hostvars = data["_meta"]["hostvars"]
     assert sorted(hostvars) == ["aliyun", "k3s"]
-    assert hostvars["aliyun"]["trident_env_kubeconfig"] == "kubeconfig.yaml"
-    assert hostvars["aliyun"]["trident_env_steps"] == ["source", "terraform", "kubernetes"]
-    assert hostvars["aliyun"]["trident_env_manifest_files"] == [
+    aliyun, k3s = hostvars["aliyun"]["trident_environment"], hostvars["k3s"]["trident_environment"]
+    assert aliyun["kubeconfig"] == "kubeconfig.yaml"
+    assert aliyun["steps"] == ["source", "terraform", "kubernetes"]
+    assert aliyun["manifest_files"] == [
         "yaml/app.yaml", "yaml/configmap.yaml", "yaml/namespace.yaml", "yaml/service.yaml"]
-    assert hostvars["k3s"]["trident_env_kubeconfig"] == "yaml/kubeconfig.yaml"
-    assert hostvars["k3s"]["trident_env_manifest_files"] == ["yaml/app.yaml", "yaml/namespace.yaml"]
+    assert k3s["kubeconfig"] == "yaml/kubeconfig.yaml"
+    assert k3s["manifest_files"] == ["yaml/app.yaml", "yaml/namespace.yaml"]
     assert data["cloud"]["hosts"] == ["aliyun"] and data["edge"]["hosts"] == ["k3s"]

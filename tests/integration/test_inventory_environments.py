@@ -17,7 +17,7 @@ REPO_FILES = {
     # Terraform + kustomize manifests + SOPS secrets + an encrypted kubeconfig, with settings.
     "environments/prod-eu/env.yml": yaml.safe_dump({
         "tags": ["prod", "eu"], "namespace": "shop", "prune": True, "terraform_binary": "tofu",
-        "terraform_vars": {"replicas": 3}, "vars": {"owner": "platform"}}),
+        "terraform_vars": {"replicas": 3}, "vars": {"kubernetes_wait": True}}),
     "environments/prod-eu/main.tf": 'resource "terraform_data" "marker" {\n  input = "prod"\n}\n',
     "environments/prod-eu/kubeconfig.sops.yaml": "apiVersion: ENC[AES256_GCM,data:x]\nsops:\n  mac: ENC[x]\n",
     "environments/prod-eu/manifests/kustomization.yaml": "resources:\n  - app.yaml\n",
@@ -92,31 +92,33 @@ def test_local_checkout_yields_one_host_per_environment_with_layout_vars(gitops_
     prod = hostvars["prod-eu"]
     assert prod["ansible_connection"] == "local"
     assert prod["ansible_python_interpreter"] == "{{ ansible_playbook_python }}"
-    assert prod["trident_env_dir"] == "environments/prod-eu"
-    assert prod["trident_env_path"] == str(work.resolve() / "environments" / "prod-eu")
-    assert prod["trident_env_steps"] == ["source", "secrets", "terraform", "kubernetes"]
-    assert prod["trident_env_kubeconfig"] == "kubeconfig.sops.yaml" and prod["trident_env_kubeconfig_encrypted"]
-    assert (prod["trident_env_manifests_dir"], prod["trident_env_manifests_kind"]) == ("manifests", "kustomize")
-    assert prod["trident_env_terraform_files"] == ["main.tf"]
-    assert prod["trident_env_secrets"] == [{"path": "secrets/db.sops.yaml", "name": "db", "format": "yaml"}]
-    assert (prod["trident_env_namespace"], prod["trident_env_prune"]) == ("shop", True)
-    assert prod["trident_env_terraform_binary"] == "tofu" and prod["trident_env_terraform_vars"] == {"replicas": 3}
-    assert prod["owner"] == "platform"
-    assert "trident_env_repo" not in prod, "a local checkout names no remote"
+    env = prod["trident_environment"]
+    assert sorted(prod) == ["ansible_connection", "ansible_pipelining", "ansible_python_interpreter",
+                            "trident_environment"], "the repository's data is one variable, nothing else"
+    assert env["dir"] == "environments/prod-eu"
+    assert env["repository"] == {"path": str(work.resolve())}, "a local checkout names no remote"
+    assert env["steps"] == ["source", "secrets", "terraform", "kubernetes"]
+    assert env["kubeconfig"] == "kubeconfig.sops.yaml" and env["kubeconfig_encrypted"]
+    assert (env["manifests_dir"], env["manifests_kind"]) == ("manifests", "kustomize")
+    assert env["terraform_files"] == ["main.tf"]
+    assert env["secrets"] == [{"path": "secrets/db.sops.yaml", "name": "db", "format": "yaml"}]
+    assert (env["settings"]["namespace"], env["settings"]["prune"]) == ("shop", True)
+    assert env["settings"]["terraform_binary"] == "tofu" and env["settings"]["terraform_vars"] == {"replicas": 3}
+    assert env["settings"]["vars"] == {"kubernetes_wait": True}, "env.yml vars never become host variables"
 
-    seed = hostvars["k3s"]
-    assert seed["trident_env_kubeconfig"] == "yaml/kubeconfig.yaml"
-    assert seed["trident_env_manifest_files"] == ["yaml/app.yaml"]
-    assert seed["trident_env_steps"] == ["source", "kubernetes"]
-    assert "trident_env_namespace" not in seed
+    seed = hostvars["k3s"]["trident_environment"]
+    assert seed["kubeconfig"] == "yaml/kubeconfig.yaml"
+    assert seed["manifest_files"] == ["yaml/app.yaml"]
+    assert seed["steps"] == ["source", "kubernetes"]
+    assert "namespace" not in seed["settings"]
 
 
 def test_constructed_options_and_host_prefix(gitops_repo, tmp_path):
     work, _head = gitops_repo
     config = write_config(tmp_path / "c.environments.yaml", path=str(work), host_prefix="shop-", group="gitops",
-                          keyed_groups=[{"key": "trident_env_manifests_kind", "prefix": "kind"}],
-                          groups={"with_terraform": "'terraform' in trident_env_steps"},
-                          compose={"env_label": "trident_env_name | upper"})
+                          keyed_groups=[{"key": "trident_environment.manifests_kind", "prefix": "kind"}],
+                          groups={"with_terraform": "'terraform' in trident_environment.steps"},
+                          compose={"env_label": "trident_environment.name | upper"})
     data = inventory(config)
     assert sorted(data["gitops"]["hosts"]) == ["shop-k3s", "shop-prod-eu", "shop-staging"]
     assert data["with_terraform"]["hosts"] == ["shop-prod-eu"]
@@ -133,10 +135,11 @@ def test_fetch_over_git_protocol_by_branch_and_by_commit(git_server, gitops_repo
                               version=version, cache_dir=str(cache))
         hostvars = inventory(config)["_meta"]["hostvars"]
         assert sorted(hostvars) == ["k3s", "prod-eu", "staging"]
-        assert hostvars["staging"]["trident_env_commit"] == head
-        assert hostvars["staging"]["trident_env_version"] == version
-        assert hostvars["staging"]["trident_env_repo"] == git_server.git_url("gitops")
-        assert hostvars["staging"]["trident_env_path"].startswith(str(cache))
+        repository = hostvars["staging"]["trident_environment"]["repository"]
+        assert repository["commit"] == head
+        assert repository["version"] == version
+        assert repository["url"] == git_server.git_url("gitops")
+        assert repository["path"].startswith(str(cache))
 
 
 def test_fetch_over_http_never_shows_or_stores_the_password(git_server, gitops_repo, tmp_path):
@@ -144,7 +147,7 @@ def test_fetch_over_http_never_shows_or_stores_the_password(git_server, gitops_r
     url = git_server.http_url("gitops", with_credentials=True)
     data = inventory(write_config(tmp_path / "http.environments.yml", repo=url, version="main",
                                   cache_dir=str(cache)), "-vvvv")
-    assert data["_meta"]["hostvars"]["k3s"]["trident_env_repo"] == git_server.http_url("gitops")
+    assert data["_meta"]["hostvars"]["k3s"]["trident_environment"]["repository"]["url"] == git_server.http_url("gitops")
     stored = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
     assert git_server.password.encode() not in stored, "the token must not land in the cache (.git/config)"
 
@@ -161,7 +164,7 @@ def test_failed_fetch_keeps_the_previous_checkout(git_server, tmp_path):
     cache = tmp_path / "cache"
     config = write_config(tmp_path / "m.environments.yml", repo=git_server.git_url("moving"), version="main",
                           cache_dir=str(cache))
-    assert inventory(config)["_meta"]["hostvars"]["one"]["trident_env_commit"] == head
+    assert inventory(config)["_meta"]["hostvars"]["one"]["trident_environment"]["repository"]["commit"] == head
     (git_server.root / "moving.git").rename(git_server.root / "moved.git")
     try:
         proc = inventory(config, check=False)
@@ -180,8 +183,8 @@ def test_invalid_env_yml_makes_a_failing_host_naming_the_file_and_key(tmp_path):
     message = "environment broken: environments/broken/env.yml: key 'prune' must be a boolean, got str"
     assert message in proc.stderr
     hostvars = plain(json.loads(proc.stdout))["_meta"]["hostvars"]
-    assert hostvars["broken"]["trident_env_error"] == message
-    assert "trident_env_error" not in hostvars["fine"]
+    assert hostvars["broken"]["trident_environment"]["error"] == message
+    assert hostvars["fine"]["trident_environment"]["error"] is None
 
 
 def test_a_tag_named_like_an_environment_is_refused(tmp_path):

@@ -143,7 +143,7 @@ def test_remote_kustomize_references_are_refused_unless_allowed_and_pinned(contr
 
 def test_the_kubernetes_role_passes_both_allowances(control_plane, tmp_path, remote_base):
     """The role's variables reach kube_diff: refused by default; allowed by the operator's
-    kubernetes_kubeconfig_exec_commands and the environment's trident_env_kustomize_remote (env.yml)."""
+    kubernetes_kubeconfig_exec_commands and kubernetes_kustomize_remote (both the operator's, never env.yml's)."""
     env = tmp_path / "repo" / "environments" / "prod"
     _path, marker, line = exec_kubeconfig(control_plane, env)
     ns = unique("kzrole")
@@ -151,9 +151,11 @@ def test_the_kubernetes_role_passes_both_allowances(control_plane, tmp_path, rem
     (env / "manifests" / "ns.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace",
                                                                "metadata": {"name": ns}}))
     overlay(env / "manifests", "ns.yaml", f"file://{remote_base['bare']}//app?ref={remote_base['sha']}")
-    role_vars = {"trident_env_path": str(env), "trident_env_repo_path": str(tmp_path / "repo"),
-                 "trident_env_manifests_kind": "kustomize", "trident_env_manifests_dir": "manifests",
-                 "trident_env_kubeconfig": "kubeconfig.yaml", "trident_env_namespace": ns}
+    role_vars = {"trident_environment": {
+        "name": "prod", "dir": "environments/prod", "repository": {"path": str(tmp_path / "repo")}, "error": None,
+        "steps": ["source", "kubernetes"], "manifests_kind": "kustomize", "manifests_dir": "manifests",
+        "manifest_files": [], "kubeconfig": "kubeconfig.yaml", "kubeconfig_encrypted": False, "secrets": [],
+        "terraform_files": [], "depends_on": [], "wave": 0, "tags": [], "settings": {"namespace": ns}}}
     task = {"name": "Reconcile", "ansible.builtin.include_role": {"name": "trident.gitops.kubernetes"},
             "vars": role_vars}
     refused = run_playbook(tmp_path / "refused", [task])
@@ -163,7 +165,7 @@ def test_the_kubernetes_role_passes_both_allowances(control_plane, tmp_path, rem
     assert not marker.exists() and get(control_plane, "namespace", ns) is None
 
     allowed = run_playbook(tmp_path / "allowed", [task], extra_vars={
-        "kubernetes_kubeconfig_exec_commands": [line], "trident_env_kustomize_remote": True})
+        "kubernetes_kubeconfig_exec_commands": [line], "kubernetes_kustomize_remote": True})
     assert allowed.rc == 0, allowed.stdout[-3000:] + allowed.stderr[-2000:]
     assert marker.read_text() == "ran"
     assert get(control_plane, "configmap", remote_base["name"], ns)["data"] == {"from": "git"}

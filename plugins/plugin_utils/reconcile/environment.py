@@ -75,7 +75,7 @@ class Environment:
     @property
     def steps(self):
         """The steps this environment has content for, in pipeline order (the registry decides)."""
-        return present_steps({"secrets": self.secrets, "kubeconfig_encrypted": self.kubeconfig_encrypted,
+        return present_steps({"name": self.name, "secrets": self.secrets, "kubeconfig_encrypted": self.kubeconfig_encrypted,
                               "terraform_files": self.terraform_files, "manifests_kind": self.manifests_kind,
                               "settings": self.settings})
 

@@ -20,7 +20,8 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps imp
 
 # The argument spec of the reconcile actions' ``operator`` option (the reconcile role fills it from its variables).
 OPERATOR_SPEC = dict(
-    steps=dict(type="list", elements="str", default=list(NAMES)),
+    # None: every step of the registry (a step added to it runs without touching the operator's settings).
+    steps=dict(type="list", elements="str"),
     pin=dict(type="dict", default={}),
     trusted_keys=dict(type="dict", default={}),
     lock_dir=dict(type="path", default="~/.cache/trident-gitops/locks"),
@@ -50,7 +51,8 @@ class Operator:
 
 def operator_settings(params: dict) -> Operator:
     """The validated settings (``params`` already went through OPERATOR_SPEC)."""
-    unknown = [step for step in params["steps"] if step not in NAMES]
+    steps = list(NAMES) if params["steps"] is None else params["steps"]
+    unknown = [step for step in steps if step not in NAMES]
     if unknown:
         raise TridentError(f"reconcile_steps: unknown steps {', '.join(unknown)} (known: {', '.join(NAMES)})")
     for env, revision in params["pin"].items():
@@ -59,6 +61,6 @@ def operator_settings(params: dict) -> Operator:
     for env, keys in params["trusted_keys"].items():
         if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
             raise TridentError(f"reconcile_trusted_keys: {env}: a list of fingerprints or armored public keys")
-    return Operator(steps=tuple(params["steps"]), pin=dict(params["pin"]), trusted_keys=dict(params["trusted_keys"]),
+    return Operator(steps=tuple(steps), pin=dict(params["pin"]), trusted_keys=dict(params["trusted_keys"]),
                     lock_dir=params["lock_dir"], lock_timeout=float(params["lock_timeout"]),
                     revisions_dir=params["revisions_dir"], check_mode=bool(params["check_mode"]))

@@ -50,8 +50,8 @@ class Report:
     def verdict(self) -> str:
         if self.failure or any(o.status in ("failed", "not_checked") for o in self.steps.values()):
             return "error"
-        if self.held or self.refused:
-            return "drift"
+        if self.held or self.refused or self.steps.get("source", Outcome("skipped")).account.get("uncommitted"):
+            return "drift"  # differences no run corrects: a held promotion, a refusal, changes never committed
         if any(o.status == "changed" for o in self.steps.values()):
             return "drift" if self.check_mode else "corrected"
         return "in_sync"
