@@ -171,8 +171,9 @@ class CallbackModule(CallbackBase):
             line = ", ".join(changed + [f"{name} FAILED" for name in failed]) or "in sync"
             self._display.display(f"{env}: {line}")
         mode = "drifted" if self.report.check_mode else "had drift corrected"
-        self._display.display(f"{len(summary['drifted'])} of {summary['environments']} environments {mode}; "
-                              f"verdict: {summary['verdict']}" + (f"; report written to {written}" if written else ""))
+        self._display.display(f"{len(summary['drifted'])} of {summary['environments']} environments {mode}"
+                              + (f"; report written to {written}" if written else ""))
+        self._display.display(f"verdict: {self.report.verdict()}")
 
     def _write(self):
         folder = self.get_option("report_dir")

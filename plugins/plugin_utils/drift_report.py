@@ -224,7 +224,6 @@ class DriftReport:
             "drifted": [env for env in envs if self.env_verdict(env) in ("drift", "corrected")
                         or (env not in self.summaries and any(s.count for s in self.environments[env].values()))],
             "failed": [env for env in envs if self.env_status(env) == "failed"],
-            "verdict": self.verdict(),
         }
 
     def step_names(self):
@@ -237,6 +236,7 @@ class DriftReport:
     def as_dict(self):
         return {
             "mode": "check" if self.check_mode else "apply",
+            "verdict": self.verdict(),
             "started": self.started, "duration": self.duration,
             "summary": self.summary(),
             "environments": {
