@@ -151,7 +151,8 @@ def run_pipeline(ci, variables, checkout):
             continue
         rc = 0
         for line in job["script"]:
-            proc = subprocess.run(shlex.split(line), cwd=checkout, env=env, capture_output=True, text=True,
+            # A job's script line runs in a shell, as GitLab's runner runs it.
+            proc = subprocess.run(["bash", "-c", line], cwd=checkout, env=env, capture_output=True, text=True,
                                   check=False)
             rc = proc.returncode
             if rc != 0:
@@ -173,7 +174,9 @@ def test_gitlab_scheduled_pipeline_reports_drift_then_corrects_it(gitops):
     if gitops["mode"]():  # the systemd test applied it: drift it as someone with kubectl edit would
         gitops["drift"]()
     assert gitops["mode"]() != "from-git"
-    assert run_pipeline(ci, schedule, checkout) == {"drift-scheduled": 2, "reconcile": 0}
+    # Drift is exit 3, told apart from breakage (exit 1) by the drift report's verdict file.
+    assert run_pipeline(ci, schedule, checkout) == {"drift-scheduled": 3, "reconcile": 0}
+    assert (checkout / "drift-report" / "verdict").read_text() == "corrected\n", "the reconcile's verdict"
     assert gitops["mode"]() == "from-git"
     assert (checkout / "drift-report" / "drift-report.json").is_file()
     assert run_pipeline(ci, schedule, checkout) == {"drift-scheduled": 0, "reconcile": 0}
