@@ -160,7 +160,9 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
     if deploy and run.get("record_step") and deployed.get("tree"):
         record = {"revision": deploy, "tree": deployed["tree"]}
     apply = []
-    if deploy and not run["check_mode"]:
+    # Nothing is deployed only while waiting for a first promotion (a folder outside Git has no revision, and is
+    # deployed as it is).
+    if not (held and deploy is None) and not run["check_mode"]:
         for step in run["plan"]:
             result = results.get(BY_NAME[step["name"]].result)
             records = step["name"] == run.get("record_step") and record is not None

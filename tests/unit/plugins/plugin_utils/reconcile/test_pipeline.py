@@ -28,12 +28,15 @@ def environment(name="prod", steps=("source", "kubernetes"), settings=None, **ex
 
 
 class FakeIo:
-    def __init__(self, tree=TREE, dirty=(), env_yml_at=None, unsigned=False):
+    def __init__(self, tree=TREE, dirty=(), env_yml_at=None, unsigned=False, in_git=True):
         self.tree, self.dirty, self.env_yml_at, self.unsigned = tree, list(dirty), env_yml_at or {}, unsigned
+        self.in_git = in_git
         self.locks, self.snapshots, self.verified = [], [], []
 
     def git(self, path):
         def git(args):
+            if not self.in_git:
+                return 128, ""
             if args[0] == "rev-parse" and args[-1].endswith("^{commit}"):
                 return 0, BRANCH + "\n"
             if args[0] == "rev-parse":
@@ -312,3 +315,12 @@ def test_leftover_saved_plans_of_applies_that_did_not_run_are_named():
     results = {"terraform_result": {"plan_file": "/state/.plan-saved/plan"}}
     assert pipeline.leftovers(run, {"apply": []}, results, None) == ["/state/.plan-saved"]
     assert pipeline.leftovers(run, {"apply": [{"name": "terraform"}]}, results, None) == []
+
+
+def test_a_folder_outside_git_is_deployed_as_it_is_and_records_nothing():
+    io = FakeIo(in_git=False)
+    run = start(io=io, exposed=LOCAL)
+    assert run["checkout"]["revision"] is None and run["checkout"]["path"] == "/work/repo"
+    decided = gate(run, {"kubernetes_result": kube_result(None, drift=("create",))}, io=io)
+    assert [s["name"] for s in decided["apply"]] == ["kubernetes"] and decided["record"] is None
+    assert decided["source"]["changed"] is False
