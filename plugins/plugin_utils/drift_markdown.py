@@ -98,6 +98,8 @@ def _cell(report, step):
         return "❌ failed"
     if step.status == "not_checked":
         return "⏭️ not checked"
+    if step.status == "not_applied":
+        return f"⚠️ {step.count} change{'s' * (step.count != 1)}, not applied"
     if step.status == "changed":
         return f"⚠️ {report.changes(step.count)}"
     return "✅ in sync"
@@ -107,7 +109,7 @@ def _environment(report, env, names):
     lines = ["", f"<details><summary><b>{md(env)}</b> — {_overview(report, env, names)}</summary>", ""]
     for name in names:
         step = report.environments[env].get(name)
-        if step is not None and step.status in ("changed", "failed"):
+        if step is not None and step.status in ("changed", "not_applied", "failed"):
             lines += [f"#### {_title(name)}: {_cell(report, step)}", ""] + _step_body(name, step) + [""]
         unhealthy = [i for i in ((step.stats or {}).get("unhealthy") or []) if isinstance(i, dict)] if step else []
         if unhealthy:
@@ -120,7 +122,7 @@ def _overview(report, env, names):
     """The summary line of an environment's section: which steps drifted or failed, so a closed section says it."""
     steps = [(name, report.environments[env].get(name)) for name in names]
     parts = [f"{_title(name)} {_cell(report, step)}" for name, step in steps
-             if step is not None and step.status in ("changed", "failed")]
+             if step is not None and step.status in ("changed", "not_applied", "failed")]
     health = report.env_health(env)
     if health not in (None, "Healthy"):
         parts.append(_health_cell(health))

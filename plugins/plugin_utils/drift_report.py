@@ -30,7 +30,7 @@ _LIST_KEYS = ("drift", "resource_changes", "resource_drift", "changed_files")
 # kube_diff's health vocabulary (Argo CD's), worst first: an environment's health is its worst object's.
 HEALTH_SEVERITY = ("Unknown", "Degraded", "Missing", "Progressing", "Suspended", "Healthy")
 # Worst first: a step's status is the worst status of its tasks.
-_RANK = {"failed": 4, "not_checked": 3, "changed": 2, "ok": 1, "skipped": 0}
+_RANK = {"failed": 5, "not_checked": 4, "not_applied": 3, "changed": 2, "ok": 1, "skipped": 0}
 # An environment's status from the pipeline's verdict.
 _VERDICT_STATUS = {"error": "failed", "drift": "changed", "corrected": "changed", "in_sync": "ok"}
 _MAX_MSG = 500
@@ -203,7 +203,7 @@ class DriftReport:
             return _VERDICT_STATUS[verdict]
         statuses = [step.status for step in self.environments[env].values()] or ["skipped"]
         status = max(statuses, key=_RANK.__getitem__)
-        return "failed" if status == "not_checked" else status
+        return {"not_checked": "failed", "not_applied": "changed"}.get(status, status)
 
     def env_verdict(self, env):
         """The pipeline's verdict, else one read from the steps (in_sync, drift, corrected, error)."""
@@ -276,6 +276,10 @@ class DriftReport:
                     message = (step.stats or {}).get("message")
                     ET.SubElement(case, "error", type="failed", message="step failed").text = (
                         "\n".join(filter(None, [text, str(message) if message else ""])))
+                elif step.status == "not_applied":
+                    counts["failures"] += 1
+                    ET.SubElement(case, "failure", type="drift",
+                                  message=f"{step.count} change{'s' * (step.count != 1)}, not applied").text = text
                 elif step.status == "not_checked":
                     counts["skipped"] += 1
                     ET.SubElement(case, "skipped", message="not checked: an earlier step failed")

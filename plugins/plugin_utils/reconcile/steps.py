@@ -27,7 +27,8 @@ _SECRET_VALUE_PATH = re.compile(r"^(data|stringData|binaryData)(?=$|[.\[])")
 @dataclass(frozen=True)
 class Outcome:
     """What a step did for one environment: ``status`` is ``ok`` (in sync), ``changed`` (drift: found in check mode,
-    corrected otherwise), ``failed``, ``not_checked`` (a step it needs failed) or ``skipped`` (nothing to do here);
+    corrected otherwise), ``not_applied`` (apply mode: drift found and not applied), ``failed``, ``not_checked`` (a
+    step it needs failed) or ``skipped`` (nothing to do here);
     ``count`` how many things drifted; ``account`` what the report shows (names, paths, actions; never values)."""
 
     status: str

@@ -50,6 +50,8 @@ class Report:
     def verdict(self) -> str:
         if self.failure or any(o.status in ("failed", "not_checked") for o in self.steps.values()):
             return "error"
+        if any(o.status == "not_applied" for o in self.steps.values()):
+            return "drift"
         if self.held or self.refused or self.steps.get("source", Outcome("skipped")).account.get("uncommitted"):
             return "drift"  # differences no run corrects: a held promotion, a refusal, changes never committed
         if any(o.status == "changed" for o in self.steps.values()):
@@ -58,7 +60,7 @@ class Report:
 
     @property
     def drifted_steps(self) -> list:
-        return [name for name, o in self.steps.items() if o.status == "changed"]
+        return [name for name, o in self.steps.items() if o.status in ("changed", "not_applied")]
 
     def degraded(self) -> str:
         """The Degraded objects of the environment, one line (empty when it is not Degraded)."""
@@ -105,8 +107,9 @@ def worst_health(statuses) -> str | None:
 def settle(planned: dict, failure: Failure | None, applied: list | None) -> dict:
     """Every registry step's final outcome. ``planned`` holds the outcomes known (skipped steps absent);
     a step the failure names is failed; a step after it that has no outcome, or needs a failed one, was not
-    checked. ``applied`` (apply mode) lists the steps whose apply ran: a drifted step that was not applied because
-    the run failed keeps ``changed`` with ``applied: false`` in its account."""
+    checked. ``applied`` (apply mode) lists the steps whose apply ran: a step whose plan found drift that was not
+    applied (the run failed or refused, a promotion waits for its first deploy) is ``not_applied``, never
+    ``changed`` (which in apply mode says the drift was corrected)."""
     result = {}
     failed = set()
     for step in REGISTRY:
@@ -121,6 +124,6 @@ def settle(planned: dict, failure: Failure | None, applied: list | None) -> dict
         if outcome.status == "failed":
             failed.add(step.name)
         if applied is not None and outcome.status == "changed" and step.role and step.name not in applied:
-            outcome = Outcome("changed", outcome.count, {**outcome.account, "applied": False}, outcome.health)
+            outcome = Outcome("not_applied", outcome.count, outcome.account, outcome.health)
         result[step.name] = outcome
     return result
