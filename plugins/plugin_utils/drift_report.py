@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import STEPS
+from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import visible, xml_text
 
 DEFAULT_STEP_MAP = {
     "trident.gitops.git_source": "source",
@@ -221,17 +222,20 @@ class DriftReport:
         return f"{count} {noun} corrected" if not self.check_mode else f"{count} {noun}"
 
     def to_junit(self) -> str:
+        """JUnit XML: a suite per environment, a case per step. Names (one visible line) and texts from results
+        go through report_text: a control character in a commit subject or a file name never makes the file
+        invalid, nor hides from a reader."""
         suites = ET.Element("testsuites", name="trident drift")
         totals = {"tests": 0, "failures": 0, "errors": 0}
         for env, steps in sorted(self.environments.items()):
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-            suite = ET.SubElement(suites, "testsuite", name=env)
+            suite = ET.SubElement(suites, "testsuite", name=visible(env))
             for name in [n for n in self.step_names() if n in steps]:
                 step = steps[name]
-                case = ET.SubElement(suite, "testcase", classname=env, name=name)
+                case = ET.SubElement(suite, "testcase", classname=visible(env), name=visible(name))
                 counts["tests"] += 1
-                text = "\n".join(f"{task['task']}: " + "; ".join(_describe(i) for i in _items(task))
-                                 for task in step.tasks)
+                text = xml_text("\n".join(f"{task['task']}: " + "; ".join(_describe(i) for i in _items(task))
+                                           for task in step.tasks))
                 if step.status == "changed":
                     counts["failures"] += 1
                     ET.SubElement(case, "failure", type="drift", message=self.changes(step.count)).text = text
