@@ -256,4 +256,3 @@ def _attribute_path(path):
     for step in path:
         text += f"[{step}]" if isinstance(step, int) else ("." if text else "") + str(step)
     return text
-

@@ -234,8 +234,8 @@ class DriftReport:
                 step = steps[name]
                 case = ET.SubElement(suite, "testcase", classname=visible(env), name=visible(name))
                 counts["tests"] += 1
-                text = xml_text("\n".join(f"{task['task']}: " + "; ".join(_describe(i) for i in _items(task))
-                                           for task in step.tasks))
+                lines = [f"{task['task']}: " + "; ".join(_describe(i) for i in _items(task)) for task in step.tasks]
+                text = xml_text("\n".join(lines))
                 if step.status == "changed":
                     counts["failures"] += 1
                     ET.SubElement(case, "failure", type="drift", message=self.changes(step.count)).text = text

@@ -175,8 +175,6 @@ def build(plan, check_mode=True):
     return report
 
 
-
-
 # -- the parsers the comment meets ---------------------------------------------------------------------------------
 MARKDOWN_IT = MarkdownIt("commonmark", {"linkify": True}).enable(["table", "strikethrough", "linkify"])
 
