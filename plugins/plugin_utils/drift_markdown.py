@@ -7,16 +7,25 @@ A table environment by step (and its health), then a collapsed section per drift
 step, what a reviewer acts on: the source's revision range, commits and changed files; each Kubernetes
 object (``Kind namespace/name action``) with its field paths and ``before → after`` values; each
 Terraform resource with its action and the reason in words. Item shapes: docs/drift-report.md.
-Values from results only appear inside code spans or escaped text, so the comment cannot inject HTML.
+
+Text from results (environment, step and object names, commit subjects, paths, values, messages, reasons: the
+repository's words, never ours) is only ever written through report_text.py, as a code span, or a ``<code>``
+element inside the ``<details>`` summary (an HTML block, where Markdown is not parsed): nothing an author writes
+becomes a link, an image, a mention, a reference, HTML or a new line. Words of our own vocabulary (actions,
+health statuses, Terraform's reasons) are written as words only when they are exactly one of ours.
 """
 
 from __future__ import annotations
 
-import html
 import json
+from functools import partial
 
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport, is_secret_value_path
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
+from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, markdown_code
+
+code = markdown_code
+table_code = partial(markdown_code, table=True)
 
 _MAX_VALUE = 80
 # Terraform's plan ``action_reason`` values, in words.
@@ -34,6 +43,9 @@ _REASONS = {
 }
 _SOURCE_KEYS = ("before", "after", "revision", "commits", "changed_files", "uncommitted")
 _OUTSIDE = {"delete": "deleted outside Terraform", "update": "changed outside Terraform"}
+# kube_diff's object actions and Terraform's plan actions: written as words; anything else is a code span.
+_KUBE_ACTIONS = ("create", "update", "delete", "none")
+_TERRAFORM_ACTIONS = ("create", "read", "update", "delete", "replace", "no-op")
 
 
 def render(report: DriftReport) -> str:
@@ -44,7 +56,7 @@ def render(report: DriftReport) -> str:
         if report.env_status(env) in ("changed", "failed") or report.env_health(env) not in (None, "Healthy"):
             lines += _environment(report, env, names)
     if report.started:
-        lines += ["", f"<sub>Run started {md(report.started)}, took {report.duration or 0:.0f} s; verdict "
+        lines += ["", f"<sub>Run started {code(report.started)}, took {report.duration or 0:.0f} s; verdict "
                       f"{code(report.verdict())}.</sub>"]
     return "\n".join(lines) + "\n"
 
@@ -61,13 +73,13 @@ def _heading(report):
 def _table(report, names):
     # The revision each environment runs (would run, in check mode), where the pipeline said it.
     revisions = any(summary.get("revision") or summary.get("target") for summary in report.summaries.values())
-    lines = ["| Environment | " + " | ".join(_title(n) for n in names) + " | Health |" + (" Revision |" if revisions
-                                                                                      else ""),
+    lines = ["| Environment | " + " | ".join(_title(n, table_code) for n in names) + " | Health |"
+             + (" Revision |" if revisions else ""),
              "|---" * (len(names) + 2 + revisions) + "|"]
     for env, steps in sorted(report.environments.items()):
-        lines.append(f"| {md(env)} | " + " | ".join(_cell(report, steps.get(n)) for n in names)
-                     + f" | {_health_cell(report.env_health(env))} |" + (f" {_revision(report, env)} |" if revisions
-                                                                          else ""))
+        lines.append(f"| {table_code(env)} | " + " | ".join(_cell(report, steps.get(n)) for n in names)
+                     + f" | {_health_cell(report.env_health(env), table_code)} |"
+                     + (f" {_revision(report, env)} |" if revisions else ""))
     return lines
 
 
@@ -78,17 +90,20 @@ def _revision(report, env):
     if not runs and not target:
         return "—"
     if runs and target and runs != target:
-        return f"{code(str(runs)[:12])} (Git: {code(str(target)[:12])})"
-    return code(str(runs or target)[:12]) if runs else f"nothing (Git: {code(str(target)[:12])})"
+        return f"{table_code(str(runs)[:12])} (Git: {table_code(str(target)[:12])})"
+    return table_code(str(runs or target)[:12]) if runs else f"nothing (Git: {table_code(str(target)[:12])})"
 
 
 _HEALTH_MARKS = {"Healthy": "💚", "Progressing": "🔄", "Degraded": "💔", "Suspended": "⏸️", "Missing": "👻",
                  "Unknown": "❓"}
 
 
-def _health_cell(status):
-    """An environment's health (the worst of its Kubernetes objects'), — when no step reported one."""
-    return "—" if status is None else f"{_HEALTH_MARKS.get(status, '')} {md(status)}".strip()
+def _health_cell(status, quote=code):
+    """A health status (an environment's is the worst of its Kubernetes objects'), — when no step reported one;
+    one not of kube_diff's vocabulary is ``quote``d."""
+    if status is None:
+        return "—"
+    return f"{_HEALTH_MARKS[status]} {status}" if _known(status, _HEALTH_MARKS) else quote(status)
 
 
 def _cell(report, step):
@@ -106,7 +121,8 @@ def _cell(report, step):
 
 
 def _environment(report, env, names):
-    lines = ["", f"<details><summary><b>{md(env)}</b> — {_overview(report, env, names)}</summary>", ""]
+    # The summary is an HTML block: its text is HTML, not Markdown.
+    lines = ["", f"<details><summary><b>{html_code(env)}</b> — {_overview(report, env, names)}</summary>", ""]
     for name in names:
         step = report.environments[env].get(name)
         if step is not None and step.status in ("changed", "not_applied", "failed"):
@@ -121,24 +137,36 @@ def _environment(report, env, names):
 def _overview(report, env, names):
     """The summary line of an environment's section: which steps drifted or failed, so a closed section says it."""
     steps = [(name, report.environments[env].get(name)) for name in names]
-    parts = [f"{_title(name)} {_cell(report, step)}" for name, step in steps
+    parts = [f"{_title(name, html_code)} {_cell(report, step)}" for name, step in steps
              if step is not None and step.status in ("changed", "not_applied", "failed")]
     health = report.env_health(env)
     if health not in (None, "Healthy"):
-        parts.append(_health_cell(health))
+        parts.append(_health_cell(health, html_code))
     return ", ".join(parts)
 
 
-def _title(name):
-    return md(title(name))
+def _title(name, quote=code):
+    """A step's title: the registry's for a known step, else its name ``quote``d."""
+    known = title(name)
+    return known if known != name else quote(name)
+
+
+def _word(value, vocabulary):
+    """``value`` in italics: as a word when it is one of ``vocabulary``, else as a code span."""
+    return f"*{value}*" if _known(value, vocabulary) else f"*{code(value)}*"
+
+
+def _known(value, vocabulary):
+    """Whether ``value`` is one of our own words (results may hold anything, unhashable values too)."""
+    return isinstance(value, str) and value in vocabulary
 
 
 def _step_body(name, step):
     """Failures first, then what drifted, in the step's own words."""
-    lines = [f"- ❌ {md(task.get('msg') or 'failed')}" for task in step.tasks if task.get("failed")]
+    lines = [f"- ❌ {code(task['msg'])}" if task.get("msg") else "- ❌ failed" for task in step.tasks if task.get("failed")]
     message = (step.stats or {}).get("message")
     if step.status == "failed" and message and not any(task.get("msg") == message for task in step.tasks):
-        lines.append(f"- ❌ {md(message)}")
+        lines.append(f"- ❌ {code(message)}")
     data = items_of(step)
     if data.get("censored") and not (data["items"] or data["source"]):
         lines.append("- details hidden (no_log)")
@@ -175,13 +203,13 @@ def _source(source):
     lines = []
     before, after = source.get("before"), source.get("after") or source.get("revision")
     if before and after and before != after:
-        lines.append(f"Revision {code(before[:12])} → {code(after[:12])}")
+        lines.append(f"Revision {code(str(before)[:12])} → {code(str(after)[:12])}")
     elif after:
-        lines.append(f"Revision {code(after[:12])}")
+        lines.append(f"Revision {code(str(after)[:12])}")
     commits = [c for c in source.get("commits") or [] if isinstance(c, dict)]
     if commits:
         lines += ["", "**Commits**", ""]
-        lines += [f"- {code(str(c.get('sha', ''))[:12])} {md(c.get('subject', ''))}" for c in commits]
+        lines += [f"- {code(str(c.get('sha', ''))[:12])} {code(c.get('subject', ''))}" for c in commits]
     files = source.get("changed_files") or []
     if files:
         lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in files]
@@ -198,7 +226,7 @@ def _item(item, outside):
     if isinstance(item, dict) and "kind" in item:
         return _kubernetes(item)
     if isinstance(item, dict):
-        return ["- " + md(", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, [], {}, "")))]
+        return ["- " + code(", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, [], {}, "")))]
     return [f"- {code(item)}"]
 
 
@@ -209,9 +237,9 @@ def _kubernetes(item):
     health = item.get("health") if isinstance(item.get("health"), dict) else {}
     shown_health = ""
     if health.get("status"):
-        reason = f": {md(health['reason'])}" if health.get("reason") else ""
+        reason = f": {code(health['reason'])}" if health.get("reason") else ""
         shown_health = f" — {_health_cell(health['status'])}{reason}"
-    lines = [f"- **{md(kind)}** {code(where)}" + (f" *{md(action)}*" if action else "") + shown_health]
+    lines = [f"- **{code(kind)}** {code(where)}" + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + shown_health]
     changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
     shown = {c["path"] for c in changes}
     for change in changes:
@@ -234,21 +262,20 @@ def _value(value):
 
 
 def _terraform(item, drifted):
-    actions = [a for a in item.get("actions") or [] if a != "no-op"]
-    action = "replace" if set(actions) == {"create", "delete"} else "/".join(actions) or "no-op"
+    actions = [a for a in item.get("actions") or [] if a != "no-op" and isinstance(a, str)]
+    action = "replace" if set(actions) == {"create", "delete"} else "/".join(map(str, actions)) or "no-op"
     reasons = []
     if isinstance(drifted, dict):
         reasons.append(_OUTSIDE.get("/".join(drifted.get("actions") or []), "changed outside Terraform"))
     reason = item.get("action_reason")
     if reason:
-        reasons.append(_REASONS.get(reason, str(reason).replace("_", " ")))
+        reasons.append(_REASONS[reason] if _known(reason, _REASONS) else code(reason))
     elif action == "update" and not reasons:
         reasons.append("config changed")
-    phrases = [md(r) for r in reasons]
     forced = [code(_attribute_path(p)) for p in item.get("replace_paths") or []]
     if forced:
-        phrases.append("forced by " + ", ".join(forced))
-    return f"- {code(item['address'])} *{md(action)}*" + (" — " + "; ".join(phrases) if phrases else "")
+        reasons.append("forced by " + ", ".join(forced))
+    return f"- {code(item['address'])} {_word(action, _TERRAFORM_ACTIONS)}" + (" — " + "; ".join(reasons) if reasons else "")
 
 
 def _attribute_path(path):
@@ -259,18 +286,3 @@ def _attribute_path(path):
     for step in path:
         text += f"[{step}]" if isinstance(step, int) else ("." if text else "") + str(step)
     return text
-
-
-def md(text):
-    """Text safe in a table cell or list item of a merge-request comment (no HTML, no pipes, one line)."""
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
-
-
-def code(text):
-    """``text`` as an inline code span: shown verbatim (no HTML), whatever backticks it holds."""
-    text = str(text).replace("\n", " ")
-    fence = "`"
-    while fence in text:
-        fence += "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"

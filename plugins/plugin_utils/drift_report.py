@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import (  # noqa: F401 (re-exported)
     MODULE_STEPS, NAMES, is_secret_value_path, scrub)
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import worst_verdict
+from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import visible, xml_text
 
 DEFAULT_STEP_MAP = dict(MODULE_STEPS)
 # What modules return to account for drift: kube_diff's drift, terraform_apply's resource_changes and
@@ -257,25 +258,28 @@ class DriftReport:
         return f"{count} {noun} corrected" if not self.check_mode else f"{count} {noun}"
 
     def to_junit(self) -> str:
+        """JUnit XML: a suite per environment, a case per step. Names (one visible line) and texts from results
+        go through report_text: a control character in a commit subject or a file name never makes the file
+        invalid, nor hides from a reader."""
         suites = ET.Element("testsuites", name="trident drift")
         totals = {"tests": 0, "failures": 0, "errors": 0}
         for env, steps in sorted(self.environments.items()):
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-            suite = ET.SubElement(suites, "testsuite", name=env)
+            suite = ET.SubElement(suites, "testsuite", name=visible(env))
             for name in [n for n in self.step_names() if n in steps]:
                 step = steps[name]
-                case = ET.SubElement(suite, "testcase", classname=env, name=name)
+                case = ET.SubElement(suite, "testcase", classname=visible(env), name=visible(name))
                 counts["tests"] += 1
-                text = "\n".join(f"{task['task']}: " + "; ".join(_describe(i) for i in _items(task))
-                                 for task in step.tasks)
+                lines = [f"{task['task']}: " + "; ".join(_describe(i) for i in _items(task)) for task in step.tasks]
+                text = xml_text("\n".join(lines))  # every text of a result goes through xml_text
                 if step.status == "changed":
                     counts["failures"] += 1
                     ET.SubElement(case, "failure", type="drift", message=self.changes(step.count)).text = text
                 elif step.status == "failed":
                     counts["errors"] += 1
                     message = (step.stats or {}).get("message")
-                    ET.SubElement(case, "error", type="failed", message="step failed").text = (
-                        "\n".join(filter(None, [text, str(message) if message else ""])))
+                    ET.SubElement(case, "error", type="failed", message="step failed").text = xml_text(
+                        "\n".join(lines + ([str(message)] if message else [])))
                 elif step.status == "not_applied":
                     counts["failures"] += 1
                     ET.SubElement(case, "failure", type="drift",

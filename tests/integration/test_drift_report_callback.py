@@ -71,8 +71,8 @@ def test_check_run_reports_exactly_the_drifted_envs_and_steps(tmp_path):
     assert quiet["terraform"]["stats"]["items"] == [{"address": "local_file.motd", "action": "update"}]
     assert quiet["kubernetes"]["status"] == "skipped"
 
-    assert "| aliyun | — | ⚠️ 1 change | — | ⚠️ 1 change |" in files["drift-report.md"]
-    assert "| k3s | — | — | — | ✅ in sync |" in files["drift-report.md"]
+    assert "| `aliyun` | — | ⚠️ 1 change | — | ⚠️ 1 change |" in files["drift-report.md"]
+    assert "| `k3s` | — | — | — | ✅ in sync |" in files["drift-report.md"]
     suites = {s.get("name"): s for s in ET.fromstring(files["drift-report.xml"].encode()).findall("testsuite")}
     assert suites["aliyun"].get("failures") == "2" and suites["k3s"].get("failures") == "0"
 
@@ -131,5 +131,5 @@ def test_a_check_play_whose_first_step_fails_is_reported_as_a_check(tmp_path):
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr
     markdown = (tmp_path / "report" / "drift-report.md").read_text()
     assert markdown.startswith("### Trident drift report (check mode, nothing was changed)\n")
-    assert "- ❌ cannot fetch" in markdown.splitlines()
+    assert "- ❌ `cannot fetch`" in markdown.splitlines()
     assert json.loads((tmp_path / "report" / "drift-report.json").read_text())["mode"] == "check"

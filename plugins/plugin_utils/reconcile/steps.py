@@ -144,6 +144,7 @@ def present_steps(layout: dict) -> list:
 
 
 def title(name: str) -> str:
+    """A step's title in reports: the registry's, or its name for a step the registry does not know."""
     return BY_NAME[name].title if name in BY_NAME else name
 
 
