@@ -245,9 +245,14 @@ def test_a_file_outside_the_repository_is_never_read_or_sent(world, control_plan
     target = world["targets"][target_name]
     seen = len(spy.requests)
     result, message, name = attempt(world, target, layout, f"{target_name}-{field}-{shape}-{spelling}", monkeypatch)
-    assert result is None, "refused"
+    # The oracles first: what a read file would have caused.
+    assert spy.requests[seen:] == [], "the spy saw a request"
+    if target_name == "apiserver":
+        assert not present(control_plane, name), "nothing is applied"
     for canary in target.canaries + (str(world["work"]),):
-        assert canary not in message, f"the message shows {canary!r}: {message}"
+        assert canary not in (message or ""), f"the message shows {canary!r}: {message}"
+    # Then the refusal itself, before anything was read.
+    assert result is None and message is not None, "refused"
     if layout.endswith("without-root"):
         assert "repository_root" in message and "nothing was read or sent" in message, message
     else:
@@ -257,9 +262,6 @@ def test_a_file_outside_the_repository_is_never_read_or_sent(world, control_plan
         shown_field = f"auth-provider.config.{field}" if field.startswith("idp") else field
         assert message.startswith(f"{shown}: {entry} field '{shown_field}' "), message
         assert "so nothing was read, run or sent" in message
-    assert spy.requests[seen:] == [], "the spy saw a request"
-    if target_name == "apiserver":
-        assert not present(control_plane, name), "nothing is applied"
 
 
 @pytest.mark.parametrize("target_name, field, shape, layout", [
