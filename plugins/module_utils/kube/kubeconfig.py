@@ -127,16 +127,21 @@ def lexical_refusal(value) -> str | None:
     return None
 
 
+def program_refusal(value) -> str | None:
+    """Why ``value`` cannot name a credential program (None: it may). A name without '/' is looked up in the
+    controller's PATH and an absolute path is the controller's: the operator allows either by its exact command
+    line (client.py). A relative path would run a file of the repository."""
+    if not isinstance(value, str) or ("/" in value and not os.path.isabs(value)):
+        return "is not a program name or an absolute path (a relative path would run a file of the repository)"
+    return None
+
+
 def resolve_named_file(named: NamedFile, sandbox: Sandbox, base_dir: str) -> tuple:
     """``(real path, None)`` of the file ``named`` names, relative to ``base_dir`` (a credential program: its name,
     unchanged), or ``(None, why not)`` when it does not name a file inside ``sandbox``. Reads only links."""
     if named.program:
-        # A name without '/' is looked up in the controller's PATH and an absolute path is the controller's: the
-        # operator allows either by its exact command line (client.py). A relative path would run a repository file.
-        if not isinstance(named.value, str) or ("/" in named.value and not os.path.isabs(named.value)):
-            return None, "is not a program name or an absolute path (a relative path would run a file of the " \
-                "repository)"
-        return named.value, None
+        reason = program_refusal(named.value)
+        return (None, reason) if reason else (named.value, None)
     reason = lexical_refusal(named.value)
     if reason:
         return None, reason
@@ -197,7 +202,10 @@ def read_kubeconfig(source, repository_root: str | None = None, kubeconfig_file:
     if is_content:
         config = source if isinstance(source, dict) else _parse(source)
         for named in named_files(config):
-            if not named.program or ("/" in str(named.value) and not os.path.isabs(str(named.value))):
+            if named.program and program_refusal(named.value):
+                raise TridentError(f"{CONTENT}: {named.describe()} {program_refusal(named.value)}, so nothing was "
+                                   "run or sent")
+            if not named.program:
                 raise TridentError(f"{CONTENT}: {named.describe()} names a file, but kube_diff was not given the "
                                    "repository folder to resolve it in (repository_root), so nothing was read or "
                                    "sent: give repository_root, or inline the file (the '-data' fields)")

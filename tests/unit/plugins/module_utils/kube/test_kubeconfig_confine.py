@@ -280,3 +280,11 @@ def test_resolution_is_pure_but_for_links(layout):
     assert resolve_named_file(named, sandbox, str(layout["env"])) == \
         (os.path.realpath(layout["env"] / "certs" / "token"), None)
     assert resolve_named_file(named, sandbox, str(layout["repo"]))[1] == "names no file of the repository"
+
+
+def test_content_without_a_root_may_name_a_program_but_not_by_a_relative_path():
+    for program in ("aws", "/usr/local/bin/aws"):
+        assert read_kubeconfig(kubeconfig(**{"exec.command": program})).config["users"][0]["user"]["exec"][
+            "command"] == program
+    with pytest.raises(TridentError, match=f"^{CONTENT}: user 'deployer' field 'exec.command' is not a program name"):
+        read_kubeconfig(kubeconfig(**{"exec.command": "./bin/token"}))
