@@ -1,33 +1,32 @@
 """A lean, thread-safe HTTP client for the Kubernetes API (urllib3, JSON, one connection pool).
 
-Credentials come from a kubeconfig (path, YAML text or mapping; token and certificate users are read
-directly, exec plugins and auth providers through the kubernetes client's loader) or from host +
-token + CA. They live only in the request headers and the SSL context; error messages never
-include them.
+Credentials come from a kubeconfig (path, YAML text or mapping) or from host + token + CA. They live only in the
+request headers and the SSL context; error messages never include them.
 
-A kubeconfig given to kube_diff may come from the repository, so a user entry that runs a command on the
-controller (an exec plugin, an auth provider's ``cmd-path``) would let a merge request run anything there:
-such a kubeconfig is refused before the loader sees it, unless the operator allows that exact command line
+A kubeconfig given to kube_diff may come from the repository. Every file it names is confined to the repository
+before anything reads it (kube/kubeconfig.py), and a user entry that runs a command on the controller (an exec
+plugin, an auth provider's ``cmd-path``) is refused unless the operator allows that exact command line
 (``kubeconfig_exec``, see :func:`credential_command`). The controller's own default (``KUBECONFIG``,
-``~/.kube/config``) is the operator's and is not checked.
+``~/.kube/config``) is the operator's and is not checked. Tokens, certificates and basic auth are read here;
+an exec plugin runs through the kubernetes client's ExecProvider and an auth provider through its loader, given
+only the user entry, so that neither writes a certificate to disk: certificates given inline or printed by an
+exec plugin are loaded from anonymous memory files (:class:`CredentialFiles`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import shlex
-import shutil
 import ssl
-import tempfile
 import traceback
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
+from ansible_collections.trident.gitops.plugins.module_utils.kube.credentials import CredentialFiles, endpoint, named
+from ansible_collections.trident.gitops.plugins.module_utils.kube.kubeconfig import read_kubeconfig
 
 try:
     import urllib3
@@ -59,6 +58,10 @@ class ConnectionSettings:
     timeout: float = 60.0
     # The credential command lines (credential_command) the operator allows a kubeconfig to run.
     exec_commands: tuple = ()
+    # The folder every file a given kubeconfig names must stay inside (it is then the repository's), and the
+    # repository file a kubeconfig given as content was decrypted from (kube/kubeconfig.py).
+    repository_root: str = None
+    kubeconfig_file: str = None
 
 
 class ApiError(TridentError):
@@ -73,13 +76,13 @@ class ApiError(TridentError):
 class KubeClient:
     """``request`` is safe to call from many threads at once (urllib3 pools are thread-safe)."""
 
-    def __init__(self, server, token=None, ssl_context=None, timeout=60.0, pool_size=16, identity=None):
+    def __init__(self, server, authorization=None, ssl_context=None, timeout=60.0, pool_size=16, identity=None):
         self.server = server.rstrip("/")
         # Who we authenticate as (user, context, kind of credential; never the credential): for a 401.
-        self.identity = identity or ("a bearer token" if token else "no credentials")
+        self.identity = identity or ("a bearer token" if authorization else "no credentials")
         self._headers = {"Accept": "application/json", "User-Agent": "trident.gitops/kube_diff"}
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
+        if authorization:
+            self._headers["Authorization"] = authorization
         self._pool = urllib3.PoolManager(
             num_pools=2, maxsize=pool_size, block=True, ssl_context=ssl_context,
             timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
@@ -141,32 +144,35 @@ def object_path(resource, namespace=None, name=None, subresource=None):
 
 
 def connect(settings, pool_size=16):
-    """Build a client from host + token + CA, or else a kubeconfig (path, text or mapping)."""
+    """Build a client from host + token + CA, or else a kubeconfig (path, text or mapping).
+
+    A given kubeconfig is read through kube/kubeconfig.py (with ``settings.repository_root`` every file it names is
+    confined to the repository) and its credential command checked against the operator's allowlist before any
+    credential is read, any command runs or anything is sent."""
     if URLLIB3_IMPORT_ERROR:
         raise TridentError("the urllib3 Python library is required")
+    api_key = f"Bearer {settings.api_key}" if settings.api_key else None
     if settings.host and not settings.kubeconfig:
         context = _ssl_context(settings.ca_cert, None, None, settings.validate_certs)
-        return KubeClient(settings.host, settings.api_key, context, settings.timeout, pool_size,
+        return KubeClient(settings.host, api_key, context, settings.timeout, pool_size,
                           "the api_key option" if settings.api_key else None)
-    config, base_dir, shown = _read_kubeconfig(settings.kubeconfig)
+    kubeconfig = read_kubeconfig(settings.kubeconfig, settings.repository_root, settings.kubeconfig_file)
+    if settings.kubeconfig:  # a given one may come from the repository; KUBECONFIG is the controller's
+        refuse_credential_command(kubeconfig.config, settings.context, settings.exec_commands, kubeconfig.shown)
     with CredentialFiles() as files:
-        direct = _plain_kubeconfig(config, settings.context, base_dir, files)
-        if direct is None:  # exec plugins, auth providers...: the kubernetes client knows them all
-            if settings.kubeconfig:  # a given one may come from the repository; KUBECONFIG is the controller's
-                refuse_credential_command(config, settings.context, settings.exec_commands, shown)
-            direct = _kubernetes_kubeconfig(config, settings.context, base_dir, files.directory())
-        server, token, ca_cert, cert_file, key_file, verify = direct
-        context = _ssl_context(settings.ca_cert or ca_cert, cert_file, key_file, settings.validate_certs and verify)
-    identity = "the api_key option" if settings.api_key else credential_kind(config, settings.context)
-    return KubeClient(settings.host or server, settings.api_key or token, context, settings.timeout, pool_size,
-                      identity)
+        found = endpoint(kubeconfig, settings.context, files)
+        context = _ssl_context(settings.ca_cert or found.ca_file, found.cert_file, found.key_file,
+                               settings.validate_certs and found.verify, None if settings.ca_cert else found.ca_data)
+    identity = "the api_key option" if settings.api_key else credential_kind(kubeconfig.config, settings.context)
+    return KubeClient(settings.host or found.server, api_key or found.authorization, context, settings.timeout,
+                      pool_size, identity)
 
 
 def credential_kind(config, context_name=None):
     """``user 'u' of context 'c' (a bearer token)``: who a kubeconfig authenticates as, never the credential."""
     name = context_name or config.get("current-context")
-    context = _named(config, "contexts", name, "context") or {}
-    user = _named(config, "users", context.get("user"), "user") or {}
+    context = named(config, "contexts", name, "context") or {}
+    user = named(config, "users", context.get("user"), "user") or {}
     kinds = [("token", "a bearer token"), ("tokenFile", "a token file"), ("client-certificate", "a client certificate"),
              ("client-certificate-data", "a client certificate"), ("exec", "an exec plugin"),
              ("auth-provider", "an auth provider"), ("username", "a user name and password")]
@@ -206,8 +212,8 @@ def refuse_credential_command(config, context_name, allowed, shown):
     """TridentError when the selected user runs a command the operator did not allow (exact command line);
     the message names the kubeconfig, the user and context and what to do, never the command."""
     name = context_name or config.get("current-context")
-    user_name = (_named(config, "contexts", name, "context") or {}).get("user")
-    found = credential_command(_named(config, "users", user_name, "user") or {})
+    user_name = (named(config, "contexts", name, "context") or {}).get("user")
+    found = credential_command(named(config, "users", user_name, "user") or {})
     if found is None or (found[1] is not None and found[1] in allowed):
         return
     kind, line = found
@@ -217,31 +223,6 @@ def refuse_credential_command(config, context_name, allowed, shown):
     raise TridentError(f"{shown}: user '{user_name}' of context '{name}' gets its credential by running a command "
                        f"on the controller ({kind}); a kubeconfig may not run commands unless the operator allows "
                        f"them, so nothing ran: {remedy} (docs/kube_diff.md)")
-
-
-def _read_kubeconfig(source):
-    """(mapping, directory relative paths are resolved against, how messages name it)."""
-    content = "the kubeconfig given as content"
-    if isinstance(source, dict):
-        return source, os.getcwd(), content
-    source = source or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
-    if "\n" in source or source.lstrip().startswith("{"):
-        text, base_dir, shown = source, os.getcwd(), content
-    else:
-        path = confine(os.path.expanduser(source))
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError:
-            raise TridentError(f"kubeconfig not found or unreadable: {path}") from None
-        base_dir, shown = os.path.dirname(os.path.abspath(path)), path
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise TridentError("kubeconfig is not valid YAML") from None
-    if not isinstance(config, dict):
-        raise TridentError("kubeconfig is not a mapping")
-    return config, base_dir, shown
 
 
 def kubeconfig_secret_values(source):
@@ -297,132 +278,32 @@ def _leaves(data):
     return [str(data)] if data not in (None, "") and not isinstance(data, bool) else []
 
 
-def _named(config, section, name, field):
-    for entry in config.get(section) or []:
-        if isinstance(entry, dict) and entry.get("name") == name:
-            return entry.get(field) or {}
-    return None
-
-
-class CredentialFiles:
-    """Paths for certificates and keys given inline, which the SSL context can only load from files.
-
-    On Linux each is an anonymous memory file (memfd) opened as ``/proc/self/fd/N``: nothing reaches the
-    disk, and the kernel frees it with the process, also after SIGKILL. Elsewhere, and for the kubernetes
-    client's loader (which writes its own files), a private temporary directory is used; it is removed
-    on exit, but a SIGKILL at that moment leaves it.
-    """
-
-    def __init__(self):
-        self._fds, self._tmp = [], None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for fd in self._fds:
-            os.close(fd)
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def add(self, data):
-        """A path from which ``data`` can be read until the end of the ``with`` block."""
-        if hasattr(os, "memfd_create"):
-            fd = os.memfd_create("trident-kube-credential", os.MFD_CLOEXEC)
-            self._fds.append(fd)
-            os.write(fd, data)
-            return f"/proc/self/fd/{fd}"
-        fd, path = tempfile.mkstemp(dir=self.directory())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return path
-
-    def directory(self):
-        if self._tmp is None:
-            self._tmp = tempfile.mkdtemp(prefix="trident-kube-")  # mode 0700
-        return self._tmp
-
-
-def _plain_kubeconfig(config, context_name, base_dir, files):
-    """Token and certificate kubeconfigs, read directly (importing the kubernetes client costs more
-    than a whole in-sync check). None when the user entry needs the kubernetes client."""
-    name = context_name or config.get("current-context")
-    context = _named(config, "contexts", name, "context")
-    if context is None:
-        raise TridentError(f"invalid kubeconfig: no context named {name!r}")
-    cluster = _named(config, "clusters", context.get("cluster"), "cluster")
-    if not cluster or not cluster.get("server"):
-        raise TridentError(f"invalid kubeconfig: context {name!r} names no cluster with a server")
-    user = _named(config, "users", context.get("user"), "user") or {}
-    if any(key in user for key in ("exec", "auth-provider", "username", "password")):
-        return None
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        with open(_path(user["tokenFile"], base_dir), encoding="utf-8") as handle:
-            token = handle.read().strip()
-    ca_cert = _inline(cluster, "certificate-authority", base_dir, files, as_text=True)
-    cert_file = _inline(user, "client-certificate", base_dir, files)
-    key_file = _inline(user, "client-key", base_dir, files)
-    return cluster["server"], token, ca_cert, cert_file, key_file, not cluster.get("insecure-skip-tls-verify")
-
-
-def _path(value, base_dir):
-    # A kubeconfig from a checkout names files of that checkout only (a token file cannot be /etc/...).
-    return confine(os.path.join(base_dir, os.path.expanduser(value)), base_dir)
-
-
-def _inline(entry, field, base_dir, files, as_text=False):
-    data = entry.get(f"{field}-data")
-    if data:
-        raw = base64.b64decode(data)
-        return raw.decode("ascii") if as_text else files.add(raw)
-    return _path(entry[field], base_dir) if entry.get(field) else None
-
-
-def _kubernetes_kubeconfig(config, context_name, base_dir, tmp):
-    try:  # imported only here: it takes longer than a whole in-sync check
-        from kubernetes import client as k8s_client
-        from kubernetes.config import kube_config
-        from kubernetes.config.config_exception import ConfigException
-    except ImportError:
-        raise TridentError("this kubeconfig's user needs the kubernetes Python library (pip install kubernetes)") \
-            from None
-    configuration = k8s_client.Configuration()
-    try:
-        loader = kube_config.KubeConfigLoader(config, context_name, config_base_path=base_dir, temp_file_path=tmp)
-        loader.load_and_set(configuration)
-    except ConfigException as exc:  # its messages name contexts and fields, never credentials
-        raise TridentError(f"invalid kubeconfig: {exc}") from None
-    except (KeyError, ValueError, TypeError) as exc:
-        raise TridentError(f"invalid kubeconfig: {type(exc).__name__}") from None
-    finally:
-        # The loader caches the files it wrote by content; they go with our directory, so the cache
-        # must not point at them for the next load in this process.
-        kube_config._temp_files.clear()
-    token = (configuration.api_key or {}).get("authorization", "")
-    token = token[len("Bearer "):] if token.startswith("Bearer ") else None
-    return (configuration.host, token, configuration.ssl_ca_cert, configuration.cert_file, configuration.key_file,
-            configuration.verify_ssl)
-
-
-def _ssl_context(ca_cert, cert_file, key_file, verify):
+def _ssl_context(ca_cert, cert_file, key_file, verify, ca_data=None):
+    """``ca_cert``: the operator's option (a path, or PEM text); ``ca_data``: PEM text from a kubeconfig, never a
+    path (a file a kubeconfig names comes as ``ca_cert``, already resolved)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    elif ca_data is not None:
+        _load_ca(context, cadata=ca_data)
     elif not ca_cert:
         context.load_default_certs()  # only then: reading the system's CA store takes a while
+    elif "-----BEGIN" in ca_cert:
+        _load_ca(context, cadata=ca_cert)
     else:
-        try:
-            if "-----BEGIN" in ca_cert:
-                context.load_verify_locations(cadata=ca_cert)
-            else:
-                context.load_verify_locations(cafile=os.path.expanduser(ca_cert))
-        except (OSError, ssl.SSLError) as exc:
-            raise TridentError(f"cannot load the CA certificate: {exc}") from None
+        _load_ca(context, cafile=os.path.expanduser(ca_cert))
     if cert_file:
         try:
             context.load_cert_chain(cert_file, key_file)
         except (OSError, ssl.SSLError) as exc:
             raise TridentError(f"cannot load the client certificate: {type(exc).__name__}") from None
     return context
+
+
+def _load_ca(context, **where):
+    try:
+        context.load_verify_locations(**where)
+    except (OSError, ssl.SSLError, ValueError) as exc:  # the reason, never the path or the data
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
+        raise TridentError(f"cannot load the CA certificate: {reason}") from None

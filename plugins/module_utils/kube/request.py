@@ -36,6 +36,9 @@ ARGUMENT_SPEC = dict(
     namespace=dict(type="str", default="default"),
     kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
     kubeconfig_exec=dict(type="list", elements="str", default=[], no_log=False),
+    # The operator's (a controller folder); kubeconfig_file is a repository path, never expanded.
+    repository_root=dict(type="path"),
+    kubeconfig_file=dict(type="str"),
     context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
     host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
     api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
@@ -64,7 +67,7 @@ ARGUMENT_SPEC = dict(
 RULES = dict(
     required_one_of=[("src", "kustomize", "definition", "helm", "secrets")],
     required_if=[("prune", True, ("applyset",))],
-    required_by={"record": "applyset"},
+    required_by={"record": "applyset", "kubeconfig_file": "repository_root"},
 )
 
 
@@ -105,7 +108,8 @@ class KubeDiffRequest:
             namespace=params["namespace"],
             connection=ConnectionSettings(params["kubeconfig"], params["context"], params["host"], params["api_key"],
                                           params["ca_cert"], params["validate_certs"], params["request_timeout"],
-                                          tuple(params["kubeconfig_exec"])),
+                                          tuple(params["kubeconfig_exec"]), params["repository_root"],
+                                          params["kubeconfig_file"]),
             field_manager=params["field_manager"], force_conflicts=params["force_conflicts"], apply=params["apply"],
             prune=params["prune"],
             applyset=ApplySet(applyset["name"], applyset["namespace"] or params["namespace"], applyset["kind"])
