@@ -20,8 +20,8 @@ HELM_OPTION = dict(
     type="dict",
     options=dict(
         releases=dict(type="list", elements="dict", default=[]),
-        env_path=dict(type="path"),
-        repo_path=dict(type="path", required=True),
+        env_path=dict(type="str"),
+        repo_path=dict(type="str", required=True),
         binary=dict(type="path", default="helm"),
         chart_cache=dict(type="path", default=f"{CACHE_DIR}/helm-charts"),
         repositories=dict(type="list", elements="dict", default=[], options=dict(

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine, enclosing_checkout
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import (Sandbox, confine, enclosing_checkout,
+                                                                                     literal)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.kustomization import (KUSTOMIZATION_FILES,
                                                                                         local_kustomizations,
                                                                                         remote_problems)
@@ -88,22 +89,24 @@ def add_kustomize_output(text, kustomize, loaded, decrypt=None):
 
 
 def _expand_sources(sources, problems):
+    """The files of ``sources``: each entry is a repository path taken literally (never ``~`` or ``$VAR``
+    expanded); one that names no existing file or folder and holds ``*``, ``?`` or ``[`` is a glob pattern."""
     paths = []
     for entry in [sources] if isinstance(sources, str) else sources:
-        entry = os.path.expanduser(str(entry))
-        if any(char in entry for char in "*?["):
-            matches = sorted(glob.glob(entry, recursive=True))
-            if not matches:
-                problems.append(f"{entry}: the pattern matches no file")
-            for match in matches:
-                paths.extend(_walk(match) if os.path.isdir(match) else [match])
-        elif os.path.isdir(entry):
+        entry = literal(str(entry))
+        if os.path.isdir(entry):
             found = _walk(entry)
             if not found:
                 problems.append(f"{entry}: no .yaml, .yml or .json file in this directory")
             paths.extend(found)
         elif os.path.isfile(entry):
             paths.append(entry)
+        elif any(char in entry for char in "*?["):
+            matches = sorted(glob.glob(entry, recursive=True))
+            if not matches:
+                problems.append(f"{entry}: the pattern matches no file")
+            for match in matches:
+                paths.extend(_walk(match) if os.path.isdir(match) else [match])
         else:
             problems.append(f"{entry}: no such file or directory")
     return paths
