@@ -72,7 +72,8 @@ options:
       - Let O(kustomize) build on remote Git references pinned to a full commit id (C(?ref=<40 hex>) or
         C(?version=<40 hex>)). Tags and branches are refused even then (a tag moves), and so is a plain
         C(http(s\)://) address, which kustomize fetches as a file over HTTP before it tries Git; write it
-        C(git::https://...). Set per environment by C(kustomize_remote) in C(env.yml). See docs/kube_diff.md.
+        C(git::https://...). What may be fetched is the operator's decision, per environment by name; the
+        repository cannot set it. See docs/kube_diff.md.
     type: bool
     default: false
   definition:
