@@ -34,17 +34,19 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 # Entries that may name another kustomization (a folder or a Git repository) besides a file.
 REFERENCES = ("resources", "components", "bases")
 FOLDER_FIELDS = REFERENCES + ("generators", "transformers", "validators")
-# Lists of strings kustomize reads as file paths (an inline YAML document has a newline and is no path).
+# Lists of strings kustomize reads as file paths (patchesStrategicMerge may hold inline documents too).
 PATH_LISTS = ("crds", "configurations", "patchesStrategicMerge")
 # Lists of mappings whose ``path`` is a file path.
 PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
 GENERATORS = ("configMapGenerator", "secretGenerator")
 COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-# Broader than every address kustomize parses, never narrower: a scheme or any ``word:`` before the first slash
-# (``https://``, ``file://``, ``git::``, ``gh:``, ``github.com:``, scp-like ``host:path``), an ``@`` before the
-# first slash followed by a slash or colon (``user@host:org/repo``, ``git@@host:o/r``, ``u@relay@host/o/r``),
-# or GitHub's scheme-less ``github.com/org/repo``.
-_ADDRESS = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|[^/]*@.*[/:]|github\.com/)", re.IGNORECASE)
+# Broader than every address kustomize parses, never narrower: a scheme or any ``word:`` not followed by a space
+# (``https://``, ``file://``, ``git::``, ``gh:``, scp-like ``host:path``; a YAML key ``apiVersion: v1`` is not one),
+# an ``@`` before the first slash or space followed by a slash or colon on the same line (``user@host:org/repo``,
+# ``git@@host:o/r``, ``u@relay@host/o/r``), or GitHub's scheme-less ``github.com/org/repo`` and ``github.com:o/r``.
+_ADDRESS = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:(?!\s|$)|[^/\s]*@[^\n]*[/:]|github\.com[:/])", re.IGNORECASE)
+# Fields whose entries may be YAML written in place instead of a path (kustomize tries that first).
+INLINE_FIELDS = ("generators", "transformers", "validators", "patchesStrategicMerge")
 
 
 def kustomization_file(folder):
@@ -109,7 +111,22 @@ def path_entries(data):
             files = _strings(item.get("files")) + _strings(item.get("envs")) + _strings([item.get("env")])
             found += [(f"{key}[].files", entry.partition("=")[2] if _key_prefixed(entry) else entry)
                       for entry in files]
-    return [(key, entry) for key, entry in found if "\n" not in entry]
+    return [(key, entry) for key, entry in found if not (key in INLINE_FIELDS and is_inline_document(entry))]
+
+
+def is_inline_document(entry):
+    """Whether kustomize reads ``entry`` as YAML written in place (a generator, transformer, validator or patch)
+    rather than as a path: it has a line break, reads as no address, and every document in it is a mapping with
+    ``apiVersion`` and ``kind``. Anything else is classified like a path, a line break or not: kustomize falls back
+    to a path (and to a Git clone) for text it cannot read as objects."""
+    if "\n" not in entry or reads_as_address(entry):
+        return False
+    try:
+        documents = [d for d in yaml.safe_load_all(entry) if d is not None]
+    except yaml.YAMLError:
+        return False
+    return bool(documents) and all(isinstance(d, dict) and isinstance(d.get("apiVersion"), str)
+                                   and isinstance(d.get("kind"), str) for d in documents)
 
 
 def _key_prefixed(entry):
@@ -139,7 +156,7 @@ def local_kustomizations(root, sandbox=None):
         seen.add(folder)
         data = read_kustomization(path)
         found.append((folder, path, data))
-        for entry in (e for key in FOLDER_FIELDS for e in _strings(data.get(key)) if "\n" not in e):
+        for entry in (e for key, e in path_entries(data) if key in FOLDER_FIELDS):
             if is_local(entry, folder, sandbox) and os.path.isdir(_target(entry, folder, sandbox)):
                 todo.append(_target(entry, folder, sandbox))
     return found

@@ -129,7 +129,7 @@ SHA1 = "0123456789abcdef0123456789abcdef01234567"
 def test_every_path_field_is_read_and_inline_patches_are_not_paths():
     data = {"resources": ["a.yaml", "https://h/r.yaml"], "components": ["c"], "bases": ["b"],
             "crds": ["crd.yaml"], "configurations": ["conf.yaml"], "generators": ["g"], "transformers": ["t"],
-            "validators": ["v"], "patchesStrategicMerge": ["p.yaml", "kind: X\nmetadata: {name: x}\n"],
+            "validators": ["v"], "patchesStrategicMerge": ["p.yaml", "apiVersion: v1\nkind: X\nmetadata: {name: x}\n"],
             "patches": [{"path": "https://h/p.yaml"}, {"patch": "- op: add"}], "patchesJson6902": [{"path": "j"}],
             "replacements": [{"path": "r"}], "openapi": {"path": "https://h/schema.json"},
             "configMapGenerator": [{"files": ["key=https://h/f", "f2"], "envs": ["e"], "env": "e1"}],
@@ -139,6 +139,27 @@ def test_every_path_field_is_read_and_inline_patches_are_not_paths():
     assert ("configMapGenerator[].files", "https://h/f") in entries
     assert not any("\n" in entry or "charts.example" in entry for _key, entry in entries)
     assert len(entries) == 19
+
+
+INLINE = "apiVersion: builtin\nkind: LabelTransformer\nmetadata: {name: l}\nlabels: {a: b}\n"
+
+
+@pytest.mark.parametrize("entry", [
+    "git@@h.example:org/repo\n", "\nhttps://h.example/x.yaml", "github.com/org/repo\n# comment",
+    # Text kustomize cannot read as objects is a path to it, and then a Git address: classified like one.
+    "git@@h.example:o/r: x\napiVersion: v1\nkind: K\n", "ssh://h/o/r: x\napiVersion: v1\nkind: K\n",
+    "kind: X\nmetadata: {name: x}\n", "just some text\nover two lines", "- a\n- b\n"])
+@pytest.mark.parametrize("field", ["resources", "generators", "transformers", "validators", "patchesStrategicMerge"])
+def test_a_line_break_does_not_make_an_entry_inline(field, entry):
+    """An entry is skipped as inline YAML only when kustomize reads it as objects and it reads as no address; a line
+    break alone once let ``git@@host:org/repo\n`` past the classifier to kustomize, which clones it."""
+    assert (field, entry) in path_entries({field: [entry]})
+
+
+@pytest.mark.parametrize("field", ["generators", "transformers", "validators", "patchesStrategicMerge"])
+def test_inline_objects_are_no_paths(field):
+    assert path_entries({field: [INLINE, INLINE + "---\n" + INLINE]}) == []
+    assert path_entries({"resources": [INLINE]}) == [("resources", INLINE)], "resources are never inline"
 
 
 def test_remote_references_are_refused_in_the_root_and_in_local_bases(tmp_path):
