@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine, literal
 
 try:
     import urllib3
@@ -367,8 +367,9 @@ def _plain_kubeconfig(config, context_name, base_dir, files):
 
 
 def _path(value, base_dir):
-    # A kubeconfig from a checkout names files of that checkout only (a token file cannot be /etc/...).
-    return confine(os.path.join(base_dir, os.path.expanduser(value)), base_dir)
+    # A kubeconfig from a checkout names files of that checkout only (a token file cannot be /etc/...). Taken
+    # literally: a repository kubeconfig's "~/token" is a path of the checkout, never the controller's home.
+    return confine(os.path.join(base_dir, literal(value)), base_dir)
 
 
 def _inline(entry, field, base_dir, files, as_text=False):
