@@ -107,7 +107,7 @@ options:
       repo_path:
         description:
           - The repository's root (the checkout); chart and values paths may not leave it.
-          - Taken literally like the repository paths it bounds (never expanded): give the absolute path.
+          - Taken literally like the repository paths it bounds (never expanded), so give the absolute path.
         type: str
         required: true
       binary:
