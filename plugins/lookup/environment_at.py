@@ -25,15 +25,17 @@ options:
     type: list
     elements: str
   checkout:
-    description: The Git checkout of the repository.
+    description: The Git checkout of the repository (the source role's C(source_path)); a controller path, the operator's.
     required: true
     type: path
   env_dir:
-    description: The environment folder, relative to the repository root (C(trident_environment.dir)).
+    description:
+      - The environment folder, relative to the repository root (C(trident_environment.dir)).
+      - A repository path, taken literally (never C($VAR)- or C(~)-expanded).
     required: true
     type: str
   cache_dir:
-    description: Where copies of the repository at a commit are kept, one folder per commit.
+    description: Where copies of the repository at a commit are kept, one folder per commit (a controller path).
     type: path
     default: ~/.cache/trident-gitops/revisions
   materialise:

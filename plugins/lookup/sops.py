@@ -19,10 +19,15 @@ extends_documentation_fragment:
   - trident.gitops.sops
 options:
   _terms:
-    description: Paths of SOPS-encrypted files on the controller.
+    description:
+      - Paths of SOPS-encrypted files on the controller. An absolute path is read as it is; a relative one is
+        looked up in the C(files) search path of the play or role, as M(ansible.builtin.file) does.
+      - Repository paths, taken literally. C($VAR), C(${VAR}), C(~) and C(~user) are characters of a file name,
+        never expanded (an expansion would put the controller's environment, a key or a token, into the path and
+        from there into every message).
     required: true
     type: list
-    elements: path
+    elements: str
   input_type:
     description: Format of the files; default from each file's extension, as sops does.
     type: str
@@ -101,7 +106,7 @@ class LookupModule(LookupBase):
         output_type = self.get_option("output_type")
         results = []
         for term in terms:
-            path = self.find_file_in_search_path(variables, "files", term, ignore_missing=True)
+            path = self._literal_file(variables, str(term))
             if not path:
                 raise AnsibleLookupError(f"trident.gitops.sops: file not found: {term}")
             request = SopsDecryptRequest.from_params(
@@ -114,6 +119,16 @@ class LookupModule(LookupBase):
                     from None
             results.append(self._shape(data, content, output_type))
         return results
+
+    def _literal_file(self, variables, term):
+        """The file ``term`` names, never expanded: Ansible's search expands ``~`` and ``$VAR`` in a term that
+        starts with ``~`` or ``/``, so an absolute term is taken as it is and a ``~`` one is searched as the
+        relative name it is."""
+        if "\0" in term:
+            return None
+        if os.path.isabs(term):
+            return term if os.path.isfile(term) else None
+        return self.find_file_in_search_path(variables, "files", os.path.join(os.curdir, term), ignore_missing=True)
 
     def _shape(self, data, content, output_type):
         if output_type == "raw" and not isinstance(data, str):

@@ -45,8 +45,12 @@ options:
     description:
       - Manifest files, directories (read recursively, C(.yaml), C(.yml) and C(.json)) or glob patterns.
         YAML files may hold several documents; documents of kind C(List) are expanded.
+      - Repository paths, taken literally. C($VAR), C(${VAR}), C(~) and C(~user) are characters of a file name,
+        never expanded (an expansion would put the controller's environment into the path and from there into
+        every message and report). An entry that names an existing file or folder is read as it is, even when
+        its name holds C(*), C(?) or C([); any other entry with those characters is a glob pattern.
     type: list
-    elements: path
+    elements: str
   kustomize:
     description:
       - A directory with a C(kustomization.yaml), built with C(kubectl kustomize).
@@ -58,13 +62,18 @@ options:
         (a URL or Git address in C(resources), C(components), C(bases), generators, transformers, or a URL as a
         file path) is refused unless O(kustomize_remote) is set, and then it must be a Git reference pinned to a
         full commit id (C(?ref=<40 hex>)). A local base that leads out of the Git checkout is refused.
-    type: path
+      - An entry is local only when it names a file or folder that exists inside the repository and does not read
+        as a Git address or URL; every other entry is remote (a mistyped local path too, as kustomize would try to
+        fetch it).
+      - A repository path, taken literally (never expanded, see O(src)).
+    type: str
   kustomize_remote:
     description:
       - Let O(kustomize) build on remote Git references pinned to a full commit id (C(?ref=<40 hex>) or
         C(?version=<40 hex>)). Tags and branches are refused even then (a tag moves), and so is a plain
         C(http(s\)://) address, which kustomize fetches as a file over HTTP before it tries Git; write it
-        C(git::https://...). Set per environment by C(kustomize_remote) in C(env.yml). See docs/kube_diff.md.
+        C(git::https://...). What may be fetched is the operator's decision, per environment by name; the
+        repository cannot set it. See docs/kube_diff.md.
     type: bool
     default: false
   definition:
@@ -90,18 +99,23 @@ options:
         elements: dict
         default: []
       env_path:
-        description: The environment's folder (holding C(env.yml)); values files are relative to it. Required with O(helm.releases).
-        type: path
+        description:
+          - The environment's folder (holding C(env.yml)); values files are relative to it. Required with
+            O(helm.releases).
+          - A repository path, taken literally (never expanded, see O(src)).
+        type: str
       repo_path:
-        description: The repository's root; chart and values paths may not leave it.
-        type: path
+        description:
+          - The repository's root (the checkout); chart and values paths may not leave it.
+          - Taken literally like the repository paths it bounds (never expanded), so give the absolute path.
+        type: str
         required: true
       binary:
-        description: The helm binary.
+        description: The helm binary (a controller path, the operator's).
         type: path
         default: helm
       chart_cache:
-        description: Directory caching fetched charts by digest.
+        description: Directory caching fetched charts by digest (a controller path, the operator's).
         type: path
         default: ~/.cache/trident-gitops/helm-charts
       repositories:
@@ -123,7 +137,7 @@ options:
             type: str
             default: ""
           ca_file:
-            description: A CA bundle to verify the repository's certificate.
+            description: A CA bundle to verify the repository's certificate (a controller path, the operator's).
             type: path
             default: ""
   secrets:
@@ -264,11 +278,13 @@ options:
     type: int
     default: 8
   discovery_cache:
-    description: Directory caching the API server's kinds between runs (keyed by server and version).
+    description:
+      - Directory caching the API server's kinds between runs (keyed by server and version). A controller path,
+        the operator's.
     type: path
     default: ~/.cache/trident-gitops/kube-discovery
   kubectl:
-    description: The kubectl binary used to build O(kustomize).
+    description: The kubectl binary used to build O(kustomize) (a controller path, the operator's).
     type: path
     default: kubectl
 notes:

@@ -29,7 +29,10 @@ options:
   path:
     description:
       - The SOPS-encrypted file (on the managed host). Mutually exclusive with O(content).
-    type: path
+      - A repository path, taken literally. C($VAR), C(${VAR}), C(~) and C(~user) are characters of a file name,
+        never expanded (an expansion would put the controller's environment, a key or a token, into the path and
+        from there into every message). Give an absolute path, or one relative to the task's working folder.
+    type: str
   content:
     description:
       - The encrypted document itself. Mutually exclusive with O(path).
@@ -53,6 +56,7 @@ options:
     description:
       - Write the decrypted content here (mode C(0600), atomically). Without it the module returns
         RV(data) and RV(content).
+      - A controller path, the operator's (expanded like any C(path) option).
     type: path
 """
 

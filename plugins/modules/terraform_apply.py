@@ -22,8 +22,12 @@ author:
   - trident.gitops maintainers (@trident)
 options:
   project_path:
-    description: Directory of the root module (the C(*.tf) / C(*.tf.json) files).
-    type: path
+    description:
+      - Directory of the root module (the C(*.tf) / C(*.tf.json) files).
+      - A repository path, taken literally. C($VAR), C(${VAR}), C(~) and C(~user) are characters of a file name,
+        never expanded (an expansion would put the controller's environment into the path and from there into
+        every message). Give an absolute path.
+    type: str
     required: true
   binary:
     description: C(terraform), C(tofu), or the path of either.
@@ -41,9 +45,12 @@ options:
     type: dict
     default: {}
   backend_config_files:
-    description: Backend configuration files passed to C(init) with C(-backend-config).
+    description:
+      - Backend configuration files passed to C(init) with C(-backend-config).
+      - Repository paths, taken literally (never expanded, see O(project_path)); relative ones are relative to the
+        task's working folder.
     type: list
-    elements: path
+    elements: str
     default: []
   variables:
     description:
@@ -52,9 +59,12 @@ options:
     type: dict
     default: {}
   variables_files:
-    description: Variable files (C(.tfvars) or C(.tfvars.json)) passed with C(-var-file), in order.
+    description:
+      - Variable files (C(.tfvars) or C(.tfvars.json)) passed with C(-var-file), in order.
+      - Repository paths, taken literally (never expanded, see O(project_path)); relative ones are relative to the
+        task's working folder.
     type: list
-    elements: path
+    elements: str
     default: []
   cli_config_file:
     description:
@@ -263,13 +273,15 @@ from ansible_collections.trident.gitops.plugins.module_utils.terraform.project i
 def main():
     module = AnsibleModule(
         argument_spec={
-            "project_path": {"type": "path", "required": True},
+            # Repository paths are str, taken literally (never expanded as type path would: $VAR, ~); state_dir,
+            # cli_config_file, plugin_dirs and plugin_cache_dir are the operator's controller paths.
+            "project_path": {"type": "str", "required": True},
             "binary": {"type": "str", "default": "terraform"},
             "workspace": {"type": "str", "default": "default"},
             "backend_config": {"type": "dict", "default": {}, "no_log": True},
-            "backend_config_files": {"type": "list", "elements": "path", "default": []},
+            "backend_config_files": {"type": "list", "elements": "str", "default": []},
             "variables": {"type": "dict", "default": {}, "no_log": True},
-            "variables_files": {"type": "list", "elements": "path", "default": []},
+            "variables_files": {"type": "list", "elements": "str", "default": []},
             "targets": {"type": "list", "elements": "str", "default": []},
             "parallelism": {"type": "int"},
             "lock_timeout": {"type": "str", "default": "0s"},

@@ -5,6 +5,13 @@ out of the checkout would let it read the controller's files (Argo CD's CVE-2022
 them into a cluster, pass them to Terraform, show them in an error. Every reader of repository paths
 resolves them here first. The error names the path as the repository wrote it and the link that leaves;
 it never names the target or shows anything of the outside file. Symlinks that stay inside are fine.
+
+A repository path is taken literally: ``$VAR``, ``${VAR}``, ``~`` and ``~user`` are characters of a file
+name, never expanded (an expansion would put the controller's environment, a token or a key, into the
+path and from there into every message and report that names it). So the modules declare the options
+that carry repository paths ``type: str``, not ``type: path`` (which expands both), and nothing here calls
+``expanduser`` or ``expandvars``; docs/developing.md lists which options are repository paths and which are
+the operator's controller paths.
 """
 
 from __future__ import annotations
@@ -14,11 +21,19 @@ import os
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 
 
+def literal(path) -> str:
+    """``path`` as the file name it is (never expanded); a NUL, which no file name holds, is refused."""
+    path = os.fspath(path)
+    if "\0" in path:
+        raise TridentError(f"{path!r}: a path cannot hold a NUL character")
+    return path
+
+
 class Sandbox:
     """The real path of a checkout; :meth:`resolve` refuses every path that leaves it."""
 
     def __init__(self, root: str):
-        self.root = os.path.realpath(os.path.expanduser(root))
+        self.root = os.path.realpath(literal(root))
 
     def contains(self, real_path: str) -> bool:
         return real_path == self.root or real_path.startswith(self.root + os.sep)
@@ -30,7 +45,7 @@ class Sandbox:
 
     def resolve(self, path: str, base: str | None = None) -> str:
         """The real path of ``path`` (relative to ``base``, default the root); TridentError if it leaves the checkout."""
-        candidate = os.path.join(base or self.root, os.path.expanduser(path))
+        candidate = os.path.join(base or self.root, literal(path))
         real = os.path.realpath(candidate)
         if self.contains(real):
             return real
@@ -38,8 +53,9 @@ class Sandbox:
         if link:
             raise TridentError(f"{self.display(link)} is a symlink that leads outside the repository; "
                                f"nothing outside the checkout is read (path '{self.display(candidate)}')")
-        raise TridentError(f"'{self.display(candidate)}' leads outside the repository (through '..' or an "
-                           "absolute path); nothing outside the checkout is read")
+        # Named as the repository wrote it: the resolved path would name a controller folder.
+        raise TridentError(f"'{path}' leads outside the repository (through '..' or an absolute path); nothing "
+                           "outside the checkout is read")
 
     def escaping_link(self, path: str) -> str | None:
         """The first symlink on ``path`` whose target lies outside the checkout (None: no link escapes)."""
@@ -72,7 +88,7 @@ class Sandbox:
 
 def enclosing_checkout(path: str) -> Sandbox | None:
     """The sandbox of the Git checkout (a folder holding ``.git``) that lexically holds ``path``, if any."""
-    folder = os.path.abspath(os.path.expanduser(path))
+    folder = os.path.abspath(literal(path))
     while True:
         if os.path.lexists(os.path.join(folder, ".git")):
             return Sandbox(folder)

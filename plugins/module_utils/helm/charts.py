@@ -20,6 +20,8 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+import re
+from urllib.error import HTTPError
 from urllib.parse import urljoin, urlsplit
 
 from ansible.module_utils.urls import open_url
@@ -79,9 +81,45 @@ def find_entry(index, name, version, where):
     return urls, digest.lower()
 
 
+# What the collection fetches from a chart repository: http(s) only, whatever an index or a redirect says.
+FETCHED_SCHEMES = ("http", "https")
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+# A URL as Ansible's open_url reads it: an http(s) scheme, then nothing urllib would strip or reinterpret.
+_HTTP_URL = re.compile(r"^https?://[^\x00-\x20\x7f/?#@\\]+(?:[/?#][^\x00-\x20\x7f\\]*)?$", re.IGNORECASE)
+
+
 def chart_url(repo_url, url):
     """An index URL may be relative to the repository."""
     return urljoin(repo_url.rstrip("/") + "/", url)
+
+
+def fetch_refusal(url):
+    """Why ``url`` is not fetched (None: an http(s) URL with a host, no credentials, no space or control character).
+
+    An allowlist, not a denylist: ``open_url`` (urllib) also opens ``file://``, ``ftp://`` and ``data:`` URLs,
+    so a chart index or a redirect naming one would read a controller file or reach another service.
+    """
+    refused = "only http:// and https:// URLs with a host (and no credentials in them) are fetched"
+    if not isinstance(url, str) or not _HTTP_URL.match(url):
+        return refused
+    parts = urlsplit(url)
+    return None if parts.scheme.lower() in FETCHED_SCHEMES and parts.hostname else refused
+
+
+def shown_url(url):
+    """``url`` for a message: never a password, never more than 200 characters of whatever an index says."""
+    text = url if isinstance(url, str) else repr(url)
+    text = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1***@", text)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def check_fetchable(url, where):
+    """``url``, or a TridentError naming ``where`` (environment, release, chart) when it is not fetched."""
+    reason = fetch_refusal(url)
+    if reason:
+        raise TridentError(f"{where}: refusing to fetch {shown_url(url)!r}: {reason} (nothing was fetched)")
+    return url
 
 
 def same_origin(first, second):
@@ -90,16 +128,34 @@ def same_origin(first, second):
 
 
 def http_get(url, credentials, timeout=60):
-    """GET ``url`` (basic auth and CA file from ``credentials``); errors name the URL, never the password."""
-    try:
-        response = open_url(url, url_username=credentials.username or None, url_password=credentials.password or None,
-                            force_basic_auth=bool(credentials.username), ca_path=credentials.ca_file or None,
-                            validate_certs=True, timeout=timeout, follow_redirects="safe")
-        return response.read()
-    except Exception as exc:  # noqa: BLE001 (urllib, ssl and socket errors all mean "could not download")
-        status = getattr(exc, "code", None)
-        reason = f"HTTP {status}" if status else type(exc).__name__
-        raise TridentError(f"cannot download {url}: {reason}") from None
+    """GET ``url`` (basic auth and CA file from ``credentials``); errors name the URL, never the password.
+
+    Redirects are followed here, not by urllib (which follows one to ``ftp://`` and keeps the Authorization
+    header for another host): each target must pass :func:`fetch_refusal`, and the credentials go to the
+    first URL's origin only. At most :data:`MAX_REDIRECTS` hops.
+    """
+    first, hops = url, 0
+    while True:
+        reason = fetch_refusal(url)
+        if reason:
+            via = f"{shown_url(first)} redirects to {shown_url(url)!r}" if hops else repr(shown_url(url))
+            raise TridentError(f"refusing to fetch {via}: {reason} (nothing was fetched there)")
+        sent = credentials if same_origin(url, first) else RepositoryCredentials(url="")
+        try:
+            response = open_url(url, url_username=sent.username or None, url_password=sent.password or None,
+                                force_basic_auth=bool(sent.username), ca_path=credentials.ca_file or None,
+                                validate_certs=True, timeout=timeout, follow_redirects="none")
+            return response.read()
+        except HTTPError as exc:
+            location = exc.headers.get("Location") if exc.code in REDIRECTS and exc.headers else None
+            exc.close()
+            if not location:
+                raise TridentError(f"cannot download {shown_url(url)}: HTTP {exc.code}") from None
+            if hops == MAX_REDIRECTS:
+                raise TridentError(f"cannot download {shown_url(first)}: more than {MAX_REDIRECTS} redirects") from None
+            url, hops = urljoin(url, location), hops + 1
+        except Exception as exc:  # noqa: BLE001 (urllib, ssl and socket errors all mean "could not download")
+            raise TridentError(f"cannot download {shown_url(url)}: {type(exc).__name__}") from None
 
 
 class ChartCache:
@@ -176,6 +232,7 @@ class ChartFetcher:
         return self._indexes[repo_url]
 
     def _download(self, url, credentials, where):
+        check_fetchable(url, where)
         try:
             return self.get(url, credentials)
         except TridentError as exc:

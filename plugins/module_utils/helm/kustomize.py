@@ -158,9 +158,10 @@ def build(root, repo_path, render, runner, kubectl, namespace, allow_remote=Fals
     (returns :class:`render.Rendered`); returns (kustomize's output, the merged :class:`render.Rendered`).
     A chart with no namespace of its own or of its kustomization renders into ``namespace``. Remote references
     are refused unless ``allow_remote`` and pinned (kube/kustomization.py), before anything is rendered."""
-    repo_path = os.path.realpath(repo_path)
-    found = local_kustomizations(root, Sandbox(repo_path))
-    refused = remote_problems(found, allow_remote)
+    sandbox = Sandbox(repo_path)
+    repo_path = sandbox.root
+    found = local_kustomizations(root, sandbox)
+    refused = remote_problems(found, allow_remote, sandbox)
     if refused:
         raise TridentError("\n".join(refused))
     total = Rendered()
@@ -185,7 +186,8 @@ def build_with_charts(root, helm, cluster, runner, kubectl, credentials, namespa
     chart cache is shared). ``helm`` is kube_diff's ``helm`` option."""
 
     def render(releases, folder, path):
-        return render_releases(releases, path, folder, helm["repo_path"], cluster, runner, helm=helm["binary"],
+        shown = Sandbox(helm["repo_path"]).display(path)  # the kustomization as the repository names it
+        return render_releases(releases, shown, folder, helm["repo_path"], cluster, runner, helm=helm["binary"],
                                cache_dir=helm["chart_cache"], credentials=credentials)
 
     return build(root, helm["repo_path"], render, runner, kubectl, namespace, allow_remote)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
 from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import RepositoryCredentials
 from ansible_collections.trident.gitops.plugins.module_utils.helm.kustomize import build_with_charts
 from ansible_collections.trident.gitops.plugins.module_utils.helm.render import (Rendered, cluster_capabilities,
@@ -25,7 +26,8 @@ def render_from_params(helm, default_namespace, server_version, resources, runne
         return Rendered()
     if not helm.get("env_path"):
         raise TridentError("helm.releases need helm.env_path (the environment folder their paths are relative to)")
-    env_file = os.path.join(helm["env_path"], "env.yml")
+    # Messages name env.yml as the repository does (environments/<name>/env.yml), not by the controller's path.
+    env_file = Sandbox(helm["repo_path"]).display(os.path.join(helm["env_path"], "env.yml"))
     releases = parse_releases(helm["releases"], env_file, default_namespace)
     return render_releases(releases, env_file, helm["env_path"], helm["repo_path"],
                            cluster_capabilities(server_version, resources), runner, helm=helm["binary"],

@@ -20,8 +20,8 @@ HELM_OPTION = dict(
     type="dict",
     options=dict(
         releases=dict(type="list", elements="dict", default=[]),
-        env_path=dict(type="path"),
-        repo_path=dict(type="path", required=True),
+        env_path=dict(type="str"),
+        repo_path=dict(type="str", required=True),
         binary=dict(type="path", default="helm"),
         chart_cache=dict(type="path", default=f"{CACHE_DIR}/helm-charts"),
         repositories=dict(type="list", elements="dict", default=[], options=dict(
@@ -43,6 +43,8 @@ CHART_KEYS = {
 RELEASE_NAME_MAX = 53
 # A pinned chart version: an exact SemVer 2 version, never a range.
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+# helm pulls an OCI chart from the registry this names, over https; nothing else is a chart reference.
+_OCI = re.compile(r"^oci://[^\x00-\x20\x7f/?#@\\]+(/[^\x00-\x20\x7f/?#@\\:]+)+$")
 _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
 _SECRET_VALUES = re.compile(r"\.sops\.(yaml|yml|json)$")
 
@@ -151,8 +153,9 @@ def _check_chart(chart, data, where):
                                "repository credentials option")
         if not chart.name:
             raise TridentError(f"{where}: a chart from a repository needs 'name'")
-    if chart.kind == "oci" and not chart.location.startswith("oci://"):
-        raise TridentError(f"{where}: chart 'oci' must be an oci:// reference")
+    if chart.kind == "oci" and not _OCI.match(chart.location):
+        raise TridentError(f"{where}: chart 'oci' must be an oci:// reference (oci://host/repository, no credentials, "
+                           "spaces or query)")
     if chart.kind != "path" and not _VERSION.match(chart.version):
         raise TridentError(f"{where}: chart 'version' must be an exact version (for example 1.2.3), got "
                            f"{data.get('version')!r}")

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine, enclosing_checkout
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import (Sandbox, confine, enclosing_checkout,
+                                                                                     literal)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.kustomization import (KUSTOMIZATION_FILES,
                                                                                         local_kustomizations,
                                                                                         remote_problems)
@@ -48,13 +49,15 @@ class Loaded:
 
 
 def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl="kubectl", decrypt=None,
-                 kustomize_remote=False):
+                 kustomize_remote=False, repository=None):
     """Load every desired document.
 
     ``decrypt(content, fmt, source) -> [dict, ...]`` opens a SOPS-encrypted file in memory (``content``
     is the file's text, ``fmt`` ``yaml`` or ``json``: the MAC covers the text as encrypted); without
     it an encrypted document is a problem. ``kustomize_remote``: whether the kustomization may build on
     remote references pinned to a commit (kube/kustomization.py); kustomize runs only once they are checked.
+    ``repository``: the repository root the kustomization's entries resolve in (default: the Git checkout
+    holding ``kustomize``).
     """
     loaded = Loaded()
     for path in _expand_sources(src or [], loaded.problems):
@@ -64,7 +67,8 @@ def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl
             raise TridentError("kustomize needs a command runner")
         if not os.path.isdir(kustomize):
             loaded.problems.append(f"{kustomize}: kustomize directory not found")
-        elif _confined(kustomize, loaded) and _fetches_nothing_unpinned(kustomize, kustomize_remote, loaded):
+        elif _confined(kustomize, loaded) and _fetches_nothing_unpinned(kustomize, kustomize_remote, repository,
+                                                                        loaded):
             # The load restrictor keeps kustomize from reading files outside the kustomization folder.
             result = runner([kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly", kustomize],
                             check=False)
@@ -88,22 +92,24 @@ def add_kustomize_output(text, kustomize, loaded, decrypt=None):
 
 
 def _expand_sources(sources, problems):
+    """The files of ``sources``: each entry is a repository path taken literally (never ``~`` or ``$VAR``
+    expanded); one that names no existing file or folder and holds ``*``, ``?`` or ``[`` is a glob pattern."""
     paths = []
     for entry in [sources] if isinstance(sources, str) else sources:
-        entry = os.path.expanduser(str(entry))
-        if any(char in entry for char in "*?["):
-            matches = sorted(glob.glob(entry, recursive=True))
-            if not matches:
-                problems.append(f"{entry}: the pattern matches no file")
-            for match in matches:
-                paths.extend(_walk(match) if os.path.isdir(match) else [match])
-        elif os.path.isdir(entry):
+        entry = literal(str(entry))
+        if os.path.isdir(entry):
             found = _walk(entry)
             if not found:
                 problems.append(f"{entry}: no .yaml, .yml or .json file in this directory")
             paths.extend(found)
         elif os.path.isfile(entry):
             paths.append(entry)
+        elif any(char in entry for char in "*?["):
+            matches = sorted(glob.glob(entry, recursive=True))
+            if not matches:
+                problems.append(f"{entry}: the pattern matches no file")
+            for match in matches:
+                paths.extend(_walk(match) if os.path.isdir(match) else [match])
         else:
             problems.append(f"{entry}: no such file or directory")
     return paths
@@ -128,11 +134,14 @@ def _confined(path, loaded):
     return True
 
 
-def _fetches_nothing_unpinned(kustomize, allow_remote, loaded):
+def _fetches_nothing_unpinned(kustomize, allow_remote, repository, loaded):
     """False (with the problems recorded) when building ``kustomize`` would fetch a remote reference it may not,
-    or a local base leads out of the Git checkout holding it."""
+    or a local base leads out of the repository (``repository``, else the Git checkout holding it)."""
+    sandbox = Sandbox(repository) if repository else enclosing_checkout(kustomize)
     try:
-        problems = remote_problems(local_kustomizations(kustomize, enclosing_checkout(kustomize)), allow_remote)
+        if sandbox is not None:
+            sandbox.resolve(kustomize)
+        problems = remote_problems(local_kustomizations(kustomize, sandbox), allow_remote, sandbox)
     except TridentError as exc:
         problems = [exc.message]
     loaded.problems.extend(problems)

@@ -21,9 +21,12 @@ IGNORE_RULE = dict(
     managed_fields_managers=dict(type="list", elements="str", default=[]),
 )
 
+# src, kustomize and the helm option's env_path and repo_path are repository paths: type str, taken literally
+# and resolved by the repository sandbox (common/sandbox.py), never expanded as type path would ($VAR, ~).
+# discovery_cache, kubectl and helm's binary, chart_cache and ca_file are the operator's controller paths.
 ARGUMENT_SPEC = dict(
-    src=dict(type="list", elements="path"),
-    kustomize=dict(type="path"),
+    src=dict(type="list", elements="str"),
+    kustomize=dict(type="str"),
     kustomize_remote=dict(type="bool", default=False),
     definition=dict(type="raw"),
     helm=HELM_OPTION,

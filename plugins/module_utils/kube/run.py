@@ -82,7 +82,7 @@ def _load(request, charted, runner, decrypt, hide):
     """The desired documents (files, kustomize, definition, secrets), the ignore rules and the input's problems.
     A ``charted`` kustomization is left for :func:`_render_helm`."""
     loaded = load_desired(list(request.src), None if charted else request.kustomize, request.definition, runner,
-                          request.kubectl, decrypt, request.kustomize_remote)
+                          request.kubectl, decrypt, request.kustomize_remote, (request.helm or {}).get("repo_path"))
     if charted and not request.helm:
         loaded.problems.append(f"{request.kustomize}: the kustomization declares helmCharts: give the helm option "
                                "(binary, chart_cache, repositories, repo_path); docs/helm.md")

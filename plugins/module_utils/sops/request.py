@@ -14,8 +14,10 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.service import
 
 FORMATS = ["yaml", "json", "dotenv", "ini", "binary"]
 
+# path is a repository path: type str, taken literally, never expanded as type path would ($VAR, ~); dest and the
+# key files are the operator's controller paths.
 ARGUMENT_SPEC = dict(
-    path=dict(type="path"),
+    path=dict(type="str"),
     content=dict(type="str", no_log=True),
     input_type=dict(type="str", choices=FORMATS),
     output_type=dict(type="str", choices=FORMATS),

@@ -106,3 +106,46 @@ def test_credentials_by_longest_prefix():
     assert credentials_for("https://charts.example.com/other", (broad, narrow)) is broad
     assert credentials_for("https://charts.example.comevil/x", (broad,)).username == ""
     assert "pa55word" not in repr(CREDS)
+
+
+# Every URL form a chart index could list for the package: what is fetched is an http(s) URL with a host, whatever
+# the index (the repository's server, or whoever answers for it) says.
+REFUSED_URLS = ["file:///etc/passwd", "FILE:///etc/passwd", "file://localhost/etc/passwd", "ftp://h.example/c.tgz",
+                "data:application/gzip;base64,H4sI", "gopher://h/x", "jar:file:///x!/y", "ssh://h/c.tgz",
+                " file:///etc/passwd", "\tfile:///etc/passwd", "http:/single-slash.tgz",
+                "https://user:pw@cdn.example/c.tgz", "https://cdn.example/a b.tgz", "https://cdn.example\\@evil/c.tgz",
+                "https://cdn.example/c.tgz\nHost: x", "oci://registry.example/web", "git+https://h/x.tgz",
+                "local:/etc/passwd", "c:/charts/web.tgz"]
+FETCHED_URLS = [("web-1.2.3.tgz", f"{REPO}/web-1.2.3.tgz"), ("../../web.tgz", "https://charts.example.com/web.tgz"),
+                ("/abs/web.tgz", "https://charts.example.com/abs/web.tgz"),
+                ("//cdn.example.net/web.tgz", "https://cdn.example.net/web.tgz"),
+                # Python's urljoin reads a same-scheme URL without a host as relative to the repository.
+                ("https:///no-host.tgz", "https://charts.example.com/no-host.tgz"),
+                ("HTTP://cdn.example.net:8080/web.tgz?x=1", "HTTP://cdn.example.net:8080/web.tgz?x=1")]
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS)
+def test_an_index_url_that_is_not_http_is_refused_before_anything_is_fetched(tmp_path, url):
+    server = Server({f"{REPO}/index.yaml": index(url=url)})
+    where = "environments/prod/env.yml: helm release 'web' (chart web 1.2.3 from https://charts.example.com/stable)"
+    with pytest.raises(TridentError) as refused:
+        fetcher(tmp_path, server).fetch(chart(), where, str(tmp_path), str(tmp_path))
+    assert refused.value.message.startswith(where + ": refusing to fetch ")
+    assert "only http:// and https:// URLs" in refused.value.message and "nothing was fetched" in refused.value.message
+    assert "pw@" not in refused.value.message
+    assert server.gets == [(f"{REPO}/index.yaml", "user")], "only the index was fetched"
+
+
+@pytest.mark.parametrize("listed, fetched", FETCHED_URLS)
+def test_relative_and_absolute_http_urls_resolve_against_the_repository_and_stay_http(tmp_path, listed, fetched):
+    server = Server({f"{REPO}/index.yaml": index(url=listed), fetched: PACKAGE})
+    fetcher(tmp_path, server).fetch(chart(), "env.yml", str(tmp_path), str(tmp_path))
+    assert server.gets[-1][0] == fetched
+
+
+@pytest.mark.parametrize("location", ["file:///etc", "oci://registry.example/charts/web?x=1", "oci://u:p@r.example/c",
+                                      "oci:///web", "oci://registry.example", "oci://r.example/c web", "https://r/c"])
+def test_an_oci_reference_is_a_host_and_a_repository_nothing_else(location):
+    with pytest.raises(TridentError, match="chart 'oci' must be an oci:// reference"):
+        parse_chart({"oci": location, "version": "1.2.3"}, "env.yml")
+    assert parse_chart({"oci": "oci://127.0.0.1:5000/charts/web", "version": "1.2.3"}, "env.yml").kind == "oci"

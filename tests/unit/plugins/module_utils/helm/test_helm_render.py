@@ -138,5 +138,6 @@ def test_the_module_option_maps_to_a_rendering(env, fake_runner):
     assert argv[:3] == ["/opt/helm", "template", "web"]
     assert argv[argv.index("--namespace") + 1] == "apps"
     assert argv[argv.index("--api-versions") + 1] == "v1,v1/ConfigMap"
-    assert rendered.objects[0].source.startswith(f"{env}/env.yml: helm release 'web'")
+    # env.yml is named as the repository names it, never by the controller's path.
+    assert rendered.objects[0].source.startswith("environments/prod/env.yml: helm release 'web'")
     assert HELM_OPTION["options"]["repositories"]["options"]["password"]["no_log"] is True
