@@ -399,6 +399,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import require
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import masked_arguments, text_secrets
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import URLLIB3_IMPORT_ERROR, module_secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import YAML_IMPORT_ERROR
 from ansible_collections.trident.gitops.plugins.module_utils.kube.request import ARGUMENT_SPEC, RULES, KubeDiffRequest
@@ -410,24 +411,19 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
     require(module, "PyYAML", YAML_IMPORT_ERROR)
     require(module, "urllib3", URLLIB3_IMPORT_ERROR)
-
-    # no_log on a kubeconfig mapping hides every string in it ("v1", "Config") wherever it appears in the
-    # result; once the invocation is logged, keep hidden only its credentials and the other secrets.
-    module.no_log_values = set(module_secret_values(module.argument_spec, module.params))
-
-    def hide(values):
-        # Registered values are scrubbed from everything the module returns, even the invocation.
-        module.no_log_values.update(value for value in values if len(value) >= 4)
-
+    # Secret values are masked by field (common/masking.py): the echoed arguments mask the no_log options whole,
+    # and Ansible searches free text only for the values long enough to be searched for.
+    module.no_log_values = set(text_secrets(module_secret_values(module.argument_spec, module.params)))
+    invocation = {"module_args": masked_arguments(module.argument_spec, module.params)}
     try:
         runner = CommandRunner()
         result = run(KubeDiffRequest.from_params(module.params), module.check_mode, module._diff, runner,
-                     decrypt=lazy_document_decryptor(module.params, runner), hide=hide)
+                     decrypt=lazy_document_decryptor(module.params, runner))
     except TridentError as err:
-        module.fail_json(**err.to_fail_kwargs())
+        module.fail_json(**err.to_fail_kwargs(), invocation=invocation)
     except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback
-        module.fail_json(msg=f"kube_diff: unexpected {type(err).__name__}: {err}")
-    module.exit_json(**result)
+        module.fail_json(msg=f"kube_diff: unexpected {type(err).__name__}", invocation=invocation)
+    module.exit_json(**result, invocation=invocation)
 
 
 if __name__ == "__main__":
