@@ -103,7 +103,7 @@ def git_runner(checkout: str) -> CommandRunner:
     """A runner whose git talks to the checkout's origin with the run's one set of credentials."""
     auth = GitAuth(**{field: os.environ.get(name) or None for field, name in CREDENTIAL_ENV.items()})
     origin = CommandRunner()(["git", "-C", checkout, "remote", "get-url", "origin"], check=False).stdout.strip()
-    return CommandRunner(env={**os.environ, **git_environment(auth, origin, os.environ)}, redact=auth.secrets)
+    return CommandRunner(env={**os.environ, **git_environment(auth, origin, os.environ)}, masked=auth.secrets)
 
 
 def environment_at(revision: str, checkout: str, env_dir: str, options: dict) -> dict:

@@ -292,7 +292,7 @@ def main():
                           trusted_keys=tuple(params["trusted_keys"]), auth=auth,
                           lock_timeout=params["lock_timeout"])
     try:
-        result = sync(request, CommandRunner(redact=auth.secrets), check_mode=module.check_mode)
+        result = sync(request, CommandRunner(masked=auth.secrets), check_mode=module.check_mode)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs())
     module.exit_json(**result.as_dict(), diff=result.diff())

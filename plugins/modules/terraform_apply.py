@@ -47,8 +47,21 @@ options:
     default: []
   variables:
     description:
-      - Input variables (any JSON value). They go through a private C(*.tfvars.json) file, never the command line,
-        and are never logged; they win over O(variables_files).
+      - Secret input variables (any JSON value), such as values decrypted from SOPS files. They go through a private
+        C(*.tfvars.json) file, never the command line; they win over O(plain_variables) and O(variables_files).
+      - Whatever they reach is masked whole, before and after, in RV(outputs), RV(diff) and the plan's resources, even
+        where the module does not mark it C(sensitive) - an output or a resource's top-level attribute whose
+        expression refers to one of them (directly or through a resource attribute that does), or whose value holds
+        one of their values (a copy made through locals or modules). Terraform's messages are shown without the
+        lines in which a diagnostic quotes a variable's value, and with their values of 8 or more characters masked.
+      - With E(ANSIBLE_DEBUG) set, Ansible prints the arguments of every module it runs, these included
+        (docs/terraform_apply.md).
+    type: dict
+    default: {}
+  plain_variables:
+    description:
+      - Input variables that are not secret (for example an environment's C(terraform_vars)), shown as they are
+        wherever they appear. They go through the same private file; O(variables) win over them.
     type: dict
     default: {}
   variables_files:
@@ -122,8 +135,7 @@ options:
   saved_plan:
     description:
       - With O(phase=apply), apply the plan the V(plan) call saved in O(state_dir) (it returned a RV(plan_file)).
-      - A flag rather than the path, because Ansible masks no_log values (such as O(variables)) in every returned
-        string, a path included.
+      - A flag rather than the path the V(plan) call returned.
     type: bool
     default: false
   record:
@@ -223,7 +235,7 @@ resource_drift:
   elements: dict
   sample: [{"address": "local_file.motd", "actions": ["delete"]}]
 outputs:
-  description: Output values (after the apply, or planned in check mode); sensitive ones masked.
+  description: Output values (after the apply, or planned in check mode); sensitive ones and those O(variables) reach masked.
   returned: always
   type: dict
   sample: {"url": "https://example.invalid", "token": "<masked:3f2a9c01d4e5>"}
@@ -257,7 +269,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile, secret_strings
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import masked_arguments, text_secrets
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile
 
 
 def main():
@@ -269,6 +282,7 @@ def main():
             "backend_config": {"type": "dict", "default": {}, "no_log": True},
             "backend_config_files": {"type": "list", "elements": "path", "default": []},
             "variables": {"type": "dict", "default": {}, "no_log": True},
+            "plain_variables": {"type": "dict", "default": {}, "no_log": False},
             "variables_files": {"type": "list", "elements": "path", "default": []},
             "targets": {"type": "list", "elements": "str", "default": []},
             "parallelism": {"type": "int"},
@@ -291,18 +305,23 @@ def main():
     settings = Settings(
         project_path=params["project_path"], binary=params["binary"], workspace=params["workspace"],
         backend_config=params["backend_config"], backend_config_files=tuple(params["backend_config_files"]),
-        variables=params["variables"], variables_files=tuple(params["variables_files"]),
+        variables=params["variables"], plain_variables=params["plain_variables"],
+        variables_files=tuple(params["variables_files"]),
         targets=tuple(params["targets"]), parallelism=params["parallelism"], lock_timeout=params["lock_timeout"],
         state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
         state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
         plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
         check_mode=module.check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"])
-    runner = CommandRunner(redact=secret_strings(params["variables"], params["backend_config"]))
+    secrets = [params["variables"], params["backend_config"]]
+    # Secrets are masked where they stand (common/masking.py): the echoed arguments mask the no_log options
+    # whole, and Ansible searches free text only for the values long enough to be searched for.
+    module.no_log_values = set(text_secrets(secrets))
+    invocation = {"module_args": masked_arguments(module.argument_spec, params)}
     try:
-        outcome = reconcile(settings, runner)
+        outcome = reconcile(settings, CommandRunner(masked=text_secrets(secrets)))
     except TridentError as err:
-        module.fail_json(**err.to_fail_kwargs())
-    module.exit_json(**outcome.to_result(diff=module._diff))
+        module.fail_json(**err.to_fail_kwargs(), invocation=invocation)
+    module.exit_json(**outcome.to_result(diff=module._diff), invocation=invocation)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def replace_at(obj, paths, replace):
     """A copy of ``obj`` in which the value at each of ``paths`` (tuples of steps: keys, indices, :class:`Item`,
     :data:`ANY`) is ``replace(value, concrete path)``; paths that lead nowhere in ``obj`` are skipped."""
     out = copy.deepcopy(obj)
-    for path in sorted(paths, key=len, reverse=True):  # inner fields first: an outer mask covers them whole
+    for path in sorted(paths, key=len):  # outer fields first: their mask covers the inner ones whole
         _replace(out, tuple(path), (), replace)
     return out
 
