@@ -267,61 +267,23 @@ state_dir:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import masked_arguments, text_secrets
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.request import (ARGUMENT_SPEC, run_terraform,
+                                                                                        secret_values)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "project_path": {"type": "path", "required": True},
-            "binary": {"type": "str", "default": "terraform"},
-            "workspace": {"type": "str", "default": "default"},
-            "backend_config": {"type": "dict", "default": {}, "no_log": True},
-            "backend_config_files": {"type": "list", "elements": "path", "default": []},
-            "variables": {"type": "dict", "default": {}, "no_log": True},
-            "plain_variables": {"type": "dict", "default": {}, "no_log": False},
-            "variables_files": {"type": "list", "elements": "path", "default": []},
-            "targets": {"type": "list", "elements": "str", "default": []},
-            "parallelism": {"type": "int"},
-            "lock_timeout": {"type": "str", "default": "0s"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "allow_destroy": {"type": "bool", "default": False},
-            "drift_only": {"type": "bool", "default": False},
-            "state_dir": {"type": "path"},
-            "cli_config_file": {"type": "path"},
-            "plugin_dirs": {"type": "list", "elements": "path", "default": []},
-            "plugin_cache_dir": {"type": "path"},
-            "phase": {"type": "str", "choices": ["full", "plan", "apply"], "default": "full"},
-            "saved_plan": {"type": "bool", "default": False},
-            "record": {"type": "dict", "options": {"revision": {"type": "str", "required": True},
-                                                   "tree": {"type": "str", "required": True}}},
-        },
-        supports_check_mode=True,
-    )
-    params = module.params
-    settings = Settings(
-        project_path=params["project_path"], binary=params["binary"], workspace=params["workspace"],
-        backend_config=params["backend_config"], backend_config_files=tuple(params["backend_config_files"]),
-        variables=params["variables"], plain_variables=params["plain_variables"],
-        variables_files=tuple(params["variables_files"]),
-        targets=tuple(params["targets"]), parallelism=params["parallelism"], lock_timeout=params["lock_timeout"],
-        state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
-        state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
-        plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
-        check_mode=module.check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"])
-    secrets = [params["variables"], params["backend_config"]]
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     # Secrets are masked where they stand (common/masking.py): the echoed arguments mask the no_log options
     # whole, and Ansible searches free text only for the values long enough to be searched for.
-    module.no_log_values = set(text_secrets(secrets))
-    invocation = {"module_args": masked_arguments(module.argument_spec, params)}
+    module.no_log_values = set(text_secrets(secret_values(module.params)))
+    invocation = {"module_args": masked_arguments(module.argument_spec, module.params)}
     try:
-        outcome = reconcile(settings, CommandRunner(masked=text_secrets(secrets)))
+        result = run_terraform(module.params, module.check_mode, module._diff)
     except TridentError as err:
         module.fail_json(**err.to_fail_kwargs(), invocation=invocation)
-    module.exit_json(**outcome.to_result(diff=module._diff), invocation=invocation)
+    module.exit_json(**result, invocation=invocation)
 
 
 if __name__ == "__main__":

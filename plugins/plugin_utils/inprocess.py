@@ -97,13 +97,13 @@ def _name(lookup, number):
         return str(number)
 
 
-def module_result(result, argument_spec, params, text_values):
+def module_result(result, echoed, text_values):
     """``result`` as AnsibleModule.exit_json/fail_json returns it for a module that masks as ours do: file
-    attributes, ``invocation`` with every no_log option masked whole (masking.masked_arguments), the
-    ``text_values`` (masking.text_secrets) masked in free text by Ansible's own search (top-level booleans and
+    attributes, ``invocation`` with the ``echoed`` arguments (no_log options masked whole, masking.masked_arguments),
+    the ``text_values`` (masking.text_secrets) masked in free text by Ansible's own search (top-level booleans and
     None kept), then through the module's JSON encoding."""
     result = {**result, **path_info(result)}
-    result.setdefault("invocation", {"module_args": masked_arguments(argument_spec, params)})
+    result.setdefault("invocation", {"module_args": echoed})
     preserved = {key: value for key, value in result.items() if value is None or isinstance(value, bool)}
     masked = {**remove_values(result, set(text_values)), **preserved}
     text = json.dumps(masked, cls=get_module_encoder(RESULT_PROFILE, Direction.MODULE_TO_CONTROLLER))
@@ -161,6 +161,10 @@ class InProcessAction(ActionBase):
         masked in free text (masking.text_secrets)."""
         return list(validated_no_log_values)
 
+    def echoed_arguments(self, params):
+        """The arguments the result echoes (``invocation.module_args``): every no_log option masked whole."""
+        return masked_arguments(self.argument_spec, params)
+
     def failure(self, exc):
         """The ``fail_json`` arguments for an exception raised by :meth:`work`, as the module's ``except``s."""
         if isinstance(exc, TridentError):
@@ -202,15 +206,15 @@ class InProcessAction(ActionBase):
         text_values = text_secrets(list(validation._no_log_values))
         if validation.error_messages:
             return module_result({"failed": True, "msg": validation_failure(validation.errors, self._task.action)},
-                                 self.argument_spec, params, text_values)
+                                 masked_arguments(self.argument_spec, params), text_values)
         for library, import_error in self.required_libraries:
             if import_error:
-                return module_result({"failed": True, "msg": missing_required_lib(library)}, self.argument_spec,
-                                     params, text_values)
+                return module_result({"failed": True, "msg": missing_required_lib(library)},
+                                     self.echoed_arguments(params), text_values)
         text_values = text_secrets(self.secret_values(params, validation._no_log_values))
         new_key()  # this task's masks, not the controller's (the worker is forked from it)
         try:
             result = self.work(params, self._task.check_mode, self._task.diff)
         except Exception as exc:  # noqa: BLE001 - every error ends as the module's failure, never a traceback
             result = {"failed": True, **self.failure(exc)}
-        return module_result(result, self.argument_spec, params, text_values)
+        return module_result(result, self.echoed_arguments(params), text_values)

@@ -185,14 +185,14 @@ def test_module_result_adds_the_file_attributes_as_add_path_info(tmp_path):
     dest = tmp_path / "out.yaml"
     dest.write_text("a: 1\n")
     dest.chmod(0o600)
-    result = module_result({"changed": True, "dest": str(dest)}, {}, {"dest": str(dest)}, [])
+    result = module_result({"changed": True, "dest": str(dest)}, {"dest": str(dest)}, [])
     assert result["mode"] == "0600" and result["state"] == "file" and result["size"] == 5
     assert result["uid"] == os.getuid() and isinstance(result["owner"], str)
-    assert "mode" not in module_result({"changed": False, "dest": str(tmp_path / "none")}, {}, {}, [])
+    assert "mode" not in module_result({"changed": False, "dest": str(tmp_path / "none")}, {}, [])
 
 
 def test_module_result_has_the_json_types_of_a_module_result():
-    result = module_result({"changed": False, "items": ("a", "b"), "when": None}, {}, {"x": ("y",)}, [])
+    result = module_result({"changed": False, "items": ("a", "b"), "when": None}, {"x": ("y",)}, [])
     assert result == {"changed": False, "items": ["a", "b"], "when": None, "invocation": {"module_args": {"x": ["y"]}}}
 
 
