@@ -40,6 +40,9 @@ RECORD_FILE = "deployed-revision.json"
 # The outputs a secret reaches, per workspace, for a run that is not given the secrets (phase=apply).
 MASKED_OUTPUTS_FILE = "masked-outputs.json"
 # A diagnostic's expression context: the lines under "├────" that tell a value ("│ var.password is "..."").
+# A diagnostic's source lines ("  1: {"password": "..."}") when they are from a file of our private run folder.
+_PRIVATE_SNIPPET = re.compile(r"^((?:[ \t]*│)?[ \t]*on [^\n]*/" + re.escape(RUN_PREFIX) + r"[^\n]* line \d+[^\n]*\n)"
+                              r"(?:(?:[ \t]*│)?[ \t]*\d+:.*(?:\n|$))+", re.MULTILINE)
 _VALUE_CONTEXT = re.compile(r"^(?:[ \t]*│)?[ \t]*├─+[ \t]*(?:\n|$)(?:(?:[ \t]*│)?[ \t]+│.*(?:\n|$))*", re.MULTILINE)
 LOCK_FILE = ".terraform.lock.hcl"
 # Where the local backend keeps non-default workspaces, relative to the state dir (Terraform's own layout).
@@ -111,8 +114,9 @@ class Outcome:
 
 
 def without_values(text):
-    """Terraform's text without the expression contexts of its diagnostics, which quote variables' values."""
-    return _VALUE_CONTEXT.sub("", text)
+    """Terraform's text without what quotes variables' values: the expression contexts of its diagnostics, and
+    the source lines it shows of our private var and backend files."""
+    return _PRIVATE_SNIPPET.sub(r"\1", _VALUE_CONTEXT.sub("", text))
 
 
 def parse_duration(text):

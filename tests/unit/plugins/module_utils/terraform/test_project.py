@@ -36,6 +36,14 @@ This was checked by the validation rule at main.tf:3,3-13.
 """
 
 
+def test_source_lines_of_the_private_var_file_are_left_out():
+    text = ('Error: Invalid value for variable\n\n  on /s/.run-z_7zy5ja/trident.tfvars.json line 1:\n'
+            '   1: {"password": "app"}\n\nThe password is too short.\n\n  on main.tf line 3:\n   3:   a = 1\n')
+    shown = without_values(text)
+    assert '"app"' not in shown and "on /s/.run-z_7zy5ja/trident.tfvars.json line 1:" in shown
+    assert "   3:   a = 1" in shown, "the module's own lines stay"
+
+
 def test_diagnostics_lose_the_lines_that_quote_values_and_nothing_else():
     bordered = "".join(f"│ {line}\n" if line else "│\n" for line in DIAGNOSTIC.splitlines())
     for diagnostic in (DIAGNOSTIC, bordered):
