@@ -203,14 +203,14 @@ class InProcessAction(ActionBase):
         """Validate like AnsibleModule, run :meth:`work`, and shape the result like exit_json/fail_json."""
         validation = ModuleArgumentSpecValidator(self.argument_spec, **self.rules).validate(module_arguments(self._task.args))
         params = validation.validated_parameters
-        text_values = text_secrets(list(validation._no_log_values))
+        # A failure before the module's own code runs is AnsibleModule's: its echo, every no_log value searched for.
         if validation.error_messages:
             return module_result({"failed": True, "msg": validation_failure(validation.errors, self._task.action)},
-                                 masked_arguments(self.argument_spec, params), text_values)
+                                 params, validation._no_log_values)
         for library, import_error in self.required_libraries:
             if import_error:
-                return module_result({"failed": True, "msg": missing_required_lib(library)},
-                                     self.echoed_arguments(params), text_values)
+                return module_result({"failed": True, "msg": missing_required_lib(library)}, params,
+                                     validation._no_log_values)
         text_values = text_secrets(self.secret_values(params, validation._no_log_values))
         new_key()  # this task's masks, not the controller's (the worker is forked from it)
         try:
