@@ -13,12 +13,12 @@ import copy
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_placeholders
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_fields, mask_placeholders
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, pointers, schemacheck
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import Health, health, worst
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import namespace_exists
-from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked, masked_fields, with_placeholders
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked_fields, with_placeholders
 
 
 @dataclass(frozen=True)
@@ -173,12 +173,15 @@ def _decide(item, wanted):
         item.action = "create"
         return
     before, after = comparable(item.live, wanted), comparable(item.after, wanted)
-    item.fields = compare.changed_paths(before, after)
+    changes = compare.changed_values(before, after)
+    item.fields = [change[0] for change in changes]
     if not item.fields and not compare.json_equal(before, after):
         item.fields = ["."]
     item.action = "update" if item.fields else "none"
     # What is shown of each change: the fields that hold secret values masked, before and after.
-    item.changes = compare.changed_values(masked(before, item.masked), masked(after, item.masked))
+    secret = masked_fields(item.desired, item.masked)
+    item.changes = compare.changed_values(mask_fields(before, secret), mask_fields(after, secret)) if secret \
+        else changes
 
 
 def ignored(item, options):
