@@ -97,3 +97,53 @@ def test_compare_names_keyed_items_as_masks_find_them():
     before, after = masked(LIVE, field_paths(DESIRED, CONCRETE)), masked(DESIRED, field_paths(DESIRED, CONCRETE))
     paths = compare.changed_paths(before, after)
     assert "spec.template.spec.containers[name=web].env[name=DB_URL].value" in paths
+
+
+class Refusing:
+    """An API server that refuses any body quoting ``refused`` (as a validation message quotes the value), and any
+    body with a ``bad`` label whatever its value."""
+
+    def __init__(self, refused):
+        self.refused = refused
+        self.bodies = []
+
+    def request(self, method, path, query=None, body=None, content_type=None):
+        from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ApiError
+        self.bodies.append(body)
+        text = repr(body)
+        if self.refused in text:
+            raise ApiError(422, f'ConfigMap "db" is invalid: data.url: Invalid value: "{self.refused}"', "Invalid",
+                           ["data.url"])
+        if "bad" in (body.get("metadata") or {}).get("labels", {}):
+            value = body["metadata"]["labels"]["bad"]
+            raise ApiError(422, f'ConfigMap "db" is invalid: metadata.labels: Invalid value: "{value}"', "Invalid",
+                           ["metadata.labels"])
+        return body
+
+
+def planned(client, obj, paths):
+    from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Resource
+    from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import Options
+    from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import key_of
+    from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import Batch, plan_one
+    item = PlanItem(key_of(obj), Resource("", "v1", "ConfigMap", "configmaps", True), obj, None, source="cm.yaml",
+                    masked=field_paths(obj, paths))
+    return plan_one(client, item, Options(), Batch(frozenset(), {}))
+
+
+def test_a_refusal_that_may_quote_a_secret_is_told_from_placeholders():
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "db", "namespace": "apps"},
+           "data": {"url": "postgres://app:v1@db", "mode": "fast"}}
+    # Refused because of the secret value itself: the message is not shown, the status and fields are.
+    problem = planned(Refusing("postgres://app:v1@db"), obj, [("data", "url")])
+    assert "v1@db" not in problem and "refused with 422 Invalid (fields: data.url)" in problem
+    assert "ConfigMap apps/db (cm.yaml)" in problem, "the object is named whole: no text rewritten around 'app'"
+    # Refused for a field no secret reaches: the server's own message, from the object with placeholders.
+    bad = {**obj, "metadata": {**obj["metadata"], "labels": {"bad": "not ok!"}}}
+    client = Refusing("never")
+    problem = planned(client, bad, [("data", "url")])
+    assert 'metadata.labels: Invalid value: "not ok!"' in problem and "v1@db" not in problem
+    assert [body["data"]["url"] for body in client.bodies][0] == "postgres://app:v1@db"
+    assert client.bodies[1]["data"]["url"].startswith("trdntmask") and client.bodies[1]["data"]["mode"] == "fast"
+    # Without masked fields the message is shown as the server gave it.
+    assert 'Invalid value: "not ok!"' in planned(Refusing("never"), bad, [])
