@@ -6,8 +6,8 @@ which Ansible prints whole with ANSIBLE_DEBUG."""
 
 from __future__ import annotations
 
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.request import (ARGUMENT_SPEC, run_terraform,
-                                                                                        secret_values)
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.request import (
+    ARGUMENT_SPEC, run_terraform, secret_values)
 from ansible_collections.trident.gitops.plugins.plugin_utils.inprocess import InProcessAction
 
 

@@ -269,8 +269,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import masked_arguments, text_secrets
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.request import (ARGUMENT_SPEC, run_terraform,
-                                                                                        secret_values)
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.request import (
+    ARGUMENT_SPEC, run_terraform, secret_values)
 
 
 def main():

@@ -29,8 +29,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import MissingLibrary
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (masked_arguments, new_key,
-                                                                                   text_secrets)
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (
+    masked_arguments, new_key, text_secrets)
 
 display = Display()
 

@@ -163,8 +163,7 @@ def drift_of(run):
     return result, {(entry["kind"], entry["name"]): entry for entry in result.get("drift", [])}
 
 
-def test_a_rotated_helm_secret_copied_into_a_configmap_is_masked_before_and_after(control_plane, tmp_path,
-                                                                                   age_key):
+def test_a_rotated_helm_secret_copied_into_a_configmap_is_masked_before_and_after(control_plane, tmp_path, age_key):
     rng = random.Random(SEED)
     old = generated(rng, 12)
     new = rotated(rng, old)

@@ -54,7 +54,7 @@ class CommandRunner:
         _Interrupts.raise_if_interrupted(argv, result)
         if check and result.rc != 0:
             raise TridentError(self.mask_text(f"{os.path.basename(str(argv[0]))} failed (rc={result.rc}): "
-                                          f"{_text(result.stderr).strip() or _text(result.stdout).strip()}"),
+                                              f"{_text(result.stderr).strip() or _text(result.stdout).strip()}"),
                                rc=result.rc)
         return result
 

@@ -12,8 +12,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import parent_resource
-from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import (body_for, ignored, rejection,
-                                                                                 server_side_apply)
+from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import (
+    body_for, ignored, rejection, server_side_apply)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
 
 # Apply order (as Helm and kubectl users expect); unknown kinds (custom resources) go last.

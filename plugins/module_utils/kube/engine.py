@@ -20,7 +20,6 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import
 from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
 
 
-
 @dataclass
 class Options:
     field_manager: str = FIELD_MANAGER

@@ -13,8 +13,8 @@ import base64
 import copy
 from dataclasses import dataclass
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (ANY, Item, mask_fields, placeholder,
-                                                                                   placeholder_like, replace_at)
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (
+    ANY, Item, mask_fields, placeholder, placeholder_like, replace_at)
 
 try:
     import yaml
