@@ -34,7 +34,7 @@ def generated(rng, count):
     alphabet = string.ascii_letters + string.digits + "-_.:/@?&=+*()[]{}^|~"
     values = list(ADVERSARIAL)
     while len(values) < count:
-        values.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(6, 24))))
+        values.append("".join(rng.choices(alphabet, k=rng.randrange(6, 24))))
     return values[:count]
 
 

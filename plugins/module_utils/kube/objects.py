@@ -10,7 +10,6 @@ old nor its new value shows.
 from __future__ import annotations
 
 import base64
-import copy
 from dataclasses import dataclass
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (
