@@ -49,7 +49,7 @@ options:
     description:
       - Secret input variables (any JSON value), such as values decrypted from SOPS files. They go through a private
         C(*.tfvars.json) file, never the command line; they win over O(plain_variables) and O(variables_files).
-      - Whatever they reach is masked whole, before and after, in RV(outputs), RV(diff) and the plan's resources, even
+      - Whatever they reach is masked whole, before and after, in RV(outputs), the diff and the plan's resources, even
         where the module does not mark it C(sensitive) - an output or a resource's top-level attribute whose
         expression refers to one of them (directly or through a resource attribute that does), or whose value holds
         one of their values (a copy made through locals or modules). Terraform's messages are shown without the
