@@ -22,13 +22,15 @@ description:
   - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
     are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
-  - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
-    still shows as changed.
+  - A secret is masked where it stands in every output (drift, diff, errors), in the live object's old value as in
+    the new one - a Secret's C(data) and C(stringData) values, the fields a SOPS-encrypted manifest had encrypted, and
+    the fields a Helm release's secret values reach (found by rendering the chart again with placeholders); a
+    changed secret still shows as changed. Text is never searched for a secret to rewrite (docs/kube_diff.md).
   - Every object's health (Argo CD's C(Healthy), C(Progressing), C(Degraded), C(Suspended), C(Missing),
     C(Unknown)) is judged from the objects already read, at no extra request and in check mode too; see RV(health).
   - SOPS-encrypted manifests (a document with a C(sops) metadata key, such as Flux-style Secrets whose
     C(data) and C(stringData) are encrypted) are decrypted in memory with the key options, natively for PGP
-    and age; the plaintext never touches disk and Secret values are masked in every output.
+    and age; the plaintext never touches disk and the fields that were encrypted are masked in every output.
 author: trident.gitops maintainers (@trident-gitops)
 extends_documentation_fragment:
   - trident.gitops.kubernetes
@@ -38,7 +40,7 @@ attributes:
     description: Reports drift and changes nothing.
     support: full
   diff_mode:
-    description: Returns a before/after diff per drifted object, Secret values masked.
+    description: Returns a before/after diff per drifted object, secret values masked.
     support: full
 options:
   src:
@@ -77,8 +79,9 @@ options:
         same validation, diff, ignore rules, ApplySet ownership and prune. See docs/helm.md.
       - A release that fails to render (bad chart, bad values, a values file that cannot be decrypted) is a
         problem like an invalid manifest, so nothing is applied.
-      - SOPS values files are decrypted in memory with the key options; their values, and rendered Secret
-        values, are masked in every output.
+      - SOPS values files are decrypted in memory with the key options; the fields of the rendered objects that
+        their values reach, and rendered Secret values, are masked in every output, before and after. A name or a
+        mapping key made of a secret value is refused.
       - Hooks other than install and upgrade hooks are left out and listed in RV(skipped_hooks).
       - The same settings (binary, chart cache, repository credentials, repository root) render the C(helmCharts)
         of O(kustomize).
@@ -332,8 +335,9 @@ drift:
       elements: str
     changes:
       description:
-        - Per changed field, C(path), C(before) (live) and C(after) (what the apply makes of it). For a Secret's
-          C(data), C(stringData) and C(binaryData) only C(path) and C(masked=true), never a value.
+        - Per changed field, C(path), C(before) (live) and C(after) (what the apply makes of it). For a masked field
+          (a Secret's values, an encrypted field, a field a Helm release's secret values reach) only C(path) and
+          C(masked=true), never a value.
       type: list
       elements: dict
     health:
