@@ -21,9 +21,9 @@ class ActionModule(InProcessAction):
 
     def secret_values(self, params, validated_no_log_values):
         # As the module: of a kubeconfig only its credentials (see module_secret_values).
-        return set(module_secret_values(ARGUMENT_SPEC, params))
+        return module_secret_values(ARGUMENT_SPEC, params)
 
-    def work(self, params, check_mode, diff, hide):
+    def work(self, params, check_mode, diff):
         runner = CommandRunner()
         return run(KubeDiffRequest.from_params(params), check_mode, diff, runner,
-                   decrypt=lazy_document_decryptor(params, runner), hide=hide)
+                   decrypt=lazy_document_decryptor(params, runner))

@@ -15,7 +15,7 @@ class ActionModule(InProcessAction):
     argument_spec = ARGUMENT_SPEC
     rules = RULES
 
-    def work(self, params, check_mode, diff, hide):
+    def work(self, params, check_mode, diff):
         return run_decrypt(SopsDecryptRequest.from_params(params), check_mode, diff, CommandRunner())
 
     def failure(self, exc):

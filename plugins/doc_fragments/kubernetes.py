@@ -42,7 +42,7 @@ options:
   kubeconfig_file:
     description:
       - When O(kubeconfig) is content decrypted from a repository file (C(kubeconfig.sops.yaml)), that file's
-        path, absolute or relative to O(repository_root): relative paths in the content resolve against its
+        path, absolute or relative to O(repository_root); relative paths in the content resolve against its
         folder (without it, against O(repository_root); never the working folder), and messages name it.
       - Only with O(repository_root) and a kubeconfig given as content.
     type: str

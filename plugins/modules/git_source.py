@@ -245,57 +245,30 @@ local_changes:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import require
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.git.auth import CREDENTIAL_ENV, GitAuth, url_password
-from ansible_collections.trident.gitops.plugins.module_utils.git.source import (
-    GITPYTHON_IMPORT_ERROR, SyncRequest, sync)
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import text_secrets
+from ansible_collections.trident.gitops.plugins.module_utils.git.request import (ARGUMENT_SPEC, RULES,
+                                                                                 echoed_arguments, run_git_source,
+                                                                                 secret_values)
+from ansible_collections.trident.gitops.plugins.module_utils.git.source import GITPYTHON_IMPORT_ERROR
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            repo=dict(type="str", required=True),
-            dest=dict(type="path", required=True),
-            version=dict(type="str"),
-            depth=dict(type="int", default=1),
-            submodules=dict(type="bool", default=False),
-            clean=dict(type="bool", default=True),
-            verify_signature=dict(type="bool", default=False),
-            trusted_keys=dict(type="list", elements="str", default=[], no_log=False),
-            username=dict(type="str", fallback=(env_fallback, [CREDENTIAL_ENV["username"]])),
-            password=dict(type="str", no_log=True, fallback=(env_fallback, [CREDENTIAL_ENV["password"]])),
-            token=dict(type="str", no_log=True, fallback=(env_fallback, [CREDENTIAL_ENV["token"]])),
-            key_file=dict(type="path", no_log=False, fallback=(env_fallback, [CREDENTIAL_ENV["key_file"]])),
-            accept_hostkey=dict(type="bool", default=False),
-            known_hosts_file=dict(type="path", fallback=(env_fallback, [CREDENTIAL_ENV["known_hosts_file"]])),
-            lock_timeout=dict(type="int", default=300),
-        ),
-        mutually_exclusive=[("password", "token")],
-        required_if=[("verify_signature", True, ("trusted_keys",))],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
     require(module, "GitPython", GITPYTHON_IMPORT_ERROR)
-    params = module.params
-    if url_password(params["repo"]):
-        # Refused below; until then Ansible must mask it in the invocation it echoes back.
-        module.no_log_values.add(url_password(params["repo"]))
-    auth = GitAuth(username=params["username"], password=params["password"], token=params["token"],
-                   key_file=params["key_file"], accept_hostkey=params["accept_hostkey"],
-                   known_hosts_file=params["known_hosts_file"])
-    request = SyncRequest(repo=params["repo"], dest=params["dest"], version=params["version"],
-                          depth=params["depth"], submodules=params["submodules"], clean=params["clean"],
-                          verify_signature=params["verify_signature"],
-                          trusted_keys=tuple(params["trusted_keys"]), auth=auth,
-                          lock_timeout=params["lock_timeout"])
+    # Credentials are masked where they stand (common/masking.py): the echoed arguments mask the password and
+    # token whole (and a password in the URL, which is refused), and Ansible searches free text only for the
+    # values long enough to be searched for.
+    module.no_log_values = set(text_secrets(secret_values(module.params)))
+    invocation = {"module_args": echoed_arguments(module.params)}
     try:
-        result = sync(request, CommandRunner(redact=auth.secrets), check_mode=module.check_mode)
+        result = run_git_source(module.params, module.check_mode)
     except TridentError as err:
-        module.fail_json(**err.to_fail_kwargs())
-    module.exit_json(**result.as_dict(), diff=result.diff())
+        module.fail_json(**err.to_fail_kwargs(), invocation=invocation)
+    module.exit_json(**result, invocation=invocation)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,15 @@ description:
   - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
     are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
-  - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
-    still shows as changed.
+  - A secret is masked where it stands in every output (drift, diff, errors), in the live object's old value as in
+    the new one - a Secret's C(data) and C(stringData) values, the fields a SOPS-encrypted manifest had encrypted, and
+    the fields a Helm release's secret values reach (found by rendering the chart again with placeholders); a
+    changed secret still shows as changed. Text is never searched for a secret to rewrite (docs/kube_diff.md).
   - Every object's health (Argo CD's C(Healthy), C(Progressing), C(Degraded), C(Suspended), C(Missing),
     C(Unknown)) is judged from the objects already read, at no extra request and in check mode too; see RV(health).
   - SOPS-encrypted manifests (a document with a C(sops) metadata key, such as Flux-style Secrets whose
     C(data) and C(stringData) are encrypted) are decrypted in memory with the key options, natively for PGP
-    and age; the plaintext never touches disk and Secret values are masked in every output.
+    and age; the plaintext never touches disk and the fields that were encrypted are masked in every output.
 author: trident.gitops maintainers (@trident-gitops)
 extends_documentation_fragment:
   - trident.gitops.kubernetes
@@ -38,7 +40,7 @@ attributes:
     description: Reports drift and changes nothing.
     support: full
   diff_mode:
-    description: Returns a before/after diff per drifted object, Secret values masked.
+    description: Returns a before/after diff per drifted object, secret values masked.
     support: full
 options:
   src:
@@ -86,8 +88,9 @@ options:
         same validation, diff, ignore rules, ApplySet ownership and prune. See docs/helm.md.
       - A release that fails to render (bad chart, bad values, a values file that cannot be decrypted) is a
         problem like an invalid manifest, so nothing is applied.
-      - SOPS values files are decrypted in memory with the key options; their values, and rendered Secret
-        values, are masked in every output.
+      - SOPS values files are decrypted in memory with the key options; the fields of the rendered objects that
+        their values reach, and rendered Secret values, are masked in every output, before and after. A name or a
+        mapping key made of a secret value is refused.
       - Hooks other than install and upgrade hooks are left out and listed in RV(skipped_hooks).
       - The same settings (binary, chart cache, repository credentials, repository root) render the C(helmCharts)
         of O(kustomize).
@@ -348,8 +351,9 @@ drift:
       elements: str
     changes:
       description:
-        - Per changed field, C(path), C(before) (live) and C(after) (what the apply makes of it). For a Secret's
-          C(data), C(stringData) and C(binaryData) only C(path) and C(masked=true), never a value.
+        - Per changed field, C(path), C(before) (live) and C(after) (what the apply makes of it). For a masked field
+          (a Secret's values, an encrypted field, a field a Helm release's secret values reach) only C(path) and
+          C(masked=true), never a value.
       type: list
       elements: dict
     health:
@@ -415,6 +419,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import require
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import masked_arguments, text_secrets
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import URLLIB3_IMPORT_ERROR, module_secret_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import YAML_IMPORT_ERROR
 from ansible_collections.trident.gitops.plugins.module_utils.kube.request import ARGUMENT_SPEC, RULES, KubeDiffRequest
@@ -426,24 +431,19 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
     require(module, "PyYAML", YAML_IMPORT_ERROR)
     require(module, "urllib3", URLLIB3_IMPORT_ERROR)
-
-    # no_log on a kubeconfig mapping hides every string in it ("v1", "Config") wherever it appears in the
-    # result; once the invocation is logged, keep hidden only its credentials and the other secrets.
-    module.no_log_values = set(module_secret_values(module.argument_spec, module.params))
-
-    def hide(values):
-        # Registered values are scrubbed from everything the module returns, even the invocation.
-        module.no_log_values.update(value for value in values if len(value) >= 4)
-
+    # Secret values are masked by field (common/masking.py): the echoed arguments mask the no_log options whole,
+    # and Ansible searches free text only for the values long enough to be searched for.
+    module.no_log_values = set(text_secrets(module_secret_values(module.argument_spec, module.params)))
+    invocation = {"module_args": masked_arguments(module.argument_spec, module.params)}
     try:
         runner = CommandRunner()
         result = run(KubeDiffRequest.from_params(module.params), module.check_mode, module._diff, runner,
-                     decrypt=lazy_document_decryptor(module.params, runner), hide=hide)
+                     decrypt=lazy_document_decryptor(module.params, runner))
     except TridentError as err:
-        module.fail_json(**err.to_fail_kwargs())
+        module.fail_json(**err.to_fail_kwargs(), invocation=invocation)
     except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback
-        module.fail_json(msg=f"kube_diff: unexpected {type(err).__name__}: {err}")
-    module.exit_json(**result)
+        module.fail_json(msg=f"kube_diff: unexpected {type(err).__name__}", invocation=invocation)
+    module.exit_json(**result, invocation=invocation)
 
 
 if __name__ == "__main__":

@@ -124,22 +124,28 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import MissingLibrary, report
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import masked_arguments, text_secrets
 from ansible_collections.trident.gitops.plugins.module_utils.sops.request import ARGUMENT_SPEC, RULES, SopsDecryptRequest
 from ansible_collections.trident.gitops.plugins.module_utils.sops.service import run_decrypt
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **RULES)
+    # The echoed arguments mask the no_log options whole; Ansible searches free text only for the values long
+    # enough to be searched for (common/masking.py).
+    module.no_log_values = set(text_secrets(list(module.no_log_values)))
+    invocation = {"module_args": masked_arguments(module.argument_spec, module.params)}
     try:
         result = run_decrypt(SopsDecryptRequest.from_params(module.params), module.check_mode, module._diff,
                              CommandRunner())
     except MissingLibrary as exc:
         report(module, exc)
     except TridentError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
+        module.fail_json(**exc.to_fail_kwargs(), invocation=invocation)
     except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback
-        module.fail_json(msg=f"sops_decrypt: unexpected {type(err).__name__}: {err}")
-    module.exit_json(**result)
+        # Its text is left out: it may quote a decrypted value.
+        module.fail_json(msg=f"sops_decrypt: unexpected {type(err).__name__}", invocation=invocation)
+    module.exit_json(**result, invocation=invocation)
 
 
 if __name__ == "__main__":

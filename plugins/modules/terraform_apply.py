@@ -54,8 +54,21 @@ options:
     default: []
   variables:
     description:
-      - Input variables (any JSON value). They go through a private C(*.tfvars.json) file, never the command line,
-        and are never logged; they win over O(variables_files).
+      - Secret input variables (any JSON value), such as values decrypted from SOPS files. They go through a private
+        C(*.tfvars.json) file, never the command line; they win over O(plain_variables) and O(variables_files).
+      - Whatever they reach is masked whole, before and after, in RV(outputs), the diff and the plan's resources, even
+        where the module does not mark it C(sensitive) - an output or a resource's top-level attribute whose
+        expression refers to one of them (directly or through a resource attribute that does), or whose value holds
+        one of their values (a copy made through locals or modules). Terraform's messages are shown without the
+        lines in which a diagnostic quotes a variable's value, and with their values of 8 or more characters masked.
+      - With E(ANSIBLE_DEBUG) set, Ansible prints the arguments of every module it runs, these included
+        (docs/terraform_apply.md).
+    type: dict
+    default: {}
+  plain_variables:
+    description:
+      - Input variables that are not secret (for example an environment's C(terraform_vars)), shown as they are
+        wherever they appear. They go through the same private file; O(variables) win over them.
     type: dict
     default: {}
   variables_files:
@@ -132,8 +145,7 @@ options:
   saved_plan:
     description:
       - With O(phase=apply), apply the plan the V(plan) call saved in O(state_dir) (it returned a RV(plan_file)).
-      - A flag rather than the path, because Ansible masks no_log values (such as O(variables)) in every returned
-        string, a path included.
+      - A flag rather than the path the V(plan) call returned.
     type: bool
     default: false
   record:
@@ -233,7 +245,7 @@ resource_drift:
   elements: dict
   sample: [{"address": "local_file.motd", "actions": ["delete"]}]
 outputs:
-  description: Output values (after the apply, or planned in check mode); sensitive ones masked.
+  description: Output values (after the apply, or planned in check mode); sensitive ones and those O(variables) reach masked.
   returned: always
   type: dict
   sample: {"url": "https://example.invalid", "token": "<masked:3f2a9c01d4e5>"}
@@ -265,56 +277,23 @@ state_dir:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile, secret_strings
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import masked_arguments, text_secrets
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.request import (
+    ARGUMENT_SPEC, run_terraform, secret_values)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            # Repository paths are str, taken literally (never expanded as type path would: $VAR, ~); state_dir,
-            # cli_config_file, plugin_dirs and plugin_cache_dir are the operator's controller paths.
-            "project_path": {"type": "str", "required": True},
-            "binary": {"type": "str", "default": "terraform"},
-            "workspace": {"type": "str", "default": "default"},
-            "backend_config": {"type": "dict", "default": {}, "no_log": True},
-            "backend_config_files": {"type": "list", "elements": "str", "default": []},
-            "variables": {"type": "dict", "default": {}, "no_log": True},
-            "variables_files": {"type": "list", "elements": "str", "default": []},
-            "targets": {"type": "list", "elements": "str", "default": []},
-            "parallelism": {"type": "int"},
-            "lock_timeout": {"type": "str", "default": "0s"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "allow_destroy": {"type": "bool", "default": False},
-            "drift_only": {"type": "bool", "default": False},
-            "state_dir": {"type": "path"},
-            "cli_config_file": {"type": "path"},
-            "plugin_dirs": {"type": "list", "elements": "path", "default": []},
-            "plugin_cache_dir": {"type": "path"},
-            "phase": {"type": "str", "choices": ["full", "plan", "apply"], "default": "full"},
-            "saved_plan": {"type": "bool", "default": False},
-            "record": {"type": "dict", "options": {"revision": {"type": "str", "required": True},
-                                                   "tree": {"type": "str", "required": True}}},
-        },
-        supports_check_mode=True,
-    )
-    params = module.params
-    settings = Settings(
-        project_path=params["project_path"], binary=params["binary"], workspace=params["workspace"],
-        backend_config=params["backend_config"], backend_config_files=tuple(params["backend_config_files"]),
-        variables=params["variables"], variables_files=tuple(params["variables_files"]),
-        targets=tuple(params["targets"]), parallelism=params["parallelism"], lock_timeout=params["lock_timeout"],
-        state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
-        state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
-        plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
-        check_mode=module.check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"])
-    runner = CommandRunner(redact=secret_strings(params["variables"], params["backend_config"]))
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # Secrets are masked where they stand (common/masking.py): the echoed arguments mask the no_log options
+    # whole, and Ansible searches free text only for the values long enough to be searched for.
+    module.no_log_values = set(text_secrets(secret_values(module.params)))
+    invocation = {"module_args": masked_arguments(module.argument_spec, module.params)}
     try:
-        outcome = reconcile(settings, runner)
+        result = run_terraform(module.params, module.check_mode, module._diff)
     except TridentError as err:
-        module.fail_json(**err.to_fail_kwargs())
-    module.exit_json(**outcome.to_result(diff=module._diff))
+        module.fail_json(**err.to_fail_kwargs(), invocation=invocation)
+    module.exit_json(**result, invocation=invocation)
 
 
 if __name__ == "__main__":

@@ -250,7 +250,7 @@ def _kubernetes(item):
 
 def _change(kind, change):
     if is_secret_value_path(kind, change["path"]) or change.get("masked"):
-        return "changed (value hidden)"
+        return "changed (masked)"
     return f"{_value(change.get('before'))} → {_value(change.get('after'))}"
 
 

@@ -5,8 +5,8 @@ would start (AnsiballZ payload, interpreter start-up, imports, JSON both ways; a
 task) runs the same code with the same libraries as the worker that starts it. :class:`InProcessAction` is the
 base of an action plugin named like its module: where that is sound (:func:`in_process_refusal`) it validates
 the task's arguments with the module's argument spec, calls the module's module_utils function and returns what
-the module would (masked with the module's no_log values, ``invocation`` included); anywhere else it runs the
-module, which stays the reference.
+the module would (``invocation`` with the no_log options masked whole, free text masked as the module masks it,
+common/masking.py); anywhere else it runs the module, which stays the reference.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.deps import MissingLibrary
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.masking import new_key
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (
+    masked_arguments, new_key, text_secrets)
 
 display = Display()
 
@@ -96,13 +97,15 @@ def _name(lookup, number):
         return str(number)
 
 
-def module_result(result, params, no_log_values):
-    """``result`` as AnsibleModule.exit_json/fail_json returns it: file attributes, ``invocation``, every
-    no_log value masked (top-level booleans and None kept), then through the module's JSON encoding."""
+def module_result(result, echoed, text_values):
+    """``result`` as AnsibleModule.exit_json/fail_json returns it for a module that masks as ours do: file
+    attributes, ``invocation`` with the ``echoed`` arguments (no_log options masked whole, masking.masked_arguments),
+    the ``text_values`` (masking.text_secrets) masked in free text by Ansible's own search (top-level booleans and
+    None kept), then through the module's JSON encoding."""
     result = {**result, **path_info(result)}
-    result.setdefault("invocation", {"module_args": params})
+    result.setdefault("invocation", {"module_args": echoed})
     preserved = {key: value for key, value in result.items() if value is None or isinstance(value, bool)}
-    masked = {**remove_values(result, no_log_values), **preserved}
+    masked = {**remove_values(result, set(text_values)), **preserved}
     text = json.dumps(masked, cls=get_module_encoder(RESULT_PROFILE, Direction.MODULE_TO_CONTROLLER))
     return json.loads(text, cls=get_module_decoder(RESULT_PROFILE, Direction.MODULE_TO_CONTROLLER))
 
@@ -138,7 +141,7 @@ class InProcessAction(ActionBase):
     """An action plugin that does its module's work in the worker when that is equivalent.
 
     A subclass sets :attr:`argument_spec` and :attr:`rules` (the module's), :attr:`required_libraries`
-    (``(name, import_error)`` pairs the module checks first) and implements :meth:`work`; it may narrow
+    (``(name, import_error)`` pairs the module checks first) and implements :meth:`work`; it may change
     :meth:`secret_values` and :meth:`failure` as its module does.
     """
 
@@ -149,19 +152,25 @@ class InProcessAction(ActionBase):
     rules = {}
     required_libraries = ()
 
-    def work(self, params, check_mode, diff, hide):
-        """The module's result for validated ``params``; ``hide(values)`` registers values to mask."""
+    def work(self, params, check_mode, diff):
+        """The module's result for validated ``params``."""
         raise NotImplementedError
 
     def secret_values(self, params, validated_no_log_values):
-        """The values masked in the result from the start (AnsibleModule's ``no_log_values``)."""
-        return set(validated_no_log_values)
+        """The secret values given in the arguments (AnsibleModule's ``no_log_values``); those long enough are
+        masked in free text (masking.text_secrets)."""
+        return list(validated_no_log_values)
+
+    def echoed_arguments(self, params):
+        """The arguments the result echoes (``invocation.module_args``): every no_log option masked whole."""
+        return masked_arguments(self.argument_spec, params)
 
     def failure(self, exc):
         """The ``fail_json`` arguments for an exception raised by :meth:`work`, as the module's ``except``s."""
         if isinstance(exc, TridentError):
             return exc.to_fail_kwargs()
-        return {"msg": f"{self._task.action.rsplit('.', 1)[-1]}: unexpected {type(exc).__name__}: {exc}"}
+        # Its text is left out, as the modules do: it may quote a secret value.
+        return {"msg": f"{self._task.action.rsplit('.', 1)[-1]}: unexpected {type(exc).__name__}"}
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -194,22 +203,18 @@ class InProcessAction(ActionBase):
         """Validate like AnsibleModule, run :meth:`work`, and shape the result like exit_json/fail_json."""
         validation = ModuleArgumentSpecValidator(self.argument_spec, **self.rules).validate(module_arguments(self._task.args))
         params = validation.validated_parameters
-        no_log_values = set(validation._no_log_values)
+        # A failure before the module's own code runs is AnsibleModule's: its echo, every no_log value searched for.
         if validation.error_messages:
             return module_result({"failed": True, "msg": validation_failure(validation.errors, self._task.action)},
-                                 params, no_log_values)
+                                 params, validation._no_log_values)
         for library, import_error in self.required_libraries:
             if import_error:
-                return module_result({"failed": True, "msg": missing_required_lib(library)}, params, no_log_values)
-        no_log_values = self.secret_values(params, no_log_values)
-
-        def hide(values):
-            # Registered values are scrubbed from everything returned, even the invocation (as the module does).
-            no_log_values.update(value for value in values if len(value) >= 4)
-
+                return module_result({"failed": True, "msg": missing_required_lib(library)}, params,
+                                     validation._no_log_values)
+        text_values = text_secrets(self.secret_values(params, validation._no_log_values))
         new_key()  # this task's masks, not the controller's (the worker is forked from it)
         try:
-            result = self.work(params, self._task.check_mode, self._task.diff, hide)
+            result = self.work(params, self._task.check_mode, self._task.diff)
         except Exception as exc:  # noqa: BLE001 - every error ends as the module's failure, never a traceback
             result = {"failed": True, **self.failure(exc)}
-        return module_result(result, params, no_log_values)
+        return module_result(result, self.echoed_arguments(params), text_values)

@@ -296,7 +296,7 @@ def test_a_branch_that_moves_between_listing_and_fetching_converges_to_its_new_t
             listed.append(upstream.commit({"environments/dev/app.yaml": "replicas: 4\n"}, "pushed meanwhile"))
         return result
 
-    pushing_runner.scrub, pushing_runner.env = runner.scrub, runner.env
+    pushing_runner.mask_text, pushing_runner.env = runner.mask_text, runner.env
     result = source.sync(source.SyncRequest(repo=upstream.url, dest=str(dest)), pushing_runner)
     assert result.after == listed[0] == head_of(dest)
     assert (dest / "environments/dev/app.yaml").read_text() == "replicas: 4\n"

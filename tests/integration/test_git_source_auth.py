@@ -136,7 +136,7 @@ class RecordingRunner(CommandRunner):
 
 def test_password_only_travels_in_the_environment_of_git(git_server, upstream, tmp_path):
     auth = GitAuth(username=git_server.username, password=git_server.password)
-    runner = RecordingRunner(redact=auth.secrets)
+    runner = RecordingRunner(masked=auth.secrets)
     result = sync(SyncRequest(git_server.http_url(upstream.name), str(tmp_path / "checkout"), auth=auth), runner)
     assert result.changed is True
     commands = [argv[3] if argv[1] == "-C" else argv[1] for argv, _env in runner.calls]

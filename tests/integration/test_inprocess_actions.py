@@ -112,3 +112,37 @@ def test_sops_decrypt_in_the_worker_returns_what_the_module_returns(tmp_path, ag
     assert [comparable(r) for r in ours] == [comparable(r) for r in reference]
     for run in (in_worker, by_module):
         assert SECRET not in output(run)
+
+
+def test_terraform_apply_in_the_worker_returns_what_the_module_returns(tmp_path):
+    """In the worker the decrypted variables are never a module's arguments, which ANSIBLE_DEBUG prints whole."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.tf").write_text('variable "password" { type = string }\nvariable "region" { type = string }\n'
+                                     'resource "terraform_data" "db" { input = "pg://u:${var.password}@db" }\n'
+                                     'output "echo" { value = var.password }\noutput "region" { value = var.region }\n')
+
+    def tasks(state, **task):
+        args = {"project_path": str(project), "binary": "terraform", "state_dir": str(tmp_path / state),
+                "variables": {"password": SECRET}, "plain_variables": {"region": "eu"}}
+        return [{"name": "plan", "trident.gitops.terraform_apply": args, **task},
+                {"name": "bad arguments", "trident.gitops.terraform_apply": {**args, "phase": "later"},
+                 "ignore_errors": True, **task}]
+
+    in_worker = run_playbook(tmp_path / "worker", tasks("w"), check=True, diff=True, verbosity=4,
+                             env={"ANSIBLE_DEBUG": "1", "ANSIBLE_STDOUT_CALLBACK": "default"})
+    assert in_worker.rc == 0, output(in_worker)[-3000:]
+    assert_in_process(in_worker, "terraform_apply")
+    assert SECRET not in output(in_worker), "ANSIBLE_DEBUG prints no module arguments in the worker"
+    in_worker = run_playbook(tmp_path / "worker-json", tasks("w"), check=True, diff=True, verbosity=4)
+    by_module = run_playbook(tmp_path / "module", tasks("w", vars=other_python(tmp_path)), check=True, diff=True,
+                             verbosity=4)
+    assert by_module.rc == 0, output(by_module)[-3000:]
+    assert_module_ran(by_module, "terraform_apply")
+    ours, reference = in_worker.task_results(), by_module.task_results()
+    assert ours[0]["outputs"]["echo"].startswith("<masked:") and ours[0]["outputs"]["region"] == "eu"
+    assert ours[0]["invocation"]["module_args"]["variables"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert "phase" in ours[1]["msg"]
+    assert [comparable(r) for r in ours] == [comparable(r) for r in reference]
+    for run in (in_worker, by_module):
+        assert SECRET not in output(run)

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_text, text_secrets
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,14 @@ class CommandResult:
 class CommandRunner:
     """Runs argv lists (never a shell) with a fixed base environment.
 
-    ``redact`` lists strings (tokens, passwords) that must never appear in an error message built
-    from a command's output.
+    ``masked`` lists secret values (tokens, passwords, variables) that the commands may quote: those long
+    enough to be searched for are masked in an error message built from a command's output
+    (masking.mask_text; a short one is not searched for, since masking it inside other text points at it).
     """
 
-    def __init__(self, env=None, redact=()):
+    def __init__(self, env=None, masked=()):
         self.env = dict(os.environ if env is None else env)
-        self.redact = [value for value in redact if value]
+        self.masked = text_secrets(list(masked))
 
     def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False, pass_fds=()):
         """Run ``argv``; ``pass_fds`` are file descriptors the child inherits (e.g. a memfd it reads by path)."""
@@ -51,15 +53,14 @@ class CommandRunner:
         result = CommandResult(tuple(str(a) for a in argv), proc.returncode, stdout, stderr)
         _Interrupts.raise_if_interrupted(argv, result)
         if check and result.rc != 0:
-            raise TridentError(self.scrub(f"{os.path.basename(str(argv[0]))} failed (rc={result.rc}): "
-                                          f"{_text(result.stderr).strip() or _text(result.stdout).strip()}"),
+            raise TridentError(self.mask_text(f"{os.path.basename(str(argv[0]))} failed (rc={result.rc}): "
+                                              f"{_text(result.stderr).strip() or _text(result.stdout).strip()}"),
                                rc=result.rc)
         return result
 
-    def scrub(self, text):
-        for value in self.redact:
-            text = text.replace(value, "********")
-        return text
+    def mask_text(self, text):
+        """``text`` (from a command's output) with the secret values this runner knows masked."""
+        return mask_text(text, self.masked)
 
 
 def _text(value):

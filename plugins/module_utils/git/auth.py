@@ -14,6 +14,7 @@ from typing import Dict, Optional
 from urllib.parse import urlsplit
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import MASKED_ARGUMENT
 
 USERNAME_VAR = "TRIDENT_GIT_USERNAME"
 PASSWORD_VAR = "TRIDENT_GIT_PASSWORD"
@@ -42,9 +43,19 @@ class GitAuth:
 
 
 def url_password(repo):
-    """The password embedded in an http(s) URL, if any (the module masks it in everything it returns)."""
+    """The password embedded in an http(s) URL, if any (refused: check_url)."""
     parts = urlsplit(repo)
     return parts.password if parts.scheme in ("http", "https") else None
+
+
+def masked_url(repo):
+    """``repo`` as it may be shown: a password embedded in an http(s) URL masked where it stands."""
+    password = url_password(repo)
+    if not password:
+        return repo
+    parts = urlsplit(repo)
+    netloc = f"{parts.username}:{MASKED_ARGUMENT}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
 
 
 def check_url(repo):

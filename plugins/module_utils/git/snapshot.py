@@ -43,7 +43,7 @@ def ensure_commit(runner, checkout: str, revision: str) -> None:
                   "origin", revision)
     if result.rc != 0 or _git(runner, checkout, "cat-file", "-e", f"{revision}^{{commit}}").rc != 0:
         raise TridentError(f"commit {revision} is not in the checkout {checkout} and cannot be fetched from its "
-                           f"origin: {runner.scrub(result.stderr.strip()) or 'not found'}")
+                           f"origin: {runner.mask_text(result.stderr.strip()) or 'not found'}")
 
 
 def folder_tree(runner, checkout: str, revision: str, folder: str) -> str | None:
@@ -95,7 +95,7 @@ def folder_commits(runner, checkout: str, since: str | None, until: str, folder:
         result = _git(runner, checkout, "fetch", "--quiet", "--no-tags", "--unshallow", "origin")
         if result.rc != 0:
             raise TridentError(f"cannot fetch the history of {checkout} from its origin: "
-                               f"{runner.scrub(result.stderr.strip())}")
+                               f"{runner.mask_text(result.stderr.strip())}")
     ensure_commit(runner, checkout, since)
     listed = _git(runner, checkout, "rev-list", f"{since}..{until}", "--", folder.strip("/") + "/", check=True)
     return listed.stdout.split()

@@ -102,7 +102,7 @@ class Git:
 
     def failure(self, what, result):
         detail = result.stderr.strip() or result.stdout.strip()
-        return TridentError(self.runner.scrub(f"{what} failed: {detail}"), rc=result.rc)
+        return TridentError(self.runner.mask_text(f"{what} failed: {detail}"), rc=result.rc)
 
 
 def validate(request):

@@ -171,7 +171,6 @@ def build(root, repo_path, render, runner, kubectl, namespace, allow_remote=Fals
             if "helmCharts" in data:
                 rendered = render(kustomization_releases(folder, path, data, repo_path, namespace), folder, path)
                 total.objects += rendered.objects
-                total.sensitive |= rendered.sensitive
                 total.skipped_hooks += rendered.skipped_hooks
                 replace_helm_charts(copies[folder], path, data, [item.obj for item in rendered.objects])
         result = runner([kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly",

@@ -6,6 +6,11 @@ manifests. helm only renders here; the release lifecycle (install, upgrade, hook
 ``helm ls``) is not used, the way Argo CD uses helm (docs/helm.md says what that means for
 ``lookup`` and hooks). The cluster's version and API versions are passed in, so charts that look at
 ``.Capabilities`` render for the cluster they are applied to.
+
+A release with secret values is rendered twice: with the decrypted values and with a placeholder in place of
+each (helm/values.py). Every field in which the two renderings differ, or which holds a placeholder, is reached
+by a secret value (copied, encoded, hashed or decided by it) and is masked in every output, before and after
+(kube/objects.py). The placeholder rendering holds no secret, so its error messages are the ones shown.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import private_tempdir
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import has_placeholder, mask_placeholders
 from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import ChartFetcher, helm_environment
 from ansible_collections.trident.gitops.plugins.module_utils.helm.values import release_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.compare import json_equal
 from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import KubectlLoader, jsonable
 
 try:
@@ -29,22 +36,21 @@ except ImportError:  # reported by the module through missing_required_lib
 KEPT_HOOKS = frozenset(("pre-install", "post-install", "pre-upgrade", "post-upgrade"))
 _SOURCE = re.compile(r"^# Source: (.+)$", re.M)
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.M)
-# Registered secrets shorter than this would scrub ordinary words out of messages (kube_diff uses the same).
-MIN_HIDDEN = 4
 
 
 @dataclass(frozen=True)
 class RenderedObject:
-    """One rendered object; ``source`` names env file, release, chart and template for messages."""
+    """One rendered object; ``source`` names env file, release, chart and template for messages; ``masked`` are
+    the paths (keys and list indices) of the fields the release's secret values reach."""
 
     source: str
     obj: dict
+    masked: tuple = ()
 
 
 @dataclass
 class Rendered:
     objects: list = field(default_factory=list)
-    sensitive: set = field(default_factory=set, repr=False)
     skipped_hooks: list = field(default_factory=list)
 
 
@@ -96,12 +102,6 @@ def hook_phases(obj):
     return {phase.strip() for phase in hooks.split(",") if phase.strip()} if isinstance(hooks, str) else set()
 
 
-def scrub(text, sensitive):
-    for value in sorted((v for v in sensitive if len(v) >= MIN_HIDDEN), key=len, reverse=True):
-        text = text.replace(value, "********")
-    return text
-
-
 def parse_objects(text, where):
     """``[(template path, object)]`` from helm's output; anything not an object is an error."""
     objects = []
@@ -131,13 +131,101 @@ def place(obj, namespace, namespaced):
 
 
 def render_release(release, chart_path, values, cluster, runner, helm, helm_home, where):
-    """Run ``helm template`` for one release; the decrypted values go through stdin only."""
+    """Run ``helm template`` for one release (the decrypted values go through stdin only); returns
+    ``[(template, object, masked paths)]``. With secret values it runs again with placeholders
+    (:func:`secret_reach`); an error is then told from that run, since helm's message may quote the values."""
     argv = template_argv(helm, release, chart_path, values, cluster)
-    result = runner(argv, env=helm_environment(helm_home), data=values.stdin, check=False)
-    if result.rc != 0:
-        reason = scrub((result.stderr or "").strip() or "no error output", values.sensitive)
-        raise TridentError(f"{where}: helm template failed: {reason[-2000:]}")
-    return parse_objects(result.stdout, where)
+
+    def template(stdin):
+        result = runner(argv, env=helm_environment(helm_home), data=stdin, check=False)
+        if result.rc != 0:
+            reason = (result.stderr or "").strip() or "no error output"
+            raise TridentError(f"{where}: helm template failed: {mask_placeholders(reason)[-2000:]}")
+        return parse_objects(result.stdout, where)
+
+    if values.shadow_stdin is None:
+        return [(path, obj, ()) for path, obj in template(values.stdin)]
+    try:
+        shadow, refusal = template(values.shadow_stdin), None
+    except TridentError as exc:
+        shadow, refusal = None, TridentError(mask_placeholders(exc.message))
+    try:
+        real = template(values.stdin)
+    except TridentError:
+        if refusal is not None:
+            raise refusal from None
+        raise TridentError(f"{where}: helm template failed with the decrypted secret values but not with "
+                           "placeholders in their place; its message is not shown, since it may quote them") from None
+    return secret_reach(real, shadow, where)
+
+
+def secret_reach(real, shadow, where):
+    """``[(template, object, masked paths)]``: each object of the ``real`` rendering with the paths of the fields
+    in which the placeholder rendering ``shadow`` differs or holds a placeholder. Without ``shadow`` (the chart
+    refuses the placeholders) or a twin in it (an object that exists only with the secret values), every field
+    but the object's name is masked. A name or a key made of a secret value is refused."""
+    if shadow is None:
+        return [(path, obj, everything(obj)) for path, obj in real]
+    twins = {}
+    for path, obj in shadow:
+        if has_placeholder(list(identity(obj))):
+            raise TridentError(f"{where}: {path} names an object after a secret value; object names are shown "
+                               "everywhere, so they cannot be masked")
+        twins[(path, identity(obj))] = obj
+    found, matched, alone = [], set(), set()
+    for path, obj in real:
+        twin = twins.get((path, identity(obj)))
+        if twin is None:
+            alone.add(path)
+            found.append((path, obj, everything(obj)))
+            continue
+        matched.add((path, identity(obj)))
+        try:
+            found.append((path, obj, tuple(differing_paths(obj, twin))))
+        except ValueError as exc:
+            raise TridentError(f"{where}: {path}: {exc}") from None
+    if any(path in alone for path, obj in shadow if (path, identity(obj)) not in matched):
+        # An object of the same template under another name in each rendering.
+        raise TridentError(f"{where}: a name in {sorted(alone)[0]} depends on a secret value (or changes at each "
+                           "rendering); object names are shown everywhere, so they cannot be masked")
+    return found
+
+
+def identity(obj):
+    """What names an object: apiVersion, kind, namespace and name."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
+
+
+def everything(obj):
+    """The paths of every field of ``obj`` but what names it."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return tuple([(key,) for key in obj if key not in ("apiVersion", "kind", "metadata")]
+                 + [("metadata", key) for key in meta if key not in ("name", "namespace")])
+
+
+def differing_paths(real, shadow, path=()):
+    """The paths at which ``real`` and ``shadow`` differ (a value, a type, a key or list item only ``real`` has)
+    or ``shadow`` holds a placeholder; raises ValueError for a mapping key made of a placeholder."""
+    if isinstance(real, dict) and isinstance(shadow, dict):
+        made = [key for key in shadow if key not in real and has_placeholder(key)]
+        if made:
+            raise ValueError(f"the key at {_dotted(path)} is made of a secret value; keys are shown, so they "
+                             "cannot be masked")
+        found = []
+        for key, value in real.items():
+            found += differing_paths(value, shadow[key], (*path, key)) if key in shadow else [(*path, key)]
+        return found
+    if isinstance(real, list) and isinstance(shadow, list) and len(real) == len(shadow):
+        return [found for index, (left, right) in enumerate(zip(real, shadow))
+                for found in differing_paths(left, right, (*path, index))]
+    if json_equal(real, shadow) and not has_placeholder(shadow):
+        return []
+    return [path]
+
+
+def _dotted(path):
+    return ".".join(str(step) for step in path) or "."
 
 
 def render_releases(releases, env_file, env_path, repo_path, cluster, runner, helm, cache_dir, credentials=(),
@@ -155,13 +243,13 @@ def render_releases(releases, env_file, env_path, repo_path, cluster, runner, he
         for release in releases:
             where = f"{env_file}: helm release '{release.name}' (chart {release.chart.label})"
             values = release_values(release, env_path, repo_path, where, decrypt)
-            rendered.sensitive |= values.sensitive
             chart_path = fetcher.fetch(release.chart, where, env_path, repo_path)
-            for template, obj in render_release(release, chart_path, values, cluster, runner, helm, helm_home, where):
+            for template, obj, masked in render_release(release, chart_path, values, cluster, runner, helm,
+                                                        helm_home, where):
                 phases = hook_phases(obj)
                 if phases and not phases & KEPT_HOOKS:
                     rendered.skipped_hooks.append(f"{where} {template}")
                     continue
                 placed = place(obj, release.namespace, namespaced)
-                rendered.objects.append(RenderedObject(f"{where} {template}", placed))
+                rendered.objects.append(RenderedObject(f"{where} {template}", placed, masked))
     return rendered

@@ -3,7 +3,8 @@
 Helm reads at most one values document from stdin (``--values -``), so the secret values files and
 the inline values are merged here, in helm's own order and with helm's own merge rule, into that one
 document; plain values files are passed to helm by path. The decrypted values never touch disk.
-The string leaves of the decrypted values are returned too, so callers can hide them from output.
+A second stdin document is made too, with a placeholder in place of each decrypted value: rendering the chart
+with it tells which fields of the objects the secret values reach (helm/render.py masks them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import placeholder_like
 from ansible_collections.trident.gitops.plugins.module_utils.helm.paths import inside_repository
 
 
@@ -22,7 +24,8 @@ class ReleaseValues:
 
     files: tuple = ()
     stdin: str = field(default=None, repr=False)
-    sensitive: frozenset = field(default_factory=frozenset, repr=False)
+    # The stdin document with placeholders in place of the decrypted values; None without secret values.
+    shadow_stdin: str = None
 
 
 def merge_values(base, override):
@@ -35,15 +38,6 @@ def merge_values(base, override):
         else:
             merged[key] = value
     return merged
-
-
-def string_leaves(data):
-    """Every string value (not key) in a nested structure: the secrets to keep out of output."""
-    if isinstance(data, dict):
-        return {leaf for value in data.values() for leaf in string_leaves(value)}
-    if isinstance(data, list):
-        return {leaf for item in data for leaf in string_leaves(item)}
-    return {data} if isinstance(data, str) and data else set()
 
 
 def secret_values(path, label, decrypt):
@@ -72,14 +66,14 @@ def release_values(release, env_path, repo_path, where, decrypt=None):
             raise TridentError(f"{where}: values_files: '{rel}' is not a file")
         if "," in path:  # helm splits the --values flag at commas
             raise TridentError(f"{where}: values_files: '{rel}': helm cannot read a path that holds a comma")
-    merged, sensitive = {}, set()
+    merged, shadow = {}, {}
     for rel in release.secret_values_files:
         if decrypt is None:
             raise TridentError(f"{where}: secret_values_files need SOPS decryption keys")
         path = inside_repository(repo_path, env_path, rel, f"{where}: secret_values_files")
         data = secret_values(path, f"{where}: secret_values_files '{rel}'", decrypt)
-        sensitive |= string_leaves(data)
-        merged = merge_values(merged, data)
-    merged = merge_values(merged, release.values)
+        merged, shadow = merge_values(merged, data), merge_values(shadow, placeholder_like(data))
+    merged, shadow = merge_values(merged, release.values), merge_values(shadow, release.values)
     stdin = json.dumps(merged, sort_keys=True, default=str) if merged else None
-    return ReleaseValues(files=files, stdin=stdin, sensitive=frozenset(sensitive))
+    shadow_stdin = json.dumps(shadow, sort_keys=True, default=str) if release.secret_values_files else None
+    return ReleaseValues(files=files, stdin=stdin, shadow_stdin=shadow_stdin)

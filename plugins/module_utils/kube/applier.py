@@ -12,7 +12,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import parent_resource
-from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import body_for, ignored, server_side_apply
+from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import (
+    body_for, ignored, rejection, server_side_apply)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
 
 # Apply order (as Helm and kubectl users expect); unknown kinds (custom resources) go last.
@@ -33,21 +34,20 @@ def tier(item):
 class _Progress:
     """What was written so far, for an error that says exactly that."""
 
-    def __init__(self, scrub):
-        self.scrub = scrub
+    def __init__(self):
         self.applied = []
 
     def fail(self, failures, what="apply"):
-        details = "; ".join(f"{label}: {what} failed: {self.scrub(error)}" for label, error in failures)
+        details = "; ".join(f"{label}: {what} failed: {error}" for label, error in failures)
         done = ", ".join(self.applied) or "none"
         return TridentError(f"{details} ({len(self.applied)} object(s) were written before the failure: {done}); "
                             "a rerun continues from here", applied=list(self.applied))
 
 
-def converge(client, plan, parent, options, pool, scrub):
+def converge(client, plan, parent, options, pool):
     keep = [item for item in plan if item.desired is not None]
     changes = sorted((i for i in keep if i.action in ("create", "update")), key=tier)
-    progress = _Progress(scrub)
+    progress = _Progress()
     recorded = options.applyset is None
     for level in sorted({tier(i) for i in changes} | {len(KIND_ORDER) + 1}):
         if not recorded and level > 0:
@@ -75,7 +75,7 @@ def converge(client, plan, parent, options, pool, scrub):
 def record_deployed(client, plan, options, record):
     """Write ``record`` ({revision, tree}) on the ApplySet parent: the last write of a successful run."""
     keep = [item for item in plan if item.desired is not None]
-    _write_parent(client, options, _kinds(keep), _namespaces(keep), _Progress(str), record)
+    _write_parent(client, options, _kinds(keep), _namespaces(keep), _Progress(), record)
 
 
 def _kinds(items):
@@ -96,11 +96,13 @@ def _prune(client, plan, pool, progress):
 
 
 def _apply_one(client, item, options):
+    body = body_for(item, ignored(item, options), options.field_manager)[0]
     try:
-        body = body_for(item, ignored(item, options), options.field_manager)[0]
         item.after = server_side_apply(client, item, body, options, dry_run=False)
         item.applied = True
-    except TridentError as exc:  # ApiError, or the server unreachable
+    except ApiError as exc:
+        return rejection(client, item, body, options, exc)
+    except TridentError as exc:  # the server unreachable
         return exc.message
     return None
 

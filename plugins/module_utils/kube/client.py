@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import no_log_leaves
 from ansible_collections.trident.gitops.plugins.module_utils.kube.credentials import CredentialFiles, endpoint, named
 from ansible_collections.trident.gitops.plugins.module_utils.kube.kubeconfig import read_kubeconfig
 
@@ -67,10 +68,11 @@ class ConnectionSettings:
 class ApiError(TridentError):
     """The API server answered with an error status."""
 
-    def __init__(self, status, message, reason=""):
+    def __init__(self, status, message, reason="", fields=()):
         super().__init__(message, status=status)
         self.status = status
         self.reason = reason
+        self.fields = tuple(fields)  # the field paths the server names (details.causes[].field)
 
 
 class KubeClient:
@@ -112,8 +114,15 @@ class KubeClient:
                 message = (f"the Kubernetes API server {self.server} rejected the credentials of {self.identity} "
                            "(401 Unauthorized): the token or client certificate is wrong, expired or not for "
                            "this cluster")
-            raise ApiError(response.status, message or f"HTTP {response.status} for {method} {path}", reason)
+            raise ApiError(response.status, message or f"HTTP {response.status} for {method} {path}", reason,
+                           _cause_fields(data))
         return data
+
+
+def _cause_fields(status):
+    details = status.get("details") if isinstance(status, dict) else None
+    causes = details.get("causes") if isinstance(details, dict) else None
+    return [cause["field"] for cause in causes or () if isinstance(cause, dict) and isinstance(cause.get("field"), str)]
 
 
 def _reason(exc):
@@ -229,8 +238,7 @@ def kubeconfig_secret_values(source):
     """The values of a kubeconfig given as content that must never be shown: the text itself and every
     value of its users' credentials (tokens, passwords, client keys, exec/auth-provider settings).
 
-    Cluster names, servers and the ``apiVersion: v1`` of the document stay visible: hiding every
-    string of a kubeconfig mapping would mask those words wherever they appear in a result.
+    Cluster names, servers and the ``apiVersion: v1`` of the document are not secret.
     """
     if not source:
         return []
@@ -251,23 +259,11 @@ def kubeconfig_secret_values(source):
 
 
 def module_secret_values(argument_spec, params):
-    """What kube_diff must hide: every value of its no_log options, except that of a kubeconfig only
-    its credentials (see kubeconfig_secret_values)."""
+    """The secret values kube_diff is given: those of its no_log options, except that of a kubeconfig only its
+    credentials (see kubeconfig_secret_values). Its result masks them by field (the invocation echo), and those
+    long enough also in free text (common/masking.py)."""
     spec = {name: option for name, option in argument_spec.items() if name != "kubeconfig"}
-    return kubeconfig_secret_values(params.get("kubeconfig")) + _no_log_leaves(spec, params)
-
-
-def _no_log_leaves(argument_spec, params):
-    """The values of ``no_log`` options, suboptions included (``helm.repositories[].password``)."""
-    values = []
-    for name, spec in argument_spec.items():
-        value = params.get(name) if isinstance(params, dict) else None
-        if spec.get("no_log"):
-            values += _leaves(value)
-        elif spec.get("options"):
-            for item in value if isinstance(value, list) else [value]:
-                values += _no_log_leaves(spec["options"], item)
-    return values
+    return kubeconfig_secret_values(params.get("kubeconfig")) + _leaves(no_log_leaves(spec, params))
 
 
 def _leaves(data):

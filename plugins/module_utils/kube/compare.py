@@ -28,13 +28,11 @@ import copy
 import json
 
 from ansible_collections.trident.gitops.plugins.module_utils.kube import quantity
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import LIST_KEYS
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import to_pointer
 
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-# How list items are named in reported paths (presentation only, never used to decide drift).
-LIST_KEYS = (("name",), ("containerPort", "protocol"), ("port", "protocol"), ("containerPort",), ("port",),
-             ("mountPath",), ("devicePath",), ("ip",), ("type",))
 # Schemas of Go-typed (built-in) kinds: their empty maps and lists are not stored (``omitempty``),
 # while a custom resource keeps ``{}`` and ``[]`` as given.
 TYPED_SCHEMA_PREFIXES = ("io.k8s.api.", "io.k8s.apiextensions-apiserver.pkg.apis.", "io.k8s.kube-aggregator.pkg.apis.")

@@ -8,7 +8,6 @@ object in hand (health.py) and, with ``wait``, waited for (waiter.py).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-import re
 from dataclasses import dataclass
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import FIELD_MANAGER
@@ -16,11 +15,9 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, live, planner
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge, record_deployed
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
-from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked, secret_values, to_yaml
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import is_mask
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked, masked_fields, to_yaml
 from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
-
-# Where a Secret keeps its values: reported as changed, never with a value.
-SECRET_VALUE_PATH = re.compile(r"^(data|stringData|binaryData)(?=$|[.\[])")
 
 
 @dataclass
@@ -54,15 +51,14 @@ class Outcome:
 
 def reconcile(items, client, discovery, options, schemas=None):
     """``items`` are validated ``Desired`` objects; returns an :class:`Outcome` or raises TridentError."""
-    scrub = _scrubber(items)
     plan = planner.items_for(items, schemas)
     parent = live.live_parent(client, options.applyset) if options.applyset else None
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        plan = _plan(client, discovery, plan, options, parent, pool, scrub)
+        plan = _plan(client, discovery, plan, options, parent, pool)
         drifted = [item for item in plan if item.action != "none"]
         if options.apply and not options.check_mode:
             if drifted:
-                converge(client, plan, parent, options, pool, scrub)
+                converge(client, plan, parent, options, pool)
         planner.judge(plan)
         if options.apply and not options.check_mode and options.wait:
             _wait(client, plan, options)
@@ -95,7 +91,7 @@ def _wait(client, plan, options):
                            unhealthy=outcome.describe_pending())
 
 
-def _plan(client, discovery, plan, options, parent, pool, scrub):
+def _plan(client, discovery, plan, options, parent, pool):
     """Every decision, prune candidates included; raises naming every problem if there is any."""
     wanted = {}
     for item in plan:
@@ -108,7 +104,7 @@ def _plan(client, discovery, plan, options, parent, pool, scrub):
     planner.mark_unservable(plan, batch)
     extra = {options.applyset.namespace} if options.applyset else set()
     problems = planner.namespace_problems(client, plan, batch, pool, extra)
-    problems += [p for p in pool.map(lambda i: _plan_safely(client, i, options, batch, scrub), plan) if p]
+    problems += [p for p in pool.map(lambda i: _plan_safely(client, i, options, batch), plan) if p]
     if problems:
         raise TridentError(f"{len(problems)} object(s) would be rejected by the API server; nothing was "
                            "changed:\n" + "\n".join(problems), problems=problems)
@@ -119,14 +115,16 @@ def _plan(client, discovery, plan, options, parent, pool, scrub):
     return plan
 
 
-def _plan_safely(client, item, options, batch, scrub):
-    """A bug or a surprise in one object's planning is a problem naming that object, not a traceback."""
+def _plan_safely(client, item, options, batch):
+    """A bug or a surprise in one object's planning is a problem naming that object, not a traceback (its text
+    left out for an object with secret values: it may quote them)."""
     try:
-        return planner.plan_one(client, item, options, batch, scrub)
+        return planner.plan_one(client, item, options, batch)
     except TridentError as exc:
-        return f"{item.key.describe()} ({item.source}): {scrub(exc.message)}"
+        return f"{item.key.describe()} ({item.source}): {exc.message}"
     except Exception as exc:  # noqa: BLE001 - reported with the object it happened on
-        return f"{item.key.describe()} ({item.source}): unexpected {type(exc).__name__}: {scrub(str(exc))}"
+        detail = "" if masked_fields(item.desired, item.masked) else f": {exc}"
+        return f"{item.key.describe()} ({item.source}): unexpected {type(exc).__name__}{detail}"
 
 
 def _outcome(plan, drifted, options):
@@ -147,13 +145,13 @@ def _drift_entry(item):
     obj = item.desired or item.live
     return {"apiVersion": obj.get("apiVersion"), "kind": item.key.kind, "namespace": item.key.namespace or None,
             "name": item.key.name, "action": item.action, "fields": item.fields,
-            "changes": [change_entry(item.key.kind, *change) for change in item.changes],
+            "changes": [change_entry(*change) for change in item.changes],
             "health": item.health.as_dict() if item.health is not None else None}
 
 
-def change_entry(kind, path, before, after):
-    """One changed field with its values; a Secret's values never (the path and "changed" only)."""
-    if kind == "Secret" and SECRET_VALUE_PATH.match(path):
+def change_entry(path, before, after):
+    """One changed field with its values; a masked field (a secret value) as changed only."""
+    if is_mask(before) or is_mask(after):
         return {"path": path, "masked": True}
     return {"path": path, "before": before, "after": after}
 
@@ -168,17 +166,7 @@ def _health_summary(plan):
 
 
 def _diff_entry(item):
-    before = masked(compare.normalise(item.live)) if item.live is not None else None
-    after = masked(compare.normalise(item.after or item.desired)) if item.action != "delete" else None
+    before = masked(compare.normalise(item.live), item.masked) if item.live is not None else None
+    after = masked(compare.normalise(item.after or item.desired), item.masked) if item.action != "delete" else None
     return {"before_header": item.key.describe(), "after_header": item.key.describe(),
             "before": to_yaml(before) if before else "", "after": to_yaml(after) if after else ""}
-
-
-def _scrubber(items):
-    values = sorted({v for d in items for v in secret_values(d.obj) if len(v) >= 3}, key=len, reverse=True)
-
-    def scrub(text):
-        for value in values:
-            text = text.replace(value, "********")
-        return text
-    return scrub

@@ -16,6 +16,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.constants im
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import (Sandbox, confine, enclosing_checkout,
                                                                                      literal)
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import field_paths
 from ansible_collections.trident.gitops.plugins.module_utils.kube.kustomization import (KUSTOMIZATION_FILES,
                                                                                         local_kustomizations,
                                                                                         remote_problems)
@@ -36,10 +37,12 @@ SOPS_HINT = "SOPS-encrypted manifest: give decryption keys"
 
 @dataclass
 class Document:
-    """One desired object and where it came from (``file#index`` or ``definition[i]``)."""
+    """One desired object, where it came from (``file#index`` or ``definition[i]``), and the paths of its
+    fields that hold secret values (kube/objects.py masks them in every output)."""
 
     source: str
     obj: dict
+    masked: tuple = ()
 
 
 @dataclass
@@ -182,17 +185,45 @@ def _add_text(text, source, loaded, decrypt):
 
 
 def _add_parsed(documents, text, fmt, source, loaded, decrypt):
+    masks = [()] * len(documents)
     if any(isinstance(data, dict) and isinstance(data.get("sops"), dict) for data in documents):
         if decrypt is None:
             loaded.problems.append(f"{source}: {SOPS_HINT}")
             return
+        encrypted = documents
         try:
             documents = decrypt(text, fmt, source)
         except TridentError as exc:
             loaded.problems.append(f"{source}: cannot decrypt: {exc.message}")
             return
+        masks = encrypted_paths(encrypted, documents)
     for index, data in enumerate(documents):
-        _add_document(data, f"{source}#{index}" if len(documents) > 1 else source, loaded)
+        _add_document(data, f"{source}#{index}" if len(documents) > 1 else source, loaded, masks[index])
+
+
+def encrypted_paths(encrypted, decrypted):
+    """Per decrypted document, the paths of the values SOPS had encrypted (``ENC[...]``): they are secret. When
+    the documents do not pair up, every value of every document is."""
+    if len(encrypted) != len(decrypted):
+        return [tuple(_leaf_paths(data)) for data in decrypted]
+    return [tuple(path for path, value in _leaves(data) if isinstance(value, str) and value.startswith("ENC["))
+            for data in encrypted]
+
+
+def _leaves(data, path=()):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if path or key != "sops":
+                yield from _leaves(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _leaves(value, (*path, index))
+    else:
+        yield path, data
+
+
+def _leaf_paths(data):
+    return (path for path, _value in _leaves(data) if path)
 
 
 def _yaml_reason(exc):
@@ -202,7 +233,7 @@ def _yaml_reason(exc):
     return f"{getattr(exc, 'problem', None) or type(exc).__name__}{where}"
 
 
-def _add_document(data, source, loaded):
+def _add_document(data, source, loaded, masked=()):
     if data is None:
         return
     if not isinstance(data, dict):
@@ -214,6 +245,7 @@ def _add_document(data, source, loaded):
         return
     if data.get("kind") == "List" and isinstance(data.get("items"), list):
         for index, item in enumerate(data["items"]):
-            _add_document(item, f"{source}.items[{index}]", loaded)
+            inside = tuple(path[2:] for path in masked if path[:2] == ("items", index) and len(path) > 2)
+            _add_document(item, f"{source}.items[{index}]", loaded, inside)
         return
-    loaded.documents.append(Document(source, data))
+    loaded.documents.append(Document(source, data, field_paths(data, masked)))

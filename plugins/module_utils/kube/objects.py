@@ -1,13 +1,19 @@
-"""Identities of Kubernetes objects and the Secret masking shared by every output."""
+"""Identities of Kubernetes objects, and which of their fields every output masks.
+
+A field is masked (common/masking.py) when it holds a secret value or one derived from one: the values of a
+Secret, the fields that were encrypted in a SOPS manifest, the fields of a Helm release's objects that its
+secret values reach (helm/render.py). The same fields are masked in every version of the object shown (the
+desired one, the live one, the server's dry-run result), so a rotated secret shows as changed and neither its
+old nor its new value shows.
+"""
 
 from __future__ import annotations
 
 import base64
-import binascii
-import copy
 from dataclasses import dataclass
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_tree
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (
+    ANY, Item, mask_fields, placeholder, placeholder_like, replace_at)
 
 try:
     import yaml
@@ -15,6 +21,9 @@ except ImportError:  # reported by the module through missing_required_lib
     yaml = None
 
 SECRET_FIELDS = ("data", "stringData")
+# How list items are named (compare.py names changed paths by them too).
+LIST_KEYS = (("name",), ("containerPort", "protocol"), ("port", "protocol"), ("containerPort",), ("port",),
+             ("mountPath",), ("devicePath",), ("ip",), ("type",))
 
 
 @dataclass(frozen=True, order=True)
@@ -48,35 +57,63 @@ def is_secret(obj):
     return obj.get("kind") == "Secret" and split_api_version(obj.get("apiVersion", ""))[0] == ""
 
 
-def masked(obj):
-    """A copy of ``obj`` in which Secret values are keyed digests (a change stays visible)."""
-    if not obj or not is_secret(obj):
-        return obj
-    out = copy.copy(obj)
-    for field in SECRET_FIELDS:
-        if isinstance(obj.get(field), dict):
-            out[field] = mask_tree(obj[field])
-    return out
+def masked_fields(obj, fields=()):
+    """The field paths of ``obj`` to mask: those given (``fields``, found where the object was made) and,
+    for a Secret, every value of ``data`` and ``stringData`` (keys stay visible)."""
+    found = set(fields)
+    if obj and is_secret(obj):
+        found.update((field, ANY) for field in SECRET_FIELDS)
+    return tuple(sorted(found, key=repr))
 
 
-def secret_values(obj):
-    """Every plaintext and encoded value of a Secret, to be scrubbed from anything shown."""
-    values = []
-    if not obj or not is_secret(obj):
-        return values
-    for field in SECRET_FIELDS:
-        for value in (obj.get(field) or {}).values():
-            if not isinstance(value, str):
-                continue
-            values.append(value)
-            if field == "data":
-                try:
-                    values.append(base64.b64decode(value, validate=True).decode("utf-8"))
-                except (binascii.Error, UnicodeDecodeError):
-                    pass
+def masked(obj, fields=()):
+    """A copy of ``obj`` with its :func:`masked_fields` masked (a change stays visible)."""
+    return mask_fields(obj, masked_fields(obj, fields)) if obj else obj
+
+
+def with_placeholders(obj, fields=()):
+    """A copy of ``obj`` with placeholders in place of the values of its :func:`masked_fields` (a Secret's
+    ``data`` as base64): what is sent to the server to learn what it says about the object without its
+    secret values, since its message about the object itself may quote them."""
+    secret = is_secret(obj)
+
+    def stand_in(value, where):
+        if secret and where[0] == "data":
+            return placeholder_like(value, lambda: base64.b64encode(placeholder().encode()).decode())
+        return placeholder_like(value)
+    return replace_at(obj, masked_fields(obj, fields), stand_in)
+
+
+def field_paths(obj, paths):
+    """Concrete paths (keys and list indices) into ``obj`` as mask paths that hold in the object's other
+    versions: an item of a keyed list (containers, env, ports) is named by its keys, an item of any other list
+    stands for every item of that list (the live list may be in another order)."""
+    out = set()
+    for path in paths:
+        node, steps = obj, []
+        for step in path:
+            if isinstance(step, int) and isinstance(node, list):
+                key = list_key(node)
+                item = node[step] if 0 <= step < len(node) else None
+                steps.append(Item((name, item[name]) for name in key) if key and isinstance(item, dict) else ANY)
+                node = item
             else:
-                values.append(base64.b64encode(value.encode("utf-8")).decode("ascii"))
-    return values
+                steps.append(step)
+                node = node.get(step) if isinstance(node, dict) else None
+        out.add(tuple(steps))
+    return tuple(sorted(out, key=repr))
+
+
+def list_key(items):
+    """The fields that name each item of ``items`` (``name``, ``containerPort``+``protocol``, ...), or None."""
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    for key in LIST_KEYS:
+        if all(all(name in item for name in key) for item in items):
+            idents = [tuple(item[name] for name in key) for item in items]
+            if len(set(map(repr, idents))) == len(idents):
+                return key
+    return None
 
 
 def secret_object(spec, data, default_namespace):

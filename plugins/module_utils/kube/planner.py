@@ -12,10 +12,13 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_fields, mask_placeholders
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, pointers, schemacheck
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import Health, health, worst
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import namespace_exists
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked_fields, with_placeholders
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,11 @@ class Item:
     after: dict = None  # what the object would be after apply (dry-run result), when known
     action: str = "none"
     fields: list = field(default_factory=list)
-    changes: list = field(default_factory=list)  # (path, before, after) of each field in ``fields``
+    changes: list = field(default_factory=list)  # (path, before, after) of each field in ``fields``, masked
     dry_run: bool = False
     applied: bool = False
     health: Health = None  # of the live object (Missing when there is none), after an apply of the applied one
+    masked: tuple = ()  # paths of the fields that hold secret values, masked in every version shown
 
 
 @dataclass
@@ -65,7 +69,7 @@ class Batch:
 
 def items_for(desired, schemas):
     """Plan items for validated ``Desired`` objects, each with its served schema when there is one."""
-    plan = [Item(d.key, d.resource, d.obj, None, d.served, d.source) for d in desired]
+    plan = [Item(d.key, d.resource, d.obj, None, d.served, d.source, masked=d.masked) for d in desired]
     for item in plan:
         if schemas is not None and item.served:
             item.schema = schemas.root(item.resource.group, item.resource.version, item.resource.kind)
@@ -98,7 +102,7 @@ def mark_unservable(plan, batch):
             item.dry_runnable = False
 
 
-def plan_one(client, item, options, batch, scrub):
+def plan_one(client, item, options, batch):
     """Decide the action for one desired object; returns a problem (text) or None."""
     wanted = ignored(item, options)
     body, left_out = body_for(item, wanted, options.field_manager)
@@ -112,11 +116,29 @@ def plan_one(client, item, options, batch, scrub):
         item.dry_run = True
     except ApiError as exc:
         if exc.status == 404:
-            return f"{item.key.describe()} ({item.source}): not found by the server ({scrub(exc.message)}) " \
-                   "and nothing in the desired set creates it"
-        return f"{item.key.describe()} ({item.source}): {scrub(exc.message)}"
+            return f"{item.key.describe()} ({item.source}): not found by the server " \
+                   f"({rejection(client, item, body, options, exc)}) and nothing in the desired set creates it"
+        return f"{item.key.describe()} ({item.source}): {rejection(client, item, body, options, exc)}"
     _decide(item, wanted)
     return None
+
+
+def rejection(client, item, body, options, exc):
+    """What the server said when it refused ``body`` (an :class:`ApiError`). For an object with masked fields its
+    message may quote their secret values, so it is not shown: the server is asked again (a dry-run) with
+    placeholders in their place, and that answer is shown with the placeholders masked; when it accepts the
+    object so, only the status and the fields the server named are."""
+    if not masked_fields(body, item.masked):
+        return exc.message
+    try:
+        server_side_apply(client, item, with_placeholders(body, item.masked), options, dry_run=True)
+    except ApiError as again:
+        return mask_placeholders(again.message)
+    except TridentError as again:
+        return again.message
+    fields = f" (fields: {', '.join(exc.fields)})" if exc.fields else ""
+    return f"refused with {exc.status} {exc.reason or 'error'}{fields}; the server's message is not shown, since " \
+           "it may quote the object's secret values (with placeholders in their place the server accepts it)"
 
 
 def judge(plan):
@@ -136,6 +158,11 @@ def _checked_by_schema(item, batch):
     root = batch.crd_schemas.get((item.resource.group, item.resource.version, item.key.kind)) or item.schema
     custom = root is None or not (root.ref or "").startswith(compare.TYPED_SCHEMA_PREFIXES)
     problems = schemacheck.check(item.desired, root, custom)
+    if problems and masked_fields(item.desired, item.masked):
+        # The problems may quote secret values: those found with placeholders in their place are shown.
+        problems = [mask_placeholders(problem) for problem in
+                    schemacheck.check(with_placeholders(item.desired, item.masked), root, custom)] \
+            or ["the schema check failed on the object's secret values (not shown)"]
     if problems:
         return f"{item.key.describe()} ({item.source}): " + "; ".join(problems)
     return None
@@ -146,11 +173,15 @@ def _decide(item, wanted):
         item.action = "create"
         return
     before, after = comparable(item.live, wanted), comparable(item.after, wanted)
-    item.changes = compare.changed_values(before, after)
-    item.fields = [change[0] for change in item.changes]
+    changes = compare.changed_values(before, after)
+    item.fields = [change[0] for change in changes]
     if not item.fields and not compare.json_equal(before, after):
         item.fields = ["."]
     item.action = "update" if item.fields else "none"
+    # What is shown of each change: the fields that hold secret values masked, before and after.
+    secret = masked_fields(item.desired, item.masked)
+    item.changes = compare.changed_values(mask_fields(before, secret), mask_fields(after, secret)) if secret \
+        else changes
 
 
 def ignored(item, options):

@@ -13,7 +13,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import (Document, Loaded,
                                                                                  add_kustomize_output, load_desired)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
-from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_object, secret_values
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import field_paths, secret_object
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
 
 
@@ -35,20 +35,20 @@ def ignore_rules(specs):
     return rules, problems
 
 
-def run(request, check_mode=False, diff_mode=False, runner=None, decrypt=None, hide=None):
+def run(request, check_mode=False, diff_mode=False, runner=None, decrypt=None):
     """Load, validate, compare and (unless check mode) converge; returns the module result.
 
-    ``hide(values)`` receives every Secret value found in the desired objects as soon as they are
-    read (the module registers them as no_log values, so they are scrubbed from any output).
+    Every document carries the paths of its fields that hold secret values (a Secret's values, the fields of an
+    encrypted manifest, what a Helm release's secret values reach): the result masks them, before and after.
     """
     started = time.monotonic()
     # A kustomization with helmCharts is built once the cluster is known: its charts render for it.
     charted = _declares_helm_charts(request)
-    documents, rules, problems = _load(request, charted, runner, decrypt, hide)
+    documents, rules, problems = _load(request, charted, runner, decrypt)
     client, discovery = _connect(request, problems)
     skipped_hooks = []
     if request.helm:
-        skipped_hooks = _render_helm(request, discovery, runner, decrypt, hide, documents, problems, charted)
+        skipped_hooks = _render_helm(request, discovery, runner, decrypt, documents, problems, charted)
     checked = validate(documents, discovery, request.namespace, request.applyset)
     problems += checked.problems
     if problems:
@@ -78,7 +78,7 @@ def _declares_helm_charts(request):
     return has_helm_charts(request.kustomize, (request.helm or {}).get("repo_path"))
 
 
-def _load(request, charted, runner, decrypt, hide):
+def _load(request, charted, runner, decrypt):
     """The desired documents (files, kustomize, definition, secrets), the ignore rules and the input's problems.
     A ``charted`` kustomization is left for :func:`_render_helm`."""
     loaded = load_desired(list(request.src), None if charted else request.kustomize, request.definition, runner,
@@ -88,8 +88,6 @@ def _load(request, charted, runner, decrypt, hide):
                                "(binary, chart_cache, repositories, repo_path); docs/helm.md")
     secrets, secret_problems = secret_documents(request.secrets, request.secret_data, request.namespace)
     documents = loaded.documents + secrets
-    if hide is not None:
-        hide([v for doc in documents for v in secret_values(doc.obj)])
     rules, rule_problems = ignore_rules(request.ignore_differences)
     return documents, rules, loaded.problems + secret_problems + rule_problems
 
@@ -105,14 +103,14 @@ def _connect(request, problems):
         raise
 
 
-def _render_helm(request, discovery, runner, decrypt, hide, documents, problems, charted):
+def _render_helm(request, discovery, runner, decrypt, documents, problems, charted):
     """Render the ``helm`` option's releases (and the kustomization's helmCharts when ``charted``) for this
     cluster and add the objects to ``documents``; a release that fails is a problem (so nothing is applied).
     Returns the hooks left out."""
     if runner is None:
         raise TridentError("helm needs a command runner")
     resources = sorted({(r.api_version, r.kind) for r in discovery.resources.values()})
-    skipped = _render_releases(request, discovery, resources, runner, decrypt, hide, documents, problems)
+    skipped = _render_releases(request, discovery, resources, runner, decrypt, documents, problems)
     if charted:
         # Imported here for start-up cost: charts, HTTP and cryptography only for the helm option.
         from ansible_collections.trident.gitops.plugins.module_utils.helm.service import kustomize_from_params
@@ -125,15 +123,13 @@ def _render_helm(request, discovery, runner, decrypt, hide, documents, problems,
             return skipped
         built = Loaded()
         add_kustomize_output(text, request.kustomize, built, decrypt)
-        if hide is not None:
-            hide([v for doc in built.documents for v in secret_values(doc.obj)])
         documents.extend(built.documents)
         problems.extend(built.problems)
         skipped += rendered.skipped_hooks
     return skipped
 
 
-def _render_releases(request, discovery, resources, runner, decrypt, hide, documents, problems):
+def _render_releases(request, discovery, resources, runner, decrypt, documents, problems):
     """env.yml's releases (the ``helm`` option's ``releases``); returns the hooks left out."""
 
     def namespaced(api_version, kind):
@@ -149,9 +145,7 @@ def _render_releases(request, discovery, resources, runner, decrypt, hide, docum
     except TridentError as exc:
         problems.append(exc.message)
         return []
-    if hide is not None:
-        hide(list(rendered.sensitive) + [v for item in rendered.objects for v in secret_values(item.obj)])
-    documents.extend(Document(item.source, item.obj) for item in rendered.objects)
+    documents.extend(Document(item.source, item.obj, field_paths(item.obj, item.masked)) for item in rendered.objects)
     return rendered.skipped_hooks
 
 

@@ -21,6 +21,7 @@ class Desired:
     key: object
     resource: Resource
     served: bool = True  # False for custom resources whose CRD is applied in this same run
+    masked: tuple = ()  # paths of the fields that hold secret values (loader.Document)
 
 
 @dataclass
@@ -74,7 +75,7 @@ def validate(documents, discovery, default_namespace, applyset=None):
             result.problems.append(f"{label}: duplicate of {seen[key]}")
             continue
         seen[key] = doc.source
-        result.items.append(Desired(doc.source, obj, key, resource, served))
+        result.items.append(Desired(doc.source, obj, key, resource, served, doc.masked))
     return result
 
 

@@ -1,14 +1,19 @@
 """Pure functions over Terraform/OpenTofu's machine-readable plan (``show -json``) and state outputs.
 
-Nothing here runs a command: the input is the parsed JSON, the output typed results with every
-sensitive value masked (``common.masking``), so they can be returned, logged and diffed safely.
+Nothing here runs a command: the input is the parsed JSON, the output typed results with every secret value
+masked (``common.masking``), so they can be returned, logged and diffed safely. A value is masked where it
+stands: an output, or a resource's top-level attribute (in its old value and its new one), is masked whole
+when Terraform marks it sensitive, when its expression refers to a secret variable (the ``variables`` option:
+decrypted SOPS values), directly or through a resource attribute that does, or when its value holds a secret
+variable's value (a copy made through locals, modules or providers). A module need not mark anything sensitive.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_tree
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask, mask_tree
 
 UNKNOWN = "(known after apply)"
 # Actions that leave real infrastructure as it is.
@@ -70,8 +75,10 @@ class Plan:
     resource_drift: tuple = ()
     # output name -> actions, for outputs whose value changes
     output_changes: dict = field(default_factory=dict)
-    # output name -> value known at plan time, sensitive ones masked
+    # output name -> value known at plan time, secret ones masked
     outputs: dict = field(default_factory=dict)
+    # the outputs masked because a secret reaches them (a later run without the secrets masks them too)
+    masked_outputs: frozenset = frozenset()
 
     @property
     def has_changes(self):
@@ -96,11 +103,45 @@ class Plan:
         return PlanSummary(**counts)
 
 
-def render(value, sensitive=False, unknown=False):
+@dataclass(frozen=True)
+class Secrets:
+    """What a run is given that is secret: the secret variables' names and the string forms of their values."""
+
+    names: frozenset = frozenset()
+    values: tuple = ()
+
+    @classmethod
+    def of(cls, variables):
+        """The secrets of a ``variables`` mapping (any JSON values)."""
+        variables = variables or {}
+        return cls(frozenset(variables), tuple(sorted({text for text in _texts(variables) if text})))
+
+    def held_by(self, value):
+        """Whether ``value`` holds a secret value (equal to it, or a string containing it)."""
+        return bool(self.values) and any(secret in text for text in _texts(value) for secret in self.values)
+
+    def named_by(self, reference):
+        """Whether a configuration ``reference`` (``var.password``, ``var.db.user``) is a secret variable."""
+        return any(reference == f"var.{name}" or reference.startswith((f"var.{name}.", f"var.{name}["))
+                   for name in self.names)
+
+
+def _texts(value):
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [value if isinstance(value, str) else json.dumps(value)]
+
+
+def render(value, sensitive=False, unknown=False, masked=()):
     """A value from a plan with sensitive parts masked and unknown parts shown as ``UNKNOWN``.
 
     ``sensitive`` and ``unknown`` are Terraform's ``*_sensitive`` / ``after_unknown`` markers: ``True``
-    for the whole value, or a dict/list of the same shape marking parts of it.
+    for the whole value, or a dict/list of the same shape marking parts of it. ``masked`` names top-level
+    attributes masked whole (a secret reaches them).
     """
     if unknown is True:
         return UNKNOWN
@@ -109,7 +150,8 @@ def render(value, sensitive=False, unknown=False):
     if isinstance(value, dict) or (value is None and isinstance(unknown, dict)):
         value = value or {}
         keys = set(value) | {key for key, marker in _items(unknown) if marker}
-        return {key: render(value.get(key), _part(sensitive, key), _part(unknown, key)) for key in sorted(keys)}
+        return {key: mask(value[key]) if key in masked and key in value and _part(unknown, key) is not True
+                else render(value.get(key), _part(sensitive, key), _part(unknown, key)) for key in sorted(keys)}
     if isinstance(value, list):
         return [render(item, _part(sensitive, index), _part(unknown, index)) for index, item in enumerate(value)]
     return value
@@ -127,40 +169,102 @@ def _part(marker, key):
     return False
 
 
-def _resource_change(entry):
+class _Reach:
+    """Which resource attributes and outputs of the root module refer to a secret variable, directly or through
+    a resource attribute that does (the configuration's ``references``; locals and modules are not listed
+    there: a copy through them is found by its value)."""
+
+    def __init__(self, configuration, secrets):
+        root = (configuration or {}).get("root_module") or {}
+        self.secrets = secrets
+        self.attributes = {}  # resource address -> {attribute: references}
+        for resource in root.get("resources") or ():
+            self.attributes[resource.get("address")] = {name: tuple((expr or {}).get("references") or ())
+                                                        for name, expr in (resource.get("expressions") or {}).items()
+                                                        if isinstance(expr, dict)}
+        self.outputs = {name: tuple(((spec or {}).get("expression") or {}).get("references") or ())
+                        for name, spec in (root.get("outputs") or {}).items()}
+        self.tainted = set()  # "address.attribute"
+        changed = bool(secrets.names)
+        while changed:
+            changed = False
+            for address, attributes in self.attributes.items():
+                for name, references in attributes.items():
+                    key = f"{address}.{name}"
+                    if key not in self.tainted and any(self._hit(ref) for ref in references):
+                        self.tainted.add(key)
+                        changed = True
+
+    def _hit(self, reference):
+        if self.secrets.named_by(reference):
+            return True
+        return any(reference == key or reference.startswith((f"{key}.", f"{key}[")) or key.startswith(f"{reference}.")
+                   for key in self.tainted)
+
+    def resource(self, entry):
+        """The attributes of a ``resource_changes`` entry that refer to a secret."""
+        if entry.get("module_address"):
+            return set()
+        address = ("data." if entry.get("mode") == "data" else "") + f"{entry.get('type')}.{entry.get('name')}"
+        return {name for name in self.attributes.get(address, {}) if f"{address}.{name}" in self.tainted}
+
+    def output(self, name):
+        return any(self._hit(ref) for ref in self.outputs.get(name, ()))
+
+
+def _resource_change(entry, reach):
     change = entry.get("change") or {}
+    before, after = change.get("before"), change.get("after")
+    masked = set(reach.resource(entry))
+    for version in (before, after):
+        if isinstance(version, dict):
+            masked |= {name for name, value in version.items() if reach.secrets.held_by(value)}
+    if masked and isinstance(before, dict):
+        # What the provider computes anew from inputs a secret reaches may hold the old secret: its old value too.
+        masked |= {name for name, marker in _items(change.get("after_unknown")) if marker and name in before}
     return ResourceChange(
         address=entry["address"],
         actions=tuple(change.get("actions") or ()),
-        before=render(change.get("before"), change.get("before_sensitive", False)),
-        after=render(change.get("after"), change.get("after_sensitive", False), change.get("after_unknown", False)),
+        before=render(before, change.get("before_sensitive", False), masked=masked),
+        after=render(after, change.get("after_sensitive", False), change.get("after_unknown", False), masked),
         reason=entry.get("action_reason"),
         replace_paths=tuple(tuple(path) for path in change.get("replace_paths") or () if isinstance(path, list)),
     )
 
 
-def _changes(entries):
-    changes = (_resource_change(entry) for entry in entries or ())
+def _changes(entries, reach):
+    changes = (_resource_change(entry, reach) for entry in entries or ())
     return tuple(change for change in changes if change.actions not in _INERT_ACTIONS)
 
 
-def mask_outputs(outputs):
-    """``{name: {"value", "sensitive"}}`` (plan ``planned_values``, state or ``output -json``) -> values, masked.
+def mask_outputs(outputs, secrets=Secrets(), masked=()):
+    """``{name: {"value", "sensitive"}}`` (plan ``planned_values``, state or ``output -json``) -> values, masked
+    whole when sensitive, named in ``masked`` or holding one of ``secrets``' values.
 
     An output whose value is not known yet (absent from a plan) is shown as ``UNKNOWN``.
     """
-    return {name: (mask_tree(spec["value"]) if spec.get("sensitive") else spec["value"]) if "value" in spec
-            else UNKNOWN for name, spec in (outputs or {}).items()}
+    def shown(name, spec):
+        if "value" not in spec:
+            return UNKNOWN
+        if spec.get("sensitive"):
+            return mask_tree(spec["value"])
+        return mask(spec["value"]) if name in masked or secrets.held_by(spec["value"]) else spec["value"]
+    return {name: shown(name, spec) for name, spec in (outputs or {}).items()}
 
 
-def parse_plan(document):
-    """Turn ``show -json <planfile>`` output (already ``json.loads``-ed) into a :class:`Plan`."""
+def parse_plan(document, secrets=Secrets()):
+    """Turn ``show -json <planfile>`` output (already ``json.loads``-ed) into a :class:`Plan`, masking what
+    ``secrets`` (a :class:`Secrets`) reach."""
+    reach = _Reach(document.get("configuration"), secrets)
     output_changes = {name: list(spec.get("actions") or ())
                       for name, spec in (document.get("output_changes") or {}).items()
                       if tuple(spec.get("actions") or ()) not in _INERT_ACTIONS}
+    planned = (document.get("planned_values") or {}).get("outputs") or {}
+    masked = frozenset(name for name in set(planned) | set(reach.outputs) if reach.output(name))
     return Plan(
-        resource_changes=_changes(document.get("resource_changes")),
-        resource_drift=_changes(document.get("resource_drift")),
+        resource_changes=_changes(document.get("resource_changes"), reach),
+        resource_drift=_changes(document.get("resource_drift"), reach),
         output_changes=output_changes,
-        outputs=mask_outputs((document.get("planned_values") or {}).get("outputs")),
+        outputs=mask_outputs(planned, secrets, masked),
+        masked_outputs=masked | {name for name, spec in planned.items() if secrets.held_by(spec.get("value"))},
     )

@@ -4,6 +4,10 @@ The project directory is a Git checkout: Terraform's data dir (``TF_DATA_DIR``),
 state, plan files and our own lock live in a per-project state directory instead. Variables go
 through a private ``*.tfvars.json`` (never argv) in a 0700 temporary directory that is always removed,
 together with the plan file (a plan file holds variable values too).
+
+``variables`` are secret (decrypted SOPS values): what they reach is masked (terraform/plan.py), their
+values long enough to be searched for are masked in Terraform's messages, and the lines in which Terraform
+quotes a variable's value in a diagnostic are left out whatever the value. ``plain_variables`` are not secret.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write, private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, mask_outputs, parse_plan
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_text, text_secrets
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, Secrets, mask_outputs, parse_plan
 
 DEFAULT_STATE_ROOT = os.path.join(CACHE_DIR, "terraform")
 # The private folder of one run in the state dir: var files, backend settings, the plan file.
@@ -32,6 +37,13 @@ RUN_PREFIX = ".run-"
 SAVED_PLAN_DIR = ".plan-saved"
 # The Git revision a Terraform-only environment was last deployed from, per workspace.
 RECORD_FILE = "deployed-revision.json"
+# The outputs a secret reaches, per workspace, for a run that is not given the secrets (phase=apply).
+MASKED_OUTPUTS_FILE = "masked-outputs.json"
+# A diagnostic's expression context: the lines under "├────" that tell a value ("│ var.password is "..."").
+# A diagnostic's source lines ("  1: {"password": "..."}") when they are from a file of our private run folder.
+_PRIVATE_SNIPPET = re.compile(r"^((?:[ \t]*│)?[ \t]*on [^\n]*/" + re.escape(RUN_PREFIX) + r"[^\n]* line \d+[^\n]*\n)"
+                              r"(?:(?:[ \t]*│)?[ \t]*\d+:.*(?:\n|$))+", re.MULTILINE)
+_VALUE_CONTEXT = re.compile(r"^(?:[ \t]*│)?[ \t]*├─+[ \t]*(?:\n|$)(?:(?:[ \t]*│)?[ \t]+│.*(?:\n|$))*", re.MULTILINE)
 LOCK_FILE = ".terraform.lock.hcl"
 # Where the local backend keeps non-default workspaces, relative to the state dir (Terraform's own layout).
 WORKSPACE_DIR = "terraform.tfstate.d"
@@ -51,6 +63,7 @@ class Settings:
     backend_config: dict = field(default_factory=dict)
     backend_config_files: tuple = ()
     variables: dict = field(default_factory=dict)
+    plain_variables: dict = field(default_factory=dict)
     variables_files: tuple = ()
     targets: tuple = ()
     parallelism: int | None = None
@@ -100,21 +113,10 @@ class Outcome:
         return result
 
 
-def secret_strings(*trees):
-    """Every string in the given nested values, longest first: what error messages must never show."""
-    found = set()
-    stack = list(trees)
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
-        elif value is not None and not isinstance(value, bool) and str(value):
-            # Diagnostics quote values (and show lines of our JSON var file): the escaped form too.
-            found.update({str(value), json.dumps(str(value), ensure_ascii=False)[1:-1]})
-    # Longest first, so a secret that contains another one is replaced whole.
-    return sorted(found, key=len, reverse=True)
+def without_values(text):
+    """Terraform's text without what quotes variables' values: the expression contexts of its diagnostics, and
+    the source lines it shows of our private var and backend files."""
+    return _PRIVATE_SNIPPET.sub(r"\1", _VALUE_CONTEXT.sub("", text))
 
 
 def parse_duration(text):
@@ -304,6 +306,30 @@ def write_record(state_dir, workspace, record):
     return atomic_write(path, json.dumps(document, indent=1, sort_keys=True).encode())
 
 
+def read_masked_outputs(state_dir, workspace):
+    """The outputs a secret reached at the last plan of ``workspace`` (names only)."""
+    try:
+        with open(os.path.join(state_dir, MASKED_OUTPUTS_FILE), encoding="utf-8") as handle:
+            found = json.load(handle).get(workspace)
+    except (OSError, ValueError, AttributeError):
+        return frozenset()
+    return frozenset(name for name in found if isinstance(name, str)) if isinstance(found, list) else frozenset()
+
+
+def write_masked_outputs(state_dir, workspace, names):
+    """Keep the names of the outputs a secret reaches for ``workspace``, for runs not given the secrets."""
+    path = os.path.join(state_dir, MASKED_OUTPUTS_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError):
+        document = {}
+    document = document if isinstance(document, dict) else {}
+    if document.get(workspace) != sorted(names):
+        document[workspace] = sorted(names)
+        atomic_write(path, json.dumps(document, indent=1, sort_keys=True).encode())
+
+
 def saved_plan_file(state_dir):
     """The plan phase=plan saved in ``state_dir``; fails when it is not there (nothing is applied then)."""
     plan_file = os.path.join(state_dir, SAVED_PLAN_DIR, "plan.tfplan")
@@ -329,6 +355,8 @@ class _Run:
         # The implicit local backend cannot be configured: its state path is given per command (-state).
         self.state_args = [f"-state={state_file(state_dir, settings.workspace)}"] if backend is None else []
         self.local_state = state_file(state_dir, settings.workspace) if owns_local_state(backend, settings) else None
+        self.secrets = Secrets.of(settings.variables)
+        self.text_secrets = text_secrets([settings.variables, settings.backend_config])
 
     def execute(self, scratch):
         leftovers = self._workspace_dirs_absent()
@@ -452,36 +480,42 @@ class _Run:
             args.append("-destroy")
         args += [f"-target={target}" for target in self.settings.targets]
         args += [f"-var-file={path}" for path in self.settings.variables_files]
-        if self.settings.variables:
+        variables = {**self.settings.plain_variables, **self.settings.variables}
+        if variables:
             # Last, so these win over the variables files, like -var after -var-file.
             vars_path = os.path.join(scratch, "trident.tfvars.json")
-            atomic_write(vars_path, json.dumps(self.settings.variables, ensure_ascii=False).encode())
+            atomic_write(vars_path, json.dumps(variables, ensure_ascii=False).encode())
             args.append(f"-var-file={vars_path}")
         result = self._command(*args, check=False)
         if result.rc != _PLAN_HAS_CHANGES:
-            # rc 0: nothing to change, and no need for a second process to read the plan.
             self._checked(result, "plan")
-            return Plan()
+            if not self.settings.variables:
+                # rc 0: nothing to change, and no need for a second process to read the plan.
+                return Plan()
+        # With secret variables the plan's configuration tells which outputs they reach, even without changes.
         shown = self._checked(self._command("show", "-json", "-no-color", plan_file, check=False), "show")
         try:
-            return parse_plan(json.loads(shown.stdout))
+            plan = parse_plan(json.loads(shown.stdout), self.secrets)
         except ValueError:
             raise TridentError(f"{os.path.basename(self.binary)} show -json did not print JSON") from None
+        write_masked_outputs(self.state_dir, self.settings.workspace, plan.masked_outputs)
+        return plan if result.rc == _PLAN_HAS_CHANGES else Plan(masked_outputs=plan.masked_outputs)
 
     def _apply(self, plan_file):
         self._checked(self._command("apply", "-input=false", "-no-color", f"-lock-timeout={self.settings.lock_timeout}",
                                     *self.state_args, *self._parallelism(), plan_file, check=False), "apply")
 
     def _outputs(self):
+        masked = read_masked_outputs(self.state_dir, self.settings.workspace)
         if self.local_state:
             # The state file we own holds the outputs: no extra process on a no-op run.
             try:
                 with open(self.local_state, encoding="utf-8") as handle:
-                    return mask_outputs(json.load(handle).get("outputs"))
+                    return mask_outputs(json.load(handle).get("outputs"), self.secrets, masked)
             except FileNotFoundError:
                 return {}
         shown = self._checked(self._command("output", "-json", "-no-color", check=False), "output")
-        return mask_outputs(json.loads(shown.stdout or "{}"))
+        return mask_outputs(json.loads(shown.stdout or "{}"), self.secrets, masked)
 
     def _parallelism(self):
         return [f"-parallelism={self.settings.parallelism}"] if self.settings.parallelism else []
@@ -493,7 +527,8 @@ class _Run:
         name = os.path.basename(self.binary)
         message = f"{name} {step} failed (rc={result.rc}); nothing was applied" if step != "apply" else \
             f"{name} apply failed (rc={result.rc}); the state records what was applied before the error"
-        raise TridentError(self.runner.scrub(f"{message}:\n{_tail(detail)}"), rc=result.rc)
+        detail = mask_text(without_values(detail), self.text_secrets)
+        raise TridentError(f"{message}:\n{_tail(detail)}", rc=result.rc)
 
 
 # What each of Terraform's action reasons means for the one who reads a refusal, and what to do.

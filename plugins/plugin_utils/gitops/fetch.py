@@ -47,7 +47,7 @@ def fetch_repository(repo: str, version: str, cache_dir: str, auth: GitAuth | No
                      runner: CommandRunner | None = None) -> Checkout:
     """Converge the cached checkout of ``version`` (branch, tag, commit or HEAD) of ``repo``."""
     url, auth = split_credentials(repo, auth or GitAuth())
-    runner = runner or CommandRunner(redact=auth.secrets)
+    runner = runner or CommandRunner(masked=auth.secrets)
     os.makedirs(cache_dir, mode=0o700, exist_ok=True)
     key = hashlib.sha256(f"{url}\0{version}".encode()).hexdigest()[:16]
     request = SyncRequest(repo=url, dest=os.path.join(cache_dir, key), version=None if version == "HEAD" else version,
@@ -55,7 +55,7 @@ def fetch_repository(repo: str, version: str, cache_dir: str, auth: GitAuth | No
     try:
         result = sync(request, runner)
     except TridentError as exc:
-        raise TridentError(f"cannot fetch {version} of {url}: {runner.scrub(exc.message)}") from None
+        raise TridentError(f"cannot fetch {version} of {url}: {runner.mask_text(exc.message)}") from None
     return Checkout(path=request.dest, commit=result.after)
 
 

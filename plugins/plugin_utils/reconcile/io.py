@@ -26,7 +26,7 @@ def git_runner(checkout: str) -> CommandRunner:
     """A runner whose git talks to the checkout's origin with the run's one set of credentials (TRIDENT_GIT_*)."""
     auth = GitAuth(**{field: os.environ.get(name) or None for field, name in CREDENTIAL_ENV.items()})
     origin = CommandRunner()(["git", "-C", checkout, "remote", "get-url", "origin"], check=False).stdout.strip()
-    return CommandRunner(env={**os.environ, **git_environment(auth, origin, os.environ)}, redact=auth.secrets)
+    return CommandRunner(env={**os.environ, **git_environment(auth, origin, os.environ)}, masked=auth.secrets)
 
 
 class ControllerIo:

@@ -136,7 +136,7 @@ class Mirror:
     def __init__(self, settings):
         url, auth = split_credentials(settings.repo, GitAuth())
         self.url = url
-        self.runner = CommandRunner(redact=auth.secrets)
+        self.runner = CommandRunner(masked=auth.secrets)
         digest = hashlib.sha256(f"{url}\0{settings.branch or 'HEAD'}".encode()).hexdigest()[:16]
         dest = settings.state_dir or os.path.join(os.path.expanduser("~/.cache/trident-gitops/eda"), digest)
         self.request = SyncRequest(repo=url, dest=dest, version=settings.branch, auth=auth)

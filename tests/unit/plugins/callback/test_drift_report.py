@@ -312,8 +312,8 @@ def test_markdown_snapshot_for_a_reviewer(callback, tmp_path):
     assert "  - `spec.template.spec.containers[name=web].image`: `registry/web:v6.1.1-hotfix` → `registry/web:v6.2.0`" in lines
     assert "  - `metadata.labels.tier`" in lines, "a field without values is still listed"
     assert "- **`Secret`** `app/db` *update* — 💚 Healthy" in lines
-    assert "  - `data.password`: changed (value hidden)" in lines
-    assert "  - `stringData`: changed (value hidden)" in lines
+    assert "  - `data.password`: changed (masked)" in lines
+    assert "  - `stringData`: changed (masked)" in lines
     assert "- **`ClusterRole`** `web-reader` *create* — 👻 Missing: `not found in the cluster`" in lines
     # Terraform: address, action, reason in words.
     assert "- `local_file.motd` *create* — deleted outside Terraform" in lines
@@ -392,7 +392,7 @@ def test_no_value_of_a_secret_reaches_any_report(path, value, through_stats):
     markdown = drift_markdown.render(report)
     for text in (markdown, report.to_json(), report.to_junit()):
         assert value not in text
-    assert f"  - `{path}`: changed (value hidden)" in markdown.splitlines()
+    assert f"  - `{path}`: changed (masked)" in markdown.splitlines()
 
 
 def test_an_environment_in_sync_but_degraded_has_its_health_and_a_section():

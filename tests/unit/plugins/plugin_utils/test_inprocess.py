@@ -1,5 +1,5 @@
 """The in-process action base with small fakes of ActionBase's parts: argument errors as AnsibleModule words them,
-masking of no_log and hidden values in result and invocation, check/diff passed through, failures, the task's
+masking of no_log values (whole in the invocation, long ones in free text too), check/diff passed through, failures, the task's
 environment, and when the module runs instead."""
 
 import os
@@ -19,7 +19,6 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.inprocess import (
 
 MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 TOKEN = "t0ken-Value-42"
-HIDDEN = "hidden-Secret-7"
 
 
 class FakeTemplar:
@@ -34,17 +33,16 @@ class Probe(InProcessAction):
     rules = dict(mutually_exclusive=[("path", "content")])
     calls = []
 
-    def work(self, params, check_mode, diff, hide):
+    def work(self, params, check_mode, diff):
         self.calls.append((params, check_mode, diff, os.environ.get("PROBE_ENV")))
-        hide([HIDDEN, "abc"])
         if params["name"] == "boom":
             raise KeyError("bad key")
         if params["name"] == "refused":
             raise TridentError("refused: app/settings", object="ConfigMap/settings")
         if params["name"] == "missing":
             raise MissingLibrary("gnupg")
-        return {"changed": check_mode, "masked": mask("same value"), "echo": f"{params['token']} and {HIDDEN}", "short": "abc", "ok": True,
-                "nested": [{"value": HIDDEN}], "diff": {"after": HIDDEN} if diff else None}
+        return {"changed": check_mode, "masked": mask("same value"), "echo": f"{params['token']} and apps/v1",
+                "ok": True, "nested": [{"value": params["token"]}], "diff": {"after": params["token"]} if diff else None}
 
 
 def action(args, transport="local", become=False, check_mode=False, diff=False, environment=None,
@@ -76,17 +74,21 @@ def test_argument_errors_are_the_modules_messages():
     assert Probe.calls == [], "nothing runs after an argument error"
 
 
-def test_no_log_and_hidden_values_are_masked_everywhere_but_short_values_and_booleans_stay():
+def test_no_log_values_are_masked_whole_in_the_invocation_and_long_ones_in_free_text_too():
     result = run({"name": "a", "token": TOKEN}, diff=True)
-    text = repr(result)
-    assert TOKEN not in text and HIDDEN not in text
+    assert TOKEN not in repr(result)
     # remove_values: a whole value becomes MASK, a value inside a longer string "********".
-    assert result["echo"] == "******** and ********" and result["nested"] == [{"value": MASK}]
+    assert result["echo"] == "******** and apps/v1" and result["nested"] == [{"value": MASK}]
     assert result["diff"] == {"after": MASK}
-    assert result["short"] == "abc", "values under 4 characters are not registered (as the module)"
     assert result["ok"] is True and result["changed"] is False
     assert result["invocation"] == {"module_args": {"name": "a", "token": MASK, "path": None, "content": None,
                                                     "count": 3}}
+
+
+def test_a_short_no_log_value_is_masked_in_the_invocation_and_never_searched_for_in_text():
+    result = run({"name": "a", "token": "app"})
+    assert result["invocation"]["module_args"]["token"] == MASK
+    assert result["echo"] == "app and apps/v1", "text is not rewritten around a short value (********s/v1)"
 
 
 def test_each_task_masks_with_its_own_key_as_a_module_process():
@@ -107,7 +109,7 @@ def test_failures_end_as_the_modules_failures():
     assert refused["failed"] is True and refused["msg"] == "refused: app/settings"
     assert refused["object"] == "ConfigMap/settings" and refused["invocation"]["module_args"]["token"] == MASK
     boom = run({"name": "boom"})
-    assert boom["failed"] is True and boom["msg"] == "probe: unexpected KeyError: 'bad key'"
+    assert boom["failed"] is True and boom["msg"] == "probe: unexpected KeyError", "its text may quote a secret"
     assert run({"name": "missing"})["msg"] == "the Python library gnupg is required"
 
 
@@ -150,7 +152,7 @@ def test_the_module_runs_where_in_process_is_not_equivalent(kwargs, task_vars):
     {"ansible_python_interpreter": "{{ ref }}", "ref": sys.executable},
 ])
 def test_local_hosts_with_the_controllers_python_run_in_process(task_vars):
-    assert run({"name": "a"}, task_vars)["echo"] == "None and ********"
+    assert run({"name": "a"}, task_vars)["echo"] == "None and apps/v1"
     assert len(Probe.calls) == 1
 
 
@@ -183,14 +185,14 @@ def test_module_result_adds_the_file_attributes_as_add_path_info(tmp_path):
     dest = tmp_path / "out.yaml"
     dest.write_text("a: 1\n")
     dest.chmod(0o600)
-    result = module_result({"changed": True, "dest": str(dest)}, {"dest": str(dest)}, set())
+    result = module_result({"changed": True, "dest": str(dest)}, {"dest": str(dest)}, [])
     assert result["mode"] == "0600" and result["state"] == "file" and result["size"] == 5
     assert result["uid"] == os.getuid() and isinstance(result["owner"], str)
-    assert "mode" not in module_result({"changed": False, "dest": str(tmp_path / "none")}, {}, set())
+    assert "mode" not in module_result({"changed": False, "dest": str(tmp_path / "none")}, {}, [])
 
 
 def test_module_result_has_the_json_types_of_a_module_result():
-    result = module_result({"changed": False, "items": ("a", "b"), "when": None}, {"x": ("y",)}, set())
+    result = module_result({"changed": False, "items": ("a", "b"), "when": None}, {"x": ("y",)}, [])
     assert result == {"changed": False, "items": ["a", "b"], "when": None, "invocation": {"module_args": {"x": ["y"]}}}
 
 

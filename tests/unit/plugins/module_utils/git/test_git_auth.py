@@ -6,16 +6,20 @@ import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import (
-    PASSWORD_VAR, GitAuth, check_url, config_env, git_environment, ssh_command, url_password)
+    PASSWORD_VAR, GitAuth, check_url, config_env, git_environment, masked_url, ssh_command, url_password)
 
 
-def test_urls_with_embedded_passwords_are_refused_and_exposed_for_masking():
+def test_urls_with_embedded_passwords_are_refused_and_masked_where_they_stand():
     check_url("https://user@example.com/r.git")
     check_url("git@example.com:org/r.git")
     assert url_password("https://u:s3cret@example.com/r.git") == "s3cret"
     with pytest.raises(TridentError) as err:
         check_url("https://u:s3cret@example.com/r.git")
     assert "s3cret" not in err.value.message
+    # The password "app" is masked where it stands, the rest of the URL (its /apps path too) untouched.
+    assert masked_url("https://u:app@example.com:8443/apps/r.git") == \
+        "https://u:VALUE_SPECIFIED_IN_NO_LOG_PARAMETER@example.com:8443/apps/r.git"
+    assert masked_url("https://u@example.com/apps.git") == "https://u@example.com/apps.git"
 
 
 def test_no_ssh_command_by_default():

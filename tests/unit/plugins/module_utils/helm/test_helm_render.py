@@ -1,4 +1,5 @@
-"""helm template's command line, its output turned into objects, and errors that hide values."""
+"""helm template's command line, its output turned into objects, the fields secret values reach (masked), and
+errors that never show a secret value."""
 
 import json
 
@@ -76,7 +77,9 @@ def test_objects_sources_hooks_and_namespaces(env, fake_runner):
     runner = fake_runner(lambda argv, data: (0, OUTPUT, ""))
     rendered = render(env, runner, values_files=["values.yaml"], values={"replicas": 2},
                       secret_values_files=["web.sops.yaml"])
-    argv, helm_env, data = runner.calls[0]
+    # Rendered twice: with placeholders for the secret values, then with them.
+    assert len(runner.calls) == 2 and "hunter2" not in runner.calls[0][2]
+    argv, helm_env, data = runner.calls[1]
     assert argv[:4] == ["/opt/helm", "template", "web", str((env.parent.parent / "charts" / "web").resolve())]
     assert argv[4:] == ["--namespace", "web", "--include-crds", "--skip-tests", "--kube-version", "v1.35.4",
                         "--api-versions", "apps/v1,apps/v1/Deployment,v1",
@@ -90,19 +93,94 @@ def test_objects_sources_hooks_and_namespaces(env, fake_runner):
                                          "web/templates/config.yaml"
     assert rendered.skipped_hooks == ["env.yml: helm release 'web' (chart path ../../charts/web) "
                                       "web/templates/cleanup.yaml"]
-    assert rendered.sensitive == {"hunter2-secret"}
+    assert all(o.masked == () for o in rendered.objects), "no field differs between the two renderings"
     # Read as helm and kubectl read it (sigs.k8s.io/yaml): YAML 1.1 keys become strings, dates stay text.
     assert rendered.objects[1].obj["data"] == {"mode": "fast", "true": "yes", "2": "two", "released": "2024-05-01"}
 
 
-def test_helm_errors_name_release_and_chart_but_never_values(env, fake_runner):
+def password(data):
+    return json.loads(data)["db"]["password"]
+
+
+COPIED = """---
+# Source: web/templates/config.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, labels: {{app: web}}}}
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        env:
+        - {{name: MODE, value: fast}}
+        - {{name: DB_URL, value: "postgres://app:{0}@db/app"}}
+        args: [--verbose, "--password={0}"]
+---
+# Source: web/templates/secret.yaml
+apiVersion: v1
+kind: Secret
+metadata: {{name: web, annotations: {{checksum: "{1}"}}}}
+data: {{password: "{0}"}}
+"""
+
+
+def test_the_fields_secret_values_reach_are_masked_and_nothing_else(env, fake_runner):
+    def template(argv, data):
+        secret = password(data)
+        return 0, COPIED.format(secret, len(secret) * 7), ""
+
+    rendered = render(env, fake_runner(template), secret_values_files=["web.sops.yaml"])
+    deployment, secret = rendered.objects
+    env_path = ("spec", "template", "spec", "containers", 0, "env", 1, "value")
+    args_path = ("spec", "template", "spec", "containers", 0, "args", 1)
+    assert sorted(deployment.masked) == sorted([args_path, env_path])
+    # A copy, an encoding, a hash (here a length): whatever the secret decides is masked, the name never.
+    assert sorted(secret.masked) == [("data", "password"), ("metadata", "annotations", "checksum")]
+
+
+def test_helm_errors_come_from_the_placeholder_rendering_and_never_show_values(env, fake_runner):
     runner = fake_runner(lambda argv, data: (1, "", "Error: execution error at (web/templates/x.yaml:3:4): "
-                                                    "password hunter2-secret is too short\n"))
+                                                    f"password {password(data)} is too short\n"))
     with pytest.raises(TridentError) as caught:
         render(env, runner, secret_values_files=["web.sops.yaml"])
     message = caught.value.message
     assert message.startswith("env.yml: helm release 'web' (chart path ../../charts/web): helm template failed: ")
-    assert "web/templates/x.yaml:3:4" in message and "hunter2" not in message
+    assert "web/templates/x.yaml:3:4" in message and "password <masked> is too short" in message
+    assert "hunter2" not in message
+
+
+def test_an_error_only_the_secret_values_cause_is_not_shown(env, fake_runner):
+    def template(argv, data):
+        secret = password(data)
+        return (1, "", f"Error: {secret} is not allowed\n") if secret.startswith("hunter") else (0, OUTPUT, "")
+
+    with pytest.raises(TridentError) as caught:
+        render(env, fake_runner(template), secret_values_files=["web.sops.yaml"])
+    assert "failed with the decrypted secret values but not with placeholders" in caught.value.message
+    assert "hunter2" not in caught.value.message
+
+
+def test_a_chart_that_refuses_placeholders_has_every_field_masked(env, fake_runner):
+    def template(argv, data):
+        return (0, COPIED.format(password(data), 1), "") if password(data).startswith("hunter") else \
+            (1, "", "Error: password must start with hunter\n")
+
+    deployment, secret = render(env, fake_runner(template), secret_values_files=["web.sops.yaml"]).objects
+    assert sorted(deployment.masked) == [("metadata", "labels"), ("spec",)]
+    assert sorted(secret.masked) == [("data",), ("metadata", "annotations")]
+
+
+def test_a_name_or_key_made_of_a_secret_value_is_refused(env, fake_runner):
+    named = "---\n# Source: web/templates/n.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{0}}}\n"
+    keyed = "---\n# Source: web/templates/k.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm}}\n" \
+            "data: {{k{0}: v}}\n"
+    for text, expected in ((named, "names an object after a secret value"), (keyed, "is made of a secret value")):
+        with pytest.raises(TridentError, match=expected) as caught:
+            render(env, fake_runner(lambda argv, data, text=text: (0, text.format(password(data)), "")),
+                   secret_values_files=["web.sops.yaml"])
+        assert "hunter2" not in caught.value.message
 
 
 @pytest.mark.parametrize(("output", "expected"), [

@@ -52,13 +52,18 @@ def test_secret_files_then_inline_values_go_to_stdin_in_order(repo):
     assert values.files == (os.path.realpath(env / "values.yaml"),)
     assert json.loads(values.stdin) == {"one": {"password": "s3cret-two", "keep": 2}, "list": ["s3cret-item"]}
     assert opened == [("encrypted: one\n", "yaml"), ('{"encrypted": "two"}', "json")]
-    assert values.sensitive == {"s3cret-one", "s3cret-two", "s3cret-item"}
+    # The same document with a placeholder for each decrypted value; inline values stay (they are not secret).
+    shadow = json.loads(values.shadow_stdin)
+    assert shadow["one"]["keep"] == 2 and shadow["one"]["password"].startswith("trdntmask")
+    assert shadow["list"][0].startswith("trdntmask") and shadow["list"][0] != shadow["one"]["password"]
     assert "s3cret" not in repr(values)
 
 
 def test_no_values_means_no_stdin(repo):
     root, env = repo
     assert release_values(_release(), str(env), str(root), WHERE).stdin is None
+    assert release_values(_release(values={"a": 1}), str(env), str(root), WHERE).shadow_stdin is None, \
+        "without secret values there is nothing to mask"
 
 
 @pytest.mark.parametrize(("extra", "expected"), [

@@ -1,8 +1,9 @@
 import json
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import MASK_PREFIX, mask
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import is_mask
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import (
-    UNKNOWN, Plan, PlanSummary, ResourceChange, mask_outputs, parse_plan, render)
+    UNKNOWN, Plan, PlanSummary, ResourceChange, Secrets, mask_outputs, parse_plan, render)
 
 SECRET = "s3cr3t-value"
 BASE = """
@@ -118,3 +119,62 @@ def test_replace_paths_reach_the_result():
     [change] = parse_plan(document).resource_changes
     assert change.to_dict() == {"address": "aws_instance.web", "actions": ["delete", "create"],
                                 "action_reason": "replace_because_cannot_update", "replace_paths": [["ami"]]}
+
+
+UNMARKED = """
+variable "password" { type = string }
+variable "region" { type = string }
+locals { url = "postgres://app:${var.password}@db:5432/app" }
+resource "terraform_data" "db" {
+  input = { url = local.url, region = var.region }
+}
+resource "terraform_data" "hashed" {
+  input = sha256(var.password)
+}
+resource "terraform_data" "plain" {
+  input = "apps/v1 ${var.region}"
+}
+output "echo" { value = var.password }
+output "url" { value = local.url }
+output "digest" { value = terraform_data.hashed.input }
+output "region" { value = var.region }
+output "kind" { value = "apps/v1" }
+"""
+
+
+def test_what_a_secret_variable_reaches_is_masked_whole_without_sensitive_marks(real_plans):
+    for secret in ("Rotated-S3cret", "app", "a"):
+        secrets = Secrets.of({"password": secret})
+        plan = parse_plan(real_plans.plan(UNMARKED, variables={"password": secret, "region": "eu"}), secrets)
+        outputs = plan.outputs
+        # A copy (directly or through a local) and a derived value (a hash, through a resource) are masked.
+        assert all(is_mask(outputs[name]) for name in ("echo", "url", "digest")), (secret, outputs)
+        assert {"echo", "url", "digest"} <= plan.masked_outputs
+        changes = {change.address: change for change in plan.resource_changes}
+        assert is_mask(changes["terraform_data.db"].after["input"])
+        assert is_mask(changes["terraform_data.hashed"].after["input"])
+        text = json.dumps([c.to_diff() for c in plan.resource_changes]) + json.dumps(outputs)
+        assert f"app:{secret}@" not in text
+        if len(secret) > 3:
+            # What no secret reaches stays as it is: nothing is rewritten around a value.
+            assert outputs["region"] == "eu" and outputs["kind"] == "apps/v1"
+            assert changes["terraform_data.plain"].after["input"] == "apps/v1 eu"
+            assert secret not in text
+
+
+def test_a_rotated_secret_masks_the_old_value_and_the_new_one(real_plans):
+    real_plans.apply(UNMARKED, variables={"password": "Old-S3cret-1", "region": "eu"})
+    document = real_plans.plan(UNMARKED, variables={"password": "New-S3cret-2", "region": "eu"})
+    plan = parse_plan(document, Secrets.of({"password": "New-S3cret-2"}))
+    changes = {change.address: change for change in plan.resource_changes}
+    db = changes["terraform_data.db"]
+    assert is_mask(db.before["input"]) and is_mask(db.after["input"]) and db.before["input"] != db.after["input"]
+    text = json.dumps([c.to_diff() for c in plan.resource_changes]) + json.dumps(plan.outputs)
+    assert "Old-S3cret-1" not in text and "New-S3cret-2" not in text
+
+
+def test_state_outputs_are_masked_by_name_and_by_value():
+    outputs = {"echo": {"value": "Secret-12345", "sensitive": False}, "url": {"value": "x", "sensitive": False},
+               "region": {"value": "eu", "sensitive": False}}
+    shown = mask_outputs(outputs, Secrets.of({"password": "Secret-12345"}), masked={"url"})
+    assert is_mask(shown["echo"]) and is_mask(shown["url"]) and shown["region"] == "eu"

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
     Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
-    parse_duration, provider_env, read_record, remove_leftover_runs, saved_plan_file, secret_strings, state_file,
+    parse_duration, provider_env, read_record, remove_leftover_runs, saved_plan_file, state_file, without_values,
     validate, write_record)
 
 
@@ -22,10 +22,35 @@ def test_parse_duration_rejects_garbage(text):
         parse_duration(text)
 
 
-def test_secret_strings_covers_nested_values_and_their_quoted_form():
-    found = secret_strings({"a": 'pa"ss', "b": [1234, {"c": "x"}], "d": True, "e": None, "f": ""}, {"g": "tok"})
-    assert set(found) == {'pa"ss', 'pa\\"ss', "1234", "x", "tok"}
-    assert found[0] == 'pa\\"ss', "longest first"
+DIAGNOSTIC = """Error: Invalid value for variable
+
+  on main.tf line 1:
+   1: variable "password" {
+    ├────────────────
+    │ var.password is "app"
+    │ var.region is "eu-west-1"
+
+The password is too short.
+
+This was checked by the validation rule at main.tf:3,3-13.
+"""
+
+
+def test_source_lines_of_the_private_var_file_are_left_out():
+    text = ('Error: Invalid value for variable\n\n  on /s/.run-z_7zy5ja/trident.tfvars.json line 1:\n'
+            '   1: {"password": "app"}\n\nThe password is too short.\n\n  on main.tf line 3:\n   3:   a = 1\n')
+    shown = without_values(text)
+    assert '"app"' not in shown and "on /s/.run-z_7zy5ja/trident.tfvars.json line 1:" in shown
+    assert "   3:   a = 1" in shown, "the module's own lines stay"
+
+
+def test_diagnostics_lose_the_lines_that_quote_values_and_nothing_else():
+    bordered = "".join(f"│ {line}\n" if line else "│\n" for line in DIAGNOSTIC.splitlines())
+    for diagnostic in (DIAGNOSTIC, bordered):
+        text = without_values(diagnostic)
+        assert '"app"' not in text and "eu-west-1" not in text
+        assert "Error: Invalid value for variable" in text and "The password is too short." in text
+        assert "main.tf:3,3-13" in text and '1: variable "password" {' in text
 
 
 @pytest.mark.parametrize("files, expected", [
