@@ -87,6 +87,11 @@ class KubeClient:
         self.requests_sent = 0
 
     def request(self, method, path, query=None, body=None, content_type="application/json", accept=None):
+        """The decoded answer; ApiError for an error status."""
+        return self.request_status(method, path, query, body, content_type, accept)[1]
+
+    def request_status(self, method, path, query=None, body=None, content_type="application/json", accept=None):
+        """(HTTP status, decoded answer): an apply that created the object answers 201, one that changed it 200."""
         url = self.server + path + (("?" + urlencode(query)) if query else "")
         headers = dict(self._headers)
         if accept:
@@ -110,7 +115,7 @@ class KubeClient:
                            "(401 Unauthorized): the token or client certificate is wrong, expired or not for "
                            "this cluster")
             raise ApiError(response.status, message or f"HTTP {response.status} for {method} {path}", reason)
-        return data
+        return response.status, data
 
 
 def _reason(exc):
