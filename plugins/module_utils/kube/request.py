@@ -46,6 +46,7 @@ ARGUMENT_SPEC = dict(
     field_manager=dict(type="str", default=FIELD_MANAGER),
     force_conflicts=dict(type="bool", default=True),
     apply=dict(type="bool", default=False),
+    prepare_namespaces=dict(type="bool", default=False),
     prune=dict(type="bool", default=False),
     applyset=dict(type="dict", options=dict(
         name=dict(type="str", required=True), namespace=dict(type="str"),
@@ -84,6 +85,7 @@ class KubeDiffRequest:
     field_manager: str
     force_conflicts: bool
     apply: bool
+    prepare_namespaces: bool
     prune: bool
     applyset: ApplySet | None
     record: dict | None
@@ -107,7 +109,7 @@ class KubeDiffRequest:
                                           params["ca_cert"], params["validate_certs"], params["request_timeout"],
                                           tuple(params["kubeconfig_exec"])),
             field_manager=params["field_manager"], force_conflicts=params["force_conflicts"], apply=params["apply"],
-            prune=params["prune"],
+            prepare_namespaces=params["prepare_namespaces"], prune=params["prune"],
             applyset=ApplySet(applyset["name"], applyset["namespace"] or params["namespace"], applyset["kind"])
             if applyset else None,
             record=params["record"],
