@@ -117,16 +117,21 @@ def mark_unservable(plan, batch):
 def judge_locally(plan, options, batch):
     """Rounds 1 and 2, without a request: the proof settles what is in sync, the schema judges every other
     desired object. Returns a problem per object the schema refuses (those get checked_by "schema")."""
-    examined = []
+    examined, problems = [], []
     for item in plan:
-        if item.desired is None or _settle(item, options):
+        if item.desired is None:
             continue
-        root = schema_root(item, batch)
-        typed = root is not None and (root.ref or "").startswith(compare.TYPED_SCHEMA_PREFIXES)
-        examined.append((item, schemacheck.examine(item.body, root, root is not None and not typed,
-                                                   update=item.live is not None)))
+        try:
+            if _settle(item, options):
+                continue
+            root = schema_root(item, batch)
+            typed = root is not None and (root.ref or "").startswith(compare.TYPED_SCHEMA_PREFIXES)
+            examined.append((item, schemacheck.examine(item.body, root, root is not None and not typed,
+                                                       update=item.live is not None)))
+        except Exception as exc:  # noqa: BLE001 - a bug or a surprise is a problem naming its object
+            item.checked_by = "schema"
+            problems.append(f"{item.key.describe()} ({item.source}): unexpected {type(exc).__name__}: {exc}")
     verdicts = iter(schemacheck.match_patterns([(p, v) for _i, c in examined for _path, p, v in c.patterns]))
-    problems = []
     for item, checked in examined:
         found = list(checked.problems)
         for path, pattern, _value in checked.patterns:
