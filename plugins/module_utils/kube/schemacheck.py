@@ -12,8 +12,9 @@ The rules are the server's own, and only those that hold for every object of a k
 - every kind, as a server-side apply's typed conversion reads it: no field the schema does not declare, the
   declared types (an integral float is an integer), int-or-string, quantities, unique keys of keyed lists;
 - built-in kinds, as their Go types decode: ``format: byte`` (padded standard base64), ``date-time``
-  (``metav1.Time``, ``metav1.MicroTime``) by formats.py; the ``enum`` of a field (the empty string aside, which
-  defaulting fills in), lengths and bounds. ``required`` is left to the server: a built-in field the schema
+  (``metav1.Time``, ``metav1.MicroTime``) by formats.py, ``int32``/``int64`` ranges (the server would wrap a larger
+  number silently: refused here although the server takes it); the ``enum`` of a field (the empty string aside,
+  which defaulting fills in), lengths and bounds. ``required`` is left to the server: a built-in field the schema
   calls required may decode to its zero value, which only the hand-written validation judges;
 - custom resources, as the structural schema's validation does: required fields (unless the schema defaults
   them), ``enum``, ``pattern`` (RE2 syntax; formats.py's limits), ``format`` (formats.py), lengths and bounds.
@@ -43,6 +44,10 @@ SUBDOMAIN_NAMED_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "Pod", "Deploy
                          "ReplicaSet", "Job", "CronJob", "PersistentVolumeClaim", "PersistentVolume", "NetworkPolicy",
                          "Ingress", "IngressClass", "PodDisruptionBudget", "HorizontalPodAutoscaler", "LimitRange",
                          "ResourceQuota", "PriorityClass", "StorageClass", "Lease")
+# A built-in kind's integer field is a Go int32 or int64: the server converts a larger number without a word,
+# wrapping it (a port of 4294967377 is stored as 81), so such a number is refused here. A custom resource keeps
+# the number as written (its schema's int32 format is not enforced).
+_INT_BITS = {"int32": 32, "int64": 64}
 _CASE_FOLDED = re.compile(r"\(\?[a-zA-Z]*i")
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
 # Seconds all patterns of one batch may take: Python's backtracking engine can be made to run for ever by a
@@ -201,6 +206,10 @@ def _bounds(value, node, path, rules, checked):
         if size is not None and key in node.raw and too(size, node.get(key)) != node.get(key):
             problems.append(f"{path}: {limit} is {node.get(key)}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        bits = _INT_BITS.get(node.get("format")) if not rules.custom and node.get("type") == "integer" else None
+        if bits and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            problems.append(f"{path}: {value} does not fit in a {bits}-bit integer (the API server would not store "
+                            "it as written)")
         if "minimum" in node.raw and value < node.get("minimum"):
             problems.append(f"{path}: must be at least {node.get('minimum')}")
         if "maximum" in node.raw and value > node.get("maximum"):

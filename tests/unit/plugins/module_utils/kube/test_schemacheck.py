@@ -83,3 +83,18 @@ def test_names_are_judged_only_for_kinds_whose_rule_is_known():
     assert schemacheck.check(role, None, custom=False) == []  # RBAC names are path segments
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}
     assert "is not a DNS subdomain" in schemacheck.check(config, None, custom=False)[0]
+
+
+def test_a_built_in_integer_that_the_server_would_wrap_is_refused():
+    root = _typed({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "port": {"type": "integer", "format": "int32"}, "big": {"type": "integer", "format": "int64"}}}}})
+    obj = {"apiVersion": "v1", "kind": "Thing", "metadata": {"name": "t"},
+           "spec": {"port": 4294967377, "big": 2 ** 63}}
+    assert schemacheck.check(obj, root, custom=False) == [
+        ".spec.port: 4294967377 does not fit in a 32-bit integer (the API server would not store it as written)",
+        ".spec.big: 9223372036854775808 does not fit in a 64-bit integer (the API server would not store it as "
+        "written)"]
+    fine = {**obj, "spec": {"port": 2147483647, "big": -(2 ** 63)}}
+    assert schemacheck.check(fine, root, custom=False) == []
+    # A custom resource keeps the number as written: its int32 format is not enforced by the server.
+    assert schemacheck.check(obj, Node({}, root.raw), custom=True) == []
