@@ -26,8 +26,9 @@ SEED_SECRET_VALUE = "eGlhb21hZ2UK="  # the article's literal value: 13 character
 def checkout(tmp_path, env, objects):
     """A Git checkout holding environments/<env>/yaml/all.yaml; returns the file's path."""
     repo = tmp_path / "repo"
+    repo.mkdir(parents=True)
     manifest = repo / "environments" / env / "yaml" / "all.yaml"
-    manifest.parent.mkdir(parents=True)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))
     subprocess.run(["git", "init", "--quiet", str(repo)], check=True)
     return manifest
@@ -72,13 +73,18 @@ def test_the_seed_secret_in_a_new_namespace_is_refused_before_anything_is_writte
         nothing_written(control_plane, ns)
 
 
-def test_a_deployment_only_the_server_refuses_in_a_new_namespace(control_plane, tmp_path):
+def half_applied_batch(tmp_path):
+    """A new namespace, a good ConfigMap in it and a Deployment only the server refuses: its selector says
+    app=web, its template's labels app=other. Returns (namespace, environment, manifest)."""
     ns = unique("half")
-    env = ns
     web = deployment("web")
     web["metadata"]["namespace"] = ns
-    web["spec"]["template"]["metadata"]["labels"] = {"app": "other"}  # the selector says app=web
-    manifest = checkout(tmp_path, env, [namespace(ns), config_map("settings", {"k": "v"}, namespace=ns), web])
+    web["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    return ns, ns, checkout(tmp_path / ns, ns, [namespace(ns), config_map("settings", {"k": "v"}, namespace=ns), web])
+
+
+def test_a_deployment_only_the_server_refuses_in_a_new_namespace(control_plane, tmp_path):
+    ns, env, manifest = half_applied_batch(tmp_path)
 
     # The preview writes nothing: the objects in the namespace to come are checked by their schema, reported as
     # to be created and not judged by the server yet, never as in sync.
@@ -95,6 +101,8 @@ def test_a_deployment_only_the_server_refuses_in_a_new_namespace(control_plane, 
     # The plan before any step applies (the reconcile role's kube_diff without apply), and the apply itself:
     # the namespace is created for the dry-runs, the Deployment refused, the namespace deleted again.
     for mode in ({"prepare_namespaces": True}, {"apply": True}):
+        # A namespace of its own each time: the bare control plane never finishes deleting one.
+        ns, env, manifest = half_applied_batch(tmp_path)
         error = refused(control_plane, tmp_path, manifest, ns, **mode)
         assert f"Deployment.apps {ns}/web (environments/{env}/yaml/all.yaml#2): " in error.message, error.message
         assert "selector" in error.message and "does not match template" in error.message
