@@ -20,6 +20,7 @@ seed it prints (TRIDENT_FUZZ_KUBE_SEED).
 
 import copy
 import itertools
+import json
 import os
 import time
 
@@ -39,6 +40,9 @@ SEED = os.environ.get("TRIDENT_FUZZ_KUBE_SEED")
 PLURALS = {"Secret": "secrets", "ConfigMap": "configmaps", "Lease": "leases", "Service": "services",
            "Deployment": "deployments", "Shape": "shapes"}
 SCRATCH = "schema-scratch"
+# How the examples went (TRIDENT_FUZZ_KUBE_STATS names a file that receives it): refused by the schema alone, by
+# the server only, or taken; per kind of namespace.
+STATS = {}
 
 
 def path_of(obj, namespace):
@@ -88,7 +92,11 @@ def schema_plane(control_plane, tmp_path_factory):
     if get(control_plane, "namespace", SCRATCH) is None:
         api.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace",
                                                         "metadata": {"name": SCRATCH}})
-    return control_plane, api, cache, itertools.count()
+    yield control_plane, api, cache, itertools.count()
+    stats_file = os.environ.get("TRIDENT_FUZZ_KUBE_STATS")
+    if stats_file:
+        with open(stats_file + ".schema", "w", encoding="utf-8") as handle:
+            json.dump(STATS, handle, indent=1, sort_keys=True)
 
 
 def _settings():
@@ -164,6 +172,9 @@ def test_the_plan_refuses_what_the_server_refuses_and_nothing_else(schema_plane,
         assert refused_names(error, ns) and refused_names(error, ns) <= rejected, (error.message, server)
     else:
         assert error is None, f"refused what the server takes: {error.message} ({server})"
+    outcome = "taken" if not rejected else "refused by the schema" if schema_refused else "refused by the server"
+    key = f"{'new' if new else 'existing'} namespace: {outcome}"
+    STATS[key] = STATS.get(key, 0) + 1
     if new:
         found = get(control_plane, "namespace", ns)
         if schema_refused:
