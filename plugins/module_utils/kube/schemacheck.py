@@ -9,8 +9,9 @@ their CustomResourceDefinition comes with the batch), and in check mode for obje
 be created, this is all that is judged before the apply.
 
 The rules are the server's own, and only those that hold for every object of a kind:
-- every kind, as a server-side apply's typed conversion reads it: no field the schema does not declare, the
-  declared types (an integral float is an integer), int-or-string, quantities, unique keys of keyed lists;
+- every kind, as a server-side apply's typed conversion reads it: no field the schema does not declare (where it
+  declares fields or a map's values: an object schema without either takes anything, as a RawExtension or a
+  custom resource's bare ``type: object``, whose fields the server prunes), the declared types (an integral float is an integer), int-or-string, quantities, unique keys of keyed lists;
 - built-in kinds, as their Go types decode: ``format: byte`` (padded standard base64), ``date-time``
   (``metav1.Time``, ``metav1.MicroTime``) by formats.py, ``int32``/``int64`` ranges (the server would wrap a larger
   number silently: refused here although the server takes it); the ``enum`` of a field (the empty string aside,
@@ -170,7 +171,7 @@ def _value(value, node, path, rules, checked, top=False):
         checked.problems.append(problem)
         return
     _bounds(value, node, path, rules, checked)
-    if isinstance(value, dict) and (not node.preserves_unknown or node.get("properties")):
+    if isinstance(value, dict) and (node.get("properties") or isinstance(node.get("additionalProperties"), dict)):
         _object(value, node, path, rules, checked, top)
     elif isinstance(value, list):
         _array(value, node, path, rules, checked)

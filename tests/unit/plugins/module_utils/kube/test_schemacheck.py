@@ -98,3 +98,16 @@ def test_a_built_in_integer_that_the_server_would_wrap_is_refused():
     assert schemacheck.check(fine, root, custom=False) == []
     # A custom resource keeps the number as written: its int32 format is not enforced by the server.
     assert schemacheck.check(obj, Node({}, root.raw), custom=True) == []
+
+
+def test_an_object_schema_that_declares_no_fields_takes_anything():
+    # A RawExtension, a CRD's JSONSchemaPropsOrArray, a custom resource's bare "type: object" (the server prunes
+    # what it does not know there): no field of theirs is "undeclared".
+    raw = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "free": {"type": "object"}, "any": {"description": "JSONSchemaPropsOrArray"}}}}}
+    obj = {"apiVersion": "e.com/v1", "kind": "W", "metadata": {"name": "w"},
+           "spec": {"free": {"x": 1}, "any": {"type": "object", "items": {"type": "string"}}}}
+    assert schemacheck.check(obj, Node({}, raw), custom=True) == []
+    assert schemacheck.check(obj, _typed(raw), custom=False) == []
+    assert schemacheck.check({**obj, "spec": {"colour": "red"}}, Node({}, raw), custom=True) == [
+        ".spec.colour: field not declared in the schema"]
