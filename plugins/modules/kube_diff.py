@@ -16,13 +16,13 @@ description:
     proof, driven by the served OpenAPI v3 schemas and our managedFields entry, settles most objects without a
     request and says "in sync" only when a server-side apply dry-run would change nothing; every other object
     gets that dry-run. Reads are one LIST per kind and namespace; dry-runs and applies run concurrently.
-  - All or nothing per batch. Every object is checked before the first write: against its served (or the batch's
-    CRD) schema, in check mode too and whatever namespace it is in (types, undeclared fields, formats such as a
-    Secret value's base64, enums, patterns, lengths, bounds), then by a server-side apply dry-run. Objects whose
-    namespace comes with the batch are dry-run once that namespace exists; outside check mode, with O(apply=true)
-    or O(prepare_namespaces=true), the namespaces are created for that, after every other check passed, and deleted
-    again if anything is refused. A namespace neither live nor in the batch is an error; if anything would be
-    rejected nothing is applied.
+  - All or nothing per batch. Every object is checked before the first write, first against its served (or the
+    batch's CRD) schema, in check mode too and whatever namespace it is in (types, undeclared fields, formats such
+    as a Secret value's base64, enums, patterns, lengths, bounds), then by a server-side apply dry-run. Objects
+    whose namespace comes with the batch are dry-run once that namespace exists; outside check mode, with
+    O(apply=true) or O(prepare_namespaces=true), the namespaces are created for that, after every other check
+    passed, and deleted again if anything is refused. A namespace neither live nor in the batch is an error; if
+    anything would be rejected nothing is applied.
   - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
     are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 GROUP = "schema.trident.example.com"
 
+
 def _pool(taken, near_misses):
     """Values the server takes (three times as likely) and values it may not: most objects of an example then
     pass the schema, so the server's own judgement (and the namespaces created for it) gets exercised too."""
@@ -75,9 +76,11 @@ def service():
     port = st.fixed_dictionaries({"port": INT32, "name": st.just("p")}, optional={"protocol": PROTOCOL})
     spec = st.fixed_dictionaries({"ports": st.lists(port, min_size=1, max_size=1)},
                                  optional={"type": SERVICE_TYPE, "sessionAffinity": AFFINITY})
-    return st.fixed_dictionaries({"apiVersion": st.just("v1"), "kind": st.just("Service"), "spec": spec}).map(
-        lambda svc: {**svc, "spec": {**svc["spec"], **({"externalName": "example.com"}
-                                                        if svc["spec"].get("type") == "ExternalName" else {})}})
+    def named_external(svc):  # an ExternalName Service needs the name it points at
+        extra = {"externalName": "example.com"} if svc["spec"].get("type") == "ExternalName" else {}
+        return {**svc, "spec": {**svc["spec"], **extra}}
+    return st.fixed_dictionaries({"apiVersion": st.just("v1"), "kind": st.just("Service"),
+                                  "spec": spec}).map(named_external)
 
 
 def deployment():

@@ -11,7 +11,8 @@ be created, this is all that is judged before the apply.
 The rules are the server's own, and only those that hold for every object of a kind:
 - every kind, as a server-side apply's typed conversion reads it: no field the schema does not declare (where it
   declares fields or a map's values: an object schema without either takes anything, as a RawExtension or a
-  custom resource's bare ``type: object``, whose fields the server prunes), the declared types (an integral float is an integer), int-or-string, quantities, unique keys of keyed lists;
+  custom resource's bare ``type: object``, whose fields the server prunes), the declared types (an integral
+  float is an integer), int-or-string, quantities, unique keys of keyed lists;
 - built-in kinds, as their Go types decode: ``format: byte`` (padded standard base64), ``date-time``
   (``metav1.Time``, ``metav1.MicroTime``) by formats.py, ``int32``/``int64`` ranges (the server would wrap a larger
   number silently: refused here although the server takes it); the ``enum`` of a field (the empty string aside,
