@@ -76,6 +76,7 @@ def service():
     port = st.fixed_dictionaries({"port": INT32, "name": st.just("p")}, optional={"protocol": PROTOCOL})
     spec = st.fixed_dictionaries({"ports": st.lists(port, min_size=1, max_size=1)},
                                  optional={"type": SERVICE_TYPE, "sessionAffinity": AFFINITY})
+
     def named_external(svc):  # an ExternalName Service needs the name it points at
         extra = {"externalName": "example.com"} if svc["spec"].get("type") == "ExternalName" else {}
         return {**svc, "spec": {**svc["spec"], **extra}}
