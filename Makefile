@@ -75,7 +75,8 @@ fuzz-kube: FUZZ_EXAMPLES ?= 2000
 fuzz-kube: venv tools collection ## kube_diff vs server-side apply dry-runs (FUZZ_EXAMPLES, FUZZ_SEED)
 	@echo "[make] fuzz-kube: $(FUZZ_EXAMPLES) examples, seed $(FUZZ_SEED)"
 	TRIDENT_FUZZ_KUBE_SEED=$(FUZZ_SEED) TRIDENT_FUZZ_KUBE_EXAMPLES=$(FUZZ_EXAMPLES) \
-	  $(PYTEST) -p no:cacheprovider tests/integration/test_kube_diff_differential.py $(PYTEST_ARGS)
+	  $(PYTEST) -p no:cacheprovider tests/integration/test_kube_diff_differential.py \
+	  tests/integration/test_kube_diff_schema_differential.py $(PYTEST_ARGS)
 
 fuzz-sops: FUZZ_EXAMPLES ?= 500
 fuzz-sops: venv tools collection ## sops_decrypt vs the sops binaries, per test (FUZZ_EXAMPLES, FUZZ_SEED)

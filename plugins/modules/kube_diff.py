@@ -16,9 +16,13 @@ description:
     proof, driven by the served OpenAPI v3 schemas and our managedFields entry, settles most objects without a
     request and says "in sync" only when a server-side apply dry-run would change nothing; every other object
     gets that dry-run. Reads are one LIST per kind and namespace; dry-runs and applies run concurrently.
-  - All or nothing per batch. Every object is checked before the first write (dry-run, or, when its namespace or
-    CRD comes with the batch, the served or the batch's CRD schema); a namespace neither live nor in the batch is
-    an error; if anything would be rejected nothing is applied.
+  - All or nothing per batch. Every object is checked before the first write, first against its served (or the
+    batch's CRD) schema, in check mode too and whatever namespace it is in (types, undeclared fields, formats such
+    as a Secret value's base64, enums, patterns, lengths, bounds), then by a server-side apply dry-run. Objects
+    whose namespace comes with the batch are dry-run once that namespace exists; outside check mode, with
+    O(apply=true) or O(prepare_namespaces=true), the namespaces are created for that, after every other check
+    passed, and deleted again if anything is refused. A namespace neither live nor in the batch is an error; if
+    anything would be rejected nothing is applied.
   - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
     are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
@@ -185,6 +189,19 @@ options:
     default: true
   apply:
     description: Apply what drifted (not in check mode). With V(false) the task only reports drift.
+    type: bool
+    default: false
+  prepare_namespaces:
+    description:
+      - For a plan that precedes an apply (O(apply=false), outside check mode), as the reconcile role's does before
+        any step of the environment is applied. Once every object passed its schema check and every object the
+        server can dry-run passed its dry-run, the namespaces the batch creates are created (as the batch says,
+        annotated C(trident.gitops/created-for-dry-run=<run id>)) and the objects in them are dry-run. If anything
+        is refused, the namespaces this run created are deleted again and the task fails; otherwise they are kept for
+        the apply (listed in RV(namespaces_created)), whose apply of the Namespace removes the annotation.
+      - Without it, and always in check mode (nothing is written), such objects are checked against their schema
+        only and reported with RV(drift[].checked_by=schema) and the reason in RV(drift[].pending). With
+        O(apply=true) (outside check mode) the namespaces are always prepared this way.
     type: bool
     default: false
   prune:
@@ -356,6 +373,19 @@ drift:
           C(masked=true), never a value.
       type: list
       elements: dict
+    checked_by:
+      description:
+        - What judged the object before the apply - V(proof) (in sync by the cheap proof, no request),
+          V(dry-run) (a server-side apply dry-run) or V(schema) (its schema only; RV(drift[].pending) says why).
+          Null for objects being pruned.
+      type: str
+    pending:
+      description:
+        - Why the API server has not judged this object yet, when only its schema was checked - its namespace is
+          created by this batch (check mode, or O(prepare_namespaces=false) without O(apply)), or its
+          CustomResourceDefinition comes with the batch. Such an object is always reported as to be created,
+          never as in sync. Null otherwise.
+      type: str
     health:
       description:
         - Health of the object in Argo CD's words, from the object already read (no extra request, also in check
@@ -394,10 +424,22 @@ record_written:
   returned: always
   type: bool
 summary:
-  description: How many objects get each action, and the total.
+  description:
+    - How many objects get each action, and the total; C(pending) counts those the API server has not judged yet
+      (RV(drift[].pending)).
   returned: always
   type: dict
-  sample: {create: 0, update: 1, delete: 0, none: 41, total: 42}
+  sample: {create: 0, update: 1, delete: 0, none: 41, total: 42, pending: 0}
+namespaces_created:
+  description:
+    - The namespaces this run created so that the objects in them could be dry-run (O(prepare_namespaces), or
+      O(apply)), kept for the apply. When the task fails because something is refused they have been deleted
+      again; the failure then lists them in C(namespaces_created), and any it could not delete in
+      C(namespaces_kept).
+  returned: always
+  type: list
+  elements: str
+  sample: [web]
 stats:
   description: Cost of the run.
   returned: always

@@ -13,7 +13,6 @@ result. An environment a pipeline play targeted that never reported (the run sto
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 

@@ -92,6 +92,11 @@ class KubeClient:
         self.requests_sent = 0
 
     def request(self, method, path, query=None, body=None, content_type="application/json", accept=None):
+        """The decoded answer; ApiError for an error status."""
+        return self.request_status(method, path, query, body, content_type, accept)[1]
+
+    def request_status(self, method, path, query=None, body=None, content_type="application/json", accept=None):
+        """(HTTP status, decoded answer): an apply that created the object answers 201, one that changed it 200."""
         url = self.server + path + (("?" + urlencode(query)) if query else "")
         headers = dict(self._headers)
         if accept:
@@ -116,7 +121,7 @@ class KubeClient:
                            "this cluster")
             raise ApiError(response.status, message or f"HTTP {response.status} for {method} {path}", reason,
                            _cause_fields(data))
-        return data
+        return response.status, data
 
 
 def _cause_fields(status):

@@ -2,17 +2,20 @@
 
 Reads are bulk (live.py), every object gets a decision before anything is written (planner.py),
 only a plan without problems is applied (applier.py), then every object's health is judged from the
-object in hand (health.py) and, with ``wait``, waited for (waiter.py).
+object in hand (health.py) and, with ``wait``, waited for (waiter.py). The one write a plan may make comes
+last and only outside check mode, with ``apply`` or ``prepare_namespaces``: the namespaces the batch creates,
+so that the objects in them get their dry-run too (newnamespaces.py), deleted again if anything is refused.
 """
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, live, planner
+from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, live, newnamespaces, planner
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applier import converge, record_deployed
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import is_mask
@@ -35,6 +38,13 @@ class Options:
     want_diff: bool = False
     # {revision, tree} to record on the ApplySet parent once the apply (and wait) succeeded
     record: dict = None
+    # Outside check mode without apply: create the namespaces the batch introduces so that the objects in them
+    # are dry-run too (a plan that precedes an apply); with apply always, in check mode never.
+    prepare_namespaces: bool = False
+
+    @property
+    def creates_namespaces(self):
+        return (self.apply or self.prepare_namespaces) and not self.check_mode
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Outcome:
     health: dict = None
     recorded: dict = None  # the deployed revision the parent held before this run
     record_written: bool = False
+    namespaces_created: list = field(default_factory=list)  # for the dry-runs, kept for the apply
 
 
 def reconcile(items, client, discovery, options, schemas=None):
@@ -54,7 +65,7 @@ def reconcile(items, client, discovery, options, schemas=None):
     plan = planner.items_for(items, schemas)
     parent = live.live_parent(client, options.applyset) if options.applyset else None
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        plan = _plan(client, discovery, plan, options, parent, pool)
+        plan, created = _plan(client, discovery, plan, options, parent, pool)
         drifted = [item for item in plan if item.action != "none"]
         if options.apply and not options.check_mode:
             if drifted:
@@ -63,6 +74,7 @@ def reconcile(items, client, discovery, options, schemas=None):
         if options.apply and not options.check_mode and options.wait:
             _wait(client, plan, options)
     outcome = _outcome(plan, drifted, options)
+    outcome.namespaces_created = created
     outcome.recorded = ApplySet.deployed(parent)
     if _to_record(options, outcome.recorded):
         record_deployed(client, plan, options, options.record)
@@ -92,7 +104,8 @@ def _wait(client, plan, options):
 
 
 def _plan(client, discovery, plan, options, parent, pool):
-    """Every decision, prune candidates included; raises naming every problem if there is any."""
+    """Every decision, prune candidates included, and the namespaces created for the dry-runs; raises naming
+    every problem if there is any (having deleted those namespaces again)."""
     wanted = {}
     for item in plan:
         if item.served:
@@ -104,22 +117,56 @@ def _plan(client, discovery, plan, options, parent, pool):
     planner.mark_unservable(plan, batch)
     extra = {options.applyset.namespace} if options.applyset else set()
     problems = planner.namespace_problems(client, plan, batch, pool, extra)
-    problems += [p for p in pool.map(lambda i: _plan_safely(client, i, options, batch), plan) if p]
+    problems += planner.judge_locally(plan, options, batch)
+    now = [item for item in plan if planner.needs_server(item) and item.dry_runnable]
+    problems += [p for p in pool.map(lambda i: _dry_run_safely(client, i, options), now) if p]
     if problems:
-        raise TridentError(f"{len(problems)} object(s) would be rejected by the API server; nothing was "
-                           "changed:\n" + "\n".join(problems), problems=problems)
+        raise _refused(problems)
+    waiting = [item for item in plan if planner.needs_server(item)]
+    created = []
+    if options.creates_namespaces and any(item.served for item in waiting):
+        created = _dry_run_in_new_namespaces(client, plan, [i for i in waiting if i.served], options, pool)
+    for item in plan:
+        if planner.needs_server(item):
+            planner.pend(item, batch)
     if options.prune:
         keys = {item.key for item in plan}
         plan += [planner.Item(key, resource, None, obj, source="cluster", action="delete")
                  for key, resource, obj in live.orphans(listed, keys, options.applyset)]
-    return plan
+    return plan, [entry.name for entry in created]
 
 
-def _plan_safely(client, item, options, batch):
+def _dry_run_in_new_namespaces(client, plan, waiting, options, pool):
+    """Round 4: create the namespaces ``waiting`` objects are in, dry-run those objects; if anything is refused
+    delete the namespaces again and raise. Returns the :class:`newnamespaces.Created` ones."""
+    names = {item.key.namespace for item in waiting}
+    namespaces = [item for item in plan if (item.key.group, item.key.kind) == ("", "Namespace")
+                  and item.key.name in names]
+    run_id = uuid.uuid4().hex[:16]
+    created, problems = newnamespaces.create(client, namespaces, options.field_manager, run_id, pool)
+    if problems:  # create() took back what it created
+        raise _refused(problems, "nothing was applied")
+    problems = [p for p in pool.map(lambda i: _dry_run_safely(client, i, options), waiting) if p]
+    if problems:
+        kept = newnamespaces.remove(client, created, options.field_manager)
+        shown = ", ".join(sorted(entry.name for entry in created))
+        raise _refused(problems + kept, f"nothing was applied; the namespace(s) {shown}, created only to dry-run the "
+                                        f"objects in them (annotated {newnamespaces.ANNOTATION}={run_id}), were "
+                                        + ("deleted again" if not kept else "to be deleted again (see below)"),
+                       namespaces_created=[entry.name for entry in created], namespaces_kept=kept)
+    return created
+
+
+def _refused(problems, outcome="nothing was changed", **details):
+    return TridentError(f"{len(problems)} object(s) would be rejected by the API server; {outcome}:\n"
+                        + "\n".join(problems), problems=problems, **details)
+
+
+def _dry_run_safely(client, item, options):
     """A bug or a surprise in one object's planning is a problem naming that object, not a traceback (its text
     left out for an object with secret values: it may quote them)."""
     try:
-        return planner.plan_one(client, item, options, batch)
+        return planner.dry_run(client, item, options)
     except TridentError as exc:
         return f"{item.key.describe()} ({item.source}): {exc.message}"
     except Exception as exc:  # noqa: BLE001 - reported with the object it happened on
@@ -131,6 +178,7 @@ def _outcome(plan, drifted, options):
     summary = {action: sum(1 for item in plan if item.action == action)
                for action in ("create", "update", "delete", "none")}
     summary["total"] = len(plan)
+    summary["pending"] = sum(1 for item in plan if item.pending)
     return Outcome(
         changed=bool(drifted),
         drift=[_drift_entry(item) for item in plan],
@@ -146,7 +194,8 @@ def _drift_entry(item):
     return {"apiVersion": obj.get("apiVersion"), "kind": item.key.kind, "namespace": item.key.namespace or None,
             "name": item.key.name, "action": item.action, "fields": item.fields,
             "changes": [change_entry(*change) for change in item.changes],
-            "health": item.health.as_dict() if item.health is not None else None}
+            "health": item.health.as_dict() if item.health is not None else None,
+            "checked_by": item.checked_by, "pending": item.pending}
 
 
 def change_entry(path, before, after):

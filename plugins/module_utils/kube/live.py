@@ -38,16 +38,17 @@ def parent_resource(applyset):
 
 
 def namespace_exists(client, name):
-    """True, False (404), or None when the server will not say (forbidden): the dry-run decides then."""
+    """True, False (404), "terminating" (being deleted), or None when the server will not say (forbidden): the
+    dry-run decides then."""
     try:
-        client.request("GET", object_path(NAMESPACES, None, name))
+        found = client.request("GET", object_path(NAMESPACES, None, name))
     except ApiError as exc:
         if exc.status == 404:
             return False
         if exc.status == 403:
             return None
         raise
-    return True
+    return "terminating" if (found.get("metadata") or {}).get("deletionTimestamp") else True
 
 
 def list_live(client, discovery, wanted, options, parent, pool):

@@ -91,7 +91,7 @@ def load_desired(src=None, kustomize=None, definition=None, runner=None, kubectl
 
 def add_kustomize_output(text, kustomize, loaded, decrypt=None):
     """Add the objects ``kubectl kustomize`` built from the folder ``kustomize`` to ``loaded``."""
-    _add_text(text, f"kustomize:{kustomize}", loaded, decrypt)
+    _add_text(text, f"kustomize:{shown_path(kustomize)}", loaded, decrypt)
 
 
 def _expand_sources(sources, problems):
@@ -151,28 +151,39 @@ def _fetches_nothing_unpinned(kustomize, allow_remote, repository, loaded):
     return not problems
 
 
+def shown_path(path):
+    """How messages and results name ``path``: relative to the repository when it lies in a Git checkout
+    (``environments/web/yaml/app.yaml``, never the controller's cache folder), else as given."""
+    checkout = enclosing_checkout(path)
+    return checkout.display(os.path.abspath(os.path.expanduser(path))) if checkout else path
+
+
 def _load_file(path, loaded, decrypt):
     if not _confined(path, loaded):
         return
+    shown = shown_path(path)
     if os.path.basename(path) in KUSTOMIZATION_FILES:
-        loaded.problems.append(f"{path}: a kustomization, not a manifest: use the kustomize option for "
-                               f"{os.path.dirname(path) or '.'}")
+        loaded.problems.append(f"{shown}: a kustomization, not a manifest: use the kustomize option for "
+                               f"{os.path.dirname(shown) or '.'}")
         return
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        loaded.problems.append(f"{path}: cannot read: {exc}")
+    except OSError as exc:
+        loaded.problems.append(f"{shown}: cannot read: {exc.strerror or type(exc).__name__}")
+        return
+    except UnicodeDecodeError:
+        loaded.problems.append(f"{shown}: cannot read: not UTF-8 text")
         return
     if path.endswith(".json"):
         try:
             data = json.loads(text)
         except ValueError as exc:
-            loaded.problems.append(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})")
+            loaded.problems.append(f"{shown}: invalid JSON: {exc.msg} (line {exc.lineno})")
             return
-        _add_parsed([data], text, "json", path, loaded, decrypt)
+        _add_parsed([data], text, "json", shown, loaded, decrypt)
     else:
-        _add_text(text, path, loaded, decrypt)
+        _add_text(text, shown, loaded, decrypt)
 
 
 def _add_text(text, source, loaded, decrypt):

@@ -1,10 +1,16 @@
 """Planning: one decision per object (create, update, delete, none), with nothing written.
 
-Every object is checked before the first write: by the cheap in-sync proof, else by a server-side
-apply dry-run, else (an object the server cannot dry-run yet because its namespace or its
-CustomResourceDefinition comes with this batch) against the schema. A namespace that is neither
-live nor in the batch, and any 404 the batch does not explain, is a problem; the caller applies
-nothing when there is any.
+Every object is checked before the first write, in three rounds that send nothing, then a fourth that may:
+1. the cheap in-sync proof settles what a dry-run provably would not change;
+2. every other object is judged against its schema (schemacheck.py): what the schema says the server would
+   refuse stops the batch here, in check mode too, whatever namespace the object is in;
+3. a server-side apply dry-run for each object the server can dry-run now;
+4. the objects whose namespace comes with this batch are dry-run once that namespace exists (engine.py creates
+   it first, newnamespaces.py; never in check mode, where they stay "checked against the schema only", with
+   the reason in ``pending``). Custom resources whose CustomResourceDefinition comes with the batch are judged
+   against that CRD's schema only.
+A namespace that is neither live nor in the batch, one being deleted, and any 404 the batch does not explain,
+is a problem; the caller applies nothing when there is any.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.client import 
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import Health, health, worst
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import namespace_exists
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked_fields, with_placeholders
+from ansible_collections.trident.gitops.plugins.module_utils.kube.newnamespaces import is_created_for_dry_run
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,11 @@ class Item:
     applied: bool = False
     health: Health = None  # of the live object (Missing when there is none), after an apply of the applied one
     masked: tuple = ()  # paths of the fields that hold secret values, masked in every version shown
+    checked_by: str = None  # what judged it before the apply: "proof", "dry-run" or "schema"
+    pending: str = None  # why the API server has not judged it yet (then checked_by is "schema")
+    body: dict = None  # what we apply: the desired object, ignored fields as body_for makes them
+    wanted: list = None  # pointers of the fields ignore_differences leaves out
+    left_out: set = None  # live pointers of the ignored fields left out of ``body``
 
 
 @dataclass
@@ -82,16 +94,20 @@ def batch_of(plan):
 
 
 def namespace_problems(client, plan, batch, pool, extra=()):
-    """A problem per namespace that is neither live nor created by the batch, naming every object in it."""
+    """A problem per namespace that is neither live nor created by the batch, and per namespace being deleted
+    (nothing can be created in it), naming every object in it."""
     wanted = sorted(({i.key.namespace for i in plan if i.key.namespace} | set(extra)) - batch.namespaces)
     exists = dict(zip(wanted, pool.map(lambda name: namespace_exists(client, name), wanted)))
     problems = []
     for name in wanted:
+        members = [f"{i.key.describe()} ({i.source})" for i in plan if i.key.namespace == name] \
+            or ["the ApplySet parent"]
         if exists[name] is False:
-            members = [f"{i.key.describe()} ({i.source})" for i in plan if i.key.namespace == name] \
-                or ["the ApplySet parent"]
             problems.append(f"namespace {name} is neither live nor in the desired set; it holds: "
                             + ", ".join(members))
+        elif exists[name] == "terminating":
+            problems.append(f"namespace {name} is being deleted (Terminating): nothing can be created in it until "
+                            "it is gone; it holds: " + ", ".join(members))
     return problems
 
 
@@ -102,24 +118,81 @@ def mark_unservable(plan, batch):
             item.dry_runnable = False
 
 
-def plan_one(client, item, options, batch):
-    """Decide the action for one desired object; returns a problem (text) or None."""
-    wanted = ignored(item, options)
-    body, left_out = body_for(item, wanted, options.field_manager)
-    if item.live is not None and compare.proven_in_sync(body, item.live, options.field_manager, item.schema,
-                                                        left_out):
-        return None
-    if not item.dry_runnable:
-        return _checked_by_schema(item, batch)
+def judge_locally(plan, options, batch):
+    """Rounds 1 and 2, without a request: the proof settles what is in sync, the schema judges every other
+    desired object. Returns a problem per object the schema refuses (those get checked_by "schema")."""
+    examined, problems = [], []
+    for item in plan:
+        if item.desired is None:
+            continue
+        try:
+            if _settle(item, options):
+                continue
+            root = schema_root(item, batch)
+            typed = root is not None and (root.ref or "").startswith(compare.TYPED_SCHEMA_PREFIXES)
+            custom = root is not None and not typed
+            examined.append((item, schemacheck.examine(item.body, root, custom, update=item.live is not None),
+                             root, custom))
+        except Exception as exc:  # noqa: BLE001 - a bug or a surprise is a problem naming its object
+            item.checked_by = "schema"
+            detail = "" if masked_fields(item.desired, item.masked) else f": {exc}"
+            problems.append(f"{item.key.describe()} ({item.source}): unexpected {type(exc).__name__}{detail}")
+    verdicts = iter(schemacheck.match_patterns([(p, v) for _i, c, _r, _c in examined for _path, p, v in c.patterns]))
+    for item, checked, root, custom in examined:
+        found = _shown_problems(item, checked.problems, root, custom)
+        for path, pattern, _value in checked.patterns:
+            if next(verdicts) is False:
+                found.append(f"{path}: does not match {pattern!r}")
+        if found:
+            item.checked_by = "schema"
+            problems.append(f"{item.key.describe()} ({item.source}): " + "; ".join(found))
+    return problems
+
+
+def _shown_problems(item, problems, root, custom):
+    """The schema's ``problems`` with ``item``, as shown: they may quote secret values, so for an object with
+    masked fields those found again with placeholders in their place are shown (masked)."""
+    if not problems or not masked_fields(item.body, item.masked):
+        return list(problems)
+    again = schemacheck.examine(with_placeholders(item.body, item.masked), root, custom,
+                                update=item.live is not None).problems
+    return [mask_placeholders(problem) for problem in again] \
+        or ["the schema check failed on the object's secret values (not shown)"]
+
+
+def needs_server(item):
+    """A desired object neither settled by the proof nor refused by its schema: the server judges it."""
+    return item.desired is not None and item.checked_by is None
+
+
+def schema_root(item, batch):
+    """The schema an object is judged by: its CRD's from the batch, else the served one (None: none known)."""
+    return batch.crd_schemas.get((item.resource.group, item.resource.version, item.key.kind)) or item.schema
+
+
+def _settle(item, options):
+    """Whether the cheap proof shows ``item`` in sync (checked_by "proof"); keeps what it applies on the item."""
+    item.wanted = ignored(item, options)
+    item.body, item.left_out = body_for(item, item.wanted, options.field_manager)
+    if item.live is not None and compare.proven_in_sync(item.body, item.live, options.field_manager, item.schema,
+                                                        item.left_out):
+        item.checked_by = "proof"
+        return True
+    return False
+
+
+def dry_run(client, item, options):
+    """Round 3 (and 4): the server-side apply dry-run of one object; returns a problem (text) or None."""
     try:
-        item.after = server_side_apply(client, item, body, options, dry_run=True)
+        item.after = server_side_apply(client, item, item.body, options, dry_run=True)
         item.dry_run = True
     except ApiError as exc:
         if exc.status == 404:
             return f"{item.key.describe()} ({item.source}): not found by the server " \
-                   f"({rejection(client, item, body, options, exc)}) and nothing in the desired set creates it"
-        return f"{item.key.describe()} ({item.source}): {rejection(client, item, body, options, exc)}"
-    _decide(item, wanted)
+                   f"({rejection(client, item, item.body, options, exc)}) and nothing in the desired set creates it"
+        return f"{item.key.describe()} ({item.source}): {rejection(client, item, item.body, options, exc)}"
+    item.checked_by = "dry-run"
+    _decide(item, item.wanted)
     return None
 
 
@@ -141,6 +214,20 @@ def rejection(client, item, body, options, exc):
            "it may quote the object's secret values (with placeholders in their place the server accepts it)"
 
 
+def pend(item, batch):
+    """An object the server cannot judge before the batch writes: created as the schema allowed, with the
+    reason the server has not judged it."""
+    item.action, item.after, item.checked_by = "create", item.desired, "schema"
+    if not item.served:
+        item.pending = ("its CustomResourceDefinition comes with this batch: checked against that CRD's schema; "
+                        "its CEL rules and admission are judged by the API server only when it is applied")
+    else:
+        item.pending = (f"namespace {item.key.namespace} does not exist yet (this batch creates it): the API server "
+                        "judges the object only once it exists")
+    if schema_root(item, batch) is None:
+        item.pending += " (no schema is published for this kind: only its name was checked)"
+
+
 def judge(plan):
     """Set every item's health from the object in hand: the applied one after an apply, else the live one
     (Missing for an object still to be created). Costs no request (docs/health.md)."""
@@ -153,24 +240,9 @@ def overall(plan):
     return worst(item.health.status for item in plan if item.action != "delete" and item.health is not None)
 
 
-def _checked_by_schema(item, batch):
-    item.action, item.after = "create", item.desired
-    root = batch.crd_schemas.get((item.resource.group, item.resource.version, item.key.kind)) or item.schema
-    custom = root is None or not (root.ref or "").startswith(compare.TYPED_SCHEMA_PREFIXES)
-    problems = schemacheck.check(item.desired, root, custom)
-    if problems and masked_fields(item.desired, item.masked):
-        # The problems may quote secret values: those found with placeholders in their place are shown.
-        problems = [mask_placeholders(problem) for problem in
-                    schemacheck.check(with_placeholders(item.desired, item.masked), root, custom)] \
-            or ["the schema check failed on the object's secret values (not shown)"]
-    if problems:
-        return f"{item.key.describe()} ({item.source}): " + "; ".join(problems)
-    return None
-
-
 def _decide(item, wanted):
-    if item.live is None:
-        item.action = "create"
+    if item.live is None or (item.key.group, item.key.kind) == ("", "Namespace") and is_created_for_dry_run(item.live):
+        item.action = "create"  # a namespace created only for the dry-runs of an earlier plan is still to create
         return
     before, after = comparable(item.live, wanted), comparable(item.after, wanted)
     changes = compare.changed_values(before, after)

@@ -52,6 +52,7 @@ ARGUMENT_SPEC = dict(
     field_manager=dict(type="str", default=FIELD_MANAGER),
     force_conflicts=dict(type="bool", default=True),
     apply=dict(type="bool", default=False),
+    prepare_namespaces=dict(type="bool", default=False),
     prune=dict(type="bool", default=False),
     applyset=dict(type="dict", options=dict(
         name=dict(type="str", required=True), namespace=dict(type="str"),
@@ -90,6 +91,7 @@ class KubeDiffRequest:
     field_manager: str
     force_conflicts: bool
     apply: bool
+    prepare_namespaces: bool
     prune: bool
     applyset: ApplySet | None
     record: dict | None
@@ -114,7 +116,7 @@ class KubeDiffRequest:
                                           tuple(params["kubeconfig_exec"]), params["repository_root"],
                                           params["kubeconfig_file"]),
             field_manager=params["field_manager"], force_conflicts=params["force_conflicts"], apply=params["apply"],
-            prune=params["prune"],
+            prepare_namespaces=params["prepare_namespaces"], prune=params["prune"],
             applyset=ApplySet(applyset["name"], applyset["namespace"] or params["namespace"], applyset["kind"])
             if applyset else None,
             record=params["record"],

@@ -56,10 +56,12 @@ def run(request, check_mode=False, diff_mode=False, runner=None, decrypt=None):
     options = Options(field_manager=request.field_manager, force_conflicts=request.force_conflicts,
                       apply=request.apply, check_mode=check_mode, prune=request.prune, applyset=request.applyset,
                       ignore=tuple(rules), wait=request.wait, wait_timeout=request.wait_timeout,
-                      workers=request.workers, want_diff=diff_mode, record=request.record)
+                      workers=request.workers, want_diff=diff_mode, record=request.record,
+                      prepare_namespaces=request.prepare_namespaces)
     outcome = reconcile(checked.items, client, discovery, options, Schemas(client, request.discovery_cache))
     result = {"changed": outcome.changed, "drift": outcome.drift, "summary": outcome.summary,
               "health": outcome.health, "recorded": outcome.recorded, "record_written": outcome.record_written,
+              "namespaces_created": outcome.namespaces_created,
               "stats": {"requests": client.requests_sent, "dry_runs": outcome.dry_runs,
                         "seconds": round(time.monotonic() - started, 3)}}
     if diff_mode:
