@@ -58,6 +58,13 @@ options:
         RV(data) and RV(content).
       - A controller path, the operator's (expanded like any C(path) option).
     type: path
+  repository_root:
+    description:
+      - The repository checkout O(path) belongs to (a controller path, the operator's). When given, O(path),
+        symlinks and C(..) resolved, must lie inside it, or nothing is read and the task fails naming the path
+        relative to it (and the symlink that leads out).
+      - The secrets role passes the checkout it deploys from (or the copy of a held revision).
+    type: path
 """
 
 EXAMPLES = r"""

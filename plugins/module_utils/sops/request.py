@@ -23,6 +23,7 @@ ARGUMENT_SPEC = dict(
     output_type=dict(type="str", choices=FORMATS),
     extract=dict(type="raw"),
     dest=dict(type="path"),
+    repository_root=dict(type="path"),
     **KEY_ARGUMENT_SPEC,
 )
 
@@ -44,13 +45,15 @@ class SopsDecryptRequest:
     dest: str | None
     keys: KeyOptions
     verify_mac: bool
+    repository_root: str | None = None
 
     @classmethod
     def from_params(cls, params):
         """The request of parameters validated against :data:`ARGUMENT_SPEC`."""
         return cls(path=params["path"], content=params["content"], input_type=params["input_type"],
                    output_type=params["output_type"], extract=params["extract"], dest=params["dest"],
-                   keys=key_options(params), verify_mac=params["verify_mac"])
+                   keys=key_options(params), verify_mac=params["verify_mac"],
+                   repository_root=params["repository_root"])
 
 
 def validated_request(params):

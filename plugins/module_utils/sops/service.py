@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_tree
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
 from ansible_collections.trident.gitops.plugins.module_utils.sops import stores
 from ansible_collections.trident.gitops.plugins.module_utils.sops.api import decrypt_document, decrypt_file
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
@@ -27,7 +28,8 @@ def key_options(params):
 def decrypt(request, runner=None):
     """The decrypted document a :class:`request.SopsDecryptRequest` names (its file or its content)."""
     if request.path:
-        return decrypt_file(request.path, fmt=request.input_type, keys=request.keys, verify=request.verify_mac,
+        path = Sandbox(request.repository_root).resolve(request.path) if request.repository_root else request.path
+        return decrypt_file(path, fmt=request.input_type, keys=request.keys, verify=request.verify_mac,
                             runner=runner)
     return decrypt_document(request.content, request.input_type or "yaml", keys=request.keys,
                             verify=request.verify_mac, runner=runner)
