@@ -47,3 +47,14 @@ options:
         type: bool
         default: false
 """
+
+    # What every action of the pipeline supports (reconcile_gate, reconcile_finish; reconcile_start says more about check mode).
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""

@@ -25,6 +25,7 @@ description:
     C(terraform_result), C(kubernetes_result)) and the C(reconcile_state) fact of the environment it promotes from.
 extends_documentation_fragment:
   - trident.gitops.reconcile
+  - trident.gitops.reconcile.attributes
 options:
   run:
     description: M(trident.gitops.reconcile_start)'s result.
@@ -33,13 +34,6 @@ options:
   decided:
     description: The first gate's result, when the plans of a held revision ran since.
     type: dict
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - trident.gitops maintainers (@trident)
 """
