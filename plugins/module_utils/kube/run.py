@@ -14,7 +14,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import 
                                                                                  add_kustomize_output, load_desired)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import secret_object, secret_values
-from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
+from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import kinds_from_crds, validate
 
 
 def ignore_rules(specs):
@@ -136,9 +136,11 @@ def _render_helm(request, discovery, runner, decrypt, hide, documents, problems,
 def _render_releases(request, discovery, resources, runner, decrypt, hide, documents, problems):
     """env.yml's releases (the ``helm`` option's ``releases``); returns the hooks left out."""
 
+    crds = kinds_from_crds(documents)  # the manifests' CRDs (the releases' own are added by render_releases)
+
     def namespaced(api_version, kind):
         group, version = api_version.rpartition("/")[0::2]
-        found = discovery.find(group, version, kind)
+        found = discovery.find(group, version, kind) or crds.get((group, version, kind))
         return found.namespaced if found is not None else None
 
     # Imported here for start-up cost: charts, HTTP and cryptography only for the helm option.
