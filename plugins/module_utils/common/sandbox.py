@@ -38,7 +38,9 @@ class Sandbox:
         if link:
             raise TridentError(f"{self.display(link)} is a symlink that leads outside the repository; "
                                f"nothing outside the checkout is read (path '{self.display(candidate)}')")
-        raise TridentError(f"'{self.display(candidate)}' leads outside the repository (through '..' or an "
+        # Named as the repository wrote it: where it leads is the controller's, not the repository's.
+        shown = self.display(candidate) if self.contains(os.path.normpath(candidate)) else path
+        raise TridentError(f"'{shown}' leads outside the repository (through '..' or an "
                            "absolute path); nothing outside the checkout is read")
 
     def escaping_link(self, path: str) -> str | None:
