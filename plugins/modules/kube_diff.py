@@ -19,9 +19,15 @@ description:
   - All or nothing per batch. Every object is checked before the first write (dry-run, or, when its namespace or
     CRD comes with the batch, the served or the batch's CRD schema); a namespace neither live nor in the batch is
     an error; if anything would be rejected nothing is applied.
-  - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
-    are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
-    objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
+  - In check mode C(changed) means an apply would write something, and nothing is written. With O(apply=true) the
+    drifted objects are applied (Namespaces and CustomResourceDefinitions first, waiting until they are
+    established), then objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
+  - Nothing the O(applyset) owns is forgotten. With O(prune=false) an object of the set that Git no longer has is
+    kept, and reported on every run (action C(keep), RV(drift[].reason) C(not in Git, kept (prune: false))) until
+    Git has it again or O(prune=true) deletes it; the parent keeps listing its kind and namespace meanwhile.
+  - A Helm hook (C(helm.sh/hook)) that Git changed is created anew (action C(replace): deleted, then created) when
+    Helm would create it anew, by its C(helm.sh/hook-delete-policy) (C(before-hook-creation), Helm's default), as
+    C(helm upgrade) does; a hook Job whose pod template changed is so recreated instead of refused as immutable.
   - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
     still shows as changed.
   - Every object's health (Argo CD's C(Healthy), C(Progressing), C(Degraded), C(Suspended), C(Missing),
@@ -306,7 +312,7 @@ skipped_hooks:
   type: list
   elements: str
 drift:
-  description: One entry per desired object and per pruned object.
+  description: One entry per desired object and per object of the O(applyset) that Git no longer has (pruned or kept).
   returned: always
   type: list
   elements: dict
@@ -324,10 +330,20 @@ drift:
       description: Name.
       type: str
     action:
-      description: V(create), V(update), V(delete) or V(none).
+      description:
+        - V(create), V(update), V(replace) (deleted, then created, a Helm hook Helm would create anew), V(delete) (not
+          in Git, pruned), V(keep) (not in Git, kept because O(prune=false)) or V(none).
+        - V(keep) writes nothing, so it does not make C(changed) true; it is reported on every run until Git has the
+          object again or O(prune=true) deletes it.
+      type: str
+    reason:
+      description: Why the action, for V(replace), V(delete) and V(keep) (for example C(not in Git, kept (prune:
+        false))); empty otherwise.
       type: str
     fields:
-      description: Changed field paths for updates, for example C(spec.template.spec.containers[name=web].image).
+      description:
+        - Changed field paths for updates and replaces, to the leaf (C(spec.template.spec.containers[name=web].image),
+          C(data.readme.txt) for a key Git removed).
       type: list
       elements: str
     changes:
@@ -350,10 +366,12 @@ drift:
           description: Why (empty when there is nothing to say).
           type: str
   sample:
-    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: settings, action: update, fields: [data.mode],
-       health: {status: Healthy, reason: ""}}
+    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: settings, action: update, reason: "",
+       fields: [data.mode], health: {status: Healthy, reason: ""}}
+    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: old-settings, action: keep,
+       reason: "not in Git, kept (prune: false)", fields: [], health: {status: Healthy, reason: ""}}
 health:
-  description: Health of the whole set, the worst of its objects' (objects being pruned are left out).
+  description: Health of the whole set, the worst of its desired objects' (objects pruned or kept are left out).
   returned: always
   type: dict
   contains:
@@ -377,7 +395,7 @@ summary:
   description: How many objects get each action, and the total.
   returned: always
   type: dict
-  sample: {create: 0, update: 1, delete: 0, none: 41, total: 42}
+  sample: {create: 0, update: 1, replace: 0, delete: 0, keep: 1, none: 41, total: 43}
 stats:
   description: Cost of the run.
   returned: always

@@ -44,7 +44,7 @@ def test_check_mode_and_diff_from_files_with_kubeconfig_content(control_plane, t
                          )
     result = only_result(check)
     assert check.rc == 0 and result["changed"] is True, check.stdout[-3000:]
-    assert result["summary"] == {"create": 4, "update": 0, "delete": 0, "none": 0, "total": 4}
+    assert result["summary"] == {"create": 4, "update": 0, "replace": 0, "delete": 0, "keep": 0, "none": 0, "total": 4}
     assert get(control_plane, "namespace", ns) is None, "check mode changes nothing"
 
     applied = run_playbook(tmp_path / "apply", tasks(**args, apply=True), diff=True,

@@ -59,7 +59,7 @@ def reconcile(items, client, discovery, options, schemas=None):
     parent = live.live_parent(client, options.applyset) if options.applyset else None
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
         plan = _plan(client, discovery, plan, options, parent, pool, scrub)
-        drifted = [item for item in plan if item.action != "none"]
+        drifted = [item for item in plan if item.action in planner.WRITES]
         if options.apply and not options.check_mode:
             if drifted:
                 converge(client, plan, parent, options, pool, scrub)
@@ -112,9 +112,9 @@ def _plan(client, discovery, plan, options, parent, pool, scrub):
     if problems:
         raise TridentError(f"{len(problems)} object(s) would be rejected by the API server; nothing was "
                            "changed:\n" + "\n".join(problems), problems=problems)
-    if options.prune:
+    if options.applyset:
         keys = {item.key for item in plan}
-        plan += [planner.Item(key, resource, None, obj, source="cluster", action="delete")
+        plan += [planner.orphan(key, resource, obj, options.prune)
                  for key, resource, obj in live.orphans(listed, keys, options.applyset)]
     return plan
 
@@ -131,7 +131,7 @@ def _plan_safely(client, item, options, batch, scrub):
 
 def _outcome(plan, drifted, options):
     summary = {action: sum(1 for item in plan if item.action == action)
-               for action in ("create", "update", "delete", "none")}
+               for action in planner.WRITES + ("keep", "none")}
     summary["total"] = len(plan)
     return Outcome(
         changed=bool(drifted),
@@ -146,7 +146,7 @@ def _outcome(plan, drifted, options):
 def _drift_entry(item):
     obj = item.desired or item.live
     return {"apiVersion": obj.get("apiVersion"), "kind": item.key.kind, "namespace": item.key.namespace or None,
-            "name": item.key.name, "action": item.action, "fields": item.fields,
+            "name": item.key.name, "action": item.action, "reason": item.reason, "fields": item.fields,
             "changes": [change_entry(item.key.kind, *change) for change in item.changes],
             "health": item.health.as_dict() if item.health is not None else None}
 
@@ -162,7 +162,7 @@ def _health_summary(plan):
     status = planner.overall(plan)
     counts = {}
     for item in plan:
-        if item.action != "delete" and item.health is not None:
+        if item.desired is not None and item.health is not None:
             counts[item.health.status] = counts.get(item.health.status, 0) + 1
     return {"status": status, "counts": counts}
 

@@ -1,10 +1,14 @@
-"""Planning: one decision per object (create, update, delete, none), with nothing written.
+"""Planning: one decision per object (create, update, replace, delete, keep, none), with nothing written.
 
 Every object is checked before the first write: by the cheap in-sync proof, else by a server-side
 apply dry-run, else (an object the server cannot dry-run yet because its namespace or its
 CustomResourceDefinition comes with this batch) against the schema. A namespace that is neither
 live nor in the batch, and any 404 the batch does not explain, is a problem; the caller applies
 nothing when there is any.
+
+An object of the ApplySet that Git no longer has is pruned (``delete``) or, with prune off, ``keep``: reported on
+every run until Git has it again or prune is turned on. A Helm hook that Git changed is replaced when Helm would
+create it anew (hooks.py).
 """
 
 from __future__ import annotations
@@ -12,10 +16,17 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, pointers, schemacheck
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, hooks, pointers, schemacheck
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import Health, health, worst
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import namespace_exists
+
+# Why an object of the set that Git no longer has is deleted, or kept.
+PRUNED = "not in Git, pruned (prune: true)"
+KEPT = "not in Git, kept (prune: false)"
+# The actions that write to the cluster; ``keep`` and ``none`` write nothing.
+WRITES = ("create", "update", "replace", "delete")
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class Item:
     dry_run: bool = False
     applied: bool = False
     health: Health = None  # of the live object (Missing when there is none), after an apply of the applied one
+    reason: str = ""  # why the action (replace, delete, keep), for the report
+    lingering: bool = False  # pruned, but still there (a finalizer holds it): the set still spans it
 
 
 @dataclass
@@ -70,6 +83,12 @@ def items_for(desired, schemas):
         if schemas is not None and item.served:
             item.schema = schemas.root(item.resource.group, item.resource.version, item.resource.kind)
     return plan
+
+
+def orphan(key, resource, live, prune):
+    """An object labelled part of the set that Git no longer has: pruned with ``prune``, else kept (and reported)."""
+    return Item(key, resource, None, live, source="cluster", action="delete" if prune else "keep",
+                reason=PRUNED if prune else KEPT)
 
 
 def batch_of(plan):
@@ -114,8 +133,37 @@ def plan_one(client, item, options, batch, scrub):
         if exc.status == 404:
             return f"{item.key.describe()} ({item.source}): not found by the server ({scrub(exc.message)}) " \
                    "and nothing in the desired set creates it"
-        return f"{item.key.describe()} ({item.source}): {scrub(exc.message)}"
+        refusal = _replacing(client, item, options, exc)
+        return None if refusal is None else f"{item.key.describe()} ({item.source}): {scrub(refusal.message)}"
     _decide(item, wanted)
+    return None
+
+
+def _replacing(client, item, options, refusal):
+    """A Helm hook whose update the server refuses (an immutable field) is planned as a replace when Helm would
+    create it anew and the server accepts it as a new object; returns the refusal to report otherwise (None when
+    planned). A dry-run create of a name that exists is validated and admitted before the server finds the name
+    taken, so "AlreadyExists" is its verdict that the object is valid."""
+    if refusal.status != 422:
+        return refusal
+    reason = hooks.replace_reason(item.desired, item.live)
+    if reason is None:
+        if not hooks.phases(item.desired) or "immutable" not in refusal.message:
+            return refusal
+        return TridentError(f"{refusal.message} (a Helm hook whose {hooks.DELETE_POLICY} keeps the live one, which "
+                            f"helm upgrade would refuse as well: add {hooks.BEFORE_CREATION} to its policy, or delete "
+                            "the live one)")
+    try:
+        create(client, item, item.desired, options, dry_run=True)
+    except ApiError as exc:
+        if exc.reason != "AlreadyExists":
+            return exc
+    item.action, item.reason, item.dry_run = "replace", reason, True
+    # No object after the apply to compare with: the fields Git sets to another value than the live one's.
+    item.changes = [change for change in compare.changed_values(comparable(item.live, ()),
+                                                                comparable(item.desired, ()))
+                    if change[2] is not None]
+    item.fields = [change[0] for change in item.changes] or ["."]
     return None
 
 
@@ -127,8 +175,8 @@ def judge(plan):
 
 
 def overall(plan):
-    """The health of the whole set: the worst of its objects', prune candidates left out."""
-    return worst(item.health.status for item in plan if item.action != "delete" and item.health is not None)
+    """The health of the whole set: the worst of its desired objects' (those pruned or kept left out)."""
+    return worst(item.health.status for item in plan if item.desired is not None and item.health is not None)
 
 
 def _checked_by_schema(item, batch):
@@ -151,6 +199,9 @@ def _decide(item, wanted):
     if not item.fields and not compare.json_equal(before, after):
         item.fields = ["."]
     item.action = "update" if item.fields else "none"
+    reason = hooks.replace_reason(item.desired, item.live) if item.fields else None
+    if reason:
+        item.action, item.reason = "replace", reason
 
 
 def ignored(item, options):
@@ -219,6 +270,12 @@ def comparable(obj, wanted):
     for pointer in wanted:
         pointers.delete(out, pointer)
     return out
+
+
+def create(client, item, body, options, dry_run):
+    """POST ``body`` as a new object (a dry-run create is how a replace is validated)."""
+    query = {"fieldManager": options.field_manager, **({"dryRun": "All"} if dry_run else {})}
+    return client.request("POST", object_path(item.resource, item.key.namespace), query, body)
 
 
 def server_side_apply(client, item, body, options, dry_run):
