@@ -28,6 +28,8 @@ description:
   - A Helm hook (C(helm.sh/hook)) that Git changed is created anew (action C(replace): deleted, then created) when
     Helm would create it anew, by its C(helm.sh/hook-delete-policy) (C(before-hook-creation), Helm's default), as
     C(helm upgrade) does; a hook Job whose pod template changed is so recreated instead of refused as immutable.
+  - Messages and results name the repository's files relative to the repository (O(repository_root), O(helm.repo_path)
+    or the Git checkout holding them), never by the controller folder it is kept in.
   - Secret C(data) and C(stringData) values are masked in every output (drift, diff, errors); a changed Secret
     still shows as changed.
   - Every object's health (Argo CD's C(Healthy), C(Progressing), C(Degraded), C(Suspended), C(Missing),
@@ -277,6 +279,13 @@ options:
     description: The kubectl binary used to build O(kustomize).
     type: path
     default: kubectl
+  repository_root:
+    description:
+      - The folder the GitOps repository is in (the checkout, or a copy of it at a revision), set by the operator's
+        side (the roles pass the source role's checkout). O(src) and O(kustomize) must lie inside it, and messages and
+        results name the repository's files relative to it (C(environments/web/env.yml)).
+      - Taken literally, never C(~)- or C($VAR)-expanded.
+    type: str
 notes:
   - Without O(applyset), objects deleted from Git are not detected (there is no record of what was owned).
 """

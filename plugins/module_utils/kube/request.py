@@ -58,6 +58,9 @@ ARGUMENT_SPEC = dict(
     workers=dict(type="int", default=8),
     discovery_cache=dict(type="path", default=f"{CACHE_DIR}/kube-discovery"),
     kubectl=dict(type="path", default="kubectl"),
+    # The operator's: the folder the repository is in (a checkout, or a copy of it at a revision). Taken
+    # literally, never expanded.
+    repository_root=dict(type="str"),
     **KEY_ARGUMENT_SPEC,
 )
 
@@ -93,6 +96,7 @@ class KubeDiffRequest:
     workers: int
     discovery_cache: str
     kubectl: str
+    repository_root: str | None = None
 
     @classmethod
     def from_params(cls, params):
@@ -113,7 +117,8 @@ class KubeDiffRequest:
             record=params["record"],
             ignore_differences=tuple(params["ignore_differences"]), wait=params["wait"],
             wait_timeout=params["wait_timeout"], workers=params["workers"],
-            discovery_cache=params["discovery_cache"], kubectl=params["kubectl"])
+            discovery_cache=params["discovery_cache"], kubectl=params["kubectl"],
+            repository_root=params["repository_root"])
 
 
 def validated_request(params):
