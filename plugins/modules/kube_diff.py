@@ -26,6 +26,14 @@ description:
   - In check mode C(changed) means drift exists and nothing is written. With O(apply=true) the drifted objects
     are applied (Namespaces and CustomResourceDefinitions first, waiting until they are established), then
     objects of the O(applyset) that Git no longer has are pruned (O(prune=true)).
+  - Nothing the O(applyset) owns is forgotten. With O(prune=false) an object of the set that Git no longer has is
+    kept, and reported on every run (action C(keep), RV(drift[].reason) says it is not in Git and kept) until
+    Git has it again or O(prune=true) deletes it; the parent keeps listing its kind and namespace meanwhile.
+  - A Helm hook (C(helm.sh/hook)) that Git changed is created anew (action C(replace), deleted then created) when
+    Helm would create it anew, by its C(helm.sh/hook-delete-policy) (C(before-hook-creation), Helm's default), as
+    C(helm upgrade) does; a hook Job whose pod template changed is so recreated instead of refused as immutable.
+  - Messages and results name the repository's files relative to the repository (O(repository_root), O(helm.repo_path)
+    or the Git checkout holding them), never by the controller folder it is kept in.
   - A secret is masked where it stands in every output (drift, diff, errors), in the live object's old value as in
     the new one - a Secret's C(data) and C(stringData) values, the fields a SOPS-encrypted manifest had encrypted, and
     the fields a Helm release's secret values reach (found by rendering the chart again with placeholders); a
@@ -342,7 +350,7 @@ skipped_hooks:
   type: list
   elements: str
 drift:
-  description: One entry per desired object and per pruned object.
+  description: One entry per desired object and per object of the O(applyset) that Git no longer has (pruned or kept).
   returned: always
   type: list
   elements: dict
@@ -360,10 +368,20 @@ drift:
       description: Name.
       type: str
     action:
-      description: V(create), V(update), V(delete) or V(none).
+      description:
+        - V(create), V(update), V(replace) (deleted, then created, a Helm hook Helm would create anew), V(delete) (not
+          in Git, pruned), V(keep) (not in Git, kept because O(prune=false)) or V(none).
+        - V(keep) writes nothing, so it does not make C(changed) true; it is reported on every run until Git has the
+          object again or O(prune=true) deletes it.
+      type: str
+    reason:
+      description: "Why the action, for V(replace), V(delete) and V(keep) (for example C(not in Git, kept (prune:
+        false))); empty otherwise."
       type: str
     fields:
-      description: Changed field paths for updates, for example C(spec.template.spec.containers[name=web].image).
+      description:
+        - Changed field paths for updates and replaces, to the leaf (C(spec.template.spec.containers[name=web].image),
+          C(data.readme.txt) for a key Git removed).
       type: list
       elements: str
     changes:
@@ -400,10 +418,12 @@ drift:
           description: Why (empty when there is nothing to say).
           type: str
   sample:
-    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: settings, action: update, fields: [data.mode],
-       health: {status: Healthy, reason: ""}}
+    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: settings, action: update, reason: "",
+       fields: [data.mode], health: {status: Healthy, reason: ""}}
+    - {apiVersion: v1, kind: ConfigMap, namespace: app, name: old-settings, action: keep,
+       reason: "not in Git, kept (prune: false)", fields: [], health: {status: Healthy, reason: ""}}
 health:
-  description: Health of the whole set, the worst of its objects' (objects being pruned are left out).
+  description: Health of the whole set, the worst of its desired objects' (objects pruned or kept are left out).
   returned: always
   type: dict
   contains:
@@ -429,7 +449,7 @@ summary:
       (RV(drift[].pending)).
   returned: always
   type: dict
-  sample: {create: 0, update: 1, delete: 0, none: 41, total: 42, pending: 0}
+  sample: {create: 0, update: 1, replace: 0, delete: 0, keep: 1, none: 41, total: 43, pending: 0}
 namespaces_created:
   description:
     - The namespaces this run created so that the objects in them could be dry-run (O(prepare_namespaces), or

@@ -44,7 +44,7 @@ _REASONS = {
 _SOURCE_KEYS = ("before", "after", "revision", "commits", "changed_files", "uncommitted")
 _OUTSIDE = {"delete": "deleted outside Terraform", "update": "changed outside Terraform"}
 # kube_diff's object actions and Terraform's plan actions: written as words; anything else is a code span.
-_KUBE_ACTIONS = ("create", "update", "delete", "none")
+_KUBE_ACTIONS = ("create", "update", "replace", "delete", "keep", "none")
 _TERRAFORM_ACTIONS = ("create", "read", "update", "delete", "replace", "no-op")
 
 
@@ -53,7 +53,8 @@ def render(report: DriftReport) -> str:
     names = report.step_names()
     lines = _heading(report) + _table(report, names)
     for env in sorted(report.environments):
-        if report.env_status(env) in ("changed", "failed") or report.env_health(env) not in (None, "Healthy"):
+        if report.env_status(env) in ("changed", "failed") or report.env_health(env) not in (None, "Healthy") \
+                or any(_kept(step) for step in report.environments[env].values()):
             lines += _environment(report, env, names)
     if report.started:
         lines += ["", f"<sub>Run started {code(report.started)}, took {report.duration or 0:.0f} s; verdict "
@@ -116,8 +117,18 @@ def _cell(report, step):
     if step.status == "not_applied":
         return f"⚠️ {step.count} change{'s' * (step.count != 1)}, not applied"
     if step.status == "changed":
-        return f"⚠️ {report.changes(step.count)}"
-    return "✅ in sync"
+        return f"⚠️ {report.changes(step.count)}" + _kept_note(step)
+    return "✅ in sync" + _kept_note(step)
+
+
+def _kept(step):
+    """The objects of the step Git no longer has and prune: false keeps (listed on every run, never forgotten)."""
+    return items_of(step)["kept"] if step is not None else []
+
+
+def _kept_note(step):
+    kept = len(_kept(step))
+    return f", {kept} kept (not in Git)" if kept else ""
 
 
 def _environment(report, env, names):
@@ -125,7 +136,7 @@ def _environment(report, env, names):
     lines = ["", f"<details><summary><b>{html_code(env)}</b> — {_overview(report, env, names)}</summary>", ""]
     for name in names:
         step = report.environments[env].get(name)
-        if step is not None and step.status in ("changed", "not_applied", "failed"):
+        if step is not None and (step.status in ("changed", "not_applied", "failed") or _kept(step)):
             lines += [f"#### {_title(name)}: {_cell(report, step)}", ""] + _step_body(name, step) + [""]
         unhealthy = [i for i in ((step.stats or {}).get("unhealthy") or []) if isinstance(i, dict)] if step else []
         if unhealthy:
@@ -175,6 +186,10 @@ def _step_body(name, step):
     outside = {item.get("address"): item for item in data["outside"] if isinstance(item, dict)}
     for item in data["items"]:
         lines += _item(item, outside)
+    if data["kept"]:
+        lines += ["", "**Not in Git, kept** (`prune: false`: listed on every run until Git has them again or prune "
+                      "deletes them)", ""]
+        lines += [line for item in data["kept"] for line in _item(item, outside)]
     return lines
 
 
@@ -182,7 +197,7 @@ def items_of(step) -> dict:
     """What a step drifted by, from its task results, else from its ``set_stats`` data (roles often run
     the module with no_log and report the account through stats): object/resource ``items``, Terraform's
     ``outside`` (changed outside Terraform) and the ``source`` revision range, commits and files."""
-    found = {"items": [], "outside": [], "source": {}, "censored": False}
+    found = {"items": [], "outside": [], "source": {}, "censored": False, "kept": []}
     for task in step.tasks:
         found["censored"] |= bool(task.get("censored"))
         found["items"] += task.get("drift") or task.get("resource_changes") or []
@@ -192,6 +207,10 @@ def items_of(step) -> dict:
             found["source"].setdefault("changed_files", []).extend(task["changed_files"])
     stats = step.stats or {}
     found["items"] = found["items"] or list(stats.get("items") or [])
+    # kube_diff's objects not in Git that prune: false keeps are not drift: listed apart.
+    kept = [item for item in found["items"] if isinstance(item, dict) and item.get("action") == "keep"]
+    found["items"] = [item for item in found["items"] if not (isinstance(item, dict) and item.get("action") == "keep")]
+    found["kept"] = kept or [item for item in stats.get("kept") or [] if isinstance(item, dict)]
     found["outside"] = found["outside"] or list(stats.get("outside_terraform") or [])
     for key in _SOURCE_KEYS:
         if stats.get(key) and not found["source"].get(key):
@@ -239,7 +258,9 @@ def _kubernetes(item):
     if health.get("status"):
         reason = f": {code(health['reason'])}" if health.get("reason") else ""
         shown_health = f" — {_health_cell(health['status'])}{reason}"
-    lines = [f"- **{code(kind)}** {code(where)}" + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + shown_health]
+    reason = f" ({code(item['reason'])})" if isinstance(item.get("reason"), str) and item["reason"] else ""
+    lines = [f"- **{code(kind)}** {code(where)}" + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + reason
+             + shown_health]
     changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
     shown = {c["path"] for c in changes}
     for change in changes:

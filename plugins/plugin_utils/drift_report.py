@@ -88,7 +88,8 @@ def _drifted(key: str, value: object) -> object:
 def count_of(details: dict) -> int:
     for key in ("drift", "resource_changes", "changed_files"):
         if isinstance(details.get(key), list):
-            return len(details[key])
+            # An object not in Git that prune: false keeps (kube_diff's "keep") is listed, not counted as drift.
+            return len([item for item in details[key] if not (isinstance(item, dict) and item.get("action") == "keep")])
     return 1
 
 

@@ -46,7 +46,7 @@ def test_check_mode_and_diff_from_files_with_kubeconfig_content(control_plane, t
     assert check.rc == 0 and result["changed"] is True, check.stdout[-3000:]
     # The three objects in the namespace the batch creates are checked by their schema only (check mode writes
     # nothing, so no namespace is created for their dry-runs): pending.
-    assert result["summary"] == {"create": 4, "update": 0, "delete": 0, "none": 0, "total": 4, "pending": 3}
+    assert result["summary"] == {"create": 4, "update": 0, "replace": 0, "delete": 0, "keep": 0, "none": 0, "total": 4, "pending": 3}
     assert get(control_plane, "namespace", ns) is None, "check mode changes nothing"
 
     applied = run_playbook(tmp_path / "apply", tasks(**args, apply=True), diff=True,

@@ -53,9 +53,10 @@ class Sandbox:
         if link:
             raise TridentError(f"{self.display(link)} is a symlink that leads outside the repository; "
                                f"nothing outside the checkout is read (path '{self.display(candidate)}')")
-        # Named as the repository wrote it: the resolved path would name a controller folder.
-        raise TridentError(f"'{path}' leads outside the repository (through '..' or an absolute path); nothing "
-                           "outside the checkout is read")
+        # Named as the repository wrote it: where it leads is the controller's, not the repository's.
+        shown = self.display(candidate) if self.contains(os.path.normpath(candidate)) else path
+        raise TridentError(f"'{shown}' leads outside the repository (through '..' or an "
+                           "absolute path); nothing outside the checkout is read")
 
     def escaping_link(self, path: str) -> str | None:
         """The first symlink on ``path`` whose target lies outside the checkout (None: no link escapes)."""

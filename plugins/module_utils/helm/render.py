@@ -24,6 +24,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.masking impo
 from ansible_collections.trident.gitops.plugins.module_utils.helm.charts import ChartFetcher, helm_environment
 from ansible_collections.trident.gitops.plugins.module_utils.helm.values import release_values
 from ansible_collections.trident.gitops.plugins.module_utils.kube.compare import json_equal
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import split_api_version
+from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import kinds_from_crds
 from ansible_collections.trident.gitops.plugins.module_utils.kube.yamljson import KubectlLoader, jsonable
 
 try:
@@ -120,6 +122,23 @@ def parse_objects(text, where):
                 raise TridentError(f"{where}: {template} rendered a document that is not a Kubernetes object")
             objects.append((template, data))
     return objects
+
+
+def with_crds(namespaced, objects):
+    """``namespaced`` that also knows the scope of the kinds the CustomResourceDefinitions among ``objects`` serve:
+    Helm installs a chart's CRDs first and then places the chart's custom resources by their CRD's scope. None
+    without ``namespaced`` (kustomize's helmCharts: kustomize places nothing)."""
+    if namespaced is None:
+        return None
+    kinds = kinds_from_crds([RenderedObject("", obj) for obj in objects])
+
+    def scope(api_version, kind):
+        found = namespaced(api_version, kind)
+        if found is None:
+            resource = kinds.get((*split_api_version(api_version), kind))
+            found = resource.namespaced if resource is not None else None
+        return found
+    return scope
 
 
 def place(obj, namespace, namespaced):
@@ -234,9 +253,10 @@ def render_releases(releases, env_file, env_path, repo_path, cluster, runner, he
 
     ``releases`` come from :func:`helm.spec.parse_releases`; ``decrypt(content, fmt, source)`` opens SOPS
     values files in memory (kube_diff's decryptor); ``namespaced(api_version, kind)`` says whether a kind
-    is namespaced (from discovery); ``get(url, credentials)`` replaces the HTTP download in tests.
+    is namespaced (from discovery; the CRDs the releases render add their kinds); ``get(url, credentials)``
+    replaces the HTTP download in tests.
     """
-    rendered = Rendered()
+    rendered, homes = Rendered(), []
     with private_tempdir(prefix="trident-helm-") as helm_home:
         extra = {"get": get} if get is not None else {}
         fetcher = ChartFetcher(cache_dir, runner, helm, credentials, helm_home=helm_home, **extra)
@@ -250,6 +270,10 @@ def render_releases(releases, env_file, env_path, repo_path, cluster, runner, he
                 if phases and not phases & KEPT_HOOKS:
                     rendered.skipped_hooks.append(f"{where} {template}")
                     continue
-                placed = place(obj, release.namespace, namespaced)
-                rendered.objects.append(RenderedObject(f"{where} {template}", placed, masked))
+                rendered.objects.append(RenderedObject(f"{where} {template}", obj, masked))
+                homes.append(release.namespace)
+    # Placed once every release is rendered, so a custom resource of a CRD a chart ships goes where Helm puts it.
+    scope = with_crds(namespaced, [item.obj for item in rendered.objects])
+    for item, home in zip(rendered.objects, homes):
+        place(item.obj, home, scope)
     return rendered

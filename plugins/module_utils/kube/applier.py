@@ -1,12 +1,18 @@
-"""Applying a plan: server-side apply in dependency order, prune, and the ApplySet parent.
+"""Applying a plan: server-side apply in dependency order, replace, prune, and the ApplySet parent.
 
 Only called once the planner found nothing to reject. Objects of one kind are applied
 concurrently, kinds in order (Namespaces and CustomResourceDefinitions first, waiting until each
 CRD is established). If the server still rejects something (an admission decision that depends on
 what this apply changed), the error lists exactly the objects that were written before it.
+
+The parent lists every kind and namespace the set spans: those of the desired objects, of the objects kept
+because prune is off, and of pruned objects a finalizer still holds, so a later run (with prune on) finds them.
+A replaced object (a Helm hook, hooks.py) is deleted, waited for until it is gone, then created.
 """
 
 from __future__ import annotations
+
+import time
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
@@ -15,6 +21,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.live import pa
 from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import (
     body_for, ignored, rejection, server_side_apply)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.waiter import Target, wait_until_healthy
+
+REMOVED_POLL = 0.2  # seconds between reads while a replaced object is being deleted
 
 # Apply order (as Helm and kubectl users expect); unknown kinds (custom resources) go last.
 KIND_ORDER = ("Namespace", "CustomResourceDefinition", "PriorityClass", "StorageClass", "ResourceQuota",
@@ -45,8 +53,8 @@ class _Progress:
 
 
 def converge(client, plan, parent, options, pool):
-    keep = [item for item in plan if item.desired is not None]
-    changes = sorted((i for i in keep if i.action in ("create", "update")), key=tier)
+    desired = [item for item in plan if item.desired is not None]
+    changes = sorted((i for i in desired if i.action in ("create", "update", "replace")), key=tier)
     progress = _Progress()
     recorded = options.applyset is None
     for level in sorted({tier(i) for i in changes} | {len(KIND_ORDER) + 1}):
@@ -54,12 +62,13 @@ def converge(client, plan, parent, options, pool):
             # Once its namespace exists, record the union of old and new members in the parent
             # first: a run cut short still knows every kind and namespace it may own.
             kinds, namespaces = ApplySet.recorded(parent)
-            _write_parent(client, options, kinds | _kinds(keep), namespaces | _namespaces(keep), progress,
+            _write_parent(client, options, kinds | _kinds(plan), namespaces | _namespaces(plan), progress,
                           ApplySet.deployed(parent))
             recorded = True
         batch = [i for i in changes if tier(i) == level]
         results = list(pool.map(lambda i: (i, _apply_one(client, i, options)), batch))
-        progress.applied.extend(i.key.describe() for i, error in results if error is None)
+        progress.applied.extend(i.key.describe() + (" (replaced)" if i.action == "replace" else "")
+                                for i, error in results if error is None)
         failures = [(f"{i.key.describe()} ({i.source})", error) for i, error in results if error is not None]
         if failures:
             raise progress.fail(failures)
@@ -69,13 +78,20 @@ def converge(client, plan, parent, options, pool):
     _prune(client, plan, pool, progress)
     if options.applyset:
         # The deployed revision stays as it was until the whole environment succeeded (record_deployed).
-        _write_parent(client, options, _kinds(keep), _namespaces(keep), progress, ApplySet.deployed(parent))
+        spans = members(plan)
+        _write_parent(client, options, _kinds(spans), _namespaces(spans), progress, ApplySet.deployed(parent))
 
 
 def record_deployed(client, plan, options, record):
     """Write ``record`` ({revision, tree}) on the ApplySet parent: the last write of a successful run."""
-    keep = [item for item in plan if item.desired is not None]
-    _write_parent(client, options, _kinds(keep), _namespaces(keep), _Progress(), record)
+    spans = members(plan)
+    _write_parent(client, options, _kinds(spans), _namespaces(spans), _Progress(), record)
+
+
+def members(plan):
+    """The objects the set still spans once the plan is applied: the desired ones, those kept (prune off) and those
+    pruned that a finalizer still holds. The parent never drops a kind or namespace one of them is in."""
+    return [i for i in plan if i.desired is not None or i.action == "keep" or (i.action == "delete" and i.lingering)]
 
 
 def _kinds(items):
@@ -88,6 +104,8 @@ def _namespaces(items):
 
 def _prune(client, plan, pool, progress):
     doomed = sorted((i for i in plan if i.action == "delete"), key=tier, reverse=True)
+    if not doomed:
+        return
     results = list(pool.map(lambda i: (i, _delete_one(client, i)), doomed))
     progress.applied.extend(f"{i.key.describe()} (deleted)" for i, error in results if error is None)
     failures = [(i.key.describe(), error) for i, error in results if error is not None]
@@ -96,26 +114,74 @@ def _prune(client, plan, pool, progress):
 
 
 def _apply_one(client, item, options):
-    body = body_for(item, ignored(item, options), options.field_manager)[0]
+    removed, body = False, None
     try:
+        if item.action == "replace":
+            _remove(client, item, options.wait_timeout)
+            removed, body = True, item.desired  # created anew, as Git says
+        else:
+            body = body_for(item, ignored(item, options), options.field_manager)[0]
         item.after = server_side_apply(client, item, body, options, dry_run=False)
         item.applied = True
-    except ApiError as exc:
-        return rejection(client, item, body, options, exc)
+    except ApiError as exc:  # what the server said of the body (told from placeholders when it holds secrets)
+        message = rejection(client, item, body, options, exc) if body is not None else exc.message
     except TridentError as exc:  # the server unreachable
-        return exc.message
+        message = exc.message
+    else:
+        return None
+    return f"the live object was deleted to be created anew, then creating it failed: {message}" if removed \
+        else message
     return None
 
 
 def _delete_one(client, item):
     try:
-        client.request("DELETE", object_path(item.resource, item.key.namespace, item.key.name),
-                       body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+        item.lingering = _still_there(_delete(client, item))
     except ApiError as exc:
         return None if exc.status == 404 else exc.message
     except TridentError as exc:
         return exc.message
     return None
+
+
+def _delete(client, item):
+    """DELETE the live object ``item`` read (a precondition on its uid: never one created since)."""
+    options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    uid = ((item.live or {}).get("metadata") or {}).get("uid")
+    if uid:
+        options["preconditions"] = {"uid": uid}
+    return client.request("DELETE", object_path(item.resource, item.key.namespace, item.key.name), body=options)
+
+
+def _still_there(answer):
+    """Whether a DELETE's answer is the object, marked for deletion but held (a finalizer, a grace period)."""
+    return isinstance(answer, dict) and answer.get("kind") != "Status" \
+        and bool((answer.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _remove(client, item, timeout):
+    """Delete the live object of a replace and wait until it is gone (Helm waits too), at most ``timeout``."""
+    uid = (item.live.get("metadata") or {}).get("uid")
+    try:
+        _delete(client, item)
+    except ApiError as exc:
+        if exc.status not in (404, 409):  # gone already, or replaced since (the uid precondition)
+            raise
+    path = object_path(item.resource, item.key.namespace, item.key.name)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = client.request("GET", path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return
+            raise
+        if (found.get("metadata") or {}).get("uid") != uid:
+            return
+        if time.monotonic() >= deadline:
+            raise TridentError(f"deleted to be created anew, but still there after {timeout:g}s (a finalizer holds "
+                               "it); a rerun checks again")
+        time.sleep(REMOVED_POLL)
 
 
 def _write_parent(client, options, kinds, namespaces, progress, record):

@@ -270,6 +270,12 @@ def changed_values(before, after, path=""):
         return _changed_in_list(before, after, path)
     if before is None and after is None:
         return []
+    # A map removed or added whole is named by each of its fields, to the leaf (``data.readme.txt``, not
+    # ``data``); an empty one by its own path.
+    if before is None and isinstance(after, dict) and after:
+        return changed_values({}, after, path)
+    if after is None and isinstance(before, dict) and before:
+        return changed_values(before, {}, path)
     if before is None or after is None or not json_equal(before, after):
         return [(path or ".", before, after)]
     return []

@@ -66,7 +66,7 @@ def reconcile(items, client, discovery, options, schemas=None):
     parent = live.live_parent(client, options.applyset) if options.applyset else None
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
         plan, created = _plan(client, discovery, plan, options, parent, pool)
-        drifted = [item for item in plan if item.action != "none"]
+        drifted = [item for item in plan if item.action in planner.WRITES]
         if options.apply and not options.check_mode:
             if drifted:
                 converge(client, plan, parent, options, pool)
@@ -129,9 +129,9 @@ def _plan(client, discovery, plan, options, parent, pool):
     for item in plan:
         if planner.needs_server(item):
             planner.pend(item, batch)
-    if options.prune:
+    if options.applyset:
         keys = {item.key for item in plan}
-        plan += [planner.Item(key, resource, None, obj, source="cluster", action="delete")
+        plan += [planner.orphan(key, resource, obj, options.prune)
                  for key, resource, obj in live.orphans(listed, keys, options.applyset)]
     return plan, [entry.name for entry in created]
 
@@ -176,7 +176,7 @@ def _dry_run_safely(client, item, options):
 
 def _outcome(plan, drifted, options):
     summary = {action: sum(1 for item in plan if item.action == action)
-               for action in ("create", "update", "delete", "none")}
+               for action in planner.WRITES + ("keep", "none")}
     summary["total"] = len(plan)
     summary["pending"] = sum(1 for item in plan if item.pending)
     return Outcome(
@@ -192,7 +192,7 @@ def _outcome(plan, drifted, options):
 def _drift_entry(item):
     obj = item.desired or item.live
     return {"apiVersion": obj.get("apiVersion"), "kind": item.key.kind, "namespace": item.key.namespace or None,
-            "name": item.key.name, "action": item.action, "fields": item.fields,
+            "name": item.key.name, "action": item.action, "reason": item.reason, "fields": item.fields,
             "changes": [change_entry(*change) for change in item.changes],
             "health": item.health.as_dict() if item.health is not None else None,
             "checked_by": item.checked_by, "pending": item.pending}
@@ -209,7 +209,7 @@ def _health_summary(plan):
     status = planner.overall(plan)
     counts = {}
     for item in plan:
-        if item.action != "delete" and item.health is not None:
+        if item.desired is not None and item.health is not None:
             counts[item.health.status] = counts.get(item.health.status, 0) + 1
     return {"status": status, "counts": counts}
 

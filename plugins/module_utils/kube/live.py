@@ -54,7 +54,9 @@ def namespace_exists(client, name):
 def list_live(client, discovery, wanted, options, parent, pool):
     """LIST every (resource, namespace) in ``wanted`` and the ApplySet spans; map key -> (resource, live)."""
     wanted = {resource: set(namespaces) for resource, namespaces in wanted.items()}
-    if options.prune and options.applyset:
+    if options.applyset:
+        # Every kind and namespace the set spans, whether or not prune is on: an object Git no longer has is
+        # pruned, or else reported as kept, never forgotten.
         kinds, namespaces = ApplySet.recorded(parent)
         namespaces |= {ns for spans in wanted.values() for ns in spans if ns} | {options.applyset.namespace}
         for group, kind in kinds:

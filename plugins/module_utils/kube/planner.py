@@ -1,4 +1,4 @@
-"""Planning: one decision per object (create, update, delete, none), with nothing written.
+"""Planning: one decision per object (create, update, replace, delete, keep, none), with nothing written.
 
 Every object is checked before the first write, in three rounds that send nothing, then a fourth that may:
 1. the cheap in-sync proof settles what a dry-run provably would not change;
@@ -11,6 +11,10 @@ Every object is checked before the first write, in three rounds that send nothin
    against that CRD's schema only.
 A namespace that is neither live nor in the batch, one being deleted, and any 404 the batch does not explain,
 is a problem; the caller applies nothing when there is any.
+
+An object of the ApplySet that Git no longer has is pruned (``delete``) or, with prune off, ``keep``: reported on
+every run until Git has it again or prune is turned on. A Helm hook that Git changed is replaced when Helm would
+create it anew (hooks.py).
 """
 
 from __future__ import annotations
@@ -20,12 +24,18 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_fields, mask_placeholders
-from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, pointers, schemacheck
+from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, hooks, pointers, schemacheck
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import Health, health, worst
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import namespace_exists
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import masked_fields, with_placeholders
 from ansible_collections.trident.gitops.plugins.module_utils.kube.newnamespaces import is_created_for_dry_run
+
+# Why an object of the set that Git no longer has is deleted, or kept.
+PRUNED = "not in Git, pruned (prune: true)"
+KEPT = "not in Git, kept (prune: false)"
+# The actions that write to the cluster; ``keep`` and ``none`` write nothing.
+WRITES = ("create", "update", "replace", "delete")
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class Item:
     body: dict = None  # what we apply: the desired object, ignored fields as body_for makes them
     wanted: list = None  # pointers of the fields ignore_differences leaves out
     left_out: set = None  # live pointers of the ignored fields left out of ``body``
+    reason: str = ""  # why the action (replace, delete, keep), for the report
+    lingering: bool = False  # pruned, but still there (a finalizer holds it): the set still spans it
 
 
 @dataclass
@@ -86,6 +98,12 @@ def items_for(desired, schemas):
         if schemas is not None and item.served:
             item.schema = schemas.root(item.resource.group, item.resource.version, item.resource.kind)
     return plan
+
+
+def orphan(key, resource, live, prune):
+    """An object labelled part of the set that Git no longer has: pruned with ``prune``, else kept (and reported)."""
+    return Item(key, resource, None, live, source="cluster", action="delete" if prune else "keep",
+                reason=PRUNED if prune else KEPT)
 
 
 def batch_of(plan):
@@ -190,7 +208,13 @@ def dry_run(client, item, options):
         if exc.status == 404:
             return f"{item.key.describe()} ({item.source}): not found by the server " \
                    f"({rejection(client, item, item.body, options, exc)}) and nothing in the desired set creates it"
-        return f"{item.key.describe()} ({item.source}): {rejection(client, item, item.body, options, exc)}"
+        refusal = _replacing(client, item, options, exc)
+        if refusal is not None:
+            shown = rejection(client, item, item.body, options, exc) if refusal is exc else \
+                _refusal_shown(item, refusal)
+            return f"{item.key.describe()} ({item.source}): {shown}"
+        item.checked_by = "dry-run"
+        return None
     item.checked_by = "dry-run"
     _decide(item, item.wanted)
     return None
@@ -228,6 +252,45 @@ def pend(item, batch):
         item.pending += " (no schema is published for this kind: only its name was checked)"
 
 
+def _replacing(client, item, options, refusal):
+    """A Helm hook whose update the server refuses (an immutable field) is planned as a replace when Helm would
+    create it anew and the server accepts it as a new object; returns the refusal to report otherwise (None when
+    planned). A dry-run create of a name that exists is validated and admitted before the server finds the name
+    taken, so "AlreadyExists" is its verdict that the object is valid."""
+    if refusal.status != 422:
+        return refusal
+    reason = hooks.replace_reason(item.desired, item.live)
+    if reason is None:
+        if not hooks.phases(item.desired) or "immutable" not in refusal.message:
+            return refusal
+        return TridentError(f"{refusal.message} (a Helm hook whose {hooks.DELETE_POLICY} keeps the live one, which "
+                            f"helm upgrade would refuse as well: add {hooks.BEFORE_CREATION} to its policy, or delete "
+                            "the live one)")
+    try:
+        create(client, item, item.desired, options, dry_run=True)
+    except ApiError as exc:
+        if exc.reason != "AlreadyExists":
+            return exc
+    item.action, item.reason, item.dry_run = "replace", reason, True
+    # No object after the apply to compare with: the fields Git sets to another value than the live one's.
+    before, after = comparable(item.live, ()), comparable(item.desired, ())
+    secret = masked_fields(item.desired, item.masked)
+    if secret:
+        before, after = mask_fields(before, secret), mask_fields(after, secret)
+    item.changes = [change for change in compare.changed_values(before, after) if change[2] is not None]
+    item.fields = [change[0] for change in item.changes] or ["."]
+    return None
+
+
+def _refusal_shown(item, refusal):
+    """A refusal of the replace's checks: its text, unless the object holds secret values it may quote."""
+    if not masked_fields(item.body, item.masked):
+        return refusal.message
+    status = getattr(refusal, "status", None)
+    return f"refused{f' with {status}' if status else ''}; the server's message is not shown, since it may " \
+           "quote the object's secret values"
+
+
 def judge(plan):
     """Set every item's health from the object in hand: the applied one after an apply, else the live one
     (Missing for an object still to be created). Costs no request (docs/health.md)."""
@@ -236,8 +299,8 @@ def judge(plan):
 
 
 def overall(plan):
-    """The health of the whole set: the worst of its objects', prune candidates left out."""
-    return worst(item.health.status for item in plan if item.action != "delete" and item.health is not None)
+    """The health of the whole set: the worst of its desired objects' (those pruned or kept left out)."""
+    return worst(item.health.status for item in plan if item.desired is not None and item.health is not None)
 
 
 def _decide(item, wanted):
@@ -254,6 +317,9 @@ def _decide(item, wanted):
     secret = masked_fields(item.desired, item.masked)
     item.changes = compare.changed_values(mask_fields(before, secret), mask_fields(after, secret)) if secret \
         else changes
+    reason = hooks.replace_reason(item.desired, item.live) if item.fields else None
+    if reason:
+        item.action, item.reason = "replace", reason
 
 
 def ignored(item, options):
@@ -322,6 +388,12 @@ def comparable(obj, wanted):
     for pointer in wanted:
         pointers.delete(out, pointer)
     return out
+
+
+def create(client, item, body, options, dry_run):
+    """POST ``body`` as a new object (a dry-run create is how a replace is validated)."""
+    query = {"fieldManager": options.field_manager, **({"dryRun": "All"} if dry_run else {})}
+    return client.request("POST", object_path(item.resource, item.key.namespace), query, body)
 
 
 def server_side_apply(client, item, body, options, dry_run):

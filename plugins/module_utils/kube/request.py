@@ -101,6 +101,7 @@ class KubeDiffRequest:
     workers: int
     discovery_cache: str
     kubectl: str
+    repository_root: str | None = None
 
     @classmethod
     def from_params(cls, params):
@@ -122,7 +123,8 @@ class KubeDiffRequest:
             record=params["record"],
             ignore_differences=tuple(params["ignore_differences"]), wait=params["wait"],
             wait_timeout=params["wait_timeout"], workers=params["workers"],
-            discovery_cache=params["discovery_cache"], kubectl=params["kubectl"])
+            discovery_cache=params["discovery_cache"], kubectl=params["kubectl"],
+            repository_root=params["repository_root"])
 
 
 def validated_request(params):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox, enclosing_checkout
+from ansible_collections.trident.gitops.plugins.module_utils.common.shown_paths import ShownPaths
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import connect
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
@@ -14,7 +18,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import 
                                                                                  add_kustomize_output, load_desired)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import field_paths, secret_object
-from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import validate
+from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import kinds_from_crds, validate
 
 
 def ignore_rules(specs):
@@ -40,8 +44,49 @@ def run(request, check_mode=False, diff_mode=False, runner=None, decrypt=None):
 
     Every document carries the paths of its fields that hold secret values (a Secret's values, the fields of an
     encrypted manifest, what a Helm release's secret values reach): the result masks them, before and after.
+    Messages and results name repository files relative to the repository (common/shown_paths.py).
     """
+    shown = ShownPaths(repository_roots(request))
+    try:
+        result = _run(request, check_mode, diff_mode, runner, decrypt)
+    except TridentError as exc:
+        raise shown.error(exc) from None
+    # The objects' own values (drift, diff) are the cluster's and Git's, shown as they are.
+    return {key: value if key in ("drift", "diff") else shown.value(value) for key, value in result.items()}
+
+
+def repository_roots(request):
+    """The repository roots a run knows: ``repository_root``, the helm option's ``repo_path``, and the Git
+    checkouts holding ``src`` and ``kustomize``."""
+    roots = [request.repository_root, (request.helm or {}).get("repo_path")]
+    for path in (*request.src, request.kustomize):
+        checkout = enclosing_checkout(path) if path else None
+        roots.append(checkout.root if checkout is not None else None)
+    return [root for root in roots if root]
+
+
+def outside_repository(request):
+    """A problem per ``src`` entry or ``kustomize`` folder that leads out of ``repository_root`` (a glob pattern by
+    the folder it starts in)."""
+    if not request.repository_root:
+        return []
+    sandbox, problems = Sandbox(request.repository_root), []
+    for path in (*request.src, request.kustomize):
+        if not path:
+            continue
+        fixed = re.split(r"[*?[]", str(path), maxsplit=1)[0]
+        try:
+            sandbox.resolve(os.path.abspath(fixed or "."))
+        except TridentError as exc:
+            problems.append(exc.message)
+    return problems
+
+
+def _run(request, check_mode, diff_mode, runner, decrypt):
     started = time.monotonic()
+    outside = outside_repository(request)
+    if outside:  # nothing is read from outside the repository
+        raise _invalid(outside)
     # A kustomization with helmCharts is built once the cluster is known: its charts render for it.
     charted = _declares_helm_charts(request)
     documents, rules, problems = _load(request, charted, runner, decrypt)
@@ -134,9 +179,11 @@ def _render_helm(request, discovery, runner, decrypt, documents, problems, chart
 def _render_releases(request, discovery, resources, runner, decrypt, documents, problems):
     """env.yml's releases (the ``helm`` option's ``releases``); returns the hooks left out."""
 
+    crds = kinds_from_crds(documents)  # the manifests' CRDs (the releases' own are added by render_releases)
+
     def namespaced(api_version, kind):
         group, version = api_version.rpartition("/")[0::2]
-        found = discovery.find(group, version, kind)
+        found = discovery.find(group, version, kind) or crds.get((group, version, kind))
         return found.namespaced if found is not None else None
 
     # Imported here for start-up cost: charts, HTTP and cryptography only for the helm option.

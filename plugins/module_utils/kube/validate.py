@@ -33,7 +33,7 @@ class Validated:
 def validate(documents, discovery, default_namespace, applyset=None):
     """Check every document; return the desired objects (defaults and ApplySet label set) and problems."""
     result = Validated()
-    pending = _kinds_from_crds(documents)
+    pending = kinds_from_crds(documents)
     seen = {}
     for doc in documents:
         obj = doc.obj
@@ -79,8 +79,9 @@ def validate(documents, discovery, default_namespace, applyset=None):
     return result
 
 
-def _kinds_from_crds(documents):
-    """Kinds the CustomResourceDefinitions in the desired set will serve."""
+def kinds_from_crds(documents):
+    """Kinds the CustomResourceDefinitions among ``documents`` (each with ``.obj``) will serve:
+    ``{(group, version, kind): Resource}``."""
     kinds = {}
     for doc in documents:
         obj = doc.obj

@@ -74,6 +74,10 @@ def scrub(value: object) -> object:
 
 # -- how each step's drift is read from its result ---------------------------------------------------------------
 
+# kube_diff's actions that write to the cluster ("keep" and "none" write nothing).
+KUBERNETES_WRITES = ("create", "update", "replace", "delete")
+
+
 def _secrets(result: dict) -> Outcome:
     # Decrypting is reading: never drift. The result is the decrypt loop's (no_log); nothing of it is kept.
     return Outcome("ok")
@@ -90,14 +94,14 @@ def _terraform(result: dict) -> Outcome:
 
 def _kubernetes(result: dict) -> Outcome:
     entries = [d for d in result.get("drift") or [] if isinstance(d, dict)]
-    drifted = [d for d in entries if d.get("action") != "none"]
+    drifted = [d for d in entries if d.get("action") in KUBERNETES_WRITES]
+    kept = [d for d in entries if d.get("action") == "keep"]  # not in Git, kept (prune: false): listed, not drift
     unhealthy = [d for d in entries if d.get("action") == "none"
                  and (d.get("health") or {}).get("status", "Healthy") != "Healthy"]
     health = result.get("health") if isinstance(result.get("health"), dict) else {"status": "Unknown", "counts": {}}
     account = {"items": scrub(drifted), "health": scrub(health), "unhealthy": scrub(unhealthy)}
-    for key in ("kept", "not_checked"):  # objects not in Git kept (prune false), objects that cannot be judged yet
-        if result.get(key):
-            account[key] = scrub(result[key])
+    if kept:
+        account["kept"] = scrub(kept)
     return Outcome("changed" if drifted else "ok", len(drifted), account, health.get("status"))
 
 
@@ -112,7 +116,7 @@ def _terraform_leftover(result: dict) -> str | None:
 
 def _kubernetes_work(result: dict) -> bool:
     summary = result.get("summary") or {}
-    return summary.get("total", 0) != summary.get("none", 0)
+    return any(summary.get(action, 0) for action in KUBERNETES_WRITES)
 
 
 REGISTRY = (

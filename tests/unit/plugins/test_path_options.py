@@ -50,8 +50,9 @@ def documentation(path):
 def fragment_documentation(fragment):
     """The text of a doc fragment: ours (trident.gitops.<name>) or ansible-core's (<name>[.<attribute>])."""
     if fragment.startswith("trident.gitops."):
-        source = (REPO / "plugins" / "doc_fragments" / f"{fragment.rsplit('.', 1)[-1]}.py").read_text()
-        return re.search(r'DOCUMENTATION = r"""(.*?)"""', source, re.S).group(1)
+        name, _dot, attribute = fragment[len("trident.gitops."):].partition(".")
+        source = (REPO / "plugins" / "doc_fragments" / f"{name}.py").read_text()
+        return re.search(rf'{attribute.upper() or "DOCUMENTATION"} = r"""(.*?)"""', source, re.S).group(1)
     name, _dot, attribute = fragment.partition(".")
     module = importlib.import_module(f"ansible.plugins.doc_fragments.{name}")
     return getattr(module.ModuleDocFragment, attribute.upper() or "DOCUMENTATION")

@@ -6,6 +6,8 @@ The regression cases of issue 11 (drift the old proof missed) are named ``test_i
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare
 from mini_openapi import root
@@ -224,7 +226,72 @@ def test_changed_values_carry_before_and_after_for_every_changed_path():
     after = {"spec": {"replicas": 1, "template": {"spec": {"containers": [
         {"name": "web", "image": "app:v6.2.0"}, {"name": "side", "image": "s:1"}]}}}, "data": {"k": "v"}}
     changes = compare.changed_values(before, after)
-    assert changes == [("data", None, {"k": "v"}), ("spec.replicas", 3, 1),
+    assert changes == [("data.k", None, "v"), ("spec.replicas", 3, 1),
                        ("spec.template.spec.containers[name=web].image", "app:v6.1.1-hotfix", "app:v6.2.0")]
     assert compare.changed_paths(before, after) == [change[0] for change in changes]
     assert compare.changed_values([1, 2], [1, 2, 3], "args") == [("args", [1, 2], [1, 2, 3])]
+
+
+def test_a_map_removed_or_added_whole_is_named_to_the_leaf():
+    """Issue 25: Git dropping a ConfigMap's whole ``data`` names ``data.readme.txt``, not ``data``."""
+    live = {"data": {"readme.txt": "hello", "mode": "fast"}, "metadata": {"labels": {"a": "1"}}}
+    assert compare.changed_values(live, {"metadata": {"labels": {"a": "1"}}}) == [
+        ("data.mode", "fast", None), ("data.readme.txt", "hello", None)]
+    assert compare.changed_paths({}, {"spec": {"limits": {"cpu": 1}, "mode": "x"}}) == ["spec.limits.cpu", "spec.mode"]
+    # an empty map, a list and a change of type are named by their own path
+    assert compare.changed_paths({"data": {}}, {}) == ["data"]
+    assert compare.changed_paths({"args": ["a"]}, {}) == ["args"]
+    assert compare.changed_paths({"spec": {"a": 1}}, {"spec": "text"}) == ["spec"]
+
+
+# Keys without "." or "[" so that a reported path can be followed back into the objects.
+_KEYS = st.text(alphabet="abcxyz-_/", min_size=1, max_size=4)
+_TREES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text("ab", max_size=2)),
+                      lambda children: st.dictionaries(_KEYS, children, max_size=4), max_leaves=12)
+
+
+def _at(tree, path):
+    for name in path.split("."):
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(name)
+    return tree
+
+
+def _put(tree, path, value):
+    names = path.split(".")
+    for name in names[:-1]:
+        if not isinstance(tree.get(name), dict):
+            tree[name] = {}
+        tree = tree[name]
+    if value is None:
+        tree.pop(names[-1], None)
+    else:
+        tree[names[-1]] = value
+
+
+def _pruned(tree):
+    """The tree without null values and empty maps: leaf by leaf, a map whose fields are all removed and one
+    removed whole read the same."""
+    if not isinstance(tree, dict):
+        return tree
+    out = {key: _pruned(value) for key, value in tree.items() if value is not None}
+    return {key: value for key, value in out.items() if value != {}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=st.dictionaries(_KEYS, _TREES, max_size=4), after=st.dictionaries(_KEYS, _TREES, max_size=4))
+def test_changes_are_leaves_that_turn_before_into_after(before, after):
+    """Differential against the objects themselves: every change names a leaf (never a non-empty map on both
+    sides' absent/present boundary), its values are what the objects hold there, and applying the changes to
+    ``before`` gives ``after`` (up to empty maps)."""
+    changes = compare.changed_values(before, after)
+    rebuilt = json.loads(json.dumps(before))
+    for path, old, new in changes:
+        assert not (isinstance(old, dict) and old and new is None), path
+        assert not (isinstance(new, dict) and new and old is None), path
+        assert compare.json_equal(old, _at(before, path)) or old is None and _at(before, path) is None
+        assert compare.json_equal(new, _at(after, path)) or new is None and _at(after, path) is None
+        _put(rebuilt, path, new)
+    assert compare.json_equal(_pruned(rebuilt), _pruned(after))
+    assert [c[0] for c in changes] == compare.changed_paths(before, after)
