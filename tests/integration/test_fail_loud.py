@@ -253,10 +253,11 @@ def test_modules_refuse_links_out_of_the_checkout_they_read(tmp_path, control_pl
     common = {"ignore_errors": True}
     tasks = [
         {"name": "manifest", "trident.gitops.kube_diff": {"src": [str(checkout / "env" / "stolen.yaml")],
-                                                          "kubeconfig": str(good_kubeconfig)}, **common},
+                                                          "kubeconfig": str(good_kubeconfig),
+                                                          "repository_root": str(checkout)}, **common},
         {"name": "kubeconfig", "trident.gitops.kube_diff": {
             "definition": yaml.safe_load(configmap("failloud-module")),
-            "kubeconfig": str(checkout / "env" / "kubeconfig.yaml")}, **common},
+            "kubeconfig": str(checkout / "env" / "kubeconfig.yaml"), "repository_root": str(checkout)}, **common},
         {"name": "var file", "trident.gitops.terraform_apply": {
             "project_path": str(checkout / "env"), "binary": "terraform", "state_dir": str(tmp_path / "state"),
             "variables_files": [str(checkout / "env" / "vars.tfvars")]}, **common}]

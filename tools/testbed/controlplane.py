@@ -12,6 +12,7 @@ crash-looping, image pull failure, failed) are kwok Stages chosen by a Pod annot
 (``kwok/stages/``, docs/testbed.md).
 """
 
+import base64
 import json
 import secrets
 import ssl
@@ -159,10 +160,13 @@ class ControlPlane(Managed):
                    "kube-apiserver /readyz", self.apiserver, interval=0.2)
 
     def _write_kubeconfig(self):
+        # Self-contained (the CA inline): its content can be handed to kube_diff as it is, which refuses content that
+        # names a file unless it knows the repository folder to resolve it in.
+        ca_data = base64.b64encode(self.ca_file.read_bytes()).decode()
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "trident-test",
             "clusters": [{"name": "trident-test", "cluster": {"server": self.server,
-                                                              "certificate-authority": str(self.ca_file)}}],
+                                                              "certificate-authority-data": ca_data}}],
             "users": [{"name": "trident-admin", "user": {"token": self.admin_token}}],
             "contexts": [{"name": "trident-test", "context": {"cluster": "trident-test", "user": "trident-admin"}}],
         }

@@ -23,7 +23,8 @@ import copy
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_fields, mask_placeholders
+from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (mask_fields, mask_placeholders,
+                                                                                     replace_at)
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, hooks, pointers, schemacheck
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import Health, health, worst
@@ -168,14 +169,26 @@ def judge_locally(plan, options, batch):
 
 
 def _shown_problems(item, problems, root, custom):
-    """The schema's ``problems`` with ``item``, as shown: they may quote secret values, so for an object with
-    masked fields those found again with placeholders in their place are shown (masked)."""
-    if not problems or not masked_fields(item.body, item.masked):
+    """The schema's ``problems`` with ``item``, as shown. A problem may quote the value it is about: one that holds a
+    value of the object's masked fields (a secret) is shown by its field only, never rewritten around the value
+    (a Secret's value that is not base64 is named, the value never is)."""
+    secret = masked_fields(item.body, item.masked)
+    if not problems or not secret:
         return list(problems)
-    again = schemacheck.examine(with_placeholders(item.body, item.masked), root, custom,
-                                update=item.live is not None).problems
-    return [mask_placeholders(problem) for problem in again] \
-        or ["the schema check failed on the object's secret values (not shown)"]
+    values = []
+    replace_at(item.body, secret, lambda value, _where: values.append(value) or value)
+    quoted = {text for value in _leaves(values) if value not in (None, "") for text in (str(value), repr(value))}
+    return [problem if not any(text in problem for text in quoted)
+            else f"{problem.split(': ', 1)[0]}: invalid (the value is a secret and is not shown)"
+            for problem in problems]
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        return [leaf for child in value.values() for leaf in _leaves(child)]
+    if isinstance(value, list):
+        return [leaf for child in value for leaf in _leaves(child)]
+    return [value]
 
 
 def needs_server(item):

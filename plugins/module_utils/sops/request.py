@@ -53,7 +53,7 @@ class SopsDecryptRequest:
         return cls(path=params["path"], content=params["content"], input_type=params["input_type"],
                    output_type=params["output_type"], extract=params["extract"], dest=params["dest"],
                    keys=key_options(params), verify_mac=params["verify_mac"],
-                   repository_root=params["repository_root"])
+                   repository_root=params.get("repository_root"))
 
 
 def validated_request(params):

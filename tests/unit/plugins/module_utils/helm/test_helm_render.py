@@ -83,8 +83,8 @@ def test_objects_sources_hooks_and_namespaces(env, fake_runner):
     assert argv[:4] == ["/opt/helm", "template", "web", str((env.parent.parent / "charts" / "web").resolve())]
     assert argv[4:] == ["--namespace", "web", "--include-crds", "--skip-tests", "--kube-version", "v1.35.4",
                         "--api-versions", "apps/v1,apps/v1/Deployment,v1",
-                        "--values", str((env / "values.yaml").resolve()), "--values", "-"]
-    assert json.loads(data) == {"db": {"password": "hunter2-secret"}, "replicas": 2}
+                        "--values", "-"]
+    assert json.loads(data) == {"mode": "fast", "db": {"password": "hunter2-secret"}, "replicas": 2}
     assert set(helm_env) >= {"HELM_CONFIG_HOME", "HELM_CACHE_HOME", "HELM_DATA_HOME"}
     kinds = [(o.obj["kind"], o.obj["metadata"]["name"], o.obj["metadata"].get("namespace")) for o in rendered.objects]
     assert kinds == [("CustomResourceDefinition", "crontabs.example.com", None), ("ConfigMap", "web", "web"),
