@@ -73,6 +73,10 @@ apply:
   returned: always
   type: list
   elements: dict
+records:
+  description: The record (C({revision, tree}), or empty) each step of RV(apply) writes, by step name.
+  returned: always
+  type: dict
 source:
   description: The source step's outcome (C({changed, count, account})).
   returned: when not replanning

@@ -94,6 +94,14 @@ plan:
   returned: success
   type: list
   elements: dict
+registry:
+  description:
+    - Every step of the registry that has a role (C({name, role})), in order: the same list for every environment,
+      which the role loops over (each step's own entry runs where it is in RV(plan)), so that Ansible runs each
+      step for all environments of a batch at one place in the order.
+  returned: success
+  type: list
+  elements: dict
 record_step:
   description: The step that keeps the deployed record (C(kubernetes), C(terraform)), null for none.
   returned: success

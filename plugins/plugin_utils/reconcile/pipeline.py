@@ -99,6 +99,7 @@ def start(environment: dict, operator: Operator, exposed: dict, finished: dict, 
     except TridentError as exc:
         raise Stop("source", f"environment {env['name']}: {exc.message}") from None
     return {"name": env["name"], "environment": env, "checkout": checkout.as_dict(env["dir"]), "plan": plan,
+            "registry": [{"name": step.name, "role": step.role} for step in REGISTRY if step.role],
             "record_step": record_step([step["name"] for step in plan]), "check_mode": operator.check_mode,
             "secrets": any(step["name"] == "secrets" for step in plan),
             "lock": {"file": lock_file, "holder": holder}, "started": io.now()}
