@@ -97,9 +97,10 @@ options:
     description:
       - V(bubblewrap) runs every C(terraform)/C(tofu) command in a bubblewrap (C(bwrap)) sandbox. It shows read-only
         the system directories (C(/usr), CA certificates, name resolution files), a copy of the configuration,
-        the operator's provider locations, O(variables_files), O(backend_config_files) and O(sandbox_paths), and
-        writable the state dir (in check mode only the run's private scratch folder, and for C(init) the data
-        dir). The network is shared. When the sandbox cannot be created (no C(bwrap), no user namespaces) the task
+        the operator's provider locations, O(variables_files), O(backend_config_files) and O(sandbox_read_paths),
+        and writable the state dir and O(sandbox_write_paths) (in check mode only the run's private scratch
+        folder, and for C(init) the data dir). No C(/proc), no C(/tmp) (unless O(allow_programs)). The network is
+        shared. When the sandbox cannot be created (no C(bwrap), no user namespaces) the task
         fails saying so; nothing runs unsandboxed unless the operator says so.
       - V(none) runs them directly on the controller, as the controller user, with every file and program of the
         controller within the configuration's reach. Set it per environment, for one whose configuration the
@@ -107,11 +108,20 @@ options:
     type: str
     choices: [bubblewrap, none]
     default: bubblewrap
-  sandbox_paths:
+  sandbox_read_paths:
     description:
       - Controller files or folders the sandbox shows read-only besides the above, at the same path - for example
         a cloud CLI's credentials (C(~/.aws)) a backend or provider reads, or C(~/.ssh) and C(/etc/passwd) for
         module sources fetched with C(git) over SSH. Whatever is listed, the configuration can read.
+    type: list
+    elements: path
+    default: []
+  sandbox_write_paths:
+    description:
+      - Controller folders the configuration may write, at the same path (read-only in check mode) - for example
+        the folder of the files a C(local_file) resource manages. Outside the repository only.
+      - Anywhere else a write fails (read-only file system); nothing the configuration writes reaches the
+        controller otherwise.
     type: list
     elements: path
     default: []
@@ -121,7 +131,8 @@ options:
         provider's C(exec) block (kubernetes and helm credential plugins) - in any module, downloaded ones
         included. Without it a configuration that has one is refused before C(plan), in check mode too.
       - The programs still run in the sandbox (unless O(sandbox=none)). A C(data "external") program runs at
-        plan, so in check mode too - a preview of a branch runs the branch's programs.
+        plan, so in check mode too - a preview of a branch runs the branch's programs. Allowed programs also get
+        C(/proc) and a C(/tmp) of their own in the sandbox.
     type: bool
     default: false
   targets:
@@ -259,7 +270,7 @@ EXAMPLES = r"""
   trident.gitops.terraform_apply:
     project_path: /srv/gitops/environments/lab
     allow_programs: true
-    sandbox_paths:
+    sandbox_read_paths:
       - ~/.aws
 
 - name: Tear down, deletions allowed explicitly
@@ -402,7 +413,8 @@ def main():
             "plugin_dirs": {"type": "list", "elements": "path", "default": []},
             "plugin_cache_dir": {"type": "path"},
             "sandbox": {"type": "str", "choices": ["bubblewrap", "none"], "default": "bubblewrap"},
-            "sandbox_paths": {"type": "list", "elements": "path", "default": []},
+            "sandbox_read_paths": {"type": "list", "elements": "path", "default": []},
+            "sandbox_write_paths": {"type": "list", "elements": "path", "default": []},
             "allow_programs": {"type": "bool", "default": False},
             "phase": {"type": "str", "choices": ["full", "plan", "apply"], "default": "full"},
             "saved_plan": {"type": "bool", "default": False},
@@ -421,8 +433,9 @@ def main():
         state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
         plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
         check_mode=module.check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"],
-        repo_path=params["repo_path"], sandbox=params["sandbox"], sandbox_paths=tuple(params["sandbox_paths"]),
-        allow_programs=params["allow_programs"])
+        repo_path=params["repo_path"], sandbox=params["sandbox"],
+        sandbox_read_paths=tuple(params["sandbox_read_paths"]),
+        sandbox_write_paths=tuple(params["sandbox_write_paths"]), allow_programs=params["allow_programs"])
     runner = CommandRunner(redact=secret_strings(params["variables"], params["backend_config"]))
     try:
         outcome = reconcile(settings, runner)

@@ -192,10 +192,16 @@ def marker_config(ctl):
 def test_no_resource_writes_a_controller_file(controller):
     controller.write(marker_config(controller))
     outcome = controller.run()
-    assert outcome.error is None, outcome.error
-    assert outcome.result["applied"] is True
-    assert controller.markers_made() == [], "the writes stay inside the sandbox's own tmpfs"
-    assert not (controller.repo / "escaped.txt").exists()
+    assert outcome.error and "apply failed" in outcome.error and "read-only file system" in outcome.error
+    assert controller.markers_made() == [] and not (controller.repo / "escaped.txt").exists()
+    delegated = controller.tmp / "delegated"
+    delegated.mkdir()
+    controller.markers = [delegated / "managed"]
+    controller.write(marker_config(controller).split('resource "local_file" "up"')[0])
+    assert controller.run(check=True, sandbox_write_paths=(str(delegated),)).error is None
+    assert controller.markers_made() == [], "check mode writes nothing, not even where the operator allows"
+    assert controller.run(sandbox_write_paths=(str(delegated),)).error is None
+    assert controller.markers_made() == [str(delegated / "managed")], "the folder the operator delegates"
 
 
 def test_resources_write_controller_files_when_unsandboxed(controller):
@@ -337,7 +343,8 @@ def test_a_module_source_out_of_the_repository_is_refused(controller, source):
         f'output "stolen" {{\n  value = file("{controller.canary}")\n}}\n')
     (controller.tmp / "other-checkout" / "environments" / "prod" / "main.tf").write_text(
         'output "stolen" {\n  value = file("secret.tfvars")\n}\n')
-    controller.write(f'module "outside" {{\n  source = "{source}"\n}}\noutput "x" {{ value = module.outside.stolen }}\n')
+    controller.write(f'module "outside" {{\n  source = "{source}"\n}}\n'
+                     'output "x" {\n  value = module.outside.stolen\n}\n')
     outcome = controller.run(check=True)
     assert outcome.error == (f"environments/prod/main.tf: module source '{source}' leads outside the repository "
                              "(through '..' or a symlink); nothing outside it is read")

@@ -32,6 +32,9 @@ SYSTEM_PATHS = (
     "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf", "/etc/localtime",
     "/etc/services", "/etc/protocols",
 )
+# The sandbox's own temporary folder (TMPDIR): a new tmpfs, at a short path (providers put their plugin
+# sockets there, and a socket path is limited to 107 bytes).
+SANDBOX_TMP = "/run/trident-tmp"
 # bwrap reports its own failures (before the command starts) on stderr with this prefix, and exits 1.
 # Terraform's diagnostics start with a newline or a box-drawing border, never with this prefix.
 _BWRAP_PREFIX = "bwrap: "
@@ -48,9 +51,9 @@ class View:
 
     readable: tuple = ()
     writable: tuple = ()
-    # /proc shows a process its own environment (/proc/self/environ), the controller's variables: mounted only
-    # for programs the operator allowed (Terraform and its providers run without it).
-    proc: bool = False
+    # For programs the operator allowed: /proc and a /tmp of their own. /proc shows a process its environment
+    # (/proc/self/environ, the controller's variables); Terraform and its providers run without either.
+    programs: bool = False
 
 
 def bwrap_binary():
@@ -77,9 +80,9 @@ def command(argv, view, cwd, bwrap=None):
     unwatched, or, with --die-with-parent, kill it before it writes its state.
     """
     args = [shutil.which("env") or "/usr/bin/env", "--ignore-signal=INT", bwrap or bwrap_binary(),
-            "--unshare-all", "--share-net", "--cap-drop", "ALL", "--dev", "/dev", "--tmpfs", "/tmp"]
-    if view.proc:
-        args += ["--proc", "/proc"]
+            "--unshare-all", "--share-net", "--cap-drop", "ALL", "--dev", "/dev", "--tmpfs", SANDBOX_TMP]
+    if view.programs:
+        args += ["--proc", "/proc", "--tmpfs", "/tmp"]
     for path in SYSTEM_PATHS:
         args += _show(path, path, writable=False)
     # Parents before children, so a writable folder inside a read-only one is mounted on top of it.
@@ -89,7 +92,8 @@ def command(argv, view, cwd, bwrap=None):
     for path, writable in shown:
         if os.path.lexists(path):
             args += _bind(os.path.realpath(path), path, writable)
-    return [*args, "--chdir", cwd, "--", *argv]
+    # The root (bwrap's own tmpfs, holding the mount points) last: read-only.
+    return [*args, "--remount-ro", "/", "--chdir", cwd, "--", *argv]
 
 
 def _show(source, target, writable):

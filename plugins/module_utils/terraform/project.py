@@ -83,7 +83,9 @@ class Settings:
     # bubblewrap (every command in a sandbox) or none (the operator runs this environment unsandboxed).
     sandbox: str = bubblewrap.BUBBLEWRAP
     # Controller paths the operator shows read-only in the sandbox (cloud credentials files, ~/.ssh for git).
-    sandbox_paths: tuple = ()
+    sandbox_read_paths: tuple = ()
+    # Controller folders the operator lets the configuration write (outside check mode): local_file targets.
+    sandbox_write_paths: tuple = ()
     # Whether the configuration may run programs (data "external", local-exec, a provider's exec block).
     allow_programs: bool = False
 
@@ -274,9 +276,14 @@ def validate(settings, repository):
     for path in settings.plugin_dirs:
         if not os.path.isdir(confine(path)):
             raise TridentError(f"plugin_dirs: {path} is not a directory")
-    for path in settings.sandbox_paths:
-        if not os.path.lexists(os.path.expanduser(path)):
-            raise TridentError(f"sandbox_paths: {path} does not exist")
+    for option in ("sandbox_read_paths", "sandbox_write_paths"):
+        for path in getattr(settings, option):
+            if not os.path.lexists(os.path.expanduser(path)):
+                raise TridentError(f"{option}: {path} does not exist")
+    for path in settings.sandbox_write_paths:
+        if repository.contains(os.path.realpath(os.path.expanduser(path))):
+            raise TridentError(f"sandbox_write_paths: '{repository.display(os.path.realpath(path))}' is inside the "
+                               "repository: nothing a run writes may live in the checkout")
 
 
 def reconcile(settings, runner):
@@ -384,7 +391,7 @@ class _Run:
         if settings.plugin_cache_dir:
             self.env["TF_PLUGIN_CACHE_DIR"] = os.path.abspath(os.path.expanduser(settings.plugin_cache_dir))
         if context.bwrap:
-            self.env["TMPDIR"] = "/tmp"  # the sandbox's own tmpfs; the controller's TMPDIR is not there
+            self.env["TMPDIR"] = bubblewrap.SANDBOX_TMP  # the controller's TMPDIR is not there
         # The implicit local backend cannot be configured: its state path is given per command (-state).
         self.state_args = [f"-state={state_file(self.state_dir, settings.workspace)}"] if self.backend is None else []
         self.local_state = state_file(self.state_dir, settings.workspace) \
@@ -397,7 +404,8 @@ class _Run:
         data dir, the copy's lock file and the plugin caches): a preview never changes the state or a record."""
         locations = self.context.locations
         readable = [self.binary, self.state_dir, *locations.readable, *self.settings.variables_files,
-                    *self.settings.backend_config_files, *self.settings.sandbox_paths]
+                    *self.settings.backend_config_files, *self.settings.sandbox_read_paths,
+                    *self.settings.sandbox_write_paths]
         backend_folders = local_backend_paths(self.backend, self.settings)
         caches = list(locations.caches) if init else []
         readable += list(locations.caches)
@@ -407,8 +415,9 @@ class _Run:
             if init:
                 writable += [self.data_dir, self.project_copy]
         else:
-            writable = [self.state_dir, *backend_folders, *caches]
-        return bubblewrap.View(readable=tuple(readable), writable=tuple(writable), proc=self.settings.allow_programs)
+            writable = [self.state_dir, *backend_folders, *caches, *self.settings.sandbox_write_paths]
+        return bubblewrap.View(readable=tuple(readable), writable=tuple(writable),
+                               programs=self.settings.allow_programs)
 
     # --- the run ----------------------------------------------------------------------------------------
 
@@ -487,6 +496,12 @@ class _Run:
     def _stage(self):
         """Copy the configuration into the work dir and put the lock file that applies into the copy."""
         self.project_copy = workdir.stage(self.settings.project_path, self.context.repository, self.work_root)
+        if self.backend is None and os.path.isfile(self.local_state):
+            # init reads the implicit local backend's state from its working directory, to install the providers
+            # only the state still needs (a resource removed from the configuration): show it ours there.
+            link = os.path.join(self.project_copy, os.path.relpath(self.local_state, self.state_dir))
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(self.local_state, link)
         committed = os.path.join(os.path.realpath(self.settings.project_path), workdir.LOCK_FILE)
         self.committed_lock = os.path.isfile(committed)
         if not self.committed_lock:

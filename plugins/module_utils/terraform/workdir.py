@@ -106,7 +106,8 @@ def stage(project_path, repository, work_root):
     """Copy the folders the configuration reaches into ``work_root``; return the copy of the root module.
 
     Files that did not change (same size and modification time) are not copied again; whatever the copy
-    holds that the repository no longer has is removed. The lock file Terraform wrote is left alone.
+    holds that the repository no longer has is removed (links the caller made included). The lock file
+    Terraform wrote is left alone.
     """
     work_root = os.path.normpath(os.path.abspath(work_root))
     folders = reached_folders(project_path, repository)

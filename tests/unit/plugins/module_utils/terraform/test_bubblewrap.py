@@ -39,7 +39,7 @@ def places(tmp_path):
 
 
 def run(script, view, cwd, env=None):
-    view = bubblewrap.View(readable=(*view.readable, str(cwd)), writable=view.writable, proc=view.proc)
+    view = bubblewrap.View(readable=(*view.readable, str(cwd)), writable=view.writable, programs=view.programs)
     argv = bubblewrap.command([SH, "-c", script], view, str(cwd))
     return subprocess.run(argv, capture_output=True, text=True, env=env or os.environ, check=False)
 
@@ -70,7 +70,7 @@ def test_proc_is_there_only_for_allowed_programs(places, monkeypatch):
     monkeypatch.setenv("TRIDENT_UNIT_CANARY", "CANARY-env-5d2a")
     plain = run("cat /proc/self/environ; ls /proc", bubblewrap.View(), places["cwd"])
     assert "CANARY-env-5d2a" not in plain.stdout and plain.stdout == ""
-    allowed = run("cat /proc/self/environ", bubblewrap.View(proc=True), places["cwd"])
+    allowed = run("cat /proc/self/environ", bubblewrap.View(programs=True), places["cwd"])
     assert "CANARY-env-5d2a" in allowed.stdout
 
 
@@ -80,7 +80,7 @@ def test_home_tmp_and_the_controllers_etc_are_not_there(places):
         handle.write("CANARY-tmp")
     try:
         result = run(f"ls -a /tmp; cat {secret_tmp}; ls /etc; ls /root /home 2>&1; grep Cap /proc/self/status",
-                     bubblewrap.View(proc=True), places["cwd"])
+                     bubblewrap.View(programs=True), places["cwd"])
     finally:
         os.unlink(secret_tmp)
     assert "CANARY-tmp" not in result.stdout
