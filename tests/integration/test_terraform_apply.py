@@ -238,6 +238,16 @@ def test_workspace_is_selected_and_created(project):
     assert checkout_files(project) == []
 
 
+@pytest.mark.parametrize("backend", ["", 'terraform {\n  backend "local" {}\n}\n'], ids=["implicit", "local"])
+def test_a_preview_of_a_new_workspace_plans_it_and_changes_no_state(project, backend):
+    project.write(backend + TWO_RESOURCES)
+    preview = project.run(check=True, workspace="review")
+    assert preview.get("failed") is not True, preview.get("msg")
+    assert preview["summary"]["add"] == 2 and project.state("review") is None
+    assert project.run(workspace="review")["changed"] is True and project.addresses("review") != []
+    assert checkout_files(project) == []
+
+
 def test_explicit_local_backend_keeps_state_and_workspaces_in_the_state_dir(project):
     project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES)
     assert project.run(workspace="qa")["changed"] is True

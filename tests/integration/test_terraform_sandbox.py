@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import random
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pytest
 import toolchain
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.programs import find_programs
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile
 from testbed import tool
 from testbed.spy import SpyServer
@@ -384,3 +386,80 @@ def test_the_spy_gets_no_canary_through_a_backend_a_module_source_or_early_evalu
         outcome = controller.run(check=check)
         assert any(request.path.startswith("/state") for request in spy.requests)
         assert controller.leaked(outcome) == []
+
+
+# --- the program check against Terraform's own reading -----------------------------------------------------------
+
+SEED = int(os.environ.get("TRIDENT_FUZZ_PROGRAMS_SEED", "20240607"))
+EXAMPLES = int(os.environ.get("TRIDENT_FUZZ_PROGRAMS_EXAMPLES", "12"))
+DECOY_TEXTS = ['data "external" "d" {\n  program = ["id"]\n}', 'provisioner "local-exec" {\n  command = "id"\n}']
+GAPS = [" ", "\t", " /* c */ ", " /* multi\nline */ "]
+
+
+def label(word, rng):
+    escaped = "".join(f"\\u{ord(char):04x}" if index == rng.randrange(len(word)) else char
+                      for index, char in enumerate(word))
+    return rng.choice([f'"{word}"', f'"{escaped}"'] + ([word] if word.isidentifier() or "-" in word else []))
+
+
+def decoy(rng, index):
+    text = rng.choice(DECOY_TEXTS)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return "".join(f"# {line}\n" for line in text.splitlines())
+    if kind == 1:
+        return f"/*\n{text}\n*/\n"
+    if kind == 2:
+        return f'locals {{\n  decoy{index} = {json.dumps(text)}\n}}\n'
+    return f"locals {{\n  heredoc{index} = <<{rng.choice(['EOT', '-EOT'])}\n{text}\n  EOT\n}}\n"
+
+
+def generated(rng, construct):
+    """A configuration of decoys, with (or without) one real ``construct`` somewhere among them."""
+    parts = [decoy(rng, index) for index in range(rng.randrange(1, 4))]
+    real = rng.random() < 0.6
+    gap = rng.choice(GAPS)
+    if construct == "external":
+        block = (f'data{gap}{label("external", rng)}{gap}"x" {{\n  program = ["id"]\n}}\n' if real else "")
+        parts.append('resource "terraform_data" "r" {}\n')
+    else:
+        provisioner = (f'  provisioner{gap}{label("local-exec", rng)} {{\n    command = "id"\n  }}\n' if real else "")
+        block = f'resource "terraform_data" "r" {{\n{provisioner}  input = "x"\n}}\n'
+    parts.insert(rng.randrange(len(parts) + 1), block)
+    return "".join(parts), real
+
+
+def terraform_reads(binary, folder, construct):
+    """What Terraform itself finds: the external provider required, or local-exec provisioners in the plan."""
+    env = {**os.environ, "TF_DATA_DIR": str(folder / ".data"), "TF_IN_AUTOMATION": "1"}
+
+    def tf(*args):
+        return subprocess.run([tool(binary), f"-chdir={folder}", *args, "-no-color"], env=env, capture_output=True,
+                              text=True, check=False)
+
+    if construct == "external":
+        listed = tf("providers")
+        assert listed.returncode == 0, listed.stderr
+        return "hashicorp/external" in listed.stdout
+    for args in (("init", "-input=false"), ("plan", "-input=false", "-out=plan.tfplan", "-lock=false")):
+        done = tf(*args)
+        assert done.returncode == 0, done.stderr
+    shown = json.loads(tf("show", "-json", "plan.tfplan").stdout)
+    provisioners = [provisioner["type"] for resource in shown["configuration"]["root_module"].get("resources", [])
+                    for provisioner in resource.get("provisioners", [])]
+    return "local-exec" in provisioners
+
+
+@pytest.mark.parametrize("binary", BINARIES)
+@pytest.mark.parametrize("construct", ["external", "local-exec"])
+def test_the_program_check_finds_what_terraform_reads(tmp_path, binary, construct):
+    rng = random.Random(f"{SEED}-{construct}")
+    for example in range(EXAMPLES):
+        text, real = generated(rng, construct)
+        folder = tmp_path / str(example)
+        folder.mkdir()
+        (folder / "main.tf").write_text(text)
+        ours = bool(find_programs(text, "main.tf"))
+        theirs = terraform_reads(binary, folder, construct)
+        assert theirs == real, f"the generator is wrong (seed {SEED}):\n{text}"
+        assert ours == theirs, f"the check and {binary} disagree (seed {SEED}, example {example}):\n{text}"

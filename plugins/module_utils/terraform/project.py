@@ -281,9 +281,10 @@ def validate(settings, repository):
             if not os.path.lexists(os.path.expanduser(path)):
                 raise TridentError(f"{option}: {path} does not exist")
     for path in settings.sandbox_write_paths:
-        if repository.contains(os.path.realpath(os.path.expanduser(path))):
-            raise TridentError(f"sandbox_write_paths: '{repository.display(os.path.realpath(path))}' is inside the "
-                               "repository: nothing a run writes may live in the checkout")
+        real = os.path.realpath(os.path.expanduser(path))
+        if repository.contains(real) or Sandbox(real).contains(repository.root):
+            raise TridentError(f"sandbox_write_paths: {path} holds or is inside the repository: nothing a run "
+                               "writes may live in the checkout")
 
 
 def reconcile(settings, runner):
@@ -413,11 +414,20 @@ class _Run:
             readable += backend_folders
             writable = [self.context.scratch, *caches]
             if init:
-                writable += [self.data_dir, self.project_copy]
+                writable += [self.data_dir, self.project_copy, *self._workspaces()]
         else:
             writable = [self.state_dir, *backend_folders, *caches, *self.settings.sandbox_write_paths]
         return bubblewrap.View(readable=tuple(readable), writable=tuple(writable),
                                programs=self.settings.allow_programs)
+
+    def _workspaces(self):
+        """The local backend's workspace folder in the state dir, where init creates a new workspace's state
+        (made here, so that the sandbox can show it writable to a check-mode init)."""
+        if self.backend != "local" or not self.local_state:
+            return []
+        folder = os.path.join(self.state_dir, WORKSPACE_DIR)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        return [folder]
 
     # --- the run ----------------------------------------------------------------------------------------
 
@@ -501,6 +511,10 @@ class _Run:
             # only the state still needs (a resource removed from the configuration): show it ours there.
             link = os.path.join(self.project_copy, os.path.relpath(self.local_state, self.state_dir))
             os.makedirs(os.path.dirname(link), exist_ok=True)
+            if os.path.isdir(link) and not os.path.islink(link):
+                shutil.rmtree(link)
+            elif os.path.lexists(link):
+                os.unlink(link)  # a state file committed to the repository: ours is the one
             os.symlink(self.local_state, link)
         committed = os.path.join(os.path.realpath(self.settings.project_path), workdir.LOCK_FILE)
         self.committed_lock = os.path.isfile(committed)

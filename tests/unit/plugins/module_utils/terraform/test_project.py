@@ -184,8 +184,10 @@ def test_validate_refuses_bad_settings(tmp_path):
         validate(Settings(project_path=str(project), plugin_dirs=(str(tmp_path / "nowhere"),)), repo)
     with pytest.raises(TridentError, match="sandbox_read_paths: .* does not exist"):
         validate(Settings(project_path=str(project), sandbox_read_paths=(str(tmp_path / "nowhere"),)), repo)
-    with pytest.raises(TridentError, match="sandbox_write_paths: 'project' is inside the repository"):
-        validate(Settings(project_path=str(project), sandbox_write_paths=(str(project),)), repo)
+    for inside_or_around in (project, tmp_path):
+        with pytest.raises(TridentError, match="sandbox_write_paths: .* holds or is inside the repository"):
+            validate(Settings(project_path=str(project), sandbox_write_paths=(str(inside_or_around),)),
+                     Sandbox(str(project)))
     with pytest.raises(TridentError, match="sandbox must be"):
         validate(Settings(project_path=str(project), sandbox="chroot"), repo)
     validate(Settings(project_path=str(project), state_dir=str(tmp_path.parent / "state")), Sandbox(str(project)))
