@@ -61,7 +61,10 @@ class Controller:
         self.canary = tmp_path / "controller" / "canary.txt"
         self.home_canary = self.home / ".ssh" / "id_ed25519"
         self.other_canary = tmp_path / "other-checkout" / "environments" / "prod" / "secret.tfvars"
-        for path in (self.canary, self.home_canary, self.other_canary):
+        # The registry token `terraform login` keeps next to the implied provider mirror (which the sandbox shows).
+        self.token_canary = self.home / ".terraform.d" / "credentials.tfrc.json"
+        (self.home / ".terraform.d" / "plugins").mkdir(parents=True)
+        for path in (self.canary, self.home_canary, self.other_canary, self.token_canary):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(self.secret)
         subprocess.run(["git", "init", "-q", str(tmp_path / "other-checkout")], check=True)
@@ -132,6 +135,7 @@ def targets(ctl):
         "path.module": '"${path.module}/' + os.path.relpath(ctl.canary, ctl.env) + '"',
         "home": '"~/.ssh/id_ed25519"',
         "another checkout": json.dumps(str(ctl.other_canary)),
+        "registry token": json.dumps(str(ctl.token_canary)),
         "proc environ": '"/proc/self/environ"',
     }
 
@@ -167,7 +171,7 @@ def test_no_file_function_reads_a_controller_file(controller, check):
 
 
 @pytest.mark.parametrize("source", ["local_file", "local_sensitive_file"])
-@pytest.mark.parametrize("target", ["absolute", "home", "another checkout", "proc environ"])
+@pytest.mark.parametrize("target", ["absolute", "home", "another checkout", "registry token", "proc environ"])
 def test_no_data_source_reads_a_controller_file(controller, source, target):
     controller.write(LOCAL + f'data "{source}" "stolen" {{\n  filename = {targets(controller)[target]}\n}}\n'
                      f'output "stolen" {{\n  value     = data.{source}.stolen.content\n  sensitive = true\n}}\n')

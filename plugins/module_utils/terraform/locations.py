@@ -3,8 +3,8 @@
 Why: a provider is a program Terraform runs, so whoever chooses the folder it is installed from chooses the
 program. Those folders are the operator's: ``plugin_dirs``, the CLI configuration in effect (``cli_config_file``,
 else the controller's ``TF_CLI_CONFIG_FILE`` or ``~/.terraformrc``) with every path it names (filesystem mirrors,
-the plugin cache, development overrides), ``~/.terraform.d`` (Terraform's implied mirror and registry
-credentials), the plugin cache and the binary itself. A path among them that lies inside the repository is
+the plugin cache, development overrides), ``~/.terraform.d/plugins`` (Terraform's implied mirror), the plugin
+cache and the binary itself. A path among them that lies inside the repository is
 refused, whoever passed it. The sandbox shows exactly these locations: read-only, except the plugin caches,
 which ``init`` fills.
 """
@@ -20,8 +20,10 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 # Every quoted string of a CLI configuration (HCL or JSON): the paths among them are shown in the sandbox.
 _QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _CACHE_SETTING = re.compile(r'^\s*"?plugin_cache_dir"?\s*[=:]\s*"((?:[^"\\\n]|\\.)*)"', re.MULTILINE)
-# Terraform's and OpenTofu's per-user files, read when no CLI configuration file is named.
-_HOME_FILES = (".terraformrc", ".tofurc", ".terraform.d")
+# Terraform's and OpenTofu's per-user files, read when no CLI configuration file is named, and the implied
+# provider mirror in the home directory. Not ~/.terraform.d/credentials.tfrc.json: the configuration could read
+# the registry tokens `terraform login` keeps there (TF_TOKEN_<host> variables it cannot read: no /proc).
+_HOME_FILES = (".terraformrc", ".tofurc", os.path.join(".terraform.d", "plugins"))
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class ProviderLocations:
 
     # The CLI configuration to set as TF_CLI_CONFIG_FILE, None to keep Terraform's own lookup.
     cli_config: str | None = None
-    # Files and folders shown read-only (the configuration, mirrors, plugin_dirs, ~/.terraform.d ...).
+    # Files and folders shown read-only (the CLI configuration, mirrors, plugin_dirs, ~/.terraform.d/plugins ...).
     readable: tuple = ()
     # Plugin caches: writable while init runs, read-only otherwise.
     caches: tuple = ()

@@ -122,8 +122,9 @@ def test_provider_locations_are_the_operators_and_what_their_cli_configuration_n
     found = provider_locations(Settings(project_path=str(tmp_path), plugin_cache_dir=str(cache),
                                         plugin_dirs=(str(tmp_path / "pd"),)), env)
     assert found.cli_config == str(rc)
-    assert {str(mirror), str(home / "dev" / "x"), str(rc), str(home / ".terraform.d"), str(tmp_path / "pd")} \
-        <= set(found.readable)
+    assert {str(mirror), str(home / "dev" / "x"), str(rc), str(home / ".terraform.d" / "plugins"),
+            str(tmp_path / "pd")} <= set(found.readable)
+    assert str(home / ".terraform.d") not in found.readable, "not the registry tokens terraform login keeps there"
     assert "not-a-path" not in " ".join(found.readable)
     assert set(found.caches) == {str(cache), str(home / ".cache" / "tf")}
     own = provider_locations(Settings(project_path=str(tmp_path), cli_config_file=str(tmp_path / "other.tfrc")), env)
