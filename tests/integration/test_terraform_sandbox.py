@@ -254,6 +254,23 @@ def test_a_construct_that_runs_a_program_is_refused_before_plan(controller, cons
     assert controller.markers_made() == [] and controller.leaked(outcome) == []
 
 
+@pytest.mark.parametrize("check", [True, False], ids=["preview", "apply"])
+def test_a_module_whose_source_is_evaluated_early_is_checked_after_init(controller, check):
+    """OpenTofu evaluates a module source from a local early: no literal names the folder, init installs it."""
+    (controller.env / "sub").mkdir()
+    (controller.env / "sub" / "main.tf").write_text(
+        'resource "terraform_data" "x" {\n  provisioner "local-exec" {\n'
+        f'    command = "touch {controller.markers[0]}"\n  }}\n}}\n')
+    controller.write('locals {\n  where = "./sub"\n}\nmodule "hidden" {\n  source = local.where\n}\n')
+    outcome = controller.run(check=check)
+    if controller.binary == "tofu":
+        assert outcome.error.startswith("refusing a configuration that runs programs on the controller: "
+                                        "environments/prod/sub/main.tf line 2")
+    else:
+        assert "Variables not allowed" in outcome.error, "terraform takes a literal source only"
+    assert controller.markers_made() == []
+
+
 def test_an_allowed_program_runs_in_the_sandbox(controller):
     command = (f"cat {controller.canary} > {controller.markers[0]}; touch {controller.markers[1]}; "
                f"cat {controller.canary}; ls /")

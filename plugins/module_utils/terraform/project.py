@@ -385,6 +385,8 @@ class _Run:
         self.work_root = os.path.join(self.state_dir, WORK_DIR)
         self.project_copy = None
         self.committed_lock = False
+        # Module folders the program check read (real paths).
+        self.checked = set()
         self.env = {"TF_DATA_DIR": self.data_dir, "TF_WORKSPACE": settings.workspace, "TF_IN_AUTOMATION": "1",
                     "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
         if context.locations.cli_config:
@@ -441,7 +443,7 @@ class _Run:
             self._stage()
             self._check_local_modules()
             initialized = self._init_if_needed()
-            self._check_downloaded_modules()
+            self._check_installed_modules()
             plan_file = os.path.join(folder, "plan.tfplan")
             plan = self._plan(plan_file)
             changed = bool(plan.resource_drift) if self.settings.drift_only else plan.has_changes
@@ -570,16 +572,16 @@ class _Run:
                                                         lock_file, self.context.locations).encode())
         return True
 
-    def _refuse_programs(self, folders, shown):
-        """Refuse the configuration if a module in ``folders`` runs programs (unless the operator allows them);
-        ``shown(folder, path)`` names a file in the message."""
+    def _refuse_programs(self, folders):
+        """Refuse the configuration if a module in ``folders`` (real path -> name shown) runs programs, unless the
+        operator allows them."""
         if self.settings.allow_programs:
             return
         found = []
-        for folder in dict.fromkeys(folders):
+        for folder, name in folders.items():
             for path in workdir.config_files(folder):
                 with open(path, encoding="utf-8", errors="replace") as handle:
-                    found += find_programs(handle.read(), shown(folder, path))
+                    found += find_programs(handle.read(), name(path))
         if found:
             raise TridentError("refusing a configuration that runs programs on the controller: "
                                + "; ".join(construct.describe() for construct in found)
@@ -587,29 +589,31 @@ class _Run:
                                "allow_programs)")
 
     def _check_local_modules(self):
-        """Before init: the root module and the local modules it reaches (the copy) run no program."""
+        """Before init: the root module and the local modules its literal sources reach (the copy) run no program."""
         copy = Sandbox(self.work_root)
-        self._refuse_programs(workdir.reached_folders(self.project_copy, copy),
-                              lambda folder, path: copy.display(path))
+        self.checked = set(workdir.reached_folders(self.project_copy, copy))
+        self._refuse_programs({folder: copy.display for folder in self.checked})
 
-    def _check_downloaded_modules(self):
-        """After init: every module it installed stays in the copy or the data dir, and runs no program."""
+    def _check_installed_modules(self):
+        """After init: every module it installed stays in the copy or the data dir, and runs no program. This also
+        covers a local module the literal sources did not name (OpenTofu evaluates a source early)."""
         modules = _load_json(os.path.join(self.data_dir, "modules", "modules.json")) or {}
         entries = modules.get("Modules") if isinstance(modules, dict) else None
         copy = Sandbox(self.work_root)
         downloads = os.path.realpath(os.path.join(self.data_dir, "modules")) + os.sep
-        names, downloaded = {}, []
+        unchecked = {}
         for entry in entries or []:
             if not (isinstance(entry, dict) and entry.get("Key") and entry.get("Dir")):
                 continue  # the root module (Key "")
             folder = os.path.realpath(os.path.join(self.project_copy, entry["Dir"]))
-            if folder.startswith(downloads):
-                downloaded.append(folder)
-                names[folder] = f"module {entry['Key']} ({entry.get('Source') or '?'})"
-            elif not copy.contains(folder):
-                raise TridentError(f"module {entry['Key']} ({entry.get('Source') or '?'}): its folder leads "
-                                   "outside the repository; nothing was planned")
-        self._refuse_programs(downloaded, lambda folder, path: f"{names[folder]} {os.path.basename(path)}")
+            label = f"module {entry['Key']} ({entry.get('Source') or '?'})"
+            if not (copy.contains(folder) or folder.startswith(downloads)):
+                raise TridentError(f"{label}: its folder leads outside the repository; nothing was planned")
+            if folder not in self.checked:
+                unchecked[folder] = copy.display if copy.contains(folder) else \
+                    (lambda path, label=label: f"{label} {os.path.basename(path)}")
+        self._refuse_programs(unchecked)
+        self.checked.update(unchecked)
 
     def _plan(self, plan_file):
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={plan_file}",
