@@ -55,12 +55,15 @@ def repo(tmp_path, ssh_server):
     env.mkdir(parents=True)
     (env / "main.tf").write_text(SLOW_TF)
     ssh = {"port": ssh_server.port, "user": ssh_server.user, "key": ssh_server.client_key.read_text()}
-    (env / "env.yml").write_text(json.dumps({"terraform_binary": "terraform", "terraform_vars": {
-        "db_password": SECRET, "started": str(tmp_path / "apply-started"), "delay": 120, "ssh": ssh}}))
+    # The secret is given to the run (as a decrypted SOPS file's value would be), never committed: the copy of the
+    # configuration in the state dir holds the repository's files, and no file there may hold the secret.
+    (env / "env.yml").write_text(json.dumps({"terraform_binary": "terraform"}))
+    variables = {"db_password": SECRET, "started": str(tmp_path / "apply-started"), "delay": 120, "ssh": ssh}
     inventory = tmp_path / "repo" / "gitops.environments.yml"
     inventory.write_text("plugin: trident.gitops.environments\npath: .\n")
     state_dir = tmp_path / "terraform-state" / "infra"
-    return {"inventory": inventory, "work": tmp_path, "state_dir": state_dir, "started": tmp_path / "apply-started"}
+    return {"inventory": inventory, "work": tmp_path, "state_dir": state_dir, "started": tmp_path / "apply-started",
+            "variables": variables}
 
 
 def secret_files(*roots):
@@ -84,7 +87,7 @@ def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_co
     env = {**os.environ, "ANSIBLE_INVENTORY_ENABLED": "trident.gitops.environments", "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_LOCAL_TEMP": str(work / ".ansible-tmp"), "ANSIBLE_REMOTE_TMP": str(work / "remote-tmp")}
     argv = ["ansible-playbook", "-i", str(repo["inventory"]), "trident.gitops.reconcile",
-            "-e", json.dumps(isolated_vars(work))]
+            "-e", json.dumps({**isolated_vars(work), "terraform_vars": repo["variables"]})]
     proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 180
@@ -116,8 +119,7 @@ def test_sigterm_during_apply_stops_gracefully_leaves_no_secret_and_the_rerun_co
 
     # The rerun replaces what the interrupted create left tainted without allow_destroy: nothing of value was
     # there yet (terraform_apply recorded it as its own unfinished create).
-    fast = {**json.loads((repo["inventory"].parent / "environments" / "infra" / "env.yml").read_text())
-            ["terraform_vars"], "delay": 0}
+    fast = {**repo["variables"], "delay": 0}
     converged = run_gitops("reconcile", repo["inventory"], work,
                            extra_vars={**isolated_vars(work), "terraform_vars": fast})
     assert converged.rc == 0, converged.explain()
