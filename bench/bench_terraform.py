@@ -56,7 +56,10 @@ def main():
         write_project(ours, tmp / "ours" / "files")
         write_project(theirs, tmp / "theirs" / "files")
         state_dir = tmp / "ours" / "state"
-        settings = Settings(project_path=str(ours), binary=terraform, state_dir=str(state_dir))
+        # The managed files' folder is delegated to the configuration (the sandbox shows nothing else writable).
+        files = str(tmp / "ours" / "files")
+        settings = Settings(project_path=str(ours), binary=terraform, state_dir=str(state_dir),
+                            sandbox_write_paths=(files,))
         runner = CommandRunner()
         assert reconcile(settings, runner).changed, "the first run creates the resources"
         assert not reconcile(settings, runner).changed, "the second run is a no-op"
@@ -68,8 +71,9 @@ def main():
         playbook(tmp / "theirs-init", {"community.general.terraform": theirs_init})()
 
         bare_env = {"TF_DATA_DIR": str(state_dir / "data")}
-        bare_argv = [terraform, "plan", "-detailed-exitcode", "-input=false", "-no-color",
-                     f"-state={state_dir / 'terraform.tfstate'}"]
+        # On the module's copy of the configuration, where the lock file init wrote is; unsandboxed.
+        bare_argv = [terraform, f"-chdir={state_dir / 'work'}", "plan", "-detailed-exitcode", "-input=false",
+                     "-no-color", f"-state={state_dir / 'terraform.tfstate'}"]
         # What the module runs: the same plan, saved to a file so that exactly it can be applied.
         plan_file = tmp / "bare.tfplan"
 
@@ -85,14 +89,16 @@ def main():
         # The module as its own process, without ansible-playbook: Python + AnsibleModule + one plan.
         args_file = tmp / "module-args.json"
         args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
-            "project_path": str(ours), "binary": terraform, "state_dir": str(state_dir)}}))
+            "project_path": str(ours), "binary": terraform, "state_dir": str(state_dir),
+            "sandbox_write_paths": [files]}}))
         module_argv = [sys.executable, REPO / "plugins" / "modules" / "terraform_apply.py", args_file]
         module_env = {"PYTHONPATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")}
 
         def module_process():
             run_command(module_argv, env=module_env)
 
-        ours_args = {"project_path": str(ours), "binary": terraform, "state_dir": str(state_dir)}
+        ours_args = {"project_path": str(ours), "binary": terraform, "state_dir": str(state_dir),
+                     "sandbox_write_paths": [files]}
         compare(f"no-op, {RESOURCES} resources, in-process module_utils and module process vs bare plan",
                 {"terraform_apply (module_utils)": in_process, "bare terraform plan": bare,
                  "bare terraform plan -out=FILE": bare_out, "terraform_apply module process": module_process})
@@ -103,7 +109,7 @@ def main():
             # The floor of any module task: ansible-playbook startup plus one module process.
             "ansible-playbook, one ping task": playbook(tmp / "ping-play", {"ansible.builtin.ping": {}}),
         })
-        leftovers = [p.name for p in ours.iterdir() if p.name not in ("main.tf", ".terraform.lock.hcl")]
+        leftovers = [p.name for p in ours.iterdir() if p.name != "main.tf"]
         print(json.dumps({"files written into our project dir": leftovers}))
 
 

@@ -34,7 +34,9 @@ DEBIAN_PACKAGES = {"gpg": "gnupg", "gpg-agent": "gpg-agent", "git": "git", "ssh"
                    # ansible-rulebook's rule engine (Drools) runs in a Java 17 JVM (extensions/eda tests).
                    "java": "openjdk-17-jre-headless",
                    # gitlab-ci-local copies the project into its build folder with rsync.
-                   "rsync": "rsync"}
+                   "rsync": "rsync",
+                   # terraform_apply runs every terraform/tofu command in a bubblewrap sandbox.
+                   "bwrap": "bubblewrap"}
 
 
 class ToolError(RuntimeError):

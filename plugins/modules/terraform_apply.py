@@ -10,27 +10,42 @@ version_added: 0.1.0
 description:
   - Runs C(init) (only when needed), C(plan -detailed-exitcode) to a plan file, reads the plan with C(show -json)
     and applies exactly that plan file.
-  - C(changed) is true exactly when the plan has changes (resources or outputs). In check mode only the plan is made.
-  - Nothing a run writes lives in O(project_path) (a Git checkout) - Terraform's data dir (E(TF_DATA_DIR)), the
-    default local state, plan files and locks live in O(state_dir).
+  - C(changed) is true exactly when the plan has changes (resources or outputs). In check mode only the plan is made,
+    and the destroy guard reports what it would refuse (RV(refused), RV(refusal)) instead of failing.
+  - The configuration is repository data. Every command runs in a bubblewrap sandbox (O(sandbox)) that shows only
+    the system directories, a copy of the folders the configuration reaches, the state dir and the operator's
+    provider locations; nothing else of the controller (home, other checkouts, credentials) exists there. Before
+    anything is planned, a configuration that runs programs (C(data "external"), a C(local-exec) provisioner, a
+    provider's C(exec) block) is refused unless O(allow_programs) is set (docs/security.md).
+  - Nothing a run writes lives in the repository - Terraform runs on a copy of the configuration in O(state_dir),
+    where its data dir (E(TF_DATA_DIR)), the lock file C(init) writes, the default local state, plan files and
+    locks live too.
   - Variables are written to a private C(*.tfvars.json) file (mode 0600, in a 0700 temporary directory that is
     always removed) and never put on a command line.
-  - Providers come from where the Terraform CLI configuration says (E(TF_CLI_CONFIG_FILE) of the controller), or,
-    per run, from O(cli_config_file), O(plugin_dirs) and O(plugin_cache_dir), so environments with different
-    mirrors, plugin caches or private registries can share one controller.
+  - Providers come only from the operator's locations - the Terraform CLI configuration (E(TF_CLI_CONFIG_FILE) of
+    the controller) or, per run, O(cli_config_file), O(plugin_dirs) and O(plugin_cache_dir), so environments with
+    different mirrors, plugin caches or private registries can share one controller. None of them, nor O(binary),
+    may lie inside the repository.
 author:
   - trident.gitops maintainers (@trident)
 options:
   project_path:
     description:
-      - Directory of the root module (the C(*.tf) / C(*.tf.json) files).
+      - Directory of the root module (the C(*.tf) / C(*.tf.json) files), inside the repository.
       - A repository path, taken literally. C($VAR), C(${VAR}), C(~) and C(~user) are characters of a file name,
         never expanded (an expansion would put the controller's environment into the path and from there into
         every message). Give an absolute path.
     type: str
     required: true
+  repo_path:
+    description:
+      - The repository's root. Local module sources (C(source = "../modules/x")), symlinks and files may not leave
+        it; the copy Terraform runs on holds the root module's folder and every repository folder its local module
+        sources reach, at the same place relative to this root.
+      - Defaults to the Git checkout that holds O(project_path), else O(project_path) itself.
+    type: path
   binary:
-    description: C(terraform), C(tofu), or the path of either.
+    description: C(terraform), C(tofu), or the path of either (outside the repository).
     type: str
     default: terraform
   workspace:
@@ -73,7 +88,8 @@ options:
     default: {}
   variables_files:
     description:
-      - Variable files (C(.tfvars) or C(.tfvars.json)) passed with C(-var-file), in order.
+      - Variable files (C(.tfvars) or C(.tfvars.json)) passed with C(-var-file), in order; the sandbox shows them
+        read-only. A file in a Git checkout may not lead out of it.
       - Repository paths, taken literally (never expanded, see O(project_path)); relative ones are relative to the
         task's working folder.
     type: list
@@ -89,12 +105,56 @@ options:
     description:
       - Folders holding provider packages, passed to C(init) as C(-plugin-dir). With them, C(init) installs providers
         only from these folders, never from a registry (an air-gapped mirror).
+      - Operator folders only - a folder inside the repository is refused (a provider is a program).
     type: list
     elements: path
     default: []
   plugin_cache_dir:
-    description: A shared provider plugin cache for this run (E(TF_PLUGIN_CACHE_DIR)).
+    description: A shared provider plugin cache for this run (E(TF_PLUGIN_CACHE_DIR)); writable in the sandbox while
+      C(init) runs.
     type: path
+  sandbox:
+    description:
+      - V(bubblewrap) runs every C(terraform)/C(tofu) command in a bubblewrap (C(bwrap)) sandbox. It shows read-only
+        the system directories (C(/usr), CA certificates, name resolution files), a copy of the configuration,
+        the operator's provider locations, O(variables_files), O(backend_config_files) and O(sandbox_read_paths),
+        and writable the state dir and O(sandbox_write_paths) (in check mode only the run's private scratch
+        folder, and for C(init) the data dir). No C(/proc), no C(/tmp) (unless O(allow_programs)). The network is
+        shared. When the sandbox cannot be created (no C(bwrap), no user namespaces) the task
+        fails saying so; nothing runs unsandboxed unless the operator says so.
+      - V(none) runs them directly on the controller, as the controller user, with every file and program of the
+        controller within the configuration's reach. Set it per environment, for one whose configuration the
+        operator trusts as much as the controller, or where user namespaces are not available.
+    type: str
+    choices: [bubblewrap, none]
+    default: bubblewrap
+  sandbox_read_paths:
+    description:
+      - Controller files or folders the sandbox shows read-only besides the above, at the same path - for example
+        a cloud CLI's credentials (C(~/.aws)) a backend or provider reads, or C(~/.ssh) and C(/etc/passwd) for
+        module sources fetched with C(git) over SSH. Whatever is listed, the configuration can read.
+    type: list
+    elements: path
+    default: []
+  sandbox_write_paths:
+    description:
+      - Controller folders the configuration may write, at the same path (read-only in check mode) - for example
+        the folder of the files a C(local_file) resource manages. Outside the repository only.
+      - Anywhere else a write fails (read-only file system); nothing the configuration writes reaches the
+        controller otherwise.
+    type: list
+    elements: path
+    default: []
+  allow_programs:
+    description:
+      - Allow configuration constructs that run programs - C(data "external"), C(local-exec) provisioners, a
+        provider's C(exec) block (kubernetes and helm credential plugins) - in any module, downloaded ones
+        included. Without it a configuration that has one is refused before C(plan), in check mode too.
+      - The programs still run in the sandbox (unless O(sandbox=none)). A C(data "external") program runs at
+        plan, so in check mode too - a preview of a branch runs the branch's programs. Allowed programs also get
+        C(/proc) and a C(/tmp) of their own in the sandbox.
+    type: bool
+    default: false
   targets:
     description: Resource addresses to limit the plan to (C(-target)).
     type: list
@@ -119,6 +179,11 @@ options:
   allow_destroy:
     description:
       - Unless true, a plan that deletes or replaces any resource is refused before anything is applied.
+      - In check mode the plan is returned whole and the refusal is reported in RV(refused) and RV(refusal) (and
+        C(refused) on each stopped RV(resource_changes) entry) instead of failing the task.
+      - A resource this module was creating when its apply was interrupted (SIGTERM) or failed is tainted by
+        Terraform; the replace of it on a rerun goes ahead without O(allow_destroy) (RV(unfinished_creates)). A
+        resource tainted any other way is still refused.
     type: bool
     default: false
   drift_only:
@@ -173,8 +238,9 @@ options:
     type: path
 notes:
   - Runs on the host that has the configuration and the binary (usually C(ansible_connection=local)).
-  - Commit C(.terraform.lock.hcl) - C(init) then runs with C(-lockfile=readonly) and never writes into the
-    checkout. Without one, C(init) writes it into O(project_path).
+  - Commit C(.terraform.lock.hcl) - C(init) then runs with C(-lockfile=readonly). Without one, the lock file
+    C(init) writes is kept in O(state_dir) (outside check mode), never in the repository.
+  - Local module sources must be literal strings (C(source = "../modules/x")); the copy holds what they name.
   - The state itself holds every attribute Terraform stores, secrets included; protect O(state_dir) or use a
     remote backend.
 seealso:
@@ -219,6 +285,13 @@ EXAMPLES = r"""
     project_path: /srv/gitops/environments/prod
     cli_config_file: /etc/trident/prod.terraformrc
 
+- name: An environment whose configuration runs local-exec provisioners, delegated by the operator
+  trident.gitops.terraform_apply:
+    project_path: /srv/gitops/environments/lab
+    allow_programs: true
+    sandbox_read_paths:
+      - ~/.aws
+
 - name: Tear down, deletions allowed explicitly
   trident.gitops.terraform_apply:
     project_path: /srv/gitops/environments/preview
@@ -237,13 +310,68 @@ resource_changes:
   returned: always
   type: list
   elements: dict
-  sample: [{"address": "local_file.motd", "actions": ["create"]}]
+  sample: [{"address": "local_file.motd", "action": "replace", "actions": ["delete", "create"],
+            "action_reason": "replace_because_cannot_update", "replace_paths": [["content"]], "refused": true}]
+  contains:
+    address:
+      description: The resource instance address.
+      type: str
+    action:
+      description: V(create), V(update), V(delete) or V(replace) (a delete and a create, in either order).
+      type: str
+    actions:
+      description: Terraform's own actions list, for example C(["delete", "create"]).
+      type: list
+      elements: str
+    action_reason:
+      description: Terraform's reason for a delete or replace (C(replace_because_tainted) ...), when it gives one.
+      type: str
+      returned: when Terraform gives one
+    replace_paths:
+      description: The attribute paths that force the replacement.
+      type: list
+      elements: list
+      returned: for a replace forced by attributes
+    refused:
+      description: True on a delete or replace the destroy guard stops (O(allow_destroy) false).
+      type: bool
+      returned: on refused changes only
+    unfinished_create:
+      description:
+        - True on the replace of a resource this module was creating when an earlier apply was interrupted or
+          failed (Terraform tainted it); it goes ahead without O(allow_destroy).
+      type: bool
+      returned: on such replaces only
 resource_drift:
   description: Resources that changed outside Terraform, as found by the plan's refresh.
   returned: always
   type: list
   elements: dict
-  sample: [{"address": "local_file.motd", "actions": ["delete"]}]
+  sample: [{"address": "local_file.motd", "action": "delete", "actions": ["delete"]}]
+refused:
+  description:
+    - Whether the destroy guard refuses this plan (it deletes or replaces and O(allow_destroy) is false).
+    - In check mode the task still succeeds and returns the whole plan, so a caller reports the refusal next to the
+      rest of the drift and fails the environment's apply; outside check mode the task fails before applying
+      anything, its result carrying RV(refused), RV(summary) and RV(resource_changes).
+  returned: always
+  type: bool
+refusal:
+  description: In check mode, what the apply would refuse, as one line; null when it would refuse nothing.
+  returned: always
+  type: str
+  sample: "would be refused: replace local_file.motd (allow_destroy)"
+unfinished_creates:
+  description: Addresses of tainted resources this plan replaces without O(allow_destroy), because an earlier apply
+    of this module on the same O(state_dir) was creating them when it was interrupted or failed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["terraform_data.slow"]
+sandbox:
+  description: How the commands ran, V(bubblewrap) or V(none) (O(sandbox)).
+  returned: always
+  type: str
 outputs:
   description: Output values (after the apply, or planned in check mode); sensitive ones and those O(variables) reach masked.
   returned: always

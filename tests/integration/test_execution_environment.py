@@ -50,6 +50,7 @@ def test_ansible_builder_create_yields_a_complete_context(tmp_path):
     final_stage = containerfile.split("FROM base AS final")[1]
     assert "sops --version && age --version && kubectl version --client && tofu version && helm version && terraform version" \
         in final_stage, "the image proves every binary runs before it is tagged"
+    assert "terraform version && bwrap --version" in final_stage, "terraform_apply's sandbox is in the image"
     assert "ENV ANSIBLE_PIPELINING=True ANSIBLE_INVENTORY_UNPARSED_FAILED=True " \
            "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=True" in final_stage, "no module arguments in ~/.ansible/tmp"
 

@@ -291,7 +291,7 @@ output "region" { value = var.region }
         assert plan.rc == 0, plan.stdout[-3000:]
         result = plan.task_results()[0]
         assert result["changed"] is True
-        db = next(entry for entry in result["diff"] if entry["before_header"] == "terraform_data.db")
+        db = next(entry for entry in result["diff"] if entry["before_header"] == "terraform_data.db (update)")
         assert db["before"]["input"].startswith("<masked:") and db["after"]["input"].startswith("<masked:")
         assert db["before"]["input"] != db["after"]["input"], "the rotation shows as a change"
         assert_not_shown(shown(plan, *files), [old, new], f"seed {SEED} {binary} rotation {old!r} -> {new!r}")

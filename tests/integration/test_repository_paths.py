@@ -328,9 +328,10 @@ def test_backend_config_files_are_literal(tmp_path):
             "project_path": "{{ cases.project }}", "backend_config_files": "{{ cases.files }}",
             "binary": tool("tofu"), "state_dir": str(tmp_path / "state")}, "ignore_errors": True}])
     result = run.task_results()[1]
-    # tofu names each file it read relative to the project (its message is cut to the last lines).
+    # tofu names each file it read relative to the copy of the configuration it runs in (the state dir's work
+    # folder), so by way of the project folder (its message is cut to the last lines).
     read = {int(n) for n in re.findall(r'An argument named "bogus_(\d+)" is not expected', result["msg"])}
     assert result["failed"] is True and read, result["msg"][-2000:]
     names = dict(hostile_names(".tfbackend"))
-    assert any(f"on {names[index]} line 2" in result["msg"] for index in read), result["msg"][-2000:]
+    assert any(f"/prod/{names[index]} line 2" in result["msg"] for index in read), result["msg"][-2000:]
     assert_no_canary(run)

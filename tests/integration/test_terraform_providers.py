@@ -51,10 +51,11 @@ def controller(tmp_path):
 def converge(tmp_path, name, binary, source, env, **options):
     project = tmp_path / name / "checkout"
     project.mkdir(parents=True)
-    managed = tmp_path / name / "motd"
+    managed = tmp_path / name / "managed" / "motd"
+    managed.parent.mkdir()
     (project / "main.tf").write_text(CONFIG % (source, managed, name))
     args = {"project_path": str(project), "binary": tool(binary), "state_dir": str(tmp_path / name / "state"),
-            **options}
+            "sandbox_write_paths": [str(managed.parent)], **options}
     play = run_playbook(tmp_path / name / "run", [{"name": "tf", "trident.gitops.terraform_apply": args}], env=env)
     return play, managed
 

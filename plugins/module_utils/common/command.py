@@ -33,8 +33,13 @@ class CommandRunner:
         self.env = dict(os.environ if env is None else env)
         self.masked = text_secrets(list(masked))
 
-    def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False, pass_fds=()):
-        """Run ``argv``; ``pass_fds`` are file descriptors the child inherits (e.g. a memfd it reads by path)."""
+    def __call__(self, argv, cwd=None, env=None, data=None, check=True, binary_output=False, pass_fds=(),
+                 new_session=False):
+        """Run ``argv``; ``pass_fds`` are file descriptors the child inherits (e.g. a memfd it reads by path).
+
+        ``new_session`` starts it in its own session even outside interruptible(): without a controlling
+        terminal, so nothing it runs can reach ours (a sandbox asks for it).
+        """
         full_env = {**self.env, **(env or {})}
         try:
             # Under interruptible(), the child runs in its own session: a signal to our process group
@@ -42,7 +47,7 @@ class CommandRunner:
             proc = subprocess.Popen([str(a) for a in argv], cwd=cwd, env=full_env,
                                     stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=not binary_output,
-                                    start_new_session=_Interrupts.active, pass_fds=tuple(pass_fds))
+                                    start_new_session=_Interrupts.active or new_session, pass_fds=tuple(pass_fds))
         except FileNotFoundError:
             raise TridentError(f"executable not found: {argv[0]}") from None
         _Interrupts.running.add(proc)
@@ -86,8 +91,13 @@ class _Interrupts:
             raise Interrupted(f"interrupted by {cls.received[-1]} between commands; nothing more was run")
         for proc in list(cls.running):
             # SIGINT is the graceful stop of Terraform/OpenTofu (finish what is in flight, write the state).
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
+            # To the child's process group (its own session), as a terminal's Ctrl-C: it also reaches a
+            # command a wrapper started (a sandbox that ignores SIGINT itself and waits for the command).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(proc.pid) == proc.pid:
+                    os.killpg(proc.pid, signal.SIGINT)
+                else:
+                    proc.send_signal(signal.SIGINT)
 
     @classmethod
     def raise_if_interrupted(cls, argv, result):

@@ -42,16 +42,30 @@ class ResourceChange:
     def replace(self):
         return "delete" in self.actions and "create" in self.actions
 
-    def to_dict(self):
-        result = {"address": self.address, "actions": list(self.actions)}
+    @property
+    def action(self):
+        """One word for the change, as a reader says it: ``replace`` for a delete and a create in either order."""
+        if self.replace:
+            return "replace"
+        return next((action for action in ("create", "delete", "update", "read") if action in self.actions),
+                    "/".join(self.actions) or "no-op")
+
+    def to_dict(self, verdict=None):
+        """The change as returned; ``verdict`` (the destroy guard's) marks what it stops or lets through."""
+        result = {"address": self.address, "action": self.action, "actions": list(self.actions)}
         if self.reason:
             result["action_reason"] = self.reason
         if self.replace_paths:
             result["replace_paths"] = [list(path) for path in self.replace_paths]
+        if verdict is not None and self.address in verdict.refused:
+            result["refused"] = True
+        if verdict is not None and self.address in verdict.unfinished:
+            result["unfinished_create"] = True
         return result
 
     def to_diff(self):
-        return {"before_header": self.address, "after_header": self.address,
+        header = f"{self.address} ({self.action})"
+        return {"before_header": header, "after_header": header,
                 "before": self.before if self.before is not None else {},
                 "after": self.after if self.after is not None else {}}
 

@@ -1,9 +1,12 @@
-"""Plan, guard and apply one Terraform/OpenTofu root module, with everything a run writes kept out of it.
+"""Plan, guard and apply one Terraform/OpenTofu root module from a repository, sandboxed, writing nothing into it.
 
-The project directory is a Git checkout: Terraform's data dir (``TF_DATA_DIR``), the default local
-state, plan files and our own lock live in a per-project state directory instead. Variables go
-through a private ``*.tfvars.json`` (never argv) in a 0700 temporary directory that is always removed,
-together with the plan file (a plan file holds variable values too).
+The project directory is in a Git checkout (hostile data): Terraform runs on a copy of the folders the
+configuration reaches (``workdir``), inside a bubblewrap sandbox that shows only that copy, the state dir and
+the operator's provider locations (``bubblewrap``, ``locations``), after a check that no module runs programs
+(``programs``) unless the operator allows them. Terraform's data dir (``TF_DATA_DIR``), the default local
+state, plan files and our own lock live in a per-project state directory. Variables go through a private
+``*.tfvars.json`` (never argv) in a 0700 temporary directory that is always removed, together with the plan file
+(a plan file holds variable values too). The destroy guard is ``guard``.
 
 ``variables`` are secret (decrypted SOPS values): what they reach is masked (terraform/plan.py), their
 values long enough to be searched for are masked in Terraform's messages, and the lines in which Terraform
@@ -12,7 +15,6 @@ quotes a variable's value in a diagnostic are left out whatever the value. ``pla
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -20,14 +22,18 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
-from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import interruptible
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write, private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock
-from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import confine
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask_text, text_secrets
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox, confine
+from ansible_collections.trident.gitops.plugins.module_utils.terraform import bubblewrap, guard, workdir
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.locations import (
+    provider_locations, refuse_repository_paths)
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, Secrets, mask_outputs, parse_plan
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.programs import find_programs
 
 DEFAULT_STATE_ROOT = os.path.join(CACHE_DIR, "terraform")
 # The private folder of one run in the state dir: var files, backend settings, the plan file.
@@ -35,6 +41,8 @@ RUN_PREFIX = ".run-"
 # The private folder of the plan phase=plan saves for phase=apply (it may hold secrets). A fixed name, not a
 # path handed back and forth: Ansible masks no_log values in returned strings, a random name included.
 SAVED_PLAN_DIR = ".plan-saved"
+# What the saved plan creates, kept next to it for phase=apply (the guard's unfinished creates).
+SAVED_CREATES = "creates.json"
 # The Git revision a Terraform-only environment was last deployed from, per workspace.
 RECORD_FILE = "deployed-revision.json"
 # The outputs a secret reaches, per workspace, for a run that is not given the secrets (phase=apply).
@@ -44,7 +52,10 @@ MASKED_OUTPUTS_FILE = "masked-outputs.json"
 _PRIVATE_SNIPPET = re.compile(r"^((?:[ \t]*│)?[ \t]*on [^\n]*/" + re.escape(RUN_PREFIX) + r"[^\n]* line \d+[^\n]*\n)"
                               r"(?:(?:[ \t]*│)?[ \t]*\d+:.*(?:\n|$))+", re.MULTILINE)
 _VALUE_CONTEXT = re.compile(r"^(?:[ \t]*│)?[ \t]*├─+[ \t]*(?:\n|$)(?:(?:[ \t]*│)?[ \t]+│.*(?:\n|$))*", re.MULTILINE)
-LOCK_FILE = ".terraform.lock.hcl"
+# The lock file init wrote for a configuration that commits none (it lives here, never in the checkout).
+PROVIDER_LOCK = "providers.lock.hcl"
+# The copy of the configuration Terraform runs in (workdir).
+WORK_DIR = "work"
 # Where the local backend keeps non-default workspaces, relative to the state dir (Terraform's own layout).
 WORKSPACE_DIR = "terraform.tfstate.d"
 _BACKEND_HCL = re.compile(r'^\s*backend\s+"([^"]+)"', re.MULTILINE)
@@ -80,6 +91,16 @@ class Settings:
     phase: str = "full"
     saved_plan: bool = False
     record: dict | None = None
+    # The repository root the configuration may reach (default: the Git checkout holding project_path).
+    repo_path: str | None = None
+    # bubblewrap (every command in a sandbox) or none (the operator runs this environment unsandboxed).
+    sandbox: str = bubblewrap.BUBBLEWRAP
+    # Controller paths the operator shows read-only in the sandbox (cloud credentials files, ~/.ssh for git).
+    sandbox_read_paths: tuple = ()
+    # Controller folders the operator lets the configuration write (outside check mode): local_file targets.
+    sandbox_write_paths: tuple = ()
+    # Whether the configuration may run programs (data "external", local-exec, a provider's exec block).
+    allow_programs: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,10 @@ class Outcome:
     plan_file: str | None = None
     recorded: dict | None = None
     record_written: bool = False
+    verdict: guard.Verdict = field(default_factory=guard.Verdict)
+    # check mode: what the apply would refuse, as one line; None when it would refuse nothing
+    refusal: str | None = None
+    sandbox: str = bubblewrap.BUBBLEWRAP
 
     def to_result(self, diff=False):
         result = {
@@ -101,12 +126,16 @@ class Outcome:
             "initialized": self.initialized,
             "state_dir": self.state_dir,
             "summary": self.plan.summary.to_dict(),
-            "resource_changes": [change.to_dict() for change in self.plan.resource_changes],
+            "resource_changes": [change.to_dict(self.verdict) for change in self.plan.resource_changes],
             "resource_drift": [change.to_dict() for change in self.plan.resource_drift],
             "outputs": self.outputs,
             "plan_file": self.plan_file,
             "recorded": self.recorded,
             "record_written": self.record_written,
+            "refused": self.verdict.refuses,
+            "refusal": self.refusal,
+            "unfinished_creates": list(self.verdict.unfinished),
+            "sandbox": self.sandbox,
         }
         if diff:
             result["diff"] = [change.to_diff() for change in self.plan.resource_changes or self.plan.resource_drift]
@@ -126,11 +155,6 @@ def parse_duration(text):
     if not parts or "".join(number + unit for number, unit in parts) != text:
         raise TridentError(f"lock_timeout {text!r} is not a duration such as 0s, 30s, 5m or 1m30s")
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
-
-
-def config_files(project_path):
-    """The root module's configuration files (Terraform reads only the top level of the directory)."""
-    return sorted(glob.glob(os.path.join(project_path, "*.tf")) + glob.glob(os.path.join(project_path, "*.tf.json")))
 
 
 def backend_type(files):
@@ -190,15 +214,28 @@ def backend_settings(backend, settings, state_dir):
     return config
 
 
-def init_fingerprint(settings, files, backend_config, binary_path):
-    """Everything whose change needs a new ``init``: binary, configuration, lock file, backend settings."""
+def local_backend_paths(backend, settings):
+    """Folders of a local backend's state that ``backend_config`` puts outside the state dir (the sandbox shows
+    them to the run)."""
+    if backend != "local":
+        return []
+    folders = []
+    if settings.backend_config.get("path"):
+        folders.append(os.path.dirname(os.path.abspath(os.path.expanduser(str(settings.backend_config["path"])))))
+    if settings.backend_config.get("workspace_dir"):
+        folders.append(os.path.abspath(os.path.expanduser(str(settings.backend_config["workspace_dir"]))))
+    return folders
+
+
+def init_fingerprint(settings, files, backend_config, binary_path, lock_file, locations):
+    """Everything whose change needs a new ``init``: binary, configuration, lock file, backend settings, providers."""
     digest = hashlib.sha256()
     stat = os.stat(binary_path)
     digest.update(f"{binary_path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{settings.workspace}\0".encode())
     digest.update(json.dumps(backend_config, sort_keys=True, default=str).encode())
-    digest.update(json.dumps([settings.plugin_dirs, settings.plugin_cache_dir]).encode())
-    for path in [*files, os.path.join(settings.project_path, LOCK_FILE), *settings.backend_config_files,
-                 *([settings.cli_config_file] if settings.cli_config_file else [])]:
+    digest.update(json.dumps([settings.plugin_dirs, settings.plugin_cache_dir, locations.cli_config]).encode())
+    for path in [*files, lock_file, *settings.backend_config_files,
+                 *([locations.cli_config] if locations.cli_config else [])]:
         digest.update(f"\0{path}\0{_digest(path)}".encode())
     return digest.hexdigest()
 
@@ -210,11 +247,13 @@ def resolve_binary(binary):
     return os.path.realpath(found)
 
 
-def validate(settings):
+def validate(settings, repository):
+    """Check every setting before anything is written; ``repository`` is the repository's sandbox."""
     project = os.path.realpath(settings.project_path)
     if not os.path.isdir(project):
         raise TridentError(f"project_path {settings.project_path} is not a directory")
-    if not config_files(project):
+    repository.resolve(settings.project_path)  # the root module lies in the repository
+    if not workdir.config_files(project):
         raise TridentError(f"project_path {settings.project_path} holds no *.tf or *.tf.json file")
     if settings.state == "absent" and settings.drift_only:
         raise TridentError("drift_only and state=absent cannot be combined: a drift check changes nothing")
@@ -222,11 +261,14 @@ def validate(settings):
         raise TridentError("drift_only plans without applying: it takes no phase")
     if settings.saved_plan and settings.phase != "apply":
         raise TridentError("saved_plan is read by phase=apply only")
+    if settings.sandbox not in (bubblewrap.BUBBLEWRAP, bubblewrap.NONE):
+        raise TridentError(f"sandbox must be {bubblewrap.BUBBLEWRAP} or {bubblewrap.NONE}, not {settings.sandbox!r}")
     if settings.state_dir:
         state_dir = os.path.realpath(os.path.expanduser(settings.state_dir))
-        if state_dir == project or state_dir.startswith(project + os.sep):
-            raise TridentError("state_dir must be outside project_path: nothing a run writes may live in the checkout")
-    for path in config_files(project):
+        if state_dir == project or state_dir.startswith(project + os.sep) or repository.contains(state_dir):
+            raise TridentError("state_dir must be outside the repository: nothing a run writes may live in the "
+                               "checkout")
+    for path in workdir.config_files(project):
         confine(path, settings.project_path)  # a *.tf symlinked out of the checkout is refused
     for path in [*settings.variables_files, *settings.backend_config_files,
                  *([settings.cli_config_file] if settings.cli_config_file else [])]:
@@ -236,40 +278,43 @@ def validate(settings):
     for path in settings.plugin_dirs:
         if not os.path.isdir(confine(path)):
             raise TridentError(f"plugin_dirs: {path} is not a directory")
-
-
-def provider_env(settings):
-    """Where this run's Terraform finds providers: its own CLI configuration and plugin cache, if given.
-
-    Per run, not per controller: environments with different mirrors or registries share one controller.
-    """
-    env = {}
-    if settings.cli_config_file:
-        env["TF_CLI_CONFIG_FILE"] = os.path.abspath(os.path.expanduser(settings.cli_config_file))
-    if settings.plugin_cache_dir:
-        env["TF_PLUGIN_CACHE_DIR"] = os.path.abspath(os.path.expanduser(settings.plugin_cache_dir))
-    return env
+    for option in ("sandbox_read_paths", "sandbox_write_paths"):
+        for path in getattr(settings, option):
+            if not os.path.lexists(os.path.expanduser(path)):
+                raise TridentError(f"{option}: {path} does not exist")
+    for path in settings.sandbox_write_paths:
+        real = os.path.realpath(os.path.expanduser(path))
+        if repository.contains(real) or Sandbox(real).contains(repository.root):
+            raise TridentError(f"sandbox_write_paths: {path} holds or is inside the repository: nothing a run "
+                               "writes may live in the checkout")
 
 
 def reconcile(settings, runner):
     """Init if needed, plan, guard and (unless check mode or drift_only) apply exactly the plan made."""
-    validate(settings)
+    repository = workdir.repository_of(settings.project_path, settings.repo_path)
+    validate(settings, repository)
     binary = resolve_binary(settings.binary)
-    files = config_files(settings.project_path)
+    locations = provider_locations(settings, runner.env)
+    refuse_repository_paths(settings, binary, locations, repository)
+    files = workdir.config_files(settings.project_path)
     backend = backend_type(files)
     if settings.backend_config and backend is None:
         raise TridentError("backend_config was given, but the configuration declares no backend block")
+    bwrap = bubblewrap.bwrap_binary() if settings.sandbox == bubblewrap.BUBBLEWRAP else None
     state_dir = os.path.expanduser(settings.state_dir or default_state_dir(settings.project_path, settings.workspace))
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    state_dir = os.path.realpath(state_dir)
     lock_seconds = parse_duration(settings.lock_timeout)
     with interruptible(), \
             file_lock(os.path.join(state_dir, ".trident.lock"), timeout=lock_seconds, what="the terraform state dir"):
         remove_leftover_runs(state_dir, keep_saved_plan=settings.saved_plan)
-        run = _Run(settings, runner, binary, files, backend, state_dir)
-        if settings.phase == "apply":
-            return run.apply_saved()
         with private_tempdir(prefix=RUN_PREFIX, parent=state_dir) as scratch:
-            return run.execute(scratch)
+            run = _Run(settings, runner, _Context(binary=binary, backend=backend, state_dir=state_dir,
+                                                  repository=repository, locations=locations, bwrap=bwrap,
+                                                  scratch=scratch))
+            if settings.phase == "apply":
+                return run.apply_saved()
+            return run.execute()
 
 
 def remove_leftover_runs(state_dir, keep_saved_plan=False):
@@ -339,57 +384,114 @@ def saved_plan_file(state_dir):
     return plan_file
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What one run resolved before it started: the binary, backend, folders and provider locations."""
+
+    binary: str
+    backend: str | None
+    state_dir: str
+    repository: object
+    locations: object
+    bwrap: str | None
+    scratch: str
+
+
 class _Run:
     """One reconcile of one project; the small methods each run one Terraform command."""
 
-    def __init__(self, settings, runner, binary, files, backend, state_dir):
+    def __init__(self, settings, runner, context):
         self.settings = settings
         self.runner = runner
-        self.binary = binary
-        self.files = files
-        self.backend = backend
-        self.state_dir = state_dir
-        self.data_dir = os.path.join(state_dir, "data")
+        self.context = context
+        self.binary = context.binary
+        self.backend = context.backend
+        self.state_dir = context.state_dir
+        self.data_dir = os.path.join(self.state_dir, "data")
+        self.work_root = os.path.join(self.state_dir, WORK_DIR)
+        self.project_copy = None
+        self.committed_lock = False
+        # Module folders the program check read (real paths).
+        self.checked = set()
         self.env = {"TF_DATA_DIR": self.data_dir, "TF_WORKSPACE": settings.workspace, "TF_IN_AUTOMATION": "1",
-                    "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", **provider_env(settings)}
+                    "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+        if context.locations.cli_config:
+            self.env["TF_CLI_CONFIG_FILE"] = context.locations.cli_config
+        if settings.plugin_cache_dir:
+            self.env["TF_PLUGIN_CACHE_DIR"] = os.path.abspath(os.path.expanduser(settings.plugin_cache_dir))
+        if context.bwrap:
+            self.env["TMPDIR"] = bubblewrap.SANDBOX_TMP  # the controller's TMPDIR is not there
         # The implicit local backend cannot be configured: its state path is given per command (-state).
-        self.state_args = [f"-state={state_file(state_dir, settings.workspace)}"] if backend is None else []
-        self.local_state = state_file(state_dir, settings.workspace) if owns_local_state(backend, settings) else None
+        self.state_args = [f"-state={state_file(self.state_dir, settings.workspace)}"] if self.backend is None else []
+        self.local_state = state_file(self.state_dir, settings.workspace) \
+            if owns_local_state(self.backend, settings) else None
         self.secrets = Secrets.of(settings.variables)
         self.text_secrets = text_secrets([settings.variables, settings.backend_config])
 
-    def execute(self, scratch):
-        leftovers = self._workspace_dirs_absent()
+    # --- what the sandbox shows -------------------------------------------------------------------------
+
+    def _view(self, init=False):
+        """The sandbox of one command. A check-mode run can write only its scratch folder (and, for init, the
+        data dir, the copy's lock file and the plugin caches): a preview never changes the state or a record."""
+        locations = self.context.locations
+        readable = [self.binary, self.state_dir, *locations.readable, *self.settings.variables_files,
+                    *self.settings.backend_config_files, *self.settings.sandbox_read_paths,
+                    *self.settings.sandbox_write_paths]
+        backend_folders = local_backend_paths(self.backend, self.settings)
+        caches = list(locations.caches) if init else []
+        readable += list(locations.caches)
+        if self.settings.check_mode:
+            readable += backend_folders
+            writable = [self.context.scratch, *caches]
+            if init:
+                writable += [self.data_dir, self.project_copy, *self._workspaces()]
+        else:
+            writable = [self.state_dir, *backend_folders, *caches, *self.settings.sandbox_write_paths]
+        return bubblewrap.View(readable=tuple(readable), writable=tuple(writable),
+                               programs=self.settings.allow_programs)
+
+    def _workspaces(self):
+        """The local backend's workspace folder in the state dir, where init creates a new workspace's state
+        (made here, so that the sandbox can show it writable to a check-mode init)."""
+        if self.backend != "local" or not self.local_state:
+            return []
+        folder = os.path.join(self.state_dir, WORKSPACE_DIR)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        return [folder]
+
+    # --- the run ----------------------------------------------------------------------------------------
+
+    def execute(self):
         recorded = read_record(self.state_dir, self.settings.workspace)
         saving = self.settings.phase == "plan" and not self.settings.check_mode
         # A plan kept for phase=apply lives in its own 0700 folder; any other plan dies with the scratch folder.
-        folder = _fresh_private_dir(os.path.join(self.state_dir, SAVED_PLAN_DIR)) if saving else scratch
+        folder = _fresh_private_dir(os.path.join(self.state_dir, SAVED_PLAN_DIR)) if saving else self.context.scratch
         kept = False
         try:
-            initialized = self._init_if_needed(scratch)
+            self._stage()
             self._check_local_modules()
+            initialized = self._init_if_needed()
+            self._check_installed_modules()
             plan_file = os.path.join(folder, "plan.tfplan")
-            plan = self._plan(scratch, plan_file)
+            plan = self._plan(plan_file)
             changed = bool(plan.resource_drift) if self.settings.drift_only else plan.has_changes
-            if plan.destructive and not self.settings.allow_destroy:
-                raise TridentError(_refusal(plan, os.path.basename(self.binary), self.state_dir),
-                                   summary=plan.summary.to_dict(),
-                                   resource_changes=[change.to_dict() for change in plan.resource_changes])
+            verdict, refusal = self._judge(plan)
             applied = changed and self.settings.phase == "full" and not (self.settings.check_mode
                                                                          or self.settings.drift_only)
             if applied:
-                self._apply(plan_file)
+                self._apply(plan_file, guard.creates(plan))
             kept = saving and changed
+            if kept:
+                atomic_write(os.path.join(folder, SAVED_CREATES), json.dumps(guard.creates(plan)).encode())
             # A plan that was not applied tells the outputs it would produce; otherwise the state does.
             outputs = plan.outputs if changed and not applied else self._outputs()
             written = self.settings.phase == "full" and self._record()
             return Outcome(changed=changed, plan=plan, outputs=outputs, applied=applied, initialized=initialized,
                            state_dir=self.state_dir, plan_file=plan_file if kept else None, recorded=recorded,
-                           record_written=written)
+                           record_written=written, verdict=verdict, refusal=refusal, sandbox=self.settings.sandbox)
         finally:
             if saving and not kept:
                 shutil.rmtree(folder, ignore_errors=True)
-            _remove_empty(leftovers)
 
     def apply_saved(self):
         """phase=apply: apply exactly the saved plan (if any), remove it whatever happens, then record."""
@@ -398,13 +500,32 @@ class _Run:
         if saved and not self.settings.check_mode:
             plan_file = saved_plan_file(self.state_dir)
             try:
-                self._apply(plan_file)
+                self._stage()
+                self._apply(plan_file, _load_json(os.path.join(os.path.dirname(plan_file), SAVED_CREATES)) or ())
             finally:
                 shutil.rmtree(os.path.dirname(plan_file), ignore_errors=True)
         written = self._record()
         applied = saved and not self.settings.check_mode
         return Outcome(changed=saved, plan=Plan(), outputs=self._outputs(), applied=applied,
-                       initialized=False, state_dir=self.state_dir, recorded=recorded, record_written=written)
+                       initialized=False, state_dir=self.state_dir, recorded=recorded, record_written=written,
+                       sandbox=self.settings.sandbox)
+
+    def _judge(self, plan):
+        """The destroy guard: raise outside check mode; in check mode, return the refusal as a line instead."""
+        unfinished = guard.read_unfinished(self.state_dir, self.settings.workspace)
+        verdict = guard.judge(plan, self.settings.allow_destroy, unfinished)
+        if unfinished and not (self.settings.check_mode or self.settings.drift_only):
+            # Only creates that are still tainted stay this module's own: the rest finished or were untainted.
+            tainted = {change.address for change in plan.destructive if change.reason == guard.TAINTED}
+            guard.write_unfinished(self.state_dir, self.settings.workspace,
+                                   [address for address in unfinished if address in tainted])
+        if not verdict.refuses:
+            return verdict, None
+        if self.settings.check_mode:
+            return verdict, guard.would_refuse(plan, verdict)
+        raise TridentError(guard.refusal(plan, verdict, os.path.basename(self.binary), self.state_dir),
+                           summary=plan.summary.to_dict(), refused=True,
+                           resource_changes=[change.to_dict(verdict) for change in plan.resource_changes])
 
     def _record(self):
         """Write the deployed revision after a successful apply (never in check mode or for a drift check)."""
@@ -412,68 +533,122 @@ class _Run:
             return False
         return write_record(self.state_dir, self.settings.workspace, self.settings.record)
 
-    def _workspace_dirs_absent(self):
-        """Directories the implicit local backend creates in the project for a non-default workspace.
+    def _stage(self):
+        """Copy the configuration into the work dir and put the lock file that applies into the copy."""
+        self.project_copy = workdir.stage(self.settings.project_path, self.context.repository, self.work_root)
+        if self.backend is None and os.path.isfile(self.local_state):
+            # init reads the implicit local backend's state from its working directory, to install the providers
+            # only the state still needs (a resource removed from the configuration): show it ours there.
+            link = os.path.join(self.project_copy, os.path.relpath(self.local_state, self.state_dir))
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            if os.path.isdir(link) and not os.path.islink(link):
+                shutil.rmtree(link)
+            elif os.path.lexists(link):
+                os.unlink(link)  # a state file committed to the repository: ours is the one
+            os.symlink(self.local_state, link)
+        committed = os.path.join(os.path.realpath(self.settings.project_path), workdir.LOCK_FILE)
+        self.committed_lock = os.path.isfile(committed)
+        if not self.committed_lock:
+            copy_lock = os.path.join(self.project_copy, workdir.LOCK_FILE)
+            ours = os.path.join(self.state_dir, PROVIDER_LOCK)
+            if os.path.isfile(ours):
+                shutil.copy2(ours, copy_lock)
+            elif os.path.lexists(copy_lock):
+                os.unlink(copy_lock)
 
-        With ``-state`` they stay empty; those that did not exist before the run are removed after it.
-        """
-        if self.backend is not None or self.settings.workspace == "default":
-            return []
-        base = os.path.join(self.settings.project_path, WORKSPACE_DIR)
-        return [path for path in (os.path.join(base, self.settings.workspace), base) if not os.path.exists(path)]
+    def _command(self, *args, init=False):
+        """Run one Terraform command on the copy (sandboxed unless the operator said otherwise); callers check rc."""
+        argv = [self.binary, f"-chdir={self.project_copy}", *args]
+        if not self.context.bwrap:
+            return self.runner(argv, cwd=self.context.scratch, env=self.env, check=False)
+        wrapped = bubblewrap.command(argv, self._view(init), self.context.scratch, self.context.bwrap)
+        result = self.runner(wrapped, cwd=self.context.scratch, env=self.env, check=False, new_session=True)
+        problem = bubblewrap.failure(result)
+        if problem:
+            raise TridentError(bubblewrap.unavailable(problem))
+        return result
 
-    def _command(self, *args, check=True):
-        return self.runner([self.binary, *args], cwd=self.settings.project_path, env=self.env, check=check)
-
-    def _init_if_needed(self, scratch):
+    def _init_if_needed(self):
         backend_config = backend_settings(self.backend, self.settings, self.state_dir)
         fingerprint_path = os.path.join(self.state_dir, "init.fingerprint")
-        fingerprint = init_fingerprint(self.settings, self.files, backend_config, self.binary)
+        lock_file = os.path.join(self.project_copy, workdir.LOCK_FILE)
+        files = [path for folder in workdir.reached_folders(self.project_copy, Sandbox(self.work_root))
+                 for path in workdir.config_files(folder)]
+        fingerprint = init_fingerprint(self.settings, files, backend_config, self.binary, lock_file,
+                                       self.context.locations)
         if _read(fingerprint_path) == fingerprint and os.path.isdir(self.data_dir):
             return False
         args = ["init", "-input=false", "-no-color", "-reconfigure"]
-        lock_file = os.path.join(self.settings.project_path, LOCK_FILE)
-        ours_path = os.path.join(self.state_dir, "lockfile.written")
-        lock_digest = _digest(lock_file)
-        if lock_digest is not None and lock_digest != _read(ours_path):
-            # A lock file from the checkout is the truth: never rewrite it, fail if it does not match.
+        if self.committed_lock:
+            # A lock file from the checkout is the truth: never rewritten, init fails if it does not match.
             args.append("-lockfile=readonly")
         args += [f"-backend-config={path}" for path in self.settings.backend_config_files]
         # -plugin-dir makes init install providers only from these folders (an air-gapped mirror).
         args += [f"-plugin-dir={os.path.abspath(path)}" for path in self.settings.plugin_dirs]
         if backend_config:
             # A file, not argv: backend settings may hold credentials.
-            config_path = os.path.join(scratch, "backend.tfbackend.json")
+            config_path = os.path.join(self.context.scratch, "backend.tfbackend.json")
             atomic_write(config_path, json.dumps(backend_config).encode())
             args.append(f"-backend-config={config_path}")
         # Without providers or modules init creates no data dir; it must exist to show init happened.
         os.makedirs(self.data_dir, exist_ok=True)
-        self._checked(self._command(*args, check=False), "init")
-        if "-lockfile=readonly" not in args:
-            # init wrote (or kept) this lock file itself: a later init may update it.
-            atomic_write(ours_path, (_digest(lock_file) or "").encode())
-        # The lock file init may just have written is part of the fingerprint.
-        atomic_write(fingerprint_path,
-                     init_fingerprint(self.settings, self.files, backend_config, self.binary).encode())
+        self._checked(self._command(*args, init=True), "init")
+        if not self.committed_lock and not self.settings.check_mode and os.path.isfile(lock_file):
+            # The lock file init wrote is kept in the state dir; a preview's (a branch's) is not.
+            shutil.copy2(lock_file, os.path.join(self.state_dir, PROVIDER_LOCK))
+        atomic_write(fingerprint_path, init_fingerprint(self.settings, files, backend_config, self.binary,
+                                                        lock_file, self.context.locations).encode())
         return True
 
-    def _check_local_modules(self):
-        """Local module sources (``source = "../x"``) that init recorded stay inside the checkout."""
-        try:
-            with open(os.path.join(self.data_dir, "modules", "modules.json"), encoding="utf-8") as handle:
-                modules = json.load(handle).get("Modules") or []
-        except (OSError, ValueError):
+    def _refuse_programs(self, folders):
+        """Refuse the configuration if a module in ``folders`` (real path -> name shown) runs programs, unless the
+        operator allows them."""
+        if self.settings.allow_programs:
             return
-        for module in modules:
-            if module.get("Dir") and not os.path.isabs(module["Dir"]) and ".terraform" not in module["Dir"]:
-                try:
-                    confine(os.path.join(self.settings.project_path, module["Dir"]), self.settings.project_path)
-                except TridentError as exc:
-                    raise TridentError(f"module {module.get('Key') or '?'}: {exc.message}") from None
+        found = []
+        for folder, name in folders.items():
+            for path in workdir.config_files(folder):
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    found += find_programs(handle.read(), name(path))
+        if found:
+            raise TridentError("refusing a configuration that runs programs on the controller: "
+                               + "; ".join(construct.describe() for construct in found)
+                               + "; nothing was planned (the operator allows programs per environment: "
+                               "allow_programs)")
 
-    def _plan(self, scratch, plan_file):
+    def _check_local_modules(self):
+        """Before init: the root module and the local modules its literal sources reach (the copy) run no program."""
+        copy = Sandbox(self.work_root)
+        self.checked = set(workdir.reached_folders(self.project_copy, copy))
+        self._refuse_programs({folder: copy.display for folder in self.checked})
+
+    def _check_installed_modules(self):
+        """After init: every module it installed stays in the copy or the data dir, and runs no program. This also
+        covers a local module the literal sources did not name (OpenTofu evaluates a source early)."""
+        modules = _load_json(os.path.join(self.data_dir, "modules", "modules.json")) or {}
+        entries = modules.get("Modules") if isinstance(modules, dict) else None
+        copy = Sandbox(self.work_root)
+        downloads = os.path.realpath(os.path.join(self.data_dir, "modules")) + os.sep
+        unchecked = {}
+        for entry in entries or []:
+            if not (isinstance(entry, dict) and entry.get("Key") and entry.get("Dir")):
+                continue  # the root module (Key "")
+            folder = os.path.realpath(os.path.join(self.project_copy, entry["Dir"]))
+            label = f"module {entry['Key']} ({entry.get('Source') or '?'})"
+            if not (copy.contains(folder) or folder.startswith(downloads)):
+                raise TridentError(f"{label}: its folder leads outside the repository; nothing was planned")
+            if folder not in self.checked:
+                unchecked[folder] = copy.display if copy.contains(folder) else \
+                    (lambda path, label=label: f"{label} {os.path.basename(path)}")
+        self._refuse_programs(unchecked)
+        self.checked.update(unchecked)
+
+    def _plan(self, plan_file):
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={plan_file}",
                 f"-lock-timeout={self.settings.lock_timeout}", *self.state_args, *self._parallelism()]
+        if self.settings.check_mode and self.local_state:
+            # The sandbox shows a preview the state read-only; the state dir's own lock keeps runs apart.
+            args.append("-lock=false")
         if self.settings.drift_only:
             args.append("-refresh-only")
         if self.settings.state == "absent":
@@ -483,17 +658,17 @@ class _Run:
         variables = {**self.settings.plain_variables, **self.settings.variables}
         if variables:
             # Last, so these win over the variables files, like -var after -var-file.
-            vars_path = os.path.join(scratch, "trident.tfvars.json")
+            vars_path = os.path.join(self.context.scratch, "trident.tfvars.json")
             atomic_write(vars_path, json.dumps(variables, ensure_ascii=False).encode())
             args.append(f"-var-file={vars_path}")
-        result = self._command(*args, check=False)
+        result = self._command(*args)
         if result.rc != _PLAN_HAS_CHANGES:
             self._checked(result, "plan")
             if not self.settings.variables:
                 # rc 0: nothing to change, and no need for a second process to read the plan.
                 return Plan()
         # With secret variables the plan's configuration tells which outputs they reach, even without changes.
-        shown = self._checked(self._command("show", "-json", "-no-color", plan_file, check=False), "show")
+        shown = self._checked(self._command("show", "-json", "-no-color", plan_file), "show")
         try:
             plan = parse_plan(json.loads(shown.stdout), self.secrets)
         except ValueError:
@@ -501,9 +676,15 @@ class _Run:
         write_masked_outputs(self.state_dir, self.settings.workspace, plan.masked_outputs)
         return plan if result.rc == _PLAN_HAS_CHANGES else Plan(masked_outputs=plan.masked_outputs)
 
-    def _apply(self, plan_file):
+    def _apply(self, plan_file, creating):
+        """Apply ``plan_file``; until it succeeds, what it creates is recorded as this module's unfinished creates."""
+        workspace = self.settings.workspace
+        if creating:
+            guard.write_unfinished(self.state_dir, workspace,
+                                   [*guard.read_unfinished(self.state_dir, workspace), *creating])
         self._checked(self._command("apply", "-input=false", "-no-color", f"-lock-timeout={self.settings.lock_timeout}",
-                                    *self.state_args, *self._parallelism(), plan_file, check=False), "apply")
+                                    *self.state_args, *self._parallelism(), plan_file), "apply")
+        guard.write_unfinished(self.state_dir, workspace, [])
 
     def _outputs(self):
         masked = read_masked_outputs(self.state_dir, self.settings.workspace)
@@ -514,7 +695,9 @@ class _Run:
                     return mask_outputs(json.load(handle).get("outputs"), self.secrets, masked)
             except FileNotFoundError:
                 return {}
-        shown = self._checked(self._command("output", "-json", "-no-color", check=False), "output")
+        if self.project_copy is None:
+            self._stage()
+        shown = self._checked(self._command("output", "-json", "-no-color"), "output")
         return mask_outputs(json.loads(shown.stdout or "{}"), self.secrets, masked)
 
     def _parallelism(self):
@@ -529,39 +712,6 @@ class _Run:
             f"{name} apply failed (rc={result.rc}); the state records what was applied before the error"
         detail = mask_text(without_values(detail), self.text_secrets)
         raise TridentError(f"{message}:\n{_tail(detail)}", rc=result.rc)
-
-
-# What each of Terraform's action reasons means for the one who reads a refusal, and what to do.
-_REASONS = {
-    "replace_because_tainted": "tainted, most likely by an interrupted apply; to keep it, run "
-                               "'{binary} untaint {address}' on the state (TF_DATA_DIR and state in {state_dir}); "
-                               "to replace it, set allow_destroy: true for one run",
-    "replace_because_cannot_update": "a changed argument forces a new resource",
-    "replace_by_request": "replacement was requested (-replace)",
-    "replace_by_triggers": "replace_triggered_by changed",
-    "delete_because_no_resource_config": "no longer in the configuration",
-    "delete_because_no_module": "its module is no longer in the configuration",
-    "delete_because_wrong_repetition": "count/for_each changed its kind",
-    "delete_because_count_index": "its count index is gone",
-    "delete_because_each_key": "its for_each key is gone",
-    "delete_because_no_move_target": "its moved block has no target",
-}
-
-
-def _refusal(plan, binary="terraform", state_dir="the state dir"):
-    """The destroy guard's message: every resource with its actions and Terraform's reason for them."""
-    listed = "; ".join(f"{change.address} ({'/'.join(change.actions)}: {_reason_text(change, binary, state_dir)})"
-                       for change in plan.destructive)
-    return (f"refusing to apply a plan that deletes or replaces {len(plan.destructive)} resource(s): {listed}; "
-            "nothing was applied (set allow_destroy: true to allow it)")
-
-
-def _reason_text(change, binary, state_dir):
-    if not change.reason:
-        return "action_reason not given; a changed argument or a removed resource"
-    explained = _REASONS.get(change.reason, "")
-    explained = explained.format(binary=binary, address=change.address, state_dir=state_dir)
-    return f"action_reason {change.reason}" + (f", {explained}" if explained else "")
 
 
 def _fresh_private_dir(path):
@@ -582,17 +732,17 @@ def _read(path):
         return None
 
 
+def _load_json(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
 def _digest(path):
     try:
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read()).hexdigest()
     except FileNotFoundError:
         return None
-
-
-def _remove_empty(paths):
-    for path in paths:
-        try:
-            os.rmdir(path)
-        except OSError:
-            pass

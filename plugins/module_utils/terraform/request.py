@@ -9,9 +9,11 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.masking impo
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import Settings, reconcile
 
 ARGUMENT_SPEC = {
-    # Repository paths are str, taken literally (never expanded as type path would: $VAR, ~); state_dir,
-    # cli_config_file, plugin_dirs and plugin_cache_dir are the operator's controller paths.
+    # Repository paths are str, taken literally (never expanded as type path would: $VAR, ~); repo_path,
+    # state_dir, cli_config_file, plugin_dirs, plugin_cache_dir and the sandbox paths are the operator's
+    # controller paths.
     "project_path": {"type": "str", "required": True},
+    "repo_path": {"type": "path"},
     "binary": {"type": "str", "default": "terraform"},
     "workspace": {"type": "str", "default": "default"},
     "backend_config": {"type": "dict", "default": {}, "no_log": True},
@@ -29,6 +31,10 @@ ARGUMENT_SPEC = {
     "cli_config_file": {"type": "path"},
     "plugin_dirs": {"type": "list", "elements": "path", "default": []},
     "plugin_cache_dir": {"type": "path"},
+    "sandbox": {"type": "str", "choices": ["bubblewrap", "none"], "default": "bubblewrap"},
+    "sandbox_read_paths": {"type": "list", "elements": "path", "default": []},
+    "sandbox_write_paths": {"type": "list", "elements": "path", "default": []},
+    "allow_programs": {"type": "bool", "default": False},
     "phase": {"type": "str", "choices": ["full", "plan", "apply"], "default": "full"},
     "saved_plan": {"type": "bool", "default": False},
     "record": {"type": "dict", "options": {"revision": {"type": "str", "required": True},
@@ -52,7 +58,10 @@ def settings_of(params, check_mode):
         state=params["state"], allow_destroy=params["allow_destroy"], drift_only=params["drift_only"],
         state_dir=params["state_dir"], cli_config_file=params["cli_config_file"],
         plugin_dirs=tuple(params["plugin_dirs"]), plugin_cache_dir=params["plugin_cache_dir"],
-        check_mode=check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"])
+        check_mode=check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"],
+        repo_path=params["repo_path"], sandbox=params["sandbox"],
+        sandbox_read_paths=tuple(params["sandbox_read_paths"]),
+        sandbox_write_paths=tuple(params["sandbox_write_paths"]), allow_programs=params["allow_programs"])
 
 
 def run_terraform(params, check_mode=False, diff=False):

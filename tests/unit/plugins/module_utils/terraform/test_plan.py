@@ -34,9 +34,9 @@ def test_create_plan_counts_masks_and_marks_unknowns(real_plans):
     assert plan.summary == PlanSummary(add=3)
     assert plan.has_changes and plan.destructive == ()
     assert [change.to_dict() for change in plan.resource_changes] == [
-        {"address": "terraform_data.app", "actions": ["create"]},
-        {"address": "terraform_data.gone", "actions": ["create"]},
-        {"address": "terraform_data.keep", "actions": ["create"]}]
+        {"address": "terraform_data.app", "action": "create", "actions": ["create"]},
+        {"address": "terraform_data.gone", "action": "create", "actions": ["create"]},
+        {"address": "terraform_data.keep", "action": "create", "actions": ["create"]}]
     app = plan.resource_changes[0]
     assert app.after["input"]["name"] == "app"
     assert app.after["input"]["password"].startswith(MASK_PREFIX)
@@ -86,7 +86,8 @@ def test_refresh_only_plan_reports_drift(real_plans, tmp_path):
     assert parse_plan(real_plans.plan(config, "-refresh-only")).resource_drift == ()
     target.write_text("edited by hand")
     plan = parse_plan(real_plans.plan(config, "-refresh-only"))
-    assert [change.to_dict() for change in plan.resource_drift] == [{"address": "local_file.f", "actions": ["delete"]}]
+    assert [change.to_dict() for change in plan.resource_drift] == [
+        {"address": "local_file.f", "action": "delete", "actions": ["delete"]}]
     assert plan.resource_changes == (), "a refresh-only plan changes no resource"
     assert plan.resource_drift[0].before["content"] == "from git"
 
@@ -117,8 +118,9 @@ def test_replace_paths_reach_the_result():
                                       "change": {"actions": ["delete", "create"], "before": {"ami": "a"},
                                                  "after": {"ami": "b"}, "replace_paths": [["ami"]]}}]}
     [change] = parse_plan(document).resource_changes
-    assert change.to_dict() == {"address": "aws_instance.web", "actions": ["delete", "create"],
+    assert change.to_dict() == {"address": "aws_instance.web", "action": "replace", "actions": ["delete", "create"],
                                 "action_reason": "replace_because_cannot_update", "replace_paths": [["ami"]]}
+    assert change.to_diff()["before_header"] == "aws_instance.web (replace)"
 
 
 UNMARKED = """
@@ -178,3 +180,11 @@ def test_state_outputs_are_masked_by_name_and_by_value():
                "region": {"value": "eu", "sensitive": False}}
     shown = mask_outputs(outputs, Secrets.of({"password": "Secret-12345"}), masked={"url"})
     assert is_mask(shown["echo"]) and is_mask(shown["url"]) and shown["region"] == "eu"
+
+
+def test_each_change_is_named_as_a_reader_says_it():
+    named = {actions: ResourceChange("x.y", actions).action for actions in [
+        ("create",), ("update",), ("delete",), ("delete", "create"), ("create", "delete"), ("read",), ("forget",)]}
+    assert named == {("create",): "create", ("update",): "update", ("delete",): "delete",
+                     ("delete", "create"): "replace", ("create", "delete"): "replace", ("read",): "read",
+                     ("forget",): "forget"}

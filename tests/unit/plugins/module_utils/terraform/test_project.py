@@ -4,10 +4,14 @@ import os
 import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import Sandbox
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.locations import (
+    ProviderLocations, provider_locations, refuse_repository_paths)
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
-    Settings, backend_settings, backend_type, config_files, default_state_dir, init_fingerprint, owns_local_state,
-    parse_duration, provider_env, read_record, remove_leftover_runs, saved_plan_file, state_file, without_values,
+    Settings, backend_settings, backend_type, default_state_dir, init_fingerprint, local_backend_paths,
+    owns_local_state, parse_duration, read_record, remove_leftover_runs, saved_plan_file, state_file, without_values,
     validate, write_record)
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.workdir import config_files
 
 
 @pytest.mark.parametrize("text, seconds", [("0s", 0), ("30s", 30), ("5m", 300), ("1m30s", 90), ("1h", 3600),
@@ -97,13 +101,14 @@ def test_init_fingerprint_changes_with_lock_file_config_and_backend(tmp_path):
     (tmp_path / "main.tf").write_text("# v1\n")
     settings = Settings(project_path=str(tmp_path))
     binary = os.path.realpath("/bin/sh")
+    lock = tmp_path / ".terraform.lock.hcl"
 
     def fingerprint(backend=None, s=settings):
-        return init_fingerprint(s, config_files(str(tmp_path)), backend or {}, binary)
+        return init_fingerprint(s, config_files(str(tmp_path)), backend or {}, binary, str(lock), ProviderLocations())
 
     first = fingerprint()
     assert fingerprint() == first
-    (tmp_path / ".terraform.lock.hcl").write_text("lock")
+    lock.write_text("lock")
     with_lock = fingerprint()
     assert with_lock != first
     assert fingerprint({"path": "/x"}) != with_lock
@@ -119,7 +124,9 @@ def test_init_fingerprint_changes_with_the_provider_sources(tmp_path):
     binary = os.path.realpath("/bin/sh")
 
     def fingerprint(**options):
-        return init_fingerprint(Settings(project_path=str(tmp_path), **options), [], {}, binary)
+        settings = Settings(project_path=str(tmp_path), **options)
+        return init_fingerprint(settings, [], {}, binary, str(tmp_path / "lock"),
+                                provider_locations(settings, {"HOME": str(tmp_path / "home")}))
 
     plain, with_rc = fingerprint(), fingerprint(cli_config_file=str(rc))
     assert len({plain, with_rc, fingerprint(plugin_dirs=("/m",)), fingerprint(plugin_cache_dir="/c")}) == 4
@@ -127,31 +134,89 @@ def test_init_fingerprint_changes_with_the_provider_sources(tmp_path):
     assert fingerprint(cli_config_file=str(rc)) != with_rc
 
 
-def test_provider_env_is_set_only_for_what_was_given(tmp_path):
-    assert provider_env(Settings(project_path=str(tmp_path))) == {}
-    env = provider_env(Settings(project_path=str(tmp_path), cli_config_file="rc", plugin_cache_dir="/cache"))
-    assert env == {"TF_CLI_CONFIG_FILE": os.path.abspath("rc"), "TF_PLUGIN_CACHE_DIR": "/cache"}
+def test_provider_locations_are_the_operators_and_what_their_cli_configuration_names(tmp_path):
+    home = tmp_path / "home"
+    (home / ".terraform.d" / "plugins").mkdir(parents=True)
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    rc = tmp_path / "ops.tfrc"
+    rc.write_text('plugin_cache_dir = "$HOME/.cache/tf"\nprovider_installation {\n  filesystem_mirror {\n'
+                  f'    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n'
+                  '  dev_overrides {\n    "acme/x" = "~/dev/x"\n  }\n}\n'
+                  'credentials "app.terraform.io" {\n  token = "not-a-path"\n}\n')
+    env = {"HOME": str(home), "TF_CLI_CONFIG_FILE": str(rc)}
+    found = provider_locations(Settings(project_path=str(tmp_path), plugin_cache_dir=str(cache),
+                                        plugin_dirs=(str(tmp_path / "pd"),)), env)
+    assert found.cli_config == str(rc)
+    assert {str(mirror), str(home / "dev" / "x"), str(rc), str(home / ".terraform.d" / "plugins"),
+            str(tmp_path / "pd")} <= set(found.readable)
+    assert str(home / ".terraform.d") not in found.readable, "not the registry tokens terraform login keeps there"
+    assert "not-a-path" not in " ".join(found.readable)
+    assert set(found.caches) == {str(cache), str(home / ".cache" / "tf")}
+    own = provider_locations(Settings(project_path=str(tmp_path), cli_config_file=str(tmp_path / "other.tfrc")), env)
+    assert own.cli_config == str(tmp_path / "other.tfrc"), "the option wins over the controller's variable"
+    implicit = provider_locations(Settings(project_path=str(tmp_path)), {"HOME": str(home)})
+    assert implicit.cli_config is None and str(home / ".terraformrc") in implicit.readable
+
+
+@pytest.mark.parametrize("option", ["plugin_dirs", "cli_config_file", "plugin_cache_dir", "binary", "mirror"])
+def test_a_provider_location_inside_the_repository_is_refused(tmp_path, option):
+    repo = tmp_path / "repo"
+    (repo / "providers").mkdir(parents=True)
+    (repo / "providers" / "rc").write_text(f'provider_installation {{\n  filesystem_mirror {{\n'
+                                           f'    path = "{repo / "providers"}"\n  }}\n}}\n')
+    inside = str(repo / "providers")
+    values = {"plugin_dirs": {"plugin_dirs": (inside,)}, "cli_config_file": {"cli_config_file": inside + "/rc"},
+              "plugin_cache_dir": {"plugin_cache_dir": inside}, "binary": {}, "mirror": {}}
+    settings = Settings(project_path=str(repo), **values[option])
+    env = {"HOME": str(tmp_path / "home"), **({"TF_CLI_CONFIG_FILE": inside + "/rc"} if option == "mirror" else {})}
+    binary = inside + "/rc" if option == "binary" else "/bin/sh"
+    with pytest.raises(TridentError, match="'providers.*' is inside the repository; a repository folder is never"):
+        refuse_repository_paths(settings, binary, provider_locations(settings, env), Sandbox(str(repo)))
+    outside = Settings(project_path=str(repo), plugin_dirs=(str(tmp_path),))
+    refuse_repository_paths(outside, "/bin/sh", provider_locations(outside, {"HOME": str(tmp_path / "h")}),
+                            Sandbox(str(repo)))
+
+
+def test_a_local_backend_pointed_elsewhere_is_shown_to_the_run(tmp_path):
+    settings = Settings(project_path=str(tmp_path), backend_config={"path": "/srv/state/x.tfstate",
+                                                                    "workspace_dir": "/srv/ws"})
+    assert local_backend_paths("local", settings) == ["/srv/state", "/srv/ws"]
+    assert local_backend_paths("s3", settings) == []
+    assert local_backend_paths("local", Settings(project_path=str(tmp_path))) == []
 
 
 def test_validate_refuses_bad_settings(tmp_path):
     project = tmp_path / "project"
+    repo = Sandbox(str(tmp_path))
     with pytest.raises(TridentError, match="not a directory"):
-        validate(Settings(project_path=str(project)))
+        validate(Settings(project_path=str(project)), repo)
     project.mkdir()
     with pytest.raises(TridentError, match="no \\*.tf"):
-        validate(Settings(project_path=str(project)))
+        validate(Settings(project_path=str(project)), repo)
     (project / "main.tf").write_text("")
-    with pytest.raises(TridentError, match="outside project_path"):
-        validate(Settings(project_path=str(project), state_dir=str(project / ".state")))
+    with pytest.raises(TridentError, match="state_dir must be outside the repository"):
+        validate(Settings(project_path=str(project), state_dir=str(project / ".state")), repo)
+    with pytest.raises(TridentError, match="state_dir must be outside the repository"):
+        validate(Settings(project_path=str(project), state_dir=str(tmp_path / "state")), repo)
+    with pytest.raises(TridentError, match="outside the repository"):
+        validate(Settings(project_path=str(project)), Sandbox(str(tmp_path / "elsewhere")))
     with pytest.raises(TridentError, match="drift_only"):
-        validate(Settings(project_path=str(project), state="absent", drift_only=True))
+        validate(Settings(project_path=str(project), state="absent", drift_only=True), repo)
     with pytest.raises(TridentError, match="file not found"):
-        validate(Settings(project_path=str(project), variables_files=(str(tmp_path / "missing.tfvars"),)))
+        validate(Settings(project_path=str(project), variables_files=(str(tmp_path / "missing.tfvars"),)), repo)
     with pytest.raises(TridentError, match="file not found"):
-        validate(Settings(project_path=str(project), cli_config_file=str(tmp_path / "missing.tfrc")))
+        validate(Settings(project_path=str(project), cli_config_file=str(tmp_path / "missing.tfrc")), repo)
     with pytest.raises(TridentError, match="plugin_dirs: .* is not a directory"):
-        validate(Settings(project_path=str(project), plugin_dirs=(str(tmp_path / "nowhere"),)))
-    validate(Settings(project_path=str(project), state_dir=str(tmp_path / "state")))
+        validate(Settings(project_path=str(project), plugin_dirs=(str(tmp_path / "nowhere"),)), repo)
+    with pytest.raises(TridentError, match="sandbox_read_paths: .* does not exist"):
+        validate(Settings(project_path=str(project), sandbox_read_paths=(str(tmp_path / "nowhere"),)), repo)
+    for inside_or_around in (project, tmp_path):
+        with pytest.raises(TridentError, match="sandbox_write_paths: .* holds or is inside the repository"):
+            validate(Settings(project_path=str(project), sandbox_write_paths=(str(inside_or_around),)),
+                     Sandbox(str(project)))
+    with pytest.raises(TridentError, match="sandbox must be"):
+        validate(Settings(project_path=str(project), sandbox="chroot"), repo)
+    validate(Settings(project_path=str(project), state_dir=str(tmp_path.parent / "state")), Sandbox(str(project)))
 
 
 def test_deployed_revision_record_per_workspace(tmp_path):
