@@ -178,6 +178,9 @@ def _step_body(name, step):
     message = (step.stats or {}).get("message")
     if step.status == "failed" and message and not any(task.get("msg") == message for task in step.tasks):
         lines.append(f"- ❌ {code(message)}")
+    refusal = (step.stats or {}).get("refusal")
+    if refusal:
+        lines.append(f"- ⛔ {code(refusal)}")
     data = items_of(step)
     if data.get("censored") and not (data["items"] or data["source"]):
         lines.append("- details hidden (no_log)")

@@ -182,11 +182,11 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
 
 
 def _refusals(result) -> list:
-    """What a step's plan says would be refused (terraform_apply's ``refused``: the destroy guard in check mode)."""
+    """What a step's plan says would be refused (terraform_apply's ``refused`` and ``refusal``: the destroy guard
+    in check mode)."""
     if not isinstance(result, dict) or not result.get("refused"):
         return []
-    refused = result["refused"]
-    return [str(line) for line in (refused if isinstance(refused, list) else [refused])]
+    return [str(result.get("refusal") or "would be refused")]
 
 
 def _check_signers(env: dict, operator: Operator, checkout: dict, recorded: dict | None, deploy: str | None, io):

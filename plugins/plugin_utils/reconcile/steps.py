@@ -87,8 +87,8 @@ def _terraform(result: dict) -> Outcome:
     changes = [c for c in result.get("resource_changes") or [] if isinstance(c, dict)]
     account = {"items": scrub(changes), "outside_terraform": scrub(result.get("resource_drift") or []),
                "summary": scrub(result.get("summary") or {})}
-    if result.get("refused"):
-        account["refused"] = scrub(result["refused"])
+    if result.get("refused"):  # check mode: the destroy guard would refuse the apply ("would be refused: ...")
+        account["refusal"] = scrub(result.get("refusal") or "would be refused by the destroy guard")
     return Outcome("changed" if changes else "ok", len(changes), account)
 
 

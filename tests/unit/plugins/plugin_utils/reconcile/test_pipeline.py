@@ -167,7 +167,7 @@ def test_nothing_recorded_yet_is_source_drift():
 def test_check_mode_applies_nothing_and_reports_refusals_without_stopping():
     run = start(check_mode=True)
     refused = {"resource_changes": [{"address": "local_file.motd", "actions": ["delete", "create"]}],
-               "refused": ["would be refused: replace local_file.motd (allow_destroy)"], "plan_file": None}
+               "refused": True, "refusal": "would be refused: replace local_file.motd (allow_destroy)", "plan_file": None}
     decided = gate(run | {"plan": run["plan"] + [{"name": "terraform", "role": "trident.gitops.terraform"}]},
                    {"kubernetes_result": kube_result(None, drift=("update",)), "terraform_result": refused},
                    check_mode=True)
@@ -179,7 +179,8 @@ def test_outside_check_mode_a_refusal_stops_the_environment_with_nothing_applied
     run = start()
     run["plan"].append({"name": "terraform", "role": "trident.gitops.terraform"})
     decided = gate(run, {"kubernetes_result": kube_result(None, drift=("update",)),
-                         "terraform_result": {"refused": ["replace terraform_data.a"], "plan_file": "/s/.plan/p"}})
+                         "terraform_result": {"refused": True, "refusal": "replace terraform_data.a",
+                                              "plan_file": "/s/.plan/p"}})
     assert decided["apply"] == [] and decided["stop"]["step"] == "terraform"
     assert "refusing to apply: Terraform: replace terraform_data.a; nothing was applied" in decided["stop"]["message"]
     assert decided["source"]["changed"] is True, "the rest of the drift is still decided and reported"
@@ -302,7 +303,7 @@ def test_a_refused_check_is_drift_not_error():
     run = start(check_mode=True)
     run["plan"].append({"name": "terraform", "role": "trident.gitops.terraform"})
     results = {"kubernetes_result": kube_result({"revision": BRANCH, "tree": TREE}),
-               "terraform_result": {"refused": ["replace local_file.motd"], "resource_changes": [
+               "terraform_result": {"refused": True, "refusal": "replace local_file.motd", "resource_changes": [
                    {"address": "local_file.motd", "actions": ["delete", "create"]}]}}
     report = pipeline.finish(environment(steps=("source", "terraform", "kubernetes")), run,
                              gate(run, results, check_mode=True), results, None, True, 1001.0)
