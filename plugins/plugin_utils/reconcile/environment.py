@@ -82,7 +82,7 @@ class Environment:
     def as_variable(self, source: dict | None = None) -> dict:
         """The ``trident_environment`` host variable. ``source`` says where the inventory read the repository
         (``url``, ``version``, ``commit`` when it fetched it): the inventory's options, not repository data."""
-        return {
+        return as_data({
             "name": self.name,
             "dir": self.relpath,
             "repository": {"path": self.repo_path, **(source or {})},
@@ -99,7 +99,7 @@ class Environment:
             "manifest_files": list(self.manifest_files),
             "secrets": [{"path": s.path, "name": s.name, "format": s.format} for s in self.secrets],
             "settings": {key: value for key, value in self.settings.items() if key not in LAYOUT_SETTINGS},
-        }
+        })
 
 
 @dataclass(frozen=True)
@@ -116,10 +116,23 @@ class BrokenEnvironment:
         return 0
 
     def as_variable(self, source: dict | None = None) -> dict:
-        return {"name": self.name, "dir": self.relpath, "repository": {"path": self.repo_path, **(source or {})},
+        return as_data({"name": self.name, "dir": self.relpath, "repository": {"path": self.repo_path, **(source or {})},
                 "error": self.error, "steps": ["source"], "tags": [], "depends_on": [], "wave": 0,
                 "kubeconfig": None, "kubeconfig_encrypted": False, "terraform_files": [], "manifests_dir": None,
-                "manifests_kind": None, "manifest_files": [], "secrets": [], "settings": {}}
+                "manifests_kind": None, "manifest_files": [], "secrets": [], "settings": {}})
+
+
+def as_data(value):
+    """A copy of ``value`` in which every string is a plain ``str``: whatever trust Ansible gave a string it came
+    from (the inventory's options, e.g. a branch name in ``version``, are loaded from a file Ansible trusts as a
+    template) is dropped, so no part of the environment is ever templated (docs/security.md)."""
+    if isinstance(value, dict):
+        return {as_data(key): as_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_data(item) for item in value]
+    if isinstance(value, str):
+        return str(value)  # a tagged string's str() is an untagged copy
+    return value
 
 
 _FIELDS = {"name": str, "dir": str, "repository": dict, "steps": list, "settings": dict, "secrets": list,
