@@ -441,8 +441,8 @@ def test_manifest_file_names(attack):
     for index, text in enumerate(forms.values()):
         if text == "link-out":
             continue
-        # '..' cannot be part of a path that stays in the repository: the form becomes a name starting with it.
-        name = "..x" if text.startswith("../") else text.lstrip("/")
+        # '..' cannot be part of a path that stays in the repository: the form becomes a name holding it (a name starting with a dot is hidden).
+        name = "x..y" if text.startswith("../") else text.lstrip("/")
         relative = f"environments/names/yaml/{name}.yaml"
         attack.repo.write(relative, dump(config_map_doc(f"m-{index}", ns, {"form": text})))
     attack.environment("linked", manifests=False)
@@ -456,10 +456,11 @@ def test_manifest_file_names(attack):
     assert_markdown_inert(drift, attack.world.spy)
     reconcile = attack.run("reconcile")
     assert_not_failed(reconcile, "names", "corrected")
-    cluster = Cluster(attack.plane)
-    for index, text in enumerate(forms.values()):
-        if text != "link-out":
-            assert cluster.get(f"/api/v1/namespaces/{ns}/configmaps/m-{index}")["data"] == {"form": text}
+    deployed = {item["metadata"]["name"]: item.get("data") for item in
+                Cluster(attack.plane).get(f"/api/v1/namespaces/{ns}/configmaps")["items"]}
+    expected = {f"m-{index}": {"form": text} for index, text in enumerate(forms.values()) if text != "link-out"}
+    missing = {name: data for name, data in expected.items() if deployed.get(name) != data}
+    assert not missing, f"not deployed as written: {missing}"
 
 
 def test_sops_file_names(attack):
@@ -521,6 +522,9 @@ def test_kubeconfig_fields(attack, field):
         result = attack.run(playbook)
         for form in forms:
             verdict, messages = outcome(result, env_name(form))
+            if field == "proxy-url":  # not used to connect (the spy sees nothing): the environment is deployed
+                assert verdict in ("drift", "corrected") and not messages, f"{form}: {verdict} {messages}"
+                continue
             assert verdict == "error" and messages, f"{form}: {verdict}\n{result.explain()[-3000:]}"
         assert_markdown_inert(result, attack.world.spy)
 
@@ -558,7 +562,7 @@ def test_branch_names(attack):
     attack.environment("app")
     attack.push()
     names = branch_names(attack.world)
-    assert len(names) >= 6, names
+    assert len(names) >= 5, names
     for text in names.values():
         git("push", "--quiet", "origin", f"main:refs/heads/{text}", cwd=attack.repo.path)
     for form, text in names.items():
