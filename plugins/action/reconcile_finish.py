@@ -11,6 +11,7 @@ import shutil
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import PipelineAction, registered
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.io import ControllerIo
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import BY_NAME
 
 ARGUMENT_SPEC = dict(
     environment=dict(type="dict", required=True),
@@ -40,7 +41,9 @@ class ActionModule(PipelineAction):
                                  self.check_mode, ControllerIo.now())
         name = report.name
         result = {
-            "changed": report.verdict == ("drift" if self.check_mode else "corrected"),
+            # Changed only for drift no step task showed as changed (the source's new commits, a held promotion).
+            "changed": report.verdict == ("drift" if self.check_mode else "corrected")
+            and any(BY_NAME[step].role is None for step in report.drifted_steps),
             "verdict": report.verdict,
             "ansible_facts": {"reconcile_state": report.state(), "reconcile_finished": failure is None,
                               "reconcile_verdict": report.verdict, "reconcile_drifted_steps": report.drifted_steps,

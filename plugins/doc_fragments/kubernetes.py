@@ -19,8 +19,8 @@ options:
         C(auth-provider) with C(cmd-path), the C(gcp) auth provider) is refused before anything runs, unless
         O(kubeconfig_exec) allows that exact command line. The controller's own default (E(KUBECONFIG),
         C(~/.kube/config), used when O(kubeconfig) is not given) is not checked.
-      - With O(repository_root) the kubeconfig is the repository's and every file it names must lie inside that
-        folder (see O(repository_root)). Without it, a kubeconfig file inside a Git checkout is refused, and so is
+      - With O(repository_root), a kubeconfig given as content or as a file inside it is the repository's, and every
+        file it names must lie inside that folder (see O(repository_root)). Without it, a kubeconfig file inside a Git checkout is refused, and so is
         content that names a file (C(tokenFile), C(certificate-authority), ...); a file outside any checkout is
         the operator's own and is read as it is.
     type: raw
@@ -28,8 +28,8 @@ options:
     description:
       - The folder of the GitOps repository the O(kubeconfig) comes from (the checkout, or the copy of a held
         revision), given by the operator's side (the kubernetes role passes the source role's checkout), never
-        found by looking for C(.git). The kubeconfig file must lie inside it, and every file the kubeconfig names
-        (a user's C(tokenFile), C(client-certificate) and C(client-key), a cluster's C(certificate-authority), an
+        found by looking for C(.git). A kubeconfig given as content, or as a file inside it, is the repository's, so
+        every file it names (a user's C(tokenFile), C(client-certificate) and C(client-key), a cluster's C(certificate-authority), an
         C(oidc) auth provider's C(idp-certificate-authority), in every entry) must resolve inside it, or the
         task fails before anything is read, run or sent, naming the kubeconfig (relative to this folder), the
         entry and the field, never the value. A path is relative to the kubeconfig's folder; C(~), C($VAR),

@@ -290,7 +290,7 @@ def test_bad_values_fail_clearly(gitops_repo, age_key):
     root, env = gitops_repo
     (env / "values.yaml").write_text("mode: [unclosed\n")
     release = {"name": "web", "namespace": "web", "chart": {"path": "../../charts/web"}, "values_files": ["values.yaml"]}
-    with pytest.raises(TridentError, match="helm release 'web' .*helm template failed: .*values.yaml"):
+    with pytest.raises(TridentError, match="helm release 'web' .*values_files 'values.yaml': not valid YAML \\(line \\d+\\)"):
         render(env, [release], age_key, CommandRunner())
     tampered = env / "secrets" / "web.sops.yaml"
     data = yaml.safe_load(tampered.read_text())

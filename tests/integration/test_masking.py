@@ -54,11 +54,11 @@ def shown(run, *paths):
 
 def assert_not_shown(text, values, where):
     """No value shown where it stands: not in the URL the chart builds, and a value long enough to be recognised
-    not at all (nor its base64 form; ``v1`` is everywhere as an apiVersion, the structure checks cover it); and
-    nothing rewritten inside other text."""
+    not at all (nor its base64 form; ``v1`` is everywhere as an apiVersion and ``Config`` as part of the kind
+    ``ConfigMap``, the structure checks cover them); and nothing rewritten inside other text."""
     for value in values:
         assert f"app:{value}@" not in text, f"{where}: {value!r} is shown in the URL it was copied into"
-        if len(value) >= 6:
+        if len(value) >= 6 and value not in ("Config",):
             assert value not in text, f"{where}: {value!r} is shown"
             assert base64.b64encode(value.encode()).decode() not in text, f"{where}: base64 of {value!r} is shown"
     assert_not_rewritten(text, where)

@@ -139,8 +139,12 @@ def gitops(tmp_path_factory, workload_cluster, git_server, age_key):
     # ~/.ansible/tmp of these runs (where AnsiballZ payloads, module arguments included, go without pipelining).
     env = {"SOPS_AGE_KEY_FILE": str(age_key.path), "ANSIBLE_REMOTE_TMP": str(work / "remote-tmp")}
 
+    # The operator lets alpha's Terraform write the motd folder (terraform_apply's sandbox shows nothing else).
+    operator = {"terraform_sandbox_write_paths": [str(motd.parent)]}
+
     def run(playbook, args=(), **extra):
-        return run_gitops(playbook, inventory, work, extra_vars={**isolated_vars(work), **extra}, env=env, args=args)
+        return run_gitops(playbook, inventory, work, extra_vars={**isolated_vars(work), **operator, **extra}, env=env,
+                          args=args)
 
     return {"repo": repo, "run": run, "motd": motd, "work": work, "cluster": Cluster(workload_cluster)}
 

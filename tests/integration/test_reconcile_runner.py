@@ -103,8 +103,8 @@ def test_awx_style_jobs_report_drift_in_events_and_artifacts(awx_job, control_pl
     assert trident["two"]["kubernetes"]["changed"] is True
     assert trident["two"]["kubernetes"]["items"] == [
         {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "runner-two", "name": "settings", "action": "update",
-         "fields": ["data.mode"], "changes": [{"path": "data.mode", "before": "red", "after": "blue"}],
-         "health": {"status": "Healthy", "reason": ""}}]
+         "reason": "", "fields": ["data.mode"], "changes": [{"path": "data.mode", "before": "red", "after": "blue"}],
+         "health": {"status": "Healthy", "reason": ""}, "checked_by": "dry-run", "pending": None}]
     assert trident["two"]["kubernetes"]["health"]["status"] == "Healthy"
     assert trident["one"]["kubernetes"]["changed"] is False
 

@@ -139,9 +139,11 @@ def scheduled_jobs(ci, variables):
     return [job[1:] for job in sorted(jobs, key=lambda job: job[0])]
 
 
-def run_pipeline(ci, variables, checkout):
-    """Run the scheduled jobs' script lines in `checkout`; {job: returncode}. A job whose earlier stage
-    failed runs only when its rule says `when: always`, as GitLab does."""
+def run_pipeline(ci, variables, checkout, logs=None):
+    """Run the scheduled jobs' scripts in `checkout`; {job: returncode}. A job's script lines run in one shell, one
+    after the other, and the first that fails ends the job with its exit status, as GitLab's runner runs them
+    (a variable a line sets is there for the next). A job whose earlier stage failed runs only when its rule says
+    `when: always`, as GitLab does. ``logs`` gets each job's output."""
     env = {**os.environ, **variables, "CI_PROJECT_DIR": str(checkout)}
     for key, value in ci["variables"].items():
         env[key] = value.replace("$CI_PROJECT_DIR", str(checkout))
@@ -149,16 +151,13 @@ def run_pipeline(ci, variables, checkout):
     for name, job, when in scheduled_jobs(ci, variables):
         if failed and when != "always":
             continue
-        rc = 0
-        for line in job["script"]:
-            # A job's script line runs in a shell, as GitLab's runner runs it.
-            proc = subprocess.run(["bash", "-c", line], cwd=checkout, env=env, capture_output=True, text=True,
-                                  check=False)
-            rc = proc.returncode
-            if rc != 0:
-                break
-        results[name] = rc
-        failed = failed or rc != 0
+        script = "set -e\n" + "\n".join(job["script"])
+        proc = subprocess.run(["bash", "-c", script], cwd=checkout, env=env, capture_output=True, text=True,
+                              check=False)
+        if logs is not None:
+            logs[name] = proc.stdout + proc.stderr
+        results[name] = proc.returncode
+        failed = failed or proc.returncode != 0
     return results
 
 
@@ -175,7 +174,9 @@ def test_gitlab_scheduled_pipeline_reports_drift_then_corrects_it(gitops):
         gitops["drift"]()
     assert gitops["mode"]() != "from-git"
     # Drift is exit 3, told apart from breakage (exit 1) by the drift report's verdict file.
-    assert run_pipeline(ci, schedule, checkout) == {"drift-scheduled": 3, "reconcile": 0}
+    logs = {}
+    assert run_pipeline(ci, schedule, checkout, logs) == {"drift-scheduled": 3, "reconcile": 0}, \
+        {job: text[-3000:] for job, text in logs.items()}
     assert (checkout / "drift-report" / "verdict").read_text() == "corrected\n", "the reconcile's verdict"
     assert gitops["mode"]() == "from-git"
     assert (checkout / "drift-report" / "drift-report.json").is_file()

@@ -182,8 +182,8 @@ def _set(data, keys, value):
 def read_kubeconfig(source, repository_root: str | None = None, kubeconfig_file: str | None = None) -> Kubeconfig:
     """The kubeconfig ``source`` (a path, YAML/JSON text, a mapping, or None for the controller's own default).
 
-    With ``repository_root`` a given kubeconfig is the repository's and is confined (:func:`confine`): a path must
-    lie inside the root; content resolves relative paths against the folder of ``kubeconfig_file`` (the repository
+    With ``repository_root`` a kubeconfig given as content or as a path inside the root is the repository's and is
+    confined (:func:`confine`); a path outside the root is judged as without it; content resolves relative paths against the folder of ``kubeconfig_file`` (the repository
     file it was decrypted from, absolute or relative to the root), else the root. Without it, a kubeconfig inside a
     Git checkout, or content that names a file, is refused: that would be read unconfined. The controller's own
     default (None: ``KUBECONFIG``, ``~/.kube/config``) and a file outside any checkout are the operator's.
@@ -197,7 +197,7 @@ def read_kubeconfig(source, repository_root: str | None = None, kubeconfig_file:
     if kubeconfig_file and not is_content:
         raise TridentError("kubeconfig_file names the repository file a kubeconfig given as content was decrypted "
                            "from; here the kubeconfig option is a path, which is that file: leave kubeconfig_file out")
-    if repository_root:
+    if repository_root and (is_content or _names_inside(source, repository_root)):
         return _repository_kubeconfig(source, is_content, repository_root, kubeconfig_file)
     if is_content:
         config = source if isinstance(source, dict) else _parse(source)
@@ -218,6 +218,15 @@ def read_kubeconfig(source, repository_root: str | None = None, kubeconfig_file:
                            "names must stay inside (the kubernetes role passes the checkout); nothing was read or "
                            "sent")
     return Kubeconfig(_parse(_read(path, path)), os.path.dirname(os.path.abspath(path)), path, False)
+
+
+def _names_inside(path, repository_root):
+    """Whether the path ``path`` (absolute, or relative to the root) lies lexically inside ``repository_root``: a
+    kubeconfig file there is the repository's (confined, symlinks included); one elsewhere is the operator's own
+    unless it lies in a Git checkout (then refused below)."""
+    absolute = os.path.normpath(os.path.join(os.path.abspath(repository_root), path))
+    roots = {os.path.abspath(repository_root), os.path.realpath(repository_root)}
+    return any(absolute == root or absolute.startswith(root + os.sep) for root in roots)
 
 
 def _repository_kubeconfig(source, is_content, repository_root, kubeconfig_file):
