@@ -29,7 +29,8 @@ class ActionModule(PipelineAction):
         gate = registered(params.get("gate"), "deploy")
         failure = None
         if params["failed"]:
-            failure = pipeline.failure_of(task_vars.get("ansible_failed_task"), task_vars.get("ansible_failed_result")) \
+            failure = pipeline.failure_of(task_vars.get("ansible_failed_task"), task_vars.get("ansible_failed_result"),
+                                          str(params["environment"].get("name") or "")) \
                 or pipeline.Failure("source", "the run failed before this environment's steps began (a task shared by "
                                               "every environment, see the failed task above)")
         if run and run.get("lock", {}).get("holder"):

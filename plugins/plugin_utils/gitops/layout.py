@@ -70,11 +70,29 @@ OPERATOR_KEYS = {
 }
 # The role settings an environment's env.yml `vars` may give defaults for: what and how to deploy, never where from,
 # with what, or what is checked. The operator's variables override them; they never become host variables.
-REPOSITORY_ROLE_VARS = frozenset({
-    "kubernetes_secrets", "kubernetes_ignore_differences", "kubernetes_wait", "kubernetes_wait_timeout",
-    "kubernetes_workers", "terraform_parallelism", "terraform_lock_timeout", "terraform_secret_vars"})
 # How many concurrent requests an environment may ask for (kubernetes_workers).
 MAX_WORKERS = 64
+REPOSITORY_ROLE_VARS = {
+    # name: (whether a value is acceptable, what it must be: said in the refusal)
+    "kubernetes_secrets": (lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v), "a list of mappings"),
+    "kubernetes_ignore_differences": (lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v),
+                                      "a list of mappings"),
+    "kubernetes_wait": (lambda v: isinstance(v, bool), "a boolean"),
+    "kubernetes_wait_timeout": (lambda v: _number(v) and 0 < v <= 86400, "a number of seconds from 1 to 86400"),
+    "kubernetes_workers": (lambda v: _integer(v) and 1 <= v <= MAX_WORKERS, f"a number from 1 to {MAX_WORKERS}"),
+    "terraform_parallelism": (lambda v: _integer(v) and 0 <= v <= 256, "a number from 0 to 256"),
+    "terraform_lock_timeout": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9]{1,5}[smh]?", v) is not None,
+                               "a duration such as 5m, 30s or 1h"),
+    "terraform_secret_vars": (lambda v: isinstance(v, bool), "a boolean"),
+}
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _type_name(kind: type) -> str:
@@ -128,9 +146,10 @@ def _check_items(settings: dict, source: str) -> None:
                                "give defaults for what and how to deploy: "
                                f"{', '.join(sorted(REPOSITORY_ROLE_VARS))}; everything else, gates included, is the "
                                "operator's, docs/security.md)")
-    workers = settings.get("vars", {}).get("kubernetes_workers", 1)
-    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
-        raise TridentError(f"{source}: key 'vars': 'kubernetes_workers' must be a number from 1 to {MAX_WORKERS}")
+        acceptable, expected = REPOSITORY_ROLE_VARS[name]
+        if not acceptable(settings["vars"][name]):
+            # The value is not shown: it is the repository's text, and the key says what is wrong.
+            raise TridentError(f"{source}: key 'vars': {name!r} must be {expected}")
 
 
 def load_settings(env_path: str, sandbox: Sandbox | None = None) -> dict:

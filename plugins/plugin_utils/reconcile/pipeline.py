@@ -17,6 +17,7 @@ environment runs. Each takes the repository data (the environment), the operator
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -27,7 +28,7 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.operator 
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.promotion import (
     decide, required_signers, short)
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import (
-    BY_NAME, MODULE_STEPS, REGISTRY, Outcome, outcome_of, record_step, scrub)
+    BY_NAME, MODULE_STEPS, REGISTRY, Outcome, outcome_of, record_step, scrub, title)
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import Failure, Report, settle
 
 __all__ = ["Failure", "Report", "Stop", "Source", "start", "gate", "finish", "failure_of", "leftovers", "source_of"]
@@ -246,8 +247,9 @@ def leftovers(run: dict | None, gate_result: dict | None, results: dict, failure
 
 # -- finish --------------------------------------------------------------------------------------------------------
 
-def failure_of(failed_task: dict | None, failed_result: dict | None) -> Failure | None:
-    """The step a failed task belongs to and its message (hidden for a no_log task)."""
+def failure_of(failed_task: dict | None, failed_result: dict | None, name: str = "") -> Failure | None:
+    """The step a failed task belongs to and its message (hidden for a no_log task), which names the environment
+    ``name`` (prefixed when the module's own message does not)."""
     if not failed_task and not failed_result:
         return None
     failed_task, failed_result = failed_task or {}, failed_result or {}
@@ -260,6 +262,8 @@ def failure_of(failed_task: dict | None, failed_result: dict | None) -> Failure 
         message = "the task failed; its output is hidden (no_log)"
     else:
         message = str(failed_result.get("msg") or "failed")
+    if name and not re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", message):
+        message = f"environment {name}: {title(step)}: {message}"
     return Failure(step=step, message=message, task=str(failed_task.get("name") or ""))
 
 

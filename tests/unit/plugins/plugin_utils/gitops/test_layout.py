@@ -199,3 +199,22 @@ def test_env_folder_names_must_be_host_names(tmp_path):
                                  "an inventory host name (use letters, digits, '.', '_' and '-', starting with a "
                                  "letter or digit)")
     assert broken.as_variable()["error"] == broken.error
+
+
+@pytest.mark.parametrize("name, good, bad", [
+    ("kubernetes_wait_timeout", 300, "{{ lookup('pipe', 'id') }}"),
+    ("kubernetes_wait_timeout", 2.5, True),
+    ("kubernetes_wait", True, "yes"),
+    ("kubernetes_workers", 8, 65),
+    ("kubernetes_secrets", [{"name": "s", "from": "app"}], ["app"]),
+    ("kubernetes_ignore_differences", [], {"kind": "x"}),
+    ("terraform_parallelism", 4, -1),
+    ("terraform_lock_timeout", "5m", "$(id)"),
+    ("terraform_secret_vars", False, "false"),
+])
+def test_repository_role_vars_are_checked_by_type_and_the_refusal_quotes_no_value(name, good, bad):
+    assert validate_settings({"vars": {name: good}}, "environments/e/env.yml")["vars"] == {name: good}
+    with pytest.raises(TridentError) as caught:
+        validate_settings({"vars": {name: bad}}, "environments/e/env.yml")
+    assert caught.value.message.startswith(f"environments/e/env.yml: key 'vars': '{name}' must be ")
+    assert str(bad) not in caught.value.message

@@ -325,3 +325,14 @@ def test_a_folder_outside_git_is_deployed_as_it_is_and_records_nothing():
     decided = gate(run, {"kubernetes_result": kube_result(None, drift=("create",))}, io=io)
     assert [s["name"] for s in decided["apply"]] == ["kubernetes"] and decided["record"] is None
     assert decided["source"]["changed"] is False
+
+
+def test_a_failure_names_its_environment_once():
+    bare = pipeline.failure_of({"action": "trident.gitops.kube_diff"}, {"msg": "namespace x is neither live"}, "web")
+    assert bare.message == "environment web: Kubernetes: namespace x is neither live"
+    named = pipeline.failure_of({"action": "trident.gitops.kube_diff"},
+                                {"msg": "environments/web/env.yml: helm release 'a' failed"}, "web")
+    assert named.message == "environments/web/env.yml: helm release 'a' failed"
+    # A name that is only part of another word does not count as named.
+    part = pipeline.failure_of({"action": "trident.gitops.kube_diff"}, {"msg": "webhook refused it"}, "web")
+    assert part.message.startswith("environment web: Kubernetes: ")
