@@ -96,9 +96,9 @@ plan:
   elements: dict
 registry:
   description:
-    - Every step of the registry that has a role (C({name, role})), in order: the same list for every environment,
-      which the role loops over (each step's own entry runs where it is in RV(plan)), so that Ansible runs each
-      step for all environments of a batch at one place in the order.
+    - Every step of the registry that has a role (C({name, role})), in order, the same list for every environment.
+      The role loops over it (each step's own entry runs where it is in RV(plan)), so that Ansible runs each step
+      for all environments of a batch at one place in the order.
   returned: success
   type: list
   elements: dict

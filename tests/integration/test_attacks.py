@@ -145,6 +145,10 @@ class Attack:
         self.runs = []
         self.namespaces = []
         self.spy_seen = len(world.spy.requests)
+        # Path prefixes the spy may be asked for: what docs/security.md ("Requests a preview makes") says a preview
+        # fetches from the addresses the branch names (the cluster's API server, chart repositories). Such a
+        # request must still carry no canary.
+        self.spy_allowed = ()
         self.markers_before = set(world.created_markers())
 
     def environment(self, folder, env_yml=None, manifests=True, kubeconfig=True):
@@ -221,8 +225,12 @@ def assert_oracles(attack):
             assert canary not in objects, f"{attack.name}: a canary reached the cluster ({kind})"
     created = sorted(set(attack.world.created_markers()) - attack.markers_before)
     assert created == [], f"{attack.name}: marker files were created: {created}"
-    seen = [(r.method, r.path) for r in attack.world.spy.requests[attack.spy_seen:]]
+    requests = attack.world.spy.requests[attack.spy_seen:]
+    seen = [(r.method, r.path) for r in requests if not r.path.startswith(attack.spy_allowed or ("\0",))]
     assert seen == [], f"{attack.name}: the spy saw requests: {seen}"
+    for request in requests:
+        for canary in CANARIES:
+            assert canary not in request.text(), f"{attack.name}: a canary reached the spy: {request.path}"
 
 
 def excerpt(text, needle, width=600):
@@ -372,7 +380,10 @@ def test_env_yml_values(attack, key):
     """Every env.yml key (and `vars` entry, and key name) with every hostile form, one environment per form: each
     is refused with a message naming its env.yml, or deployed with the text as written (Terraform's state and the
     chart's ConfigMap hold it literally); nothing is templated, expanded, read or fetched."""
-    forms = attack.world.forms(key.replace(".", "-").replace("_", "-"))
+    tag = key.replace(".", "-").replace("_", "-")
+    forms = attack.world.forms(tag)
+    if key == "helm_releases.chart.repo":  # the chart index of the URL the branch names is fetched (http(s) only)
+        attack.spy_allowed = (f"/{tag}/http/",)
     for form, text in forms.items():
         folder = env_name(form)
         attack.environment(folder, ENV_KEYS[key](text))
@@ -511,6 +522,8 @@ def test_kubeconfig_fields(attack, field):
     """A repository kubeconfig whose field is each hostile form: nothing outside the repository is read, no command
     runs, no request leaves for an address the form names; the environment fails naming itself."""
     forms = attack.world.forms(f"kc-{field}")
+    if field == "server":  # the branch's kubeconfig names the environment's own API server, which is asked
+        attack.spy_allowed = (f"/kc-{field}/http/",)
     if field == "exec":
         forms = {"touch": "cd && touch am-kc-exec", **forms}
     for form, text in forms.items():
