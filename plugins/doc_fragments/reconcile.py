@@ -47,14 +47,3 @@ options:
         type: bool
         default: false
 """
-
-    # What every action of the pipeline supports (reconcile_gate, reconcile_finish; reconcile_start says more about check mode).
-    ATTRIBUTES = r"""
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-"""

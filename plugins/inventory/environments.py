@@ -45,8 +45,9 @@ description:
     arguments (secrets among them) go to the module's standard input, never to a file in C(~/.ansible/tmp)."
   - "An environment folder that cannot be read (invalid C(env.yml), a missing file it names, a path or
     symlink leading outside the repository) is still a host, whose C(trident_environment) has C(error) set (the
-    environment, the file and the problem); the reconcile role fails it first thing. The other environments are not affected. Errors of the whole repository (fetch, signature, no
-    C(environments) folder) fail the inventory source."
+    environment, the file and the problem); the reconcile role fails it first thing. The other environments are
+    not affected. Errors of the whole repository (fetch, signature, no C(environments) folder) fail the inventory
+    source."
 author:
   - trident.gitops maintainers (@trident)
 extends_documentation_fragment:

@@ -98,6 +98,8 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout impor
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.io import git_runner
 
 # The run's order comes from the branch the inventory read, not from the older revision.
+
+
 def environment_at(revision: str, checkout: str, env_dir: str, options: dict) -> dict:
     runner = git_runner(checkout)
     found = {"revision": revision, "tree": folder_tree(runner, checkout, revision, env_dir), "path": None,

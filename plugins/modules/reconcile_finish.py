@@ -23,8 +23,6 @@ description:
   - With O(failed) (the role's C(rescue)), it reads C(ansible_failed_task) and C(ansible_failed_result) to name the
     step that failed (its message is hidden when the task is C(no_log)) and returns it as C(failure) without failing
     itself (a failed task sets no facts); the role fails the environment next.
-extends_documentation_fragment:
-  - trident.gitops.reconcile.attributes
 options:
   environment:
     description: The environment, as the inventory describes it (C(trident_environment)).
@@ -40,6 +38,13 @@ options:
     description: The environment failed (the role's C(rescue)).
     type: bool
     default: false
+attributes:
+  check_mode:
+    description: Reports the environment's verdict for a check run (drift, never corrected).
+    support: full
+  diff_mode:
+    description: No diff of its own; the steps' tasks show theirs.
+    support: none
 author:
   - trident.gitops maintainers (@trident)
 """

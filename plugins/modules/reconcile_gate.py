@@ -25,7 +25,6 @@ description:
     C(terraform_result), C(kubernetes_result)) and the C(reconcile_state) fact of the environment it promotes from.
 extends_documentation_fragment:
   - trident.gitops.reconcile
-  - trident.gitops.reconcile.attributes
 options:
   run:
     description: M(trident.gitops.reconcile_start)'s result.
@@ -34,6 +33,13 @@ options:
   decided:
     description: The first gate's result, when the plans of a held revision ran since.
     type: dict
+attributes:
+  check_mode:
+    description: Decides as outside check mode, but applies nothing; refusals are reported, not a stop.
+    support: full
+  diff_mode:
+    description: No diff of its own; the steps' tasks show theirs.
+    support: none
 author:
   - trident.gitops maintainers (@trident)
 """

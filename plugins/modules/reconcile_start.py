@@ -54,12 +54,11 @@ options:
         default: {}
 attributes:
   check_mode:
+    description: It reads and locks in check mode too (a drift check reads the same state a reconcile would).
     support: full
-    details: It reads and locks in check mode too (a drift check reads the same state a reconcile would).
   diff_mode:
+    description: No diff of its own; the steps' tasks show theirs.
     support: none
-  platform:
-    platforms: posix
 author:
   - trident.gitops maintainers (@trident)
 seealso:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from functools import partial
 
-from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport, is_secret_value_path
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import is_secret_value_path, title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, markdown_code
 
 code = markdown_code

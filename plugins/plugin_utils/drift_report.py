@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import (  # noqa: F401 (re-exported)
-    MODULE_STEPS, NAMES, is_secret_value_path, scrub)
+    MODULE_STEPS, NAMES, scrub)
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import worst_verdict
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import visible, xml_text
 

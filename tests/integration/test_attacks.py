@@ -19,17 +19,13 @@ Oracles, for every class:
    literally (the object or the Terraform state holds the hostile text as written), never a crash (no traceback).
 """
 
-import base64
 import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
-import urllib.parse
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 from html.parser import HTMLParser
-from pathlib import Path
 
 import cmarkgfm
 import pytest
@@ -290,9 +286,9 @@ def assert_markdown_inert(result, spy):
     """The Markdown report, as GitHub (cmark-gfm, raw HTML kept) and markdown-it (linkify) render it, holds no
     link, image or HTML element from the repository, and no mention or spy address outside code."""
     markdown = (result.report_dir / "drift-report.md").read_text()
-    for name, html in (("github", cmarkgfm.markdown_to_html_with_extensions(
-            markdown, options=Options.CMARK_OPT_UNSAFE, extensions=["table", "autolink", "strikethrough"])),
-                       ("markdown-it", MARKDOWN_IT.render(markdown))):
+    github = cmarkgfm.markdown_to_html_with_extensions(
+        markdown, options=Options.CMARK_OPT_UNSAFE, extensions=["table", "autolink", "strikethrough"])
+    for name, html in (("github", github), ("markdown-it", MARKDOWN_IT.render(markdown))):
         rendered = Rendered(html)
         assert not rendered.tags & LIVE_TAGS, f"{name}: live elements {rendered.tags & LIVE_TAGS}\n{markdown}"
         outside = "".join(rendered.outside)
@@ -566,7 +562,8 @@ def branch_names(world):
     candidates = {**world.forms("branch"), "jinja-nospace": "{{lookup('pipe','cd&&touch${IFS}am-branch-jinja')}}",
                   "html-nospace": f"<img_src=http:{world.spy.host}>", "mention": "@all"}
     return {form: text for form, text in candidates.items()
-            if subprocess.run(["git", "check-ref-format", "--branch", text], capture_output=True).returncode == 0}
+            if subprocess.run(["git", "check-ref-format", "--branch", text], capture_output=True,
+                              check=False).returncode == 0}
 
 
 def test_branch_names(attack):

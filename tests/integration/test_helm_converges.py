@@ -112,7 +112,7 @@ def spaces():
 
 
 def test_a_custom_resource_of_a_chart_crd_lands_in_the_release_namespace_on_the_first_run(control_plane, tmp_path,
-                                                                                            spaces):
+                                                                                          spaces):
     web, apps = spaces
     group = f"{unique('w')}.trident.example"
     repo = tmp_path / "repo"

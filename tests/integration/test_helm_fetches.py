@@ -116,7 +116,7 @@ def test_an_index_that_lists_a_controller_file_renders_nothing_and_applies_nothi
     spy.redirect("/redirect-to-file.tgz", f"file://{packaged}")
     url = listed.format(file=packaged, host=spy.host)
     index = {"apiVersion": "v1", "entries": {"web": [{"name": "web", "version": "0.1.0", "digest": digest,
-                                                       "urls": [url]}]}}
+                                                      "urls": [url]}]}}
     spy.answer("/stable/index.yaml", yaml.safe_dump(index).encode())
     repo_url = f"{spy.url}/stable"
     env, releases = gitops_repo(tmp_path, repo_url)

@@ -70,7 +70,7 @@ def test_removed_objects_are_kept_and_reported_until_prune_is_turned_on(control_
 
     # Reported on every run, drift preview and reconcile alike; kept objects alone change nothing.
     for params in ({"check_mode": True}, {"apply": True}, {"apply": True, "record": {"revision": "a" * 40,
-                                                                                      "tree": "b" * 40}}):
+                                                                                     "tree": "b" * 40}}):
         again = run([web], **params)
         assert entries(again) == kept, params
         assert again["changed"] is False, params

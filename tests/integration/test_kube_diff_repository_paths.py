@@ -51,7 +51,7 @@ CASES = {
                                                  "data: {k: ENC}\nsops: {version: 3.8.1}\n"},
                           {"src": [f"{ENV}/yaml"]}, f"{ENV}/yaml/s.yaml: SOPS-encrypted manifest"),
     "server refusal": ({f"{ENV}/yaml/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n"
-                                                "  labels: {bad: 'not a valid label value!'}\n"},
+                        "  labels: {bad: 'not a valid label value!'}\n"},
                        {"src": [f"{ENV}/yaml"]}, f"ConfigMap default/ok ({ENV}/yaml/cm.yaml)"),
     "kustomize folder missing": ({}, {"kustomize": f"{ENV}/manifests"}, f"{ENV}/manifests: kustomize directory"),
     "kustomize fails": ({f"{ENV}/manifests/kustomization.yaml": "resources: [bad.yaml]\n",

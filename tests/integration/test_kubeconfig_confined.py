@@ -242,7 +242,7 @@ def hostile_cases():
 
 @pytest.mark.parametrize("target_name, field, shape, spelling, layout", hostile_cases())
 def test_a_file_outside_the_repository_is_never_read_or_sent(world, control_plane, spy, monkeypatch, target_name,
-                                                              field, shape, spelling, layout):
+                                                             field, shape, spelling, layout):
     target = world["targets"][target_name]
     seen = len(spy.requests)
     result, message, name = attempt(world, target, layout, f"{target_name}-{field}-{shape}-{spelling}", monkeypatch)
@@ -411,4 +411,4 @@ def test_a_sops_kubeconfig_decrypted_through_ansible_playbook(world, control_pla
     assert not any(entry["path"] != "/.well-known/openid-configuration" for entry in spy.requests[seen:])
     assert json.dumps(result.data).count("canary-cert-") == 0
     assert git("status", "--porcelain", cwd=repo).splitlines() == [f"?? {ENV}/{case}.sops.yaml" for case in
-                                                                     sorted(names)], "nothing else was written"
+                                                                   sorted(names)], "nothing else was written"

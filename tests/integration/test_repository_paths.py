@@ -138,7 +138,7 @@ def drive_kube_diff_kustomize(tmp_path, control_plane):
             "kubectl": tool("kubectl"), "discovery_cache": str(tmp_path / "discovery")}
     for mode, extra in (("worker", {}), ("module", {"vars": other_python(tmp_path)})):
         run = play(tmp_path / mode, {"kustomize": str(folder)}, [{"name": "kz", "trident.gitops.kube_diff": args,
-                                                                   **extra}], check=True)
+                                                                  **extra}], check=True)
         assert run.rc == 0, output(run)[-3000:]
         drifted = {item["name"] for item in run.task_results()[1]["drift"]}
         assert {f"attack-{index}" for index, _name in hostile_names(".yaml")} <= drifted, mode
@@ -195,7 +195,7 @@ def drive_sops_decrypt(tmp_path, age_key):
         paths.append(str(target))
     task = {"name": "decrypt", "trident.gitops.sops_decrypt": {
         "path": "{{ item }}", "input_type": "yaml", "age_key_file": str(age_key.path), "use_environment": False},
-            "loop": "{{ cases.paths }}"}
+        "loop": "{{ cases.paths }}"}
     for mode, extra in (("worker", {}), ("module", {"vars": other_python(tmp_path)})):
         run = play(tmp_path / mode, {"paths": paths}, [{**task, **extra}])
         assert run.rc == 0, output(run)[-3000:]

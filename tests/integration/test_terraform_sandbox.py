@@ -203,7 +203,7 @@ def test_no_resource_writes_a_controller_file(controller):
     delegated = controller.tmp / "delegated"
     delegated.mkdir()
     controller.markers = [delegated / "managed"]
-    controller.write(marker_config(controller).split('resource "local_file" "up"')[0])
+    controller.write(marker_config(controller).split('resource "local_file" "up"', maxsplit=1)[0])
     assert controller.run(check=True, sandbox_write_paths=(str(delegated),)).error is None
     assert controller.markers_made() == [], "check mode writes nothing, not even where the operator allows"
     assert controller.run(sandbox_write_paths=(str(delegated),)).error is None

@@ -14,7 +14,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
-import yaml
+try:
+    import yaml
+except ImportError:  # reported by the module through missing_required_lib
+    yaml = None
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import placeholder_like
@@ -46,6 +49,8 @@ def merge_values(base, override):
 
 def plain_values(path, label):
     """One plain values file's mapping (empty for an empty file), read as helm reads YAML values."""
+    if yaml is None:
+        raise TridentError(f"{label}: reading a values file needs PyYAML")
     try:
         with open(path, encoding="utf-8") as handle:
             documents = [d for d in yaml.load_all(handle, Loader=KubectlLoader) if d is not None]

@@ -131,7 +131,6 @@ def _apply_one(client, item, options):
         return None
     return f"the live object was deleted to be created anew, then creating it failed: {message}" if removed \
         else message
-    return None
 
 
 def _delete_one(client, item):

@@ -183,10 +183,11 @@ def read_kubeconfig(source, repository_root: str | None = None, kubeconfig_file:
     """The kubeconfig ``source`` (a path, YAML/JSON text, a mapping, or None for the controller's own default).
 
     With ``repository_root`` a kubeconfig given as content or as a path inside the root is the repository's and is
-    confined (:func:`confine`); a path outside the root is judged as without it; content resolves relative paths against the folder of ``kubeconfig_file`` (the repository
-    file it was decrypted from, absolute or relative to the root), else the root. Without it, a kubeconfig inside a
-    Git checkout, or content that names a file, is refused: that would be read unconfined. The controller's own
-    default (None: ``KUBECONFIG``, ``~/.kube/config``) and a file outside any checkout are the operator's.
+    confined (:func:`confine`); a path outside the root is judged as without it; content resolves relative paths
+    against the folder of ``kubeconfig_file`` (the repository file it was decrypted from, absolute or relative to
+    the root), else the root. Without it, a kubeconfig inside a Git checkout, or content that names a file, is
+    refused: that would be read unconfined. The controller's own default (None: ``KUBECONFIG``,
+    ``~/.kube/config``) and a file outside any checkout are the operator's.
     """
     if source is None or source == "":
         path = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])

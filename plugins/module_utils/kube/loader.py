@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import MANIFEST_SUFFIXES
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox import (Sandbox, confine, enclosing_checkout,
-                                                                                     literal)
+                                                                                    literal)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import field_paths
 from ansible_collections.trident.gitops.plugins.module_utils.kube.kustomization import (KUSTOMIZATION_FILES,
                                                                                         local_kustomizations,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import (mask_fields, mask_placeholders,
-                                                                                     replace_at)
+                                                                                    replace_at)
 from ansible_collections.trident.gitops.plugins.module_utils.kube import compare, hooks, pointers, schemacheck
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import Health, health, worst

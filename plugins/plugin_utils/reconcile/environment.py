@@ -117,9 +117,9 @@ class BrokenEnvironment:
 
     def as_variable(self, source: dict | None = None) -> dict:
         return as_data({"name": self.name, "dir": self.relpath, "repository": {"path": self.repo_path, **(source or {})},
-                "error": self.error, "steps": ["source"], "tags": [], "depends_on": [], "wave": 0,
-                "kubeconfig": None, "kubeconfig_encrypted": False, "terraform_files": [], "manifests_dir": None,
-                "manifests_kind": None, "manifest_files": [], "secrets": [], "settings": {}})
+                        "error": self.error, "steps": ["source"], "tags": [], "depends_on": [], "wave": 0,
+                        "kubeconfig": None, "kubeconfig_encrypted": False, "terraform_files": [], "manifests_dir": None,
+                        "manifests_kind": None, "manifest_files": [], "secrets": [], "settings": {}})
 
 
 def as_data(value):

@@ -34,7 +34,6 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict i
 __all__ = ["Failure", "Report", "Stop", "Source", "start", "gate", "finish", "failure_of", "leftovers", "source_of"]
 
 
-
 class Stop(TridentError):
     """The environment cannot go on; ``step`` is the step (or pipeline stage) that says why."""
 

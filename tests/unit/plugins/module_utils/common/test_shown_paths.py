@@ -10,8 +10,8 @@ ROOT = "/home/ci/.cache/trident-gitops/checkouts/0f0f"
 
 def test_paths_under_a_root_become_relative_and_the_root_itself_a_dot():
     shown = ShownPaths([ROOT])
-    assert shown.text(f"{ROOT}/environments/web/env.yml: helm release 'app'") == "environments/web/env.yml: helm " \
-                                                                                  "release 'app'"
+    assert shown.text(f"{ROOT}/environments/web/env.yml: helm release 'app'") == \
+        "environments/web/env.yml: helm release 'app'"
     # helm's and kustomize's own wording, quoted or not
     assert shown.text(f"Error: failed to parse {ROOT}/environments/web/broken.yaml: error converting YAML") \
         == "Error: failed to parse environments/web/broken.yaml: error converting YAML"

@@ -84,12 +84,13 @@ class FakeIo:
 
 
 FETCHED = {"repo": "https://git.example/gitops.git", "dest": "/checkout", "fetch": {"after": BRANCH,
-                                                                                 "changed_files": []}}
+                                                                                    "changed_files": []}}
 LOCAL = {"repo": "", "local_path": "/work/repo"}
 
 
-def start(env=None, io=None, exposed=FETCHED, finished=None, **operator_changes):
-    return pipeline.start(env or environment(), operator(**operator_changes), exposed, finished or {}, io or FakeIo())
+def start(env=None, io=None, exposed=None, finished=None, **operator_changes):
+    return pipeline.start(env or environment(), operator(**operator_changes), exposed or FETCHED, finished or {},
+                          io or FakeIo())
 
 
 def kube_result(recorded=None, drift=(), **extra):
