@@ -235,9 +235,12 @@ def excerpt(text, needle, width=600):
 
 
 def outcome(result, env):
-    """``(verdict, failure messages)`` of one environment of a run."""
+    """``(verdict, failure messages)`` of one environment of a run: the pipeline's (what every report and the
+    environment's last task say), then its failed tasks' own."""
     report = (result.report or {}).get("environments", {}).get(env, {})
-    messages = [str(msg) for host, _task, msg in result.failures() if host == env]
+    failure = report.get("failure") if isinstance(report.get("failure"), dict) else {}
+    messages = [str(failure["message"])] if failure.get("message") else []
+    messages += [str(msg) for host, _task, msg in result.failures() if host == env]
     return report.get("verdict"), messages
 
 
