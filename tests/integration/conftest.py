@@ -3,9 +3,12 @@
 import pytest
 
 from testbed.controlplane import ControlPlane
+from testbed.gitea import GiteaServer
 from testbed.gitserver import GitServer
 from testbed.keys import GnuPGHome, age_identity
+from testbed.recorder import RequestRecorder
 from testbed.sshserver import SSHServer
+from testbed.vault import VaultServer
 
 
 def _running(plane):
@@ -58,3 +61,22 @@ def ssh_server(tmp_path_factory):
     """A real sshd on loopback (key authentication only) for git over SSH."""
     with SSHServer(tmp_path_factory.mktemp("sshd")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def vault_server(tmp_path_factory):
+    """A real Vault in dev mode: root token, KV v2 at secret/, transit, AppRole and JWT auth (testbed.vault)."""
+    yield from _running(VaultServer(tmp_path_factory.mktemp("vault")))
+
+
+@pytest.fixture(scope="session")
+def gitea_server(tmp_path_factory):
+    """A real Gitea: admin user ``trident`` with an API token; webhooks may target loopback (testbed.gitea)."""
+    yield from _running(GiteaServer(tmp_path_factory.mktemp("gitea")))
+
+
+@pytest.fixture()
+def request_recorder():
+    """A loopback HTTP server that records every request (webhook receiver, spy server)."""
+    with RequestRecorder() as recorder:
+        yield recorder
