@@ -69,6 +69,56 @@ options:
     ini:
       - section: callback_trident_drift_report
         key: step_map
+  forge:
+    description:
+      - "The forge to tell what the run found (docs/forge.md): C(gitlab), C(github) or C(gitea). With
+        O(forge_pull_request), the Markdown report is posted as one comment on that pull/merge request and updated by
+        later runs, never duplicated; after an apply run, each environment sets the commit status C(trident/<env>)
+        (success, pending or failure) on the commit it deployed, waits to deploy or failed to deploy."
+      - A forge that cannot be reached or refuses is a warning; it never fails the run or an environment.
+      - Unset (the default), nothing is sent anywhere.
+    type: str
+    choices: [gitlab, github, gitea]
+    env:
+      - name: TRIDENT_FORGE
+    ini:
+      - section: callback_trident_drift_report
+        key: forge
+  forge_api_url:
+    description:
+      - The root of the forge's API, e.g. C(https://api.github.com), C(https://gitlab.example.com/api/v4) or
+        C(https://gitea.example.com/api/v1). The operator's setting, never read from the repository.
+    type: str
+    env:
+      - name: TRIDENT_FORGE_API_URL
+    ini:
+      - section: callback_trident_drift_report
+        key: forge_api_url
+  forge_project:
+    description: The repository on the forge, C(owner/name); on GitLab the project's id or full path.
+    type: str
+    env:
+      - name: TRIDENT_FORGE_PROJECT
+    ini:
+      - section: callback_trident_drift_report
+        key: forge_project
+  forge_token:
+    description:
+      - "The API token (GitLab C(api) scope; GitHub C(pull-requests:write) and C(statuses:write); Gitea
+        C(write:issue) and C(write:repository)). Never logged nor reported."
+    type: str
+    env:
+      - name: TRIDENT_FORGE_TOKEN
+  forge_pull_request:
+    description: The number of the pull request (GitLab merge request IID) the preview comment belongs to.
+    type: int
+    env:
+      - name: TRIDENT_FORGE_PULL_REQUEST
+  forge_target_url:
+    description: A link set on the commit statuses (the CI job or the run's page).
+    type: str
+    env:
+      - name: TRIDENT_FORGE_TARGET_URL
 """
 
 import contextlib
@@ -86,7 +136,7 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import
 # The role whose plays target environments: a host of such a play that never reports did not run.
 PIPELINE_ROLE = "trident.gitops.reconcile"
 VERDICT_FILE = "verdict"
-from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown, forge
 
 FILES = {"json": ("drift-report.json", DriftReport.to_json), "markdown": ("drift-report.md", drift_markdown.render),
          "junit": ("drift-report.xml", DriftReport.to_junit)}
@@ -162,6 +212,7 @@ class CallbackModule(CallbackBase):
         if getattr(self, "_clock", None) is not None:
             self.report.duration = round(time.monotonic() - self._clock, 3)
         written = self._write()
+        self._publish()
         self._display.banner("TRIDENT DRIFT REPORT")
         summary = self.report.summary()
         for env in sorted(self.report.environments):
@@ -189,3 +240,23 @@ class CallbackModule(CallbackBase):
             self._display.warning(f"trident.gitops.drift_report: cannot write the report to {folder}: {exc}")
             return None
         return folder
+
+    def _publish(self):
+        """The preview comment and the commit statuses (plugin_utils/forge.py); a failure is a warning only."""
+        kind = self.get_option("forge")
+        if not kind:
+            return
+        try:
+            settings = forge.ForgeSettings(
+                kind=kind, api_url=self.get_option("forge_api_url") or "", project=self.get_option("forge_project") or "",
+                token=self.get_option("forge_token") or "", pull_request=self.get_option("forge_pull_request"),
+                target_url=self.get_option("forge_target_url") or "")
+        except ValueError as exc:
+            self._display.warning(f"trident.gitops.drift_report: nothing sent to the forge: {exc}")
+            return
+        done, failed = forge.publish(settings, self.report.as_dict(), drift_markdown.render(self.report),
+                                     self.report.check_mode)
+        for message in done:
+            self._display.display(f"forge: {message}")
+        for message in failed:
+            self._display.warning(f"trident.gitops.drift_report: forge: {message}")

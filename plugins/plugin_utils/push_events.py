@@ -4,8 +4,9 @@ The ``trident.gitops.git_push`` event source (extensions/eda) wires these pure p
 listener, a poll timer and a mirror of the GitOps repository. They live here, without asyncio or
 an HTTP library, so they are unit tested alone and the source stays a thin shell:
 
-- :func:`authenticate` checks a GitLab (``X-Gitlab-Token``) or GitHub (``X-Hub-Signature-256``)
-  webhook against the shared secret in constant time; anything else is unauthenticated.
+- :func:`authenticate` checks a GitLab (``X-Gitlab-Token``), Gitea (``X-Gitea-Signature``: the hex HMAC-SHA256
+  of the body) or GitHub (``X-Hub-Signature-256``) webhook against the shared secret in constant time; anything
+  else is unauthenticated.
 - :func:`parse_push` checks the payload's schema; it only tells *that* a branch moved. The revision
   and the changed files always come from fetching the repository itself, never from the payload.
 - :func:`changed_environments` maps changed paths to environment folders.
@@ -24,6 +25,9 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environme
 
 GITLAB = "gitlab"
 GITHUB = "github"
+GITEA = "gitea"
+# The header naming the event, per provider (Gitea also sends GitHub's headers; its own are checked first).
+_EVENT_HEADER = {GITLAB: "x-gitlab-event", GITHUB: "x-github-event", GITEA: "x-gitea-event"}
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1, or SHA-256 object ids
 
 
@@ -49,8 +53,9 @@ def _lower_keys(headers):
 def authenticate(headers, body, token):
     """The provider whose signature on ``body`` matches ``token``, or None (the caller answers 401).
 
-    GitLab sends the secret itself in ``X-Gitlab-Token``; GitHub sends ``sha256=<HMAC of the body>``
-    in ``X-Hub-Signature-256``. Both comparisons take the same time whatever the mismatch.
+    GitLab sends the secret itself in ``X-Gitlab-Token``; Gitea sends the hex HMAC-SHA256 of the body in
+    ``X-Gitea-Signature``; GitHub sends ``sha256=<HMAC of the body>`` in ``X-Hub-Signature-256``. Every comparison
+    takes the same time whatever the mismatch.
     """
     if not token:
         return None
@@ -58,6 +63,9 @@ def authenticate(headers, body, token):
     secret = token.encode()
     if "x-gitlab-token" in headers:
         return GITLAB if hmac.compare_digest(headers["x-gitlab-token"].encode(), secret) else None
+    if "x-gitea-signature" in headers:
+        expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        return GITEA if hmac.compare_digest(headers["x-gitea-signature"].encode(), expected.encode()) else None
     if "x-hub-signature-256" in headers:
         expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
         return GITHUB if hmac.compare_digest(headers["x-hub-signature-256"].encode(), expected.encode()) else None
@@ -74,7 +82,7 @@ def _field(payload, name):
 def parse_push(provider, headers, body):
     """Check an authenticated webhook body; raise :class:`PayloadError` when it is not a push."""
     headers = _lower_keys(headers)
-    event = headers.get("x-gitlab-event" if provider == GITLAB else "x-github-event", "")
+    event = headers.get(_EVENT_HEADER[provider], "")
     if provider == GITHUB and event == "ping":
         return Push(provider, ping=True)
     if event not in ("Push Hook", "push"):

@@ -2,8 +2,11 @@
 
 Tests point a forge's webhooks, or any URL a hostile input might make the code fetch, at it and assert
 on what arrived: method, path, headers and body of each request, in order. It answers every request
-with ``status`` and an empty JSON object.
+with ``status`` and an empty JSON object, or with what ``respond(request)`` returns: ``(status, JSON value)`` or
+``(status, JSON value, extra headers)`` (a forge's API played by a test).
 """
+
+import json
 
 import threading
 import time
@@ -24,8 +27,9 @@ class Recorded:
 class RequestRecorder(Managed):
     """Start with :meth:`start`; ``url`` is its base URL; ``requests`` what it received so far."""
 
-    def __init__(self, status=200):
+    def __init__(self, status=200, respond=None):
         self.status = status
+        self.respond = respond
         self.requests = []
         self._server = None
         self._arrived = threading.Condition()
@@ -74,12 +78,19 @@ def _handler_for(recorder):
 
         def _record(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            recorder.record(Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(recorder.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
+            request = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            recorder.record(request)
+            status, answer, headers = (recorder.status, {}, {})
+            if recorder.respond is not None:
+                status, answer, *more = recorder.respond(request)
+                headers = more[0] if more else {}
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
 

@@ -1,6 +1,6 @@
 """trident.gitops.git_push: an event when the GitOps repository's branch moves.
 
-Two triggers, one truth: a GitLab or GitHub push webhook (authenticated with a shared secret) and a
+Two triggers, one truth: a GitLab, GitHub or Gitea push webhook (authenticated with a shared secret) and a
 ``git ls-remote`` poll at an interval only *wake* the source. What changed always comes from the
 repository itself: the source converges a private mirror of the branch with git_source's code and
 diffs the revision it saw last against the new one. Changes are coalesced (a burst of pushes is one
@@ -51,13 +51,13 @@ DOCUMENTATION = r"""
 ---
 short_description: An event when a GitOps repository's branch moves (push webhook, polling).
 description:
-  - Listens for GitLab and GitHub push webhooks on O(host):O(port) (loopback by default) and polls
+  - Listens for GitLab, GitHub and Gitea push webhooks on O(host):O(port) (loopback by default) and polls
     C(git ls-remote) every O(poll_interval) seconds as a fallback.
   - Every trigger fetches the branch into a private mirror; the event names the new revision and the
     environment folders that changed since the last event. A burst of pushes is one event.
-  - A webhook without the shared secret (GitLab C(X-Gitlab-Token)) or a valid signature (GitHub
-    C(X-Hub-Signature-256)) gets 401 and triggers nothing; bodies over O(max_body) get 413; bodies that
-    are not push events get 400; pushes to other branches are ignored (202).
+  - A webhook without the shared secret (GitLab C(X-Gitlab-Token)) or a valid signature (Gitea
+    C(X-Gitea-Signature), GitHub C(X-Hub-Signature-256)) gets 401 and triggers nothing; bodies over
+    O(max_body) get 413; bodies that are not push events get 400; pushes to other branches are ignored (202).
 options:
   repo:
     description: URL or local path of the GitOps repository.

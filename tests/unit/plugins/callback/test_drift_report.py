@@ -408,3 +408,41 @@ def test_an_environment_in_sync_but_degraded_has_its_health_and_a_section():
     assert "| `staging` | — | — | — | ✅ in sync | 💔 Degraded |" in lines
     assert "#### Kubernetes: in sync, not Healthy" in lines
     assert "- **`Deployment`** `app/web` *none* — 💔 Degraded: `exceeded its progress deadline`" in lines
+
+
+FORGE_TOKEN = "forge-token-callback-5be1"
+DEPLOYED = "ab" * 20
+
+
+@pytest.mark.parametrize("answer", [201, 500])
+def test_the_forge_hears_the_preview_and_the_statuses_and_its_failure_is_a_warning(tmp_path, monkeypatch, answer):
+    from testbed.recorder import RequestRecorder
+
+    def respond(request):
+        return (200, []) if request.method == "GET" else (answer, {"id": 1})
+
+    with RequestRecorder(respond=respond) as forge:
+        for name, value in {"TRIDENT_FORGE": "gitea", "TRIDENT_FORGE_API_URL": f"{forge.url}/api/v1",
+                            "TRIDENT_FORGE_PROJECT": "ops/gitops", "TRIDENT_FORGE_TOKEN": FORGE_TOKEN,
+                            "TRIDENT_FORGE_PULL_REQUEST": "3",
+                            "TRIDENT_DRIFT_REPORT_DIR": str(tmp_path / "report")}.items():
+            monkeypatch.setenv(name, value)
+        plugin = load_callback()
+        shown, warned = [], []
+        monkeypatch.setattr(plugin._display, "display", lambda msg, *a, **k: shown.append(msg))
+        monkeypatch.setattr(plugin._display, "warning", lambda msg, *a, **k: warned.append(msg))
+        monkeypatch.setattr("ansible_collections.trident.gitops.plugins.plugin_utils.forge.time.sleep", lambda s: None)
+        plugin.v2_runner_on_ok(result("k3s", task("trident.gitops.kube_diff", "kube diff"),
+                                      {"changed": False, "drift": []}))
+        finish(plugin, {"trident_environments": {"k3s": {"verdict": "in_sync", "revision": DEPLOYED,
+                                                         "target": DEPLOYED}}})
+    assert list(dict.fromkeys((r.method, r.path) for r in forge.requests if r.method != "GET")) == [
+        ("POST", "/api/v1/repos/ops/gitops/issues/3/comments"), ("POST", f"/api/v1/repos/ops/gitops/statuses/{DEPLOYED}")]
+    assert (tmp_path / "report" / "verdict").read_text() == "in_sync\n", "the report is written whatever the forge"
+    assert not any(FORGE_TOKEN in m for m in shown + warned)
+    if answer == 201:
+        assert warned == [] and "forge: commit status k3s: success on abababababab" in shown
+    else:
+        assert [w.split(": HTTP")[0].rsplit(" ", 1)[0] for w in warned] == [
+            "trident.gitops.drift_report: forge: preview comment on #3: POST",
+            "trident.gitops.drift_report: forge: commit status k3s: POST"]

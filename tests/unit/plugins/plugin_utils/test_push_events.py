@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.trident.gitops.plugins.plugin_utils.push_events import (
-    GITHUB, GITLAB, Coalescer, PayloadError, authenticate, changed_environments, parse_push, source_settings)
+    GITEA, GITHUB, GITLAB, Coalescer, PayloadError, authenticate, changed_environments, parse_push, source_settings)
 
 TOKEN = "s3cret-webhook-token-0123"
 SHA_A = "a" * 40
@@ -41,6 +41,23 @@ def test_github_signature_covers_the_body_and_the_token():
     # The old SHA-1 header alone is not accepted.
     sha1 = "sha1=" + hmac.new(TOKEN.encode(), body, hashlib.sha1).hexdigest()
     assert authenticate({"X-Hub-Signature": sha1}, body, TOKEN) is None
+
+
+def test_gitea_signature_is_the_hex_hmac_of_the_body_and_is_checked_first():
+    body = push_body(object_kind=None)
+    hexdigest = hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()
+    # Gitea sends its own header and GitHub's; its own decides.
+    both = {"X-Gitea-Signature": hexdigest, "X-Hub-Signature-256": f"sha256={hexdigest}"}
+    assert authenticate(both, body, TOKEN) == GITEA
+    assert authenticate({"X-Gitea-Signature": hexdigest}, body, TOKEN) == GITEA
+    for wrong in ("", f"sha256={hexdigest}", hexdigest.upper(), hexdigest[:-1],
+                  hmac.new(b"another-token-0123456", body, hashlib.sha256).hexdigest()):
+        assert authenticate({**both, "X-Gitea-Signature": wrong}, body, TOKEN) is None
+    assert authenticate(both, body + b" ", TOKEN) is None
+    push = parse_push(GITEA, {"X-Gitea-Event": "push", "X-GitHub-Event": "push"}, body)
+    assert (push.provider, push.ref, push.after) == (GITEA, "refs/heads/main", SHA_B)
+    with pytest.raises(PayloadError, match="not a push event"):
+        parse_push(GITEA, {"X-Gitea-Event": "pull_request", "X-GitHub-Event": "push"}, body)
 
 
 def test_no_credentials_or_no_configured_token_authenticates_nothing():
