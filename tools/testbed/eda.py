@@ -98,16 +98,18 @@ class PushWorkspace:
     def _tls(self):
         return ssl.create_default_context(cafile=str(self.plane.ca_file))
 
-    def rulebook(self, name, token, **variables):
+    def rulebook(self, name, token, env=None, **variables):
+        """A rulebook of this workspace; ``env`` is added to the environment of ansible-rulebook and its runs."""
         return Rulebook(self.tmp / name, self.inventory_dir, {
             "trident_repo": self.repo.url, "trident_branch": "main",
-            "trident_eda_state_dir": str(self.tmp / name / "mirror"), **variables}, token)
+            "trident_eda_state_dir": str(self.tmp / name / "mirror"), **variables}, token, env=env)
 
 
 class Rulebook(Managed):
     """``ansible-rulebook -r trident.gitops.reconcile_on_push`` with the given rulebook variables."""
 
-    def __init__(self, workdir, inventory_dir, variables, token):
+    def __init__(self, workdir, inventory_dir, variables, token, env=None):
+        self.extra_env = dict(env or {})
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -121,7 +123,7 @@ class Rulebook(Managed):
         vars_file.write_text(yaml.safe_dump(self.variables))
         env = {**os.environ, "JAVA_HOME": java_home(), "TRIDENT_WEBHOOK_TOKEN": self.token,
                "ANSIBLE_INVENTORY_ENABLED": "trident.gitops.environments", "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1",
-               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(self.workdir / ".ansible-tmp")}
+               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(self.workdir / ".ansible-tmp"), **self.extra_env}
         self.service = Service("ansible-rulebook", [
             tool("ansible-rulebook"), "-r", "trident.gitops.reconcile_on_push", "-i", self.inventory_dir,
             "--vars", vars_file, "--env-vars", "TRIDENT_WEBHOOK_TOKEN", "-v"],

@@ -7,7 +7,9 @@ served. Templates and locales are read from the copies the toolchain put next to
 (``STATIC_ROOT_PATH``).
 
 Start-up: ``gitea migrate`` makes the database, ``gitea admin user create`` the admin user ``trident``
-with a token of every scope (``token``), then ``gitea web`` serves http://127.0.0.1:<port>/. Webhooks may
+with a token of every scope (``token``), once per binary: later starts copy that database (``_template``,
+about 6 s of the 11 s a cold start takes on 2 cores); then ``gitea web`` serves http://127.0.0.1:<port>/
+(about 4 s). Webhooks may
 target loopback (``[security] ALLOWED_HOST_LIST = loopback``: by default Gitea refuses to deliver to
 private addresses). Queues are ``immediate`` as in Gitea's own integration tests: a push's webhook is
 sent before the push returns. Nothing is fetched from outside (``OFFLINE_MODE``: no CDN, no Gravatar;
@@ -15,11 +17,14 @@ no update checker).
 """
 
 import base64
+import fcntl
+import hashlib
 import json
 import os
 import pwd
 import re
 import secrets
+import shutil
 import subprocess
 import tempfile
 import time
@@ -143,6 +148,14 @@ class GiteaServer(Managed):
     def config(self):
         return self.workdir / "app.ini"
 
+    def git_url(self, repo):
+        """The clone URL with the admin's credentials (testbed.gitops.GitOpsRepo's server interface)."""
+        return self.http_url(repo, with_credentials=True)
+
+    @property
+    def api_url(self):
+        return f"{self.url}/api/v1"
+
     def http_url(self, repo, owner=None, with_credentials=False):
         """The clone URL of ``owner/repo`` (the admin's by default), with the admin's credentials if asked."""
         auth = f"{self.username}:{self.password}@" if with_credentials else ""
@@ -153,37 +166,39 @@ class GiteaServer(Managed):
         started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self._write_config()
-        self._gitea("migrate")
-        created = self._gitea("admin", "user", "create", "--username", self.username, "--password", self.password,
-                              "--email", f"{self.username}@trident.invalid", "--admin",
-                              "--must-change-password=false", "--access-token", "--access-token-name", "testbed",
-                              "--access-token-scopes", "all")
-        found = TOKEN_LINE.search(created)
-        if not found:
-            raise RuntimeError(f"gitea admin user create printed no access token:\n{created}")
-        self.token = found.group(1)
+        keys = _template(self.username)
+        (self.workdir / "data").mkdir(exist_ok=True)
+        shutil.copyfile(keys["database"], self.workdir / "data" / "gitea.db")
+        self.password, self.token = keys["password"], keys["token"]
+        self._write_config(keys)
+        self.resume(timeout)
+        self.ready_seconds = time.monotonic() - started
+        return self
+
+    def pause(self):
+        """Stop serving (the forge is down); :meth:`resume` serves the same data on the same port again."""
+        if self.service is not None:
+            self.service.stop()
+            self.service = None
+
+    def resume(self, timeout=90):
         self.service = Service("gitea", [tool("gitea"), *self._global_flags(), "web"], self.workdir / "gitea.log",
                                env=self._env(), cwd=self.workdir).start()
         wait_until(lambda: http_ok(f"{self.url}/api/v1/version"), timeout, "gitea /api/v1/version", self.service,
                    interval=0.2)
-        self.ready_seconds = time.monotonic() - started
-        return self
 
     def stop(self):
-        if self.service is not None:
-            self.service.stop()
+        self.pause()
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def _write_config(self):
+    def _write_config(self, keys):
         static = Path(os.path.realpath(tool("gitea"))).parent
         if not (static / "templates").is_dir():
             raise RuntimeError(f"gitea's templates are not next to its binary in {static}: run `make tools`")
         self.config.write_text(APP_INI.format(
             run_user=_current_user(), workdir=self.workdir, port=self.port, static=static,
-            secret_key=secrets.token_hex(16), internal_token=secrets.token_hex(32),
-            jwt_secret=base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()))
+            secret_key=keys["secret_key"], internal_token=keys["internal_token"], jwt_secret=keys["jwt_secret"]))
         self.config.chmod(0o600)
 
     def _global_flags(self):
@@ -233,6 +248,47 @@ class GiteaServer(Managed):
         return self.api("POST", f"repos/{owner or self.username}/{repo}/hooks", {
             "type": "gitea", "active": True, "events": list(events),
             "config": {"url": url, "content_type": "json", "secret": secret}})
+
+
+def _template(username):
+    """A migrated database with the admin user and its token, made once per Gitea binary and configuration.
+
+    ``gitea migrate`` takes most of a start (seconds); every later start copies the database (and the keys that
+    go with it: the configuration's secrets, the admin's password and token; test keys of a loopback forge).
+    """
+    binary = os.path.realpath(tool("gitea"))
+    digest = hashlib.sha256(f"{binary}\0{os.path.getmtime(binary)}\0{APP_INI}\0{username}".encode()).hexdigest()
+    folder = Path(os.environ.get("TRIDENT_CACHE") or tempfile.gettempdir()) / "gitea-templates" / digest[:16]
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(folder / ".lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        keys_file = folder / "keys.json"
+        if not keys_file.exists():
+            with tempfile.TemporaryDirectory(prefix="trident-gitea-template-") as work:
+                _make_template(Path(work), username, folder)
+        keys = json.loads(keys_file.read_text())
+    return {**keys, "database": str(folder / "gitea.db")}
+
+
+def _make_template(work, username, folder):
+    server = GiteaServer(work, username)
+    server.port = free_port()
+    keys = {"secret_key": secrets.token_hex(16), "internal_token": secrets.token_hex(32),
+            "jwt_secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
+            "password": server.password}
+    server._write_config(keys)
+    server._gitea("migrate")
+    created = server._gitea("admin", "user", "create", "--username", username, "--password", server.password,
+                            "--email", f"{username}@trident.invalid", "--admin", "--must-change-password=false",
+                            "--access-token", "--access-token-name", "testbed", "--access-token-scopes", "all")
+    found = TOKEN_LINE.search(created)
+    if not found:
+        raise RuntimeError(f"gitea admin user create printed no access token:\n{created}")
+    shutil.copyfile(work / "data" / "gitea.db", folder / "gitea.db")
+    partial = folder / "keys.json.part"
+    partial.write_text(json.dumps({**keys, "token": found.group(1)}))
+    partial.chmod(0o600)
+    partial.replace(folder / "keys.json")
 
 
 def _current_user():
