@@ -248,8 +248,9 @@ class CallbackModule(CallbackBase):
             return
         try:
             settings = forge.ForgeSettings(
-                kind=kind, api_url=self.get_option("forge_api_url") or "", project=self.get_option("forge_project") or "",
-                token=self.get_option("forge_token") or "", pull_request=self.get_option("forge_pull_request"),
+                kind=kind, api_url=self.get_option("forge_api_url") or "",
+                project=self.get_option("forge_project") or "", token=self.get_option("forge_token") or "",
+                pull_request=self.get_option("forge_pull_request"),
                 target_url=self.get_option("forge_target_url") or "")
         except ValueError as exc:
             self._display.warning(f"trident.gitops.drift_report: nothing sent to the forge: {exc}")

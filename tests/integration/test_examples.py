@@ -98,7 +98,13 @@ def test_gitlab_ci_previews_merge_requests_and_reconciles_main():
     for job in jobs.values():
         assert job["artifacts"]["reports"]["junit"] == f"{report_dir}/drift-report.xml"
         assert job["artifacts"]["when"] == "always", "a failed run still publishes its report"
-    assert any(f"body@{report_dir}/drift-report.md" in line for line in jobs["drift-preview"]["after_script"])
+    # The callback keeps the merge request's note and sets commit statuses (docs/forge.md) when the token is set.
+    assert jobs["drift-preview"]["variables"] == {"TRIDENT_FORGE_PULL_REQUEST": "$CI_MERGE_REQUEST_IID"}
+    for name in ("drift-preview", "reconcile"):
+        assert "export TRIDENT_FORGE=gitlab TRIDENT_FORGE_TOKEN=\"$TRIDENT_MR_NOTE_TOKEN\"" in \
+            jobs[name]["before_script"][0]
+    assert ci["variables"]["TRIDENT_FORGE_API_URL"] == "$CI_API_V4_URL"
+    assert ci["variables"]["TRIDENT_FORGE_PROJECT"] == "$CI_PROJECT_ID"
 
 
 def test_demo_repository_inventory_through_its_ansible_cfg():

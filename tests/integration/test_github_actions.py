@@ -138,7 +138,7 @@ def test_pull_request_preview_comment_then_reconcile_with_commit_status(
         workspace = checkout("change", f"pr-{round_}")
         head = git("rev-parse", "HEAD", cwd=workspace)
         steps = run_job(workflow, "drift-preview", context, workspace, tmp_path)
-        assert all(rc == 0 for rc, _ in steps.values()), {k: out[-4000:] for k, (_, out) in steps.items()}
+        assert all(rc == 0 for rc, _out in steps.values()), {k: out[-4000:] for k, (_rc, out) in steps.items()}
         comments = our_comments(pull["number"])
         assert len(comments) == 1 and head[:7] in comments[0]["body"] and ENV in comments[0]["body"]
         if round_ == "first":
@@ -148,14 +148,14 @@ def test_pull_request_preview_comment_then_reconcile_with_commit_status(
             git("commit", "--quiet", "-m", "second push", cwd=repo.path)
             git("push", "--quiet", "origin", "change", cwd=repo.path)
     assert comments[0]["id"] == first_id, "updated, never duplicated"
-    assert gitea_server.token not in "".join(out for _, out in steps.values())
+    assert gitea_server.token not in "".join(out for _rc, out in steps.values())
 
     gitea_server.api("POST", f"{api}/pulls/{pull['number']}/merge", {"Do": "merge"})
     context["github"]["event_name"] = "push"
     workspace = checkout("main", "main")
     merged = git("rev-parse", "HEAD", cwd=workspace)
     steps = run_job(workflow, "reconcile", context, workspace, tmp_path)
-    assert all(rc == 0 for rc, _ in steps.values()), {k: out[-4000:] for k, (_, out) in steps.items()}
+    assert all(rc == 0 for rc, _out in steps.values()), {k: out[-4000:] for k, (_rc, out) in steps.items()}
     status = gitea_server.api("GET", f"{api}/commits/{merged}/status")
     assert [(s["context"], s["status"], s["target_url"]) for s in status["statuses"]] == [
         (f"trident/{ENV}", "success", f"{gitea_server.url}/trident/{name}/actions/runs/4242")]

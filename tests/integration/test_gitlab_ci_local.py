@@ -4,16 +4,14 @@
 The example repository with `aliyun` promoting from `k3s` (docs/promotion.md) is a Git clone of the local
 git server. The merge-request pipeline's drift-preview job runs drift.yml and posts the Markdown report as a
 merge-request note to the API URL GitLab gives jobs (here a local HTTP endpoint that records what it gets);
-the default-branch pipeline's reconcile job reconciles k3s, and aliyun waits for k3s to be Healthy (the
+the next merge-request pipeline updates that note instead of adding one; the default-branch pipeline's reconcile
+job reconciles k3s, and aliyun waits for k3s to be Healthy (the
 control plane has no controllers, so k3s's Deployment stays Progressing).
 """
 
 import json
 import os
 import subprocess
-import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -22,46 +20,50 @@ from kube_support import client
 from testbed import tool
 from testbed.gitops import copy_example
 from testbed.gitserver import git
+from testbed.recorder import RequestRecorder
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ApiError
 
 pytestmark = pytest.mark.slow
 NOTE_TOKEN = "glpat-test-note-token"
+MARKER = "<!-- trident.gitops drift preview -->"
 
 
-class NotesEndpoint:
-    """An HTTP endpoint standing where GitLab's API is, recording every POST (path, token, form)."""
+class GitLabAPI:
+    """A recording loopback server standing where GitLab's API is (``CI_API_V4_URL``): it keeps the notes posted
+    to merge requests (listed back on GET, edited on PUT) and answers commit statuses."""
 
     def __init__(self):
-        self.posts = []
-        owner = self
+        self.notes = []
+        self.recorder = RequestRecorder(respond=self.respond).start()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                owner.posts.append({"path": self.path, "token": self.headers.get("PRIVATE-TOKEN"),
-                                    "form": dict(urllib.parse.parse_qsl(body))})
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"id": 1}')
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def respond(self, request):
+        path = request.path.split("?")[0]
+        if request.method == "GET" and path.endswith("/notes"):
+            return 200, self.notes
+        if request.method == "POST" and path.endswith("/notes"):
+            self.notes.append({"id": len(self.notes) + 1, "body": json.loads(request.body)["body"]})
+            return 201, self.notes[-1]
+        if request.method == "PUT" and "/notes/" in path:
+            note = self.notes[int(path.rsplit("/", 1)[1]) - 1]
+            note["body"] = json.loads(request.body)["body"]
+            return 200, note
+        return 201, {"id": 1}
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v4"
+        return f"{self.recorder.url}/api/v4"
+
+    def sent(self, method=None):
+        return [(r.method, r.path.split("?")[0], r.headers.get("private-token")) for r in self.recorder.requests
+                if method in (None, r.method)]
 
     def close(self):
-        self.server.shutdown()
+        self.recorder.stop()
 
 
 @pytest.fixture()
 def notes():
-    endpoint = NotesEndpoint()
+    endpoint = GitLabAPI()
     yield endpoint
     endpoint.close()
 
@@ -100,20 +102,29 @@ def test_merge_request_preview_posts_the_report_and_the_merge_reconciles_with_pr
     home.mkdir()
     common = {"CI_PROJECT_DIR": str(project), "TRIDENT_DRIFT_REPORT_DIR": str(project / "drift-report")}
 
-    preview = gitlab_ci_local(project, home, "drift-preview", {
-        **common, "CI_PIPELINE_SOURCE": "merge_request_event", "CI_API_V4_URL": notes.url, "CI_PROJECT_ID": "42",
-        "CI_MERGE_REQUEST_IID": "7", "TRIDENT_MR_NOTE_TOKEN": NOTE_TOKEN})
+    mr = {**common, "CI_PIPELINE_SOURCE": "merge_request_event", "CI_API_V4_URL": notes.url, "CI_PROJECT_ID": "42",
+          "CI_MERGE_REQUEST_IID": "7", "TRIDENT_MR_NOTE_TOKEN": NOTE_TOKEN}
+    preview = gitlab_ci_local(project, home, "drift-preview", mr)
     assert "PASS  drift-preview" in preview.stdout, preview.stdout[-6000:] + preview.stderr[-3000:]
-    assert [(p["path"], p["token"]) for p in notes.posts] == [("/api/v4/projects/42/merge_requests/7/notes",
-                                                              NOTE_TOKEN)]
-    note = notes.posts[0]["form"]["body"]
-    assert note == (project / "drift-report" / "drift-report.md").read_text()
+    mr_notes = "/api/v4/projects/42/merge_requests/7/notes"
+    assert notes.sent() == [("GET", mr_notes, NOTE_TOKEN), ("POST", mr_notes, NOTE_TOKEN)]
+    report = (project / "drift-report" / "drift-report.md").read_text()
+    assert [n["body"] for n in notes.notes] == [f"{MARKER}\n{report}"]
+    note = notes.notes[0]["body"]
     assert "k3s" in note and f"waiting for k3s to be Healthy at {head[:7]}" in note
+    assert NOTE_TOKEN not in preview.stdout + preview.stderr
+    # The next pipeline of the merge request updates the note: one note per merge request.
+    again = gitlab_ci_local(project, home, "drift-preview", mr)
+    assert "PASS  drift-preview" in again.stdout, again.stdout[-6000:] + again.stderr[-3000:]
+    assert notes.sent()[2:] == [("GET", mr_notes, NOTE_TOKEN), ("PUT", f"{mr_notes}/1", NOTE_TOKEN)]
+    assert len(notes.notes) == 1 and notes.notes[0]["body"].startswith(MARKER)
     kube = client(control_plane)
     with pytest.raises(ApiError):  # a preview changes nothing
         kube.request("GET", f"/apis/apps/v1/namespaces/ci-edge-{suffix}/deployments/deploy")
 
-    merged = gitlab_ci_local(project, home, "reconcile", {**common, "CI_PIPELINE_SOURCE": "push"})
+    merged = gitlab_ci_local(project, home, "reconcile", {
+        **common, "CI_PIPELINE_SOURCE": "push", "CI_API_V4_URL": notes.url, "CI_PROJECT_ID": "42",
+        "TRIDENT_MR_NOTE_TOKEN": NOTE_TOKEN})
     assert "PASS  reconcile" in merged.stdout, merged.stdout[-6000:] + merged.stderr[-3000:]
     assert kube.request("GET", f"/apis/apps/v1/namespaces/ci-edge-{suffix}/deployments/deploy")["metadata"]["name"]
     report = json.loads((project / "drift-report" / "drift-report.json").read_text())
@@ -124,3 +135,8 @@ def test_merge_request_preview_posts_the_report_and_the_merge_reconciles_with_pr
     with pytest.raises(ApiError):  # production deployed nothing: k3s is not Healthy
         kube.request("GET", f"/apis/apps/v1/namespaces/ci-demo-{suffix}/deployments/deploy")
     assert yaml.safe_load(env_file.read_text())["promote_from"] == "k3s"
+    # Each environment's commit status: k3s runs the head, Progressing; aliyun waits for it.
+    statuses = [(r.path, json.loads(r.body)) for r in notes.recorder.requests if "/statuses/" in r.path]
+    assert sorted((path, body["name"], body["state"], body["description"]) for path, body in statuses) == [
+        (f"/api/v4/projects/42/statuses/{head}", "trident/aliyun", "pending", "waiting for promotion"),
+        (f"/api/v4/projects/42/statuses/{head}", "trident/k3s", "pending", "Progressing")]

@@ -122,7 +122,7 @@ def test_every_page_of_comments_is_read_before_creating():
     with RequestRecorder(respond=respond) as forge:
         assert publish(settings("github", forge, pull_request=1), {}, "y", True, fast_send())[0] == [
             "preview comment updated on #1"]
-    assert [(m, p) for m, p, _ in sent(forge)][1:] == [
+    assert [(method, path) for method, path, _body in sent(forge)][1:] == [
         ("GET", "/repos/ops/gitops/issues/1/comments?per_page=100&page=2"),
         ("PATCH", "/repos/ops/gitops/issues/comments/500")]
 
@@ -130,7 +130,7 @@ def test_every_page_of_comments_is_read_before_creating():
 def test_a_marked_comment_this_token_may_not_edit_gets_a_new_comment():
     with serve([{"id": 8, "body": f"{MARKER}\nposted by someone else"}], refuse_update=True) as forge:
         done, failed = publish(settings("github", forge, pull_request=2), {}, "z", True, fast_send())
-    assert [m for m, _, _ in sent(forge)] == ["GET", "PATCH", "POST"] and failed == []
+    assert [method for method, _path, _body in sent(forge)] == ["GET", "PATCH", "POST"] and failed == []
     assert done == ["preview comment created on #2"]
 
 
