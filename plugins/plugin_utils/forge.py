@@ -7,8 +7,10 @@ environment. Controller-only: the drift_report callback is its one user (docs/fo
 The same two acts on GitLab (``/api/v4``: merge-request notes, ``PRIVATE-TOKEN``), GitHub (``api.github.com`` or
 ``/api/v3``: issue comments, ``Bearer``) and Gitea (``/api/v1``: GitHub's paths, ``token``):
 
-- :func:`post_preview` keeps ONE comment per pull request: the comment whose body starts with :data:`MARKER` is
-  updated, a new one is made only when there is none (or the one found may not be edited by this token).
+- :func:`post_preview` keeps ONE comment per pull request: the comment the token's own user wrote whose body
+  starts with :data:`MARKER` is updated, a new one is made only when there is none. A comment someone else wrote
+  is never edited, marker or not: a merge-request author who copies the marker must not get the preview written
+  under their name (where they could edit it afterwards).
 - :func:`post_statuses` sets ``trident/<env>`` on the commit an environment deployed (or waits to deploy, or failed
   to): :func:`commit_state` maps the report's verdict, health and promotion hold to success, pending or failure.
 
@@ -88,6 +90,7 @@ class Call:
 class Comment:
     id: int
     body: str
+    author: object = None  # the author's user id
 
 
 class Forge:
@@ -109,6 +112,15 @@ class Forge:
         if body is not None:
             headers["Content-Type"] = "application/json"
         return Call(method, url, headers, body)
+
+    def whoami(self):
+        """The token's own user (``id`` in the answer), on all three forges."""
+        return self.call("GET", "user")
+
+    @staticmethod
+    def author_of(item: dict):
+        """A listed comment's author id (GitHub and Gitea: ``user``; GitLab overrides: ``author``)."""
+        return (item.get("user") or {}).get("id")
 
     # -- overridden per forge ------------------------------------------------------------------
     def auth_headers(self):
@@ -175,6 +187,10 @@ class GitLab(Forge):
     def auth_headers(self):
         return {"PRIVATE-TOKEN": self.settings.token}
 
+    @staticmethod
+    def author_of(item: dict):
+        return (item.get("author") or {}).get("id")
+
     def list_comments(self, number, page):
         return self.call("GET", f"{self._project()}/merge_requests/{int(number)}/notes",
                          query={"per_page": 100, "page": page, "sort": "asc", "order_by": "created_at"})
@@ -207,7 +223,7 @@ def _comments(forge, send, number):
         answer = send(forge.list_comments(number, page))
         if not isinstance(answer, list):
             raise ForgeError(f"listing the comments of #{number}: the answer is not a list")
-        found += [Comment(item["id"], item.get("body") or "") for item in answer
+        found += [Comment(item["id"], item.get("body") or "", forge.author_of(item)) for item in answer
                   if isinstance(item, dict) and isinstance(item.get("id"), int)]
         if not forge.paged or len(answer) < 100:
             break
@@ -218,14 +234,14 @@ def post_preview(forge: Forge, send, markdown: str) -> str:
     """Create or update THE preview comment of the pull request; returns ``created`` or ``updated``."""
     number = forge.settings.pull_request
     text = comment_text(markdown)
-    ours = [c for c in _comments(forge, send, number) if c.body.startswith(MARKER)]
-    for comment in reversed(ours):  # the newest first
-        try:
-            send(forge.update_comment(number, comment.id, text))
-            return "updated"
-        except ForgeError as exc:
-            if exc.status not in (403, 404):  # someone else's comment with our marker: not ours to edit
-                raise
+    me = send(forge.whoami())
+    me = me.get("id") if isinstance(me, dict) else None
+    if me is None:
+        raise ForgeError("reading the token's own user: the answer has no id")
+    ours = [c for c in _comments(forge, send, number) if c.author == me and c.body.startswith(MARKER)]
+    if ours:
+        send(forge.update_comment(number, ours[-1].id, text))  # the newest
+        return "updated"
     send(forge.create_comment(number, text))
     return "created"
 

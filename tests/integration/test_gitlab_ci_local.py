@@ -38,10 +38,12 @@ class GitLabAPI:
 
     def respond(self, request):
         path = request.path.split("?")[0]
+        if request.method == "GET" and path.endswith("/api/v4/user"):
+            return 200, {"id": 1, "username": "trident-bot"}
         if request.method == "GET" and path.endswith("/notes"):
             return 200, self.notes
         if request.method == "POST" and path.endswith("/notes"):
-            self.notes.append({"id": len(self.notes) + 1, "body": json.loads(request.body)["body"]})
+            self.notes.append({"id": len(self.notes) + 1, "body": json.loads(request.body)["body"], "author": {"id": 1}})
             return 201, self.notes[-1]
         if request.method == "PUT" and "/notes/" in path:
             note = self.notes[int(path.rsplit("/", 1)[1]) - 1]

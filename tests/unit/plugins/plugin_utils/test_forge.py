@@ -24,14 +24,26 @@ def fast_send():
     return http_send(timeout=5, attempts=2, delay=0.05)
 
 
-def serve(comments=(), refuse_update=False):
-    """A forge that lists ``comments`` and answers every other request with 201 (403 for edits if asked)."""
+ME = 31  # the token's own user id
+THEM = 32
+
+
+def mine(comment_id, body, author=ME, key="user"):
+    return {"id": comment_id, "body": body, key: {"id": author}}
+
+
+def is_whoami(request):
+    return request.method == "GET" and request.path.split("?")[0].endswith("/user")
+
+
+def serve(comments=()):
+    """A forge whose token is user ``ME``, that lists ``comments`` and answers every other request with 201."""
 
     def respond(request):
+        if is_whoami(request):
+            return 200, {"id": ME, "login": "trident-bot"}
         if request.method == "GET":
             return 200, list(comments)
-        if request.method in ("PATCH", "PUT") and refuse_update:
-            return 403, {"message": "forbidden"}
         return 201, {"id": 99}
 
     return RequestRecorder(respond=respond)
@@ -43,11 +55,13 @@ def settings(kind, recorder, api="", **extra):
 
 
 def sent(recorder):
-    return [(r.method, r.path, json.loads(r.body) if r.body else None) for r in recorder.requests]
+    """Every request but the one asking who the token is."""
+    return [(r.method, r.path, json.loads(r.body) if r.body else None) for r in recorder.requests
+            if not is_whoami(r)]
 
 
 def test_github_updates_its_comment_and_sets_statuses():
-    comments = [{"id": 21, "body": "looks good"}, {"id": 22, "body": f"{MARKER}\nold report"}]
+    comments = [mine(21, "looks good"), mine(22, f"{MARKER}\nold report")]
     with serve(comments) as forge:
         done, failed = publish(settings("github", forge, pull_request=7, target_url="https://ci.example/run/5"),
                                REPORT, "## new report\n", check_mode=False, send=fast_send())
@@ -74,7 +88,7 @@ def test_github_updates_its_comment_and_sets_statuses():
 
 
 def test_gitlab_creates_a_note_then_sets_statuses_with_its_own_words():
-    with serve([{"id": 5, "body": "a reviewer's note"}]) as forge:
+    with serve([mine(5, "a reviewer's note", key="author")]) as forge:
         done, failed = publish(settings("gitlab", forge, "/api/v4", project="group/sub/gitops", pull_request=12),
                                {"environments": {"prod": {"verdict": "error", "status": "failed", "target": SHA}}},
                                "report", check_mode=False, send=fast_send())
@@ -91,14 +105,14 @@ def test_gitlab_creates_a_note_then_sets_statuses_with_its_own_words():
 
 
 def test_gitlab_updates_its_note_with_put():
-    with serve([{"id": 5, "body": f"{MARKER}\nold"}]) as forge:
+    with serve([mine(5, f"{MARKER}\nold", key="author")]) as forge:
         publish(settings("gitlab", forge, "/api/v4", project="42", pull_request=3), {}, "new", check_mode=True,
                 send=fast_send())
     assert sent(forge)[1] == ("PUT", "/api/v4/projects/42/merge_requests/3/notes/5", {"body": f"{MARKER}\nnew"})
 
 
 def test_gitea_uses_its_token_header_and_lists_comments_unpaged():
-    with serve([{"id": 3, "body": f"{MARKER}\nold"}]) as forge:
+    with serve([mine(3, f"{MARKER}\nold")]) as forge:
         publish(settings("gitea", forge, "/api/v1", pull_request=4), REPORT, "new", check_mode=True, send=fast_send())
     assert sent(forge) == [("GET", "/api/v1/repos/ops/gitops/issues/4/comments", None),
                            ("PATCH", "/api/v1/repos/ops/gitops/issues/comments/3", {"body": f"{MARKER}\nnew"})]
@@ -112,9 +126,11 @@ def test_check_mode_sets_no_status_and_no_pull_request_posts_no_comment():
 
 
 def test_every_page_of_comments_is_read_before_creating():
-    pages = {1: [{"id": n, "body": "chatter"} for n in range(100)], 2: [{"id": 500, "body": f"{MARKER}\nx"}]}
+    pages = {1: [mine(n, "chatter") for n in range(100)], 2: [mine(500, f"{MARKER}\nx")]}
 
     def respond(request):
+        if is_whoami(request):
+            return 200, {"id": ME}
         if request.method == "GET":
             return 200, pages[int(request.path.rsplit("page=", 1)[1])]
         return 200, {}
@@ -127,11 +143,31 @@ def test_every_page_of_comments_is_read_before_creating():
         ("PATCH", "/repos/ops/gitops/issues/comments/500")]
 
 
-def test_a_marked_comment_this_token_may_not_edit_gets_a_new_comment():
-    with serve([{"id": 8, "body": f"{MARKER}\nposted by someone else"}], refuse_update=True) as forge:
-        done, failed = publish(settings("github", forge, pull_request=2), {}, "z", True, fast_send())
-    assert [method for method, _path, _body in sent(forge)] == ["GET", "PATCH", "POST"] and failed == []
+@pytest.mark.parametrize("kind, key", [("github", "user"), ("gitea", "user"), ("gitlab", "author")])
+def test_a_marked_comment_someone_else_wrote_is_never_edited(kind, key):
+    """A merge-request author who copies the marker into their own comment must not get the preview written under
+    their name: only the token's own comments are candidates, the newest of them is updated."""
+    comments = [mine(8, f"{MARKER}\nposted by the MR author", author=THEM, key=key),
+                mine(9, f"{MARKER}\nour old one", key=key), mine(10, f"{MARKER}\nalso someone else's", THEM, key)]
+    with serve(comments) as forge:
+        done, failed = publish(settings(kind, forge, pull_request=2), {}, "z", True, fast_send())
+    edits = [(method, path) for method, path, _body in sent(forge) if method in ("PATCH", "PUT")]
+    assert len(edits) == 1 and edits[0][1].endswith("/9") and failed == [] and done == ["preview comment updated on #2"]
+
+    with serve([comments[0], comments[2]]) as forge:
+        done, failed = publish(settings(kind, forge, pull_request=2), {}, "z", True, fast_send())
+    assert [method for method, _path, _body in sent(forge)] == ["GET", "POST"] and failed == []
     assert done == ["preview comment created on #2"]
+
+
+def test_a_forge_that_does_not_say_who_the_token_is_gets_no_comment():
+    def respond(request):
+        return 200, {} if is_whoami(request) else []
+
+    with RequestRecorder(respond=respond) as forge:
+        done, failed = publish(settings("github", forge, pull_request=3), {}, "z", True, fast_send())
+    assert done == [] and failed == ["preview comment on #3: reading the token's own user: the answer has no id"]
+    assert [r.method for r in forge.requests] == ["GET"]
 
 
 def test_a_forge_that_is_down_is_reported_without_the_token():
@@ -157,7 +193,7 @@ def test_errors_and_redirects_are_failures_and_the_token_goes_nowhere_else():
             done, failed = publish(settings("github", forge, pull_request=9), REPORT, "r", False, fast_send())
     assert elsewhere.requests == []
     assert done == [] and failed == [
-        f"preview comment on #9: GET {forge.url}/repos/ops/gitops/issues/9/comments?per_page=100&page=1: HTTP 500",
+        f"preview comment on #9: GET {forge.url}/user: HTTP 500",
         f"commit status dev: POST {forge.url}/repos/ops/gitops/statuses/{SHA}: HTTP 302",
         f"commit status prod: POST {forge.url}/repos/ops/gitops/statuses/{SHA}: HTTP 302"]
     assert len([r for r in forge.requests if r.method == "GET"]) == 2  # a 5xx is tried again, once
