@@ -711,7 +711,26 @@ class _Run:
         message = f"{name} {step} failed (rc={result.rc}); nothing was applied" if step != "apply" else \
             f"{name} apply failed (rc={result.rc}); the state records what was applied before the error"
         detail = mask_text(without_values(detail), self.text_secrets)
-        raise TridentError(f"{message}:\n{_tail(detail)}", rc=result.rc)
+        hint = provider_download_hint(detail) if step == "init" else ""
+        raise TridentError(f"{message}:\n{_tail(detail)}{hint}", rc=result.rc)
+
+
+# What terraform and tofu init print when a provider cannot be downloaded (the registry or a mirror unreachable).
+_PROVIDER_DOWNLOAD_FAILURES = ("Failed to query available provider packages", "Failed to resolve provider packages",
+                               "Failed to install provider",
+                               "could not connect to registry", "Failed to retrieve available versions",
+                               "Invalid provider registry host", "failed to request discovery document")
+
+
+def provider_download_hint(detail):
+    """What to do when init could not download a provider: where providers come from is the operator's setting."""
+    words = " ".join(detail.split()).lower()  # both wrap their messages at 80 columns
+    if not any(marker.lower() in words for marker in _PROVIDER_DOWNLOAD_FAILURES):
+        return ""
+    return ("\nThe providers could not be downloaded. Providers come from the public registry unless the operator "
+            "says otherwise: a CLI configuration with a provider_installation mirror (the terraform role's "
+            "terraform_cli_config_file, terraform_apply's cli_config_file) or provider folders "
+            "(terraform_plugin_dirs, plugin_dirs); commit the module's .terraform.lock.hcl. See docs/terraform_apply.md.")
 
 
 def _fresh_private_dir(path):
