@@ -730,7 +730,8 @@ def provider_download_hint(detail):
     return ("\nThe providers could not be downloaded. Providers come from the public registry unless the operator "
             "says otherwise: a CLI configuration with a provider_installation mirror (the terraform role's "
             "terraform_cli_config_file, terraform_apply's cli_config_file) or provider folders "
-            "(terraform_plugin_dirs, plugin_dirs); commit the module's .terraform.lock.hcl. See docs/terraform_apply.md.")
+            "(terraform_plugin_dirs, plugin_dirs); commit the module's .terraform.lock.hcl. "
+            "See docs/terraform_apply.md.")
 
 
 def _fresh_private_dir(path):

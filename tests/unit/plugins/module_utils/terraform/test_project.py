@@ -9,7 +9,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.terraform.locations
     ProviderLocations, provider_locations, refuse_repository_paths)
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
     Settings, backend_settings, backend_type, default_state_dir, init_fingerprint, local_backend_paths,
-    owns_local_state, parse_duration, provider_download_hint, read_record, remove_leftover_runs, saved_plan_file, state_file, without_values,
+    owns_local_state, parse_duration, provider_download_hint,
+    read_record, remove_leftover_runs, saved_plan_file, state_file, without_values,
     validate, write_record)
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.workdir import config_files
 
