@@ -73,6 +73,13 @@ def step_phrase(name: str, step, check_mode: bool) -> str | None:
     found = items_of(step)
     grouped = _by_action(found["items"])
     suffix = " (not applied)" if step.status == "not_applied" else ""
+    source = found["source"]
+    if name == "source" and (source.get("after") or source.get("revision")):
+        after = visible(source.get("after") or source.get("revision"))[:12]
+        before = f"{visible(source['before'])[:12]} → " if source.get("before") else ""
+        files = len(source.get("changed_files") or [])
+        noun = "file" if files == 1 else "files"
+        return f"{label} {before}{after}" + (f" ({files} changed {noun})" if files else "") + suffix
     if not grouped:
         noun = "change" if step.count == 1 else "changes"
         return f"{label} {step.count} {noun}" + ("" if check_mode else " corrected") + suffix

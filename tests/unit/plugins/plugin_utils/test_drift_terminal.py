@@ -61,3 +61,11 @@ def test_the_text_report_lists_fields_and_health_and_masks_secret_values():
     assert "      data.password: changed (masked)" in text and "zq-not-masked" not in text
     assert "Service web/in-sync" not in text and "ConfigMap web/old" not in text, "in sync and kept are not drift"
     assert "\x1b" not in text and "<" not in text, "no terminal escapes, no HTML"
+
+
+def test_the_source_says_its_revisions_and_how_many_files_changed():
+    new = DriftReport(check_mode=True)
+    new.merge_stats({"e": {"source": {"status": "changed", "count": 2, "before": "51a31351930bffff",
+                                      "after": "fc990e74fe91ffff", "changed_files": ["environments/e/a.yaml",
+                                                                                     "environments/e/b.yaml"]}}})
+    assert drift_terminal.summary_lines(new) == ["e: Source 51a31351930b → fc990e74fe91 (2 changed files)"]
