@@ -64,6 +64,11 @@ def test_demo_keep_ends_healthy_and_says_where_to_look():
         assert (clone / "environments" / "aliyun" / "env.yml").is_file()
         assert subprocess.run(["git", "-C", str(clone), "log", "--oneline"], capture_output=True, text=True,
                               check=True).stdout.count("\n") == 2
+        again = re.search(r"^  again\s+(\S+) drift", text, re.M).group(1)
+        rerun = subprocess.run([again, "drift"], capture_output=True, text=True, check=False, timeout=600)
+        assert rerun.returncode == 0, rerun.stdout[-4000:] + rerun.stderr[-2000:]
+        assert "aliyun: in sync" in rerun.stdout and "k3s: in sync" in rerun.stdout
+        assert (report.parent / "verdict").read_text() == "in_sync\n"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 0
         assert report.is_file() and clone.is_dir(), "the files stay after Ctrl-C"

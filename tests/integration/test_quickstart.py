@@ -85,7 +85,7 @@ def test_the_readme_quick_start_works_verbatim_on_a_fresh_machine(tmp_path):
         assert proc.returncode == 0, f"quick start failed at step {max(steps, default=0)}:\n" \
                                      f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         drift_command = ["ansible-playbook", "trident.gitops.drift"]
-        first_drift = next(n for n, c in enumerate(commands) if shlex.split(c)[:2] == drift_command)
+        first_drift = next(n for n, c in enumerate(commands) if shlex.split(c, comments=True)[:2] == drift_command)
         # The playbooks' first play, on localhost, only checks that the inventory found environments.
         changed = {host: count for host, count in recap_changed(steps[first_drift]).items() if host != "localhost"}
         assert set(changed) == {"aliyun", "k3s"} and all(changed.values()), "the first drift finds everything to do"

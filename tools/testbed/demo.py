@@ -20,6 +20,7 @@ says how to reach the cluster (a kubeconfig), the repository (a clone) and the r
 import argparse
 import base64
 import json
+import shlex
 import signal
 import ssl
 import sys
@@ -84,6 +85,25 @@ def healthy(run):
         env.get("health") == "Healthy" for env in envs.values())
 
 
+def write_run_script(work, inventory, gnupg, report_dir):
+    """``run.sh drift|reconcile``: the playbooks again, with the demo's settings, for someone exploring what --keep
+    left."""
+    extra_vars = json.dumps(isolated_vars(work))
+    exports = {"PATH": os.environ.get("PATH", ""), "ANSIBLE_COLLECTIONS_PATH": os.environ.get(
+        "ANSIBLE_COLLECTIONS_PATH", ""), "GNUPGHOME": str(gnupg.path), "TRIDENT_DRIFT_REPORT_DIR": str(report_dir),
+        "ANSIBLE_CALLBACKS_ENABLED": "trident.gitops.drift_report", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_INVENTORY_ENABLED": "trident.gitops.environments"}
+    lines = ["#!/bin/sh", "# Written by make demo --keep: run trident.gitops.drift or .reconcile as the demo did.",
+             "set -eu", f"cd {shlex.quote(str(work))}"]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
+    lines.append(f'exec ansible-playbook -i {shlex.quote(str(inventory))} -e {shlex.quote(extra_vars)} '
+                 '"trident.gitops.${1:-drift}"')
+    script = work / "run.sh"
+    script.write_text("\n".join(lines) + "\n")
+    script.chmod(0o755)
+    return script
+
+
 def where_to_look(work, plane, repo, report_dir, kept):
     """The demo's last screen: where the cluster, the repository and the report are, and how to stop."""
     say("Where to look")
@@ -93,9 +113,7 @@ def where_to_look(work, plane, repo, report_dir, kept):
         print("  everything above is removed now; run `make demo DEMO_ARGS=--keep` to keep it and the cluster")
         return
     print(f"  cluster      export KUBECONFIG={plane.kubeconfig}; kubectl get deployments,pods -A")
-    print(f"  again        cd {work} && ANSIBLE_CALLBACKS_ENABLED=trident.gitops.drift_report "
-          f"TRIDENT_DRIFT_REPORT_DIR={report_dir} ansible-playbook -i inventory/gitops.environments.yml "
-          "trident.gitops.drift")
+    print(f"  again        {work / 'run.sh'} drift   (or reconcile: the demo's own settings, report in {report_dir})")
     print(f"  stop         press Ctrl-C (or kill {os.getpid()}): the cluster and git server stop; the files stay "
           f"in {work} until you remove them (rm -rf {work})")
 
@@ -223,6 +241,7 @@ def demo(work, keep):
         say("Demo " + ("finished: secrets reconciled, drift detected and corrected" if ok else "FAILED"))
         where_to_look(work, plane, repo, clean.report_dir, keep)
         if keep:
+            write_run_script(work, inventory, gnupg, clean.report_dir)
             wait_for_interrupt()
         return 0 if ok else 1
 
