@@ -55,6 +55,8 @@ def test_demo_keep_ends_healthy_and_says_where_to_look():
         kubeconfig = re.search(r"^  cluster\s+export KUBECONFIG=(\S+);", text, re.M).group(1)
         report = Path(shown(lines, "report"))
         clone = Path(shown(lines, "repository"))
+        detected = Path(re.search(r"^  the drift\s+(\S+)", text, re.M).group(1))
+        assert "**2 of 2 environments drifted**" in detected.read_text()
         work = clone.parent
         deployments = subprocess.run([tool("kubectl"), "--kubeconfig", kubeconfig, "get", "deployments", "-A", "-o",
                                       "jsonpath={range .items[*]}{.status.availableReplicas}/{.spec.replicas} {end}"],

@@ -104,10 +104,11 @@ def write_run_script(work, inventory, gnupg, report_dir):
     return script
 
 
-def where_to_look(work, plane, repo, report_dir, kept):
+def where_to_look(work, plane, repo, report_dir, detected, kept):
     """The demo's last screen: where the cluster, the repository and the report are, and how to stop."""
     say("Where to look")
     print(f"  report       {report_dir}/drift-report.txt (and .md, .json, .xml, verdict)")
+    print(f"  the drift    {detected}/drift-report.md (the check that found it, as a merge-request comment shows it)")
     print(f"  repository   {repo.path}   (a clone; git log, edit, then git push to change what is deployed)")
     if not kept:
         print("  everything above is removed now; run `make demo DEMO_ARGS=--keep` to keep it and the cluster")
@@ -220,6 +221,9 @@ def demo(work, keep):
             "and rotate the Secret's username in Git (sops set)")
         make_drift(plane, repo, gnupg)
         drift = run("drift", "Drift check (detects it; check mode changes nothing)")
+        # Kept apart (the next drift check writes report-drift again): the report that has something to show.
+        detected = work / "report-drift-detected"
+        shutil.copytree(drift.report_dir, detected, dirs_exist_ok=True)
         secret_drift = any(item.get("kind") == "Secret" for item in drift.items("aliyun", "kubernetes"))
         run("reconcile", "Reconcile (corrects it)")
         rotated = live_secret_matches(plane, {**SECRET_VALUES, "username": CHANGED_USERNAME})
@@ -239,7 +243,7 @@ def demo(work, keep):
             print(f"  secret values appeared in: {', '.join(leaks)}")
         ok = all(checks.values())
         say("Demo " + ("finished: secrets reconciled, drift detected and corrected" if ok else "FAILED"))
-        where_to_look(work, plane, repo, clean.report_dir, keep)
+        where_to_look(work, plane, repo, clean.report_dir, detected, keep)
         if keep:
             write_run_script(work, inventory, gnupg, clean.report_dir)
             wait_for_interrupt()
