@@ -614,7 +614,8 @@ class _Run:
             raise TridentError("refusing a configuration that runs programs on the controller: "
                                + "; ".join(construct.describe() for construct in found)
                                + "; nothing was planned (the operator allows programs per environment: "
-                               "allow_programs)")
+                               "allow_programs, the terraform role's terraform_allow_programs; env.yml cannot set "
+                               "it)")
 
     def _check_local_modules(self):
         """Before init: the root module and the local modules its literal sources reach (the copy) run no program."""
