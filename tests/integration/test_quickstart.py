@@ -89,6 +89,10 @@ def test_the_readme_quick_start_works_verbatim_on_a_fresh_machine(tmp_path):
         # The playbooks' first play, on localhost, only checks that the inventory found environments.
         changed = {host: count for host, count in recap_changed(steps[first_drift]).items() if host != "localhost"}
         assert set(changed) == {"aliyun", "k3s"} and all(changed.values()), "the first drift finds everything to do"
+        # The drift report's summary says what would change, by name, in the default output.
+        assert re.search(r"^aliyun: .*Terraform 2 to create \(terraform_data\.app_settings, "
+                         r"terraform_data\.db_credentials\); Kubernetes \d+ to create \(\w+ gitops-demo",
+                         steps[first_drift], re.M), steps[first_drift][-3000:]
         reports = work / "my-gitops-repo" / "reports"
         assert (reports / "verdict").read_text() == "in_sync\n", "ansible.cfg writes the report where it says"
         assert (reports / "drift-report.md").is_file()
