@@ -20,17 +20,18 @@ says how to reach the cluster (a kubeconfig), the repository (a clone) and the r
 import argparse
 import base64
 import json
+import os
 import shlex
+import shutil
 import signal
 import ssl
 import sys
 import tempfile
-import os
-import shutil
 import time
 import urllib.request
 from pathlib import Path
 
+from testbed import tool
 from testbed.controlplane import ControlPlane
 from testbed.gitops import GitOpsRepo, copy_example, isolated_vars, run_gitops, write_inventory
 from testbed.gitserver import GitServer
@@ -113,7 +114,7 @@ def where_to_look(work, plane, repo, report_dir, detected, kept):
     if not kept:
         print("  everything above is removed now; run `make demo DEMO_ARGS=--keep` to keep it and the cluster")
         return
-    print(f"  cluster      export KUBECONFIG={plane.kubeconfig}; kubectl get deployments,pods -A")
+    print(f"  cluster      export KUBECONFIG={plane.kubeconfig}; {tool('kubectl')} get deployments,pods -A")
     print(f"  again        {work / 'run.sh'} drift   (or reconcile: the demo's own settings, report in {report_dir})")
     print(f"  stop         press Ctrl-C (or kill {os.getpid()}): the cluster and git server stop; the files stay "
           f"in {work} until you remove them (rm -rf {work})")
