@@ -523,7 +523,9 @@ class _Run:
             return verdict, None
         if self.settings.check_mode:
             return verdict, guard.would_refuse(plan, verdict)
-        raise TridentError(guard.refusal(plan, verdict, os.path.basename(self.binary), self.state_dir),
+        project = self.context.repository.display(os.path.realpath(self.settings.project_path))
+        project = None if os.path.isabs(project) else project  # never a controller path in a message
+        raise TridentError(guard.refusal(plan, verdict, os.path.basename(self.binary), self.state_dir, project),
                            summary=plan.summary.to_dict(), refused=True,
                            resource_changes=[change.to_dict(verdict) for change in plan.resource_changes])
 
