@@ -64,8 +64,8 @@ molecule: venv tools collection ## Molecule scenarios of the roles
 
 test: prereqs sanity lint unit integration molecule ## everything CI runs
 
-demo: venv tools collection ## reconcile examples/gitops-repo against local services
-	PYTHONPATH=tools $(VENV)/bin/python -m testbed.demo
+demo: venv tools collection ## reconcile examples/gitops-repo against local services (DEMO_ARGS=--keep: keep it to explore)
+	PYTHONPATH=tools $(VENV)/bin/python -m testbed.demo $(DEMO_ARGS)
 
 # The differential tests against their oracles with many more generated examples than CI runs, from a
 # seed that is printed (FUZZ_SEED=<seed> replays a failure); FUZZ_EXAMPLES overrides each target's count.

@@ -22,10 +22,14 @@ description:
   - A task's step is its C(trident_step) variable (task or block vars) when set, else the step its
     module maps to in O(step_map). Tasks with no step are not reported.
   - "Writes C(drift-report.json), C(drift-report.md) (a table environment by step, then details per
-    environment, fit for a merge-request comment), C(drift-report.xml) (JUnit, one test suite per
+    environment, fit for a merge-request comment), C(drift-report.txt) (the same for a terminal: plain text, one
+    line per environment, then each changed object or resource with its changed fields), C(drift-report.xml) (JUnit,
+    one test suite per
     environment, one test case per step; drift is a failure, a failed step an error) and C(verdict) (one word, the
     run's verdict: C(in_sync), C(drift), C(corrected) or C(error); removed when the run starts, so a run that
-    crashed leaves none) to O(report_dir), and prints a short summary at the end of the run."
+    crashed leaves none) to O(report_dir), and prints a short summary at the end of the run: per environment, what
+    changed in each step, by action, with the objects' and resources' names (C(prod: Kubernetes 2 updated
+    (Deployment web/api, ConfigMap web/x); Terraform 1 to replace (aws_instance.db)))."
   - "In check mode (C(--check), a play with C(check_mode: true), or a reported task with C(check_mode: true)) a
     changed task is drift that exists; otherwise it is drift that was corrected."
   - Never reports C(diff), values under keys that hold object or file content (C(data), C(stringData),
@@ -49,8 +53,8 @@ options:
     description: Report files to write.
     type: list
     elements: str
-    choices: [json, markdown, junit]
-    default: [json, markdown, junit]
+    choices: [json, markdown, junit, text]
+    default: [json, markdown, junit, text]
     env:
       - name: TRIDENT_DRIFT_REPORT_FORMATS
     ini:
@@ -136,10 +140,10 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import
 # The role whose plays target environments: a host of such a play that never reports did not run.
 PIPELINE_ROLE = "trident.gitops.reconcile"
 VERDICT_FILE = "verdict"
-from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown, forge
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown, drift_terminal, forge
 
 FILES = {"json": ("drift-report.json", DriftReport.to_json), "markdown": ("drift-report.md", drift_markdown.render),
-         "junit": ("drift-report.xml", DriftReport.to_junit)}
+         "junit": ("drift-report.xml", DriftReport.to_junit), "text": ("drift-report.txt", drift_terminal.render)}
 
 
 class CallbackModule(CallbackBase):
@@ -215,12 +219,8 @@ class CallbackModule(CallbackBase):
         self._publish()
         self._display.banner("TRIDENT DRIFT REPORT")
         summary = self.report.summary()
-        for env in sorted(self.report.environments):
-            steps = self.report.environments[env]
-            changed = [f"{name} {step.count}" for name, step in sorted(steps.items()) if step.count]
-            failed = [name for name, step in sorted(steps.items()) if step.status == "failed"]
-            line = ", ".join(changed + [f"{name} FAILED" for name in failed]) or "in sync"
-            self._display.display(f"{env}: {line}")
+        for line in drift_terminal.summary_lines(self.report):
+            self._display.display(line)
         mode = "drifted" if self.report.check_mode else "had drift corrected"
         self._display.display(f"{len(summary['drifted'])} of {summary['environments']} environments {mode}"
                               + (f"; report written to {written}" if written else ""))

@@ -9,6 +9,7 @@ are one run each.
 
 import configparser
 import os
+import subprocess
 
 import pytest
 import yaml
@@ -227,6 +228,20 @@ def test_no_environment_found_fails_naming_the_searched_path(tmp_path):
                          env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "0", "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "0"})
     assert lenient.rc != 0
     assert f"No environment host matches 'all' in the inventory {inventory}" in failure(lenient, "localhost")
+
+
+@pytest.mark.parametrize("playbook", ["drift", "reconcile"])
+def test_no_inventory_at_all_names_the_command_and_the_ansible_cfg_line(tmp_path, playbook):
+    """A new user's first run outside the repository's folder (no ansible.cfg, no -i): the message says what to run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") or k == "ANSIBLE_COLLECTIONS_PATH"}
+    proc = subprocess.run(["ansible-playbook", f"trident.gitops.{playbook}"], cwd=tmp_path,
+                          env={**env, "HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True,
+                          check=False)
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2
+    assert "No environment host matches 'all' in the inventory /etc/ansible/hosts" in output
+    assert f"ansible-playbook -i gitops.environments.yml trident.gitops.{playbook}" in output
+    assert '"[defaults] inventory = gitops.environments.yml"' in output
 
 
 def test_the_example_ansible_cfg_fails_on_inventory_errors_and_pipelines():

@@ -1,9 +1,10 @@
 """The README's "Quick start for users", run as a new user would: its own command lines, in order.
 
-A fresh HOME and a fresh virtualenv with only the runtime requirements (no development packages), the
-collection installed from Git (this repository's committed HEAD, pushed to the local git server), the
-example GitOps repository pointed at a local control plane, then drift, reconcile and drift with
-``fail_on_drift``. Only the value the README marks ``# yours`` (the URL of this repository) is replaced.
+An empty folder, a fresh HOME (whose only file is the kubeconfig of a local control plane: the cluster the user
+brings) and a fresh virtualenv with only the runtime requirements (no development packages): the collection
+installed from Git (this repository's committed HEAD, pushed to the local git server), a GitOps repository made by
+the README's own line (trident.gitops.init), then drift, reconcile and drift with ``fail_on_drift``. Only the value
+the README marks ``# yours`` (the URL of this repository) is replaced; nothing else is prepared.
 """
 
 import os
@@ -18,7 +19,7 @@ import pytest
 import toolchain
 from testbed import tool
 from testbed.controlplane import ControlPlane
-from testbed.gitops import copy_example
+from testbed.gitops import kubeconfig_text
 from testbed.gitserver import GitServer, git
 
 pytestmark = pytest.mark.slow
@@ -71,25 +72,31 @@ def test_the_readme_quick_start_works_verbatim_on_a_fresh_machine(tmp_path):
     commands = quickstart_commands(README.read_text())
     assert sum(c.rstrip().endswith("# yours") for c in commands) == 1
     home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
+    work.mkdir()
     with GitServer(tmp_path / "git") as server, ControlPlane(tmp_path / "plane") as plane:
         server.create_repo("trident-gitops")
         git("push", "--quiet", server.git_url("trident-gitops"), "HEAD:refs/heads/main", cwd=REPO)
-        user_repo = copy_example(work / "my-gitops-repo", plane)
-        git("init", "--quiet", "--initial-branch=main", cwd=user_repo)
-        git("add", "--all", cwd=user_repo)
-        git("-c", "user.name=u", "-c", "user.email=u@example.invalid", "commit", "--quiet", "-m", "gitops",
-            cwd=user_repo)
+        # The user's cluster: their current kubectl context, as kubectl would find it.
+        (home / ".kube").mkdir(parents=True)
+        (home / ".kube" / "config").write_text(kubeconfig_text(plane))
         proc = subprocess.run(["bash", "-c", script(commands, server.git_url("trident-gitops"))], cwd=work,
                               env=user_environment(home), capture_output=True, text=True, check=False)
         steps = outputs_by_step(proc.stdout)
         assert proc.returncode == 0, f"quick start failed at step {max(steps, default=0)}:\n" \
                                      f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         drift_command = ["ansible-playbook", "trident.gitops.drift"]
-        first_drift = next(n for n, c in enumerate(commands) if shlex.split(c)[:2] == drift_command)
+        first_drift = next(n for n, c in enumerate(commands) if shlex.split(c, comments=True)[:2] == drift_command)
         # The playbooks' first play, on localhost, only checks that the inventory found environments.
         changed = {host: count for host, count in recap_changed(steps[first_drift]).items() if host != "localhost"}
         assert set(changed) == {"aliyun", "k3s"} and all(changed.values()), "the first drift finds everything to do"
+        # The drift report's summary says what would change, by name, in the default output.
+        assert re.search(r"^aliyun: .*Terraform 2 to create \(terraform_data\.app_settings, "
+                         r"terraform_data\.db_credentials\); Kubernetes \d+ to create \(\w+ gitops-demo",
+                         steps[first_drift], re.M), steps[first_drift][-3000:]
+        reports = work / "my-gitops-repo" / "reports"
+        assert (reports / "verdict").read_text() == "in_sync\n", "ansible.cfg writes the report where it says"
+        assert (reports / "drift-report.md").is_file()
+        assert "skipping: no hosts matched" not in proc.stdout, "no lines for waves without environments"
         live = subprocess.run([tool("kubectl"), "--kubeconfig", str(plane.kubeconfig), "get", "deployment",
                                "--all-namespaces", "-o", "name"], capture_output=True, text=True, check=True)
         assert "deployment.apps/deploy" in live.stdout, "the reconcile applied the example's Deployment"

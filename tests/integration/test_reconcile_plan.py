@@ -197,6 +197,7 @@ def test_a_refused_plan_applies_nothing(gitops):
     [(host, task, msg)] = guarded.failures()
     assert (host, task) == ("both", "trident.gitops.terraform : Plan the Terraform root module")
     assert "terraform_data.a" in msg and "refusing" in msg
+    assert "allow_destroy: true in environments/both/env.yml" in msg, "the refusal names the file and key allowing it"
     assert cluster.get("/api/v1/namespaces/both/configmaps/settings")["data"] == {"mode": "blue"}
     assert state_serial(work, "both") == serial
     assert leftover_plans(work, "both") == []

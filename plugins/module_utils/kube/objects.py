@@ -125,6 +125,22 @@ def secret_object(spec, data, default_namespace):
             "data": encoded}
 
 
+# The first keys of an object in a diff, as manifests are written; every other key in sorted order.
+_LEADING_KEYS = ("apiVersion", "kind", "metadata")
+
+
 def to_yaml(obj):
-    """Readable text for a diff (key order kept, as the server returns it)."""
-    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=False)
+    """Readable text for a diff, in one key order whatever order the live object (the server's) or the manifest (the
+    author's) has: a diff of the two shows what changed, never keys that only moved."""
+    return yaml.safe_dump(_in_diff_order(obj, top=True), default_flow_style=False, sort_keys=False)
+
+
+def _in_diff_order(value, top=False):
+    if isinstance(value, dict):
+        keys = sorted(value, key=str)
+        if top:
+            keys = [k for k in _LEADING_KEYS if k in value] + [k for k in keys if k not in _LEADING_KEYS]
+        return {key: _in_diff_order(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [_in_diff_order(item) for item in value]
+    return value

@@ -69,13 +69,17 @@ def would_refuse(plan, verdict):
     return f"would be refused: {listed} (allow_destroy)"
 
 
-def refusal(plan, verdict, binary="terraform", state_dir="the state dir"):
-    """The apply's message: every stopped resource with its action and Terraform's reason for it."""
+def refusal(plan, verdict, binary="terraform", state_dir="the state dir", project=None):
+    """The apply's message: every stopped resource with its action and Terraform's reason for it, and where it is
+    allowed: ``project`` is the module's folder relative to the repository, whose env.yml the reconcile pipeline
+    reads."""
     changes = [change for change in plan.destructive if change.address in verdict.refused]
     listed = "; ".join(f"{change.action} {change.address} ({'/'.join(change.actions)}: "
                        f"{_reason_text(change, binary, state_dir)})" for change in changes)
+    where = f"{project}/env.yml" if project and project != "." else "the environment's env.yml"
     return (f"refusing to apply a plan that deletes or replaces {len(changes)} resource(s): {listed}; "
-            "nothing was applied (set allow_destroy: true to allow it)")
+            f"nothing was applied (set allow_destroy: true to allow it: allow_destroy: true in {where}, or the "
+            "operator's variable terraform_allow_destroy)")
 
 
 def _reason_text(change, binary, state_dir):

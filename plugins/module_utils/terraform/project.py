@@ -523,7 +523,9 @@ class _Run:
             return verdict, None
         if self.settings.check_mode:
             return verdict, guard.would_refuse(plan, verdict)
-        raise TridentError(guard.refusal(plan, verdict, os.path.basename(self.binary), self.state_dir),
+        project = self.context.repository.display(os.path.realpath(self.settings.project_path))
+        project = None if os.path.isabs(project) else project  # never a controller path in a message
+        raise TridentError(guard.refusal(plan, verdict, os.path.basename(self.binary), self.state_dir, project),
                            summary=plan.summary.to_dict(), refused=True,
                            resource_changes=[change.to_dict(verdict) for change in plan.resource_changes])
 
@@ -614,7 +616,8 @@ class _Run:
             raise TridentError("refusing a configuration that runs programs on the controller: "
                                + "; ".join(construct.describe() for construct in found)
                                + "; nothing was planned (the operator allows programs per environment: "
-                               "allow_programs)")
+                               "allow_programs, the terraform role's terraform_allow_programs; env.yml cannot set "
+                               "it)")
 
     def _check_local_modules(self):
         """Before init: the root module and the local modules its literal sources reach (the copy) run no program."""
@@ -711,7 +714,27 @@ class _Run:
         message = f"{name} {step} failed (rc={result.rc}); nothing was applied" if step != "apply" else \
             f"{name} apply failed (rc={result.rc}); the state records what was applied before the error"
         detail = mask_text(without_values(detail), self.text_secrets)
-        raise TridentError(f"{message}:\n{_tail(detail)}", rc=result.rc)
+        hint = provider_download_hint(detail) if step == "init" else ""
+        raise TridentError(f"{message}:\n{_tail(detail)}{hint}", rc=result.rc)
+
+
+# What terraform and tofu init print when a provider cannot be downloaded (the registry or a mirror unreachable).
+_PROVIDER_DOWNLOAD_FAILURES = ("Failed to query available provider packages", "Failed to resolve provider packages",
+                               "Failed to install provider",
+                               "could not connect to registry", "Failed to retrieve available versions",
+                               "Invalid provider registry host", "failed to request discovery document")
+
+
+def provider_download_hint(detail):
+    """What to do when init could not download a provider: where providers come from is the operator's setting."""
+    words = " ".join(detail.split()).lower()  # both wrap their messages at 80 columns
+    if not any(marker.lower() in words for marker in _PROVIDER_DOWNLOAD_FAILURES):
+        return ""
+    return ("\nThe providers could not be downloaded. Providers come from the public registry unless the operator "
+            "says otherwise: a CLI configuration with a provider_installation mirror (the terraform role's "
+            "terraform_cli_config_file, terraform_apply's cli_config_file) or provider folders "
+            "(terraform_plugin_dirs, plugin_dirs); commit the module's .terraform.lock.hcl. "
+            "See docs/terraform_apply.md.")
 
 
 def _fresh_private_dir(path):

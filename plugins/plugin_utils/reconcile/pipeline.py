@@ -155,7 +155,7 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
     deployed = decided["checkout"] if decided else checkout
     source = _source(run, recorded, io)
     refusing = [s["name"] for s in run["plan"] if _refusals(results.get(BY_NAME[s["name"]].result))]
-    refused = [f"{BY_NAME[name].title}: {line}" for name in refusing
+    refused = [f"{BY_NAME[name].title}: {line}{_allowed_by(name, env)}" for name in refusing
                for line in _refusals(results.get(BY_NAME[name].result))]
     record = None
     if deploy and run.get("record_step") and deployed.get("tree"):
@@ -179,6 +179,18 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
     return {"replan": [], "recorded": recorded, "deploy": deploy, "held": held, "record": record,
             "apply": apply, "source": source, "refused": refused, "stop": stop,
             "environment": decided["environment"] if decided else env, "checkout": deployed}
+
+
+# Where a step's refusal is lifted: the repository's key (in the environment's env.yml) and the operator's variable.
+_ALLOWED_BY = {"terraform": ("allow_destroy: true", "terraform_allow_destroy: true")}
+
+
+def _allowed_by(step: str, env: dict) -> str:
+    """`` (allowed by ...)``: the file and key that allow what ``step`` refused, for the message and the report."""
+    if step not in _ALLOWED_BY:
+        return ""
+    key, variable = _ALLOWED_BY[step]
+    return f" (to allow it: {key} in {env['dir']}/env.yml, or the operator's variable {variable})"
 
 
 def _refusals(result) -> list:

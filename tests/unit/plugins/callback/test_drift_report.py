@@ -18,7 +18,7 @@ from ansible.playbook.task import Task
 from ansible.constants import config
 
 from ansible_collections.trident.gitops.plugins.callback import drift_report
-from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown, drift_terminal
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import (
     DriftReport, parse_step_map, scrub, step_of)
 
@@ -173,8 +173,9 @@ def test_summary_is_printed(callback, capsys):
     feed_a_run(callback)
     finish(callback)
     out = capsys.readouterr().out
-    assert "aliyun: kubernetes 2, secrets 1, terraform 1" in out
-    assert "broken: kubernetes FAILED" in out and "k3s: in sync" in out
+    assert "aliyun: Secrets 1 change corrected; Terraform 1 created (local_file.x); " \
+           "Kubernetes 2 updated (Deployment web, Secret db)" in out
+    assert "broken: Kubernetes FAILED: cannot reach the API server | <b>" in out and "k3s: in sync" in out
     assert "1 of 3 environments had drift corrected; report written to" in out
 
 
@@ -390,13 +391,14 @@ def test_no_value_of_a_secret_reaches_any_report(path, value, through_stats):
     else:
         report.record("e", "kubernetes", "diff", "trident.gitops.kube_diff", "changed", {"drift": [item]})
     markdown = drift_markdown.render(report)
-    for text in (markdown, report.to_json(), report.to_junit()):
+    for text in (markdown, report.to_json(), report.to_junit(), drift_terminal.render(report),
+                 "\n".join(drift_terminal.summary_lines(report))):
         assert value not in text
     assert f"  - `{path}`: changed (masked)" in markdown.splitlines()
 
 
 def test_an_environment_in_sync_but_degraded_has_its_health_and_a_section():
-    from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
+    from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown, drift_terminal
     from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
     report = DriftReport(check_mode=True)
     report.merge_stats({"staging": {"kubernetes": {

@@ -45,7 +45,15 @@ def test_the_apply_refusal_names_each_action_and_reason():
            "argument forces a new resource)" in message
     assert "delete local_file.old (delete: action_reason delete_because_no_resource_config" in message
     assert "'tofu untaint terraform_data.slow'" in message and "/state" in message
-    assert message.endswith("nothing was applied (set allow_destroy: true to allow it)")
+    assert message.endswith("nothing was applied (set allow_destroy: true to allow it: allow_destroy: true in the "
+                            "environment's env.yml, or the operator's variable terraform_allow_destroy)")
+
+
+def test_the_apply_refusal_names_the_env_yml_of_its_folder():
+    verdict = guard.judge(PLAN, allow_destroy=False, unfinished=())
+    message = guard.refusal(PLAN, verdict, "tofu", "/state", "environments/prod")
+    assert message.endswith("(set allow_destroy: true to allow it: allow_destroy: true in environments/prod/env.yml, "
+                            "or the operator's variable terraform_allow_destroy)")
 
 
 def test_changes_are_marked_with_the_verdict():

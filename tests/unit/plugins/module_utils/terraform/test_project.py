@@ -9,7 +9,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.terraform.locations
     ProviderLocations, provider_locations, refuse_repository_paths)
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import (
     Settings, backend_settings, backend_type, default_state_dir, init_fingerprint, local_backend_paths,
-    owns_local_state, parse_duration, read_record, remove_leftover_runs, saved_plan_file, state_file, without_values,
+    owns_local_state, parse_duration, provider_download_hint,
+    read_record, remove_leftover_runs, saved_plan_file, state_file, without_values,
     validate, write_record)
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.workdir import config_files
 
@@ -240,3 +241,30 @@ def test_the_saved_plan_is_kept_only_for_the_apply(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(TridentError, match="no saved plan"):
         saved_plan_file(str(tmp_path))
+
+
+# What init prints without network, as terraform 1.x and tofu 1.x wrap it (copied from real runs).
+TERRAFORM_OFFLINE = """Error: Failed to query available provider packages
+
+Could not retrieve the list of available versions for provider hashicorp/null:
+could not connect to registry.terraform.io: failed to request
+discovery document: Get
+"https://registry.terraform.io/.well-known/terraform.json": dial tcp: lookup
+registry.terraform.io on 10.255.255.53:53: no such host"""
+TOFU_OFFLINE = """Error: Failed to resolve provider packages
+
+Could not resolve provider hashicorp/null: could not connect to
+registry.opentofu.org: failed to request discovery document: Get
+"https://registry.opentofu.org/.well-known/terraform.json": dial tcp: lookup
+registry.opentofu.org on 10.255.255.53:53: no such host"""
+
+
+@pytest.mark.parametrize("detail", [TERRAFORM_OFFLINE, TOFU_OFFLINE])
+def test_an_unreachable_registry_names_where_providers_come_from(detail):
+    hint = provider_download_hint(detail)
+    assert "terraform_cli_config_file" in hint and "docs/terraform_apply.md" in hint and ".terraform.lock.hcl" in hint
+
+
+@pytest.mark.parametrize("detail", ["", "Error: Unsupported argument", "Error: Backend initialization required"])
+def test_other_init_failures_get_no_provider_hint(detail):
+    assert provider_download_hint(detail) == ""

@@ -173,7 +173,9 @@ def test_check_mode_applies_nothing_and_reports_refusals_without_stopping():
                    {"kubernetes_result": kube_result(None, drift=("update",)), "terraform_result": refused},
                    check_mode=True)
     assert decided["apply"] == [] and decided["stop"] is None
-    assert decided["refused"] == ["Terraform: would be refused: replace local_file.motd (allow_destroy)"]
+    assert decided["refused"] == ["Terraform: would be refused: replace local_file.motd (allow_destroy) (to allow it: "
+                                  "allow_destroy: true in environments/prod/env.yml, or the operator's "
+                                  "variable terraform_allow_destroy: true)"]
 
 
 def test_outside_check_mode_a_refusal_stops_the_environment_with_nothing_applied():
@@ -183,7 +185,9 @@ def test_outside_check_mode_a_refusal_stops_the_environment_with_nothing_applied
                          "terraform_result": {"refused": True, "refusal": "replace terraform_data.a",
                                               "plan_file": "/s/.plan/p"}})
     assert decided["apply"] == [] and decided["stop"]["step"] == "terraform"
-    assert "refusing to apply: Terraform: replace terraform_data.a; nothing was applied" in decided["stop"]["message"]
+    assert "refusing to apply: Terraform: replace terraform_data.a (to allow it: allow_destroy: true in " \
+           "environments/prod/env.yml, or the operator's variable terraform_allow_destroy: true); nothing " \
+           "was applied" in decided["stop"]["message"]
     assert decided["source"]["changed"] is True, "the rest of the drift is still decided and reported"
 
 
@@ -308,7 +312,9 @@ def test_a_refused_check_is_drift_not_error():
                    {"address": "local_file.motd", "actions": ["delete", "create"]}]}}
     report = pipeline.finish(environment(steps=("source", "terraform", "kubernetes")), run,
                              gate(run, results, check_mode=True), results, None, True, 1001.0)
-    assert report.verdict == "drift" and report.refused == ["Terraform: replace local_file.motd"]
+    assert report.verdict == "drift" and report.refused == [
+        "Terraform: replace local_file.motd (to allow it: allow_destroy: true in environments/prod/env.yml, or the "
+        "operator's variable terraform_allow_destroy: true)"]
 
 
 def test_leftover_saved_plans_of_applies_that_did_not_run_are_named():
