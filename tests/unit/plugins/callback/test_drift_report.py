@@ -421,7 +421,9 @@ def test_the_forge_hears_the_preview_and_the_statuses_and_its_failure_is_a_warni
     from testbed.recorder import RequestRecorder
 
     def respond(request):
-        return (200, []) if request.method == "GET" else (answer, {"id": 1})
+        if request.method == "GET":  # the token's own user, then the pull request's comments (none)
+            return 200, {"id": 1} if request.path == "/api/v1/user" else []
+        return answer, {"id": 1}
 
     with RequestRecorder(respond=respond) as forge:
         for name, value in {"TRIDENT_FORGE": "gitea", "TRIDENT_FORGE_API_URL": f"{forge.url}/api/v1",
