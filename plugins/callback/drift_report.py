@@ -23,7 +23,9 @@ description:
     module maps to in O(step_map). Tasks with no step are not reported.
   - "Writes C(drift-report.json), C(drift-report.md) (a table environment by step, then details per
     environment, fit for a merge-request comment), C(drift-report.xml) (JUnit, one test suite per
-    environment, one test case per step; drift is a failure, a failed step an error) and C(verdict) (one word, the
+    environment, one test case per step; drift is a failure, a failed step an error), C(drift-report.html) (one
+    self-contained page: the table, the promotion chain drawn as SVG, the details per environment; no script, nothing
+    fetched, a strict Content-Security-Policy) and C(verdict) (one word, the
     run's verdict: C(in_sync), C(drift), C(corrected) or C(error); removed when the run starts, so a run that
     crashed leaves none) to O(report_dir), and prints a short summary at the end of the run."
   - "In check mode (C(--check), a play with C(check_mode: true), or a reported task with C(check_mode: true)) a
@@ -49,8 +51,8 @@ options:
     description: Report files to write.
     type: list
     elements: str
-    choices: [json, markdown, junit]
-    default: [json, markdown, junit]
+    choices: [json, markdown, junit, html]
+    default: [json, markdown, junit, html]
     env:
       - name: TRIDENT_DRIFT_REPORT_FORMATS
     ini:
@@ -86,10 +88,10 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import
 # The role whose plays target environments: a host of such a play that never reports did not run.
 PIPELINE_ROLE = "trident.gitops.reconcile"
 VERDICT_FILE = "verdict"
-from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_html, drift_markdown
 
 FILES = {"json": ("drift-report.json", DriftReport.to_json), "markdown": ("drift-report.md", drift_markdown.render),
-         "junit": ("drift-report.xml", DriftReport.to_junit)}
+         "junit": ("drift-report.xml", DriftReport.to_junit), "html": ("drift-report.html", drift_html.render)}
 
 
 class CallbackModule(CallbackBase):

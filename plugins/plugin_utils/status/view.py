@@ -7,29 +7,28 @@ Pure functions. The states, worst first: ``unknown`` (something could not be rea
 record), ``Degraded`` (its Kubernetes objects), ``held`` (its folder changed on the branch and env.yml
 ``promote_from`` holds it back: promotion.py decides, as the reconcile would), ``drifted`` (the branch's folder
 differs from the recorded one) and ``in sync``. Every string from the repository or the cluster (environment
-names, commit subjects, reasons) is text: control characters and bidirectional overrides are dropped, so nothing
-reaches the terminal as an escape sequence.
+names, commit subjects, reasons) is shown as visible text: control characters and bidirectional overrides as
+escapes (report_text.visible), so nothing reaches the terminal as an escape sequence.
 """
 
 from __future__ import annotations
 
 import json
-import re
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube.health import DEGRADED, HEALTHY
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.promotion import decide, short
+from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import visible
 
 STATES = ("unknown", "never deployed", "Degraded", "held", "drifted", "in sync")
 FORMAT = "trident.gitops/status/v1"
-# C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates (text that reorders itself).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _COLUMNS = (("ENVIRONMENT", 28), ("STATE", 14), ("DEPLOYED", 8), ("BRANCH", 8), ("HEALTH", 11), ("NOTE", 60))
 
 
 def text(value: object) -> str:
-    """``value`` as one line of plain text: control characters become spaces (a newline too)."""
-    return _CONTROL.sub(" ", "" if value is None else str(value))
+    """``value`` as one line of visible text (report_text.visible: a control or format character becomes its
+    escape, ``\\x1b``; a line break a space), so nothing from the repository reaches the terminal as a control."""
+    return "" if value is None else visible(value)
 
 
 def entries(reads: list, promote_from: dict) -> list:
