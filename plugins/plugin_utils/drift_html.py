@@ -30,7 +30,7 @@ _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#1d2125}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}h3{font-size:1em;margin:1em 0 .3em}
 table{border-collapse:collapse}th,td{border:1px solid #ccd;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#eef}code{background:#f3f3f6;padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}
+th{background:#eef}td code{white-space:nowrap}code{background:#f3f3f6;padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}
 .ok{color:#116329}.changed{color:#9a6700}.failed{color:#cf222e}.muted{color:#666}
 details{border:1px solid #ccd;border-radius:6px;padding:.4em .8em;margin:.6em 0}summary{cursor:pointer}
 ul{margin:.2em 0 .6em}svg{max-width:100%;height:auto;border:1px solid #ccd;border-radius:6px}
@@ -219,8 +219,10 @@ def _details(report, env, entry):
     if isinstance(failure, dict) and failure.get("message"):
         parts.append(f'<p class="failed">Failed in {html_code(failure.get("step"))}: '
                      f"{html_code(failure['message'])}</p>")
-    for name, step in report.environments.get(env, {}).items():
-        if step.status == "skipped":
+    steps = report.environments.get(env, {})
+    for name in [*report.step_names(), *sorted(set(steps) - set(report.step_names()))]:
+        step = steps.get(name)
+        if step is None or step.status == "skipped":
             continue
         body = _step_body(name, step)
         if body:
