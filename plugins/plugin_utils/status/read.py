@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import (
     PART_OF, ApplySet)
@@ -27,6 +28,10 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.live import li
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import read_record as terraform_record
 from ansible_collections.trident.gitops.plugins.plugin_utils.deployed_revision import folder_tree, run_git
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import record_step
+
+
+# kube_diff's default discovery cache (kube/request.py): a cluster's resources are read once for both.
+DISCOVERY_CACHE = f"{CACHE_DIR}/kube-discovery"
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def _health(client, place: Place) -> tuple:
     kinds, namespaces = ApplySet.recorded(parent)
     if not kinds:
         return HEALTHY, []
-    discovery = Discovery(client).load()
+    discovery = Discovery(client, DISCOVERY_CACHE).load()
     statuses, unhealthy = [], []
     for group, kind in sorted(kinds):
         resource = next((r for (g, _v, k), r in discovery.resources.items() if g == group and k == kind), None)
