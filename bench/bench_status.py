@@ -15,14 +15,19 @@ Sizes: TRIDENT_BENCH_STATUS_ENVS (default 100).
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from bench.harness import compare, run_command  # first: it puts tools/ on sys.path for testbed
 from testbed.controlplane import ControlPlane
 from testbed.gitops import kubeconfig_text
-from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PART_OF, ApplySet
-from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
+
+# `make bench` links this checkout as trident.gitops on ANSIBLE_COLLECTIONS_PATH.
+sys.path[:0] = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
+from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import PART_OF, ApplySet  # noqa: E402
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import (  # noqa: E402
+    ConnectionSettings, connect)
 
 COUNT = int(os.environ.get("TRIDENT_BENCH_STATUS_ENVS", "100"))
 

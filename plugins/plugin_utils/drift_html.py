@@ -282,8 +282,8 @@ def _item(item):
         health = item.get("health") if isinstance(item.get("health"), dict) else {}
         shown = ""
         if health.get("status"):
-            shown = f" — {_health(health['status'])}" + (f": {html_code(health['reason'])}"
-                                                          if health.get("reason") else "")
+            reason = f": {html_code(health['reason'])}" if health.get("reason") else ""
+            shown = f" — {_health(health['status'])}{reason}"
         changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
         inner = "".join(f"<li>{html_code(c['path'])}: {_change(kind, c)}</li>" for c in changes)
         inner += "".join(f"<li>{html_code(path)}</li>" for path in item.get("fields") or []
