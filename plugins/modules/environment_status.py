@@ -10,17 +10,17 @@ module: environment_status
 short_description: Where every environment stands, without a reconcile (controller only)
 version_added: 0.6.0
 description:
-  - Reads, for every environment named in O(environments), the revision it runs (its record: the ApplySet parent's
+  - "Reads, for every environment named in O(environments), the revision it runs (its record: the ApplySet parent's
     annotations, or the Terraform state dir's C(deployed-revision.json)), the branch's revision and the tree of its
     folder in the inventory's checkout, the health of its Kubernetes objects (the ApplySet's members) and whether
-    C(promote_from) holds it back. Nothing is planned, decrypted or written (docs/status.md).
+    C(promote_from) holds it back. Nothing is planned, decrypted or written (docs/status.md)."
   - Runs on the controller as an action plugin, once for all environments (one process, O(workers) at a time), never
     as a module. Reads each environment's C(trident_environment) and the operator's C(kubernetes_*) and
     C(terraform_*) variables of that host (the roles' defaults when unset).
   - "States, worst first: C(unknown) (something could not be read: the environment's C(problems) say what),
     C(never deployed), C(Degraded), C(held) (its folder changed and its promotion waits), C(drifted) (the branch's
     folder differs from the recorded one), C(in sync)."
-  - An environment whose kubeconfig is SOPS-encrypted is not decrypted: its record and health are unknown.
+  - "An environment whose kubeconfig is SOPS-encrypted is not decrypted: its record and health are unknown."
   - Every string from the repository or the cluster is shown as text (control characters dropped).
 options:
   environments:

@@ -13,6 +13,8 @@ health are then unknown, and said so). :func:`read_record` is the one place that
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -30,6 +32,8 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.deployed_revision i
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import record_step
 
 
+# A commit's name as a record holds it (the record is the cluster's or the state dir's: checked before Git reads it).
+_REVISION = re.compile(r"^[0-9a-f]{7,64}$")
 # kube_diff's default discovery cache (kube/request.py): a cluster's resources are read once for both.
 DISCOVERY_CACHE = f"{CACHE_DIR}/kube-discovery"
 
@@ -85,19 +89,38 @@ def read_record(place: Place, client=None) -> dict | None:
 
 
 def read_all(places: list, workers: int = 16) -> list:
-    """Every environment read, in the order given, ``workers`` at a time."""
+    """Every environment read, in the order given, ``workers`` at a time. Git is read in bulk, one process per
+    checkout for the trees and one for the subjects (:class:`_Checkout`); the clusters environment by environment."""
+    checkouts = {}
+    for place in places:
+        if not place.error:
+            checkouts.setdefault(place.repository, _Checkout(place.repository)).want(place.env_dir)
+    for checkout in checkouts.values():
+        checkout.read_trees()
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(places) or 1))) as pool:
-        return list(pool.map(read_one, places))
+        reads = list(pool.map(lambda place: read_one(place, checkouts.get(place.repository)), places))
+    for checkout in checkouts.values():
+        checkout.read_subjects([r.revision for r in reads] + [(r.recorded or {}).get("revision") for r in reads])
+    for place, read in zip(places, reads):
+        checkout = checkouts.get(place.repository)
+        if checkout is not None and not place.error:
+            read.subject = checkout.subjects.get(read.revision, "")
+            read.recorded_subject = checkout.subjects.get((read.recorded or {}).get("revision"), "")
+    return reads
 
 
-def read_one(place: Place) -> Read:
+def read_one(place: Place, checkout=None) -> Read:
+    """One environment: its folder's tree at the branch (from ``checkout`` when given), its record and health."""
     read = Read(place.name)
     if place.error:
         read.problems.append(place.error)
         return read
-    git = run_git(place.repository)
-    read.revision, read.tree = folder_tree(git, "HEAD", place.env_dir)
-    read.subject = _subject(git, read.revision)
+    if checkout is None:
+        checkout = _Checkout(place.repository).want(place.env_dir).read_trees()
+    read.revision, read.tree = checkout.commit, checkout.trees.get(place.env_dir.strip("/"))
+    if read.tree is None:
+        read.problems.append(f"{place.env_dir}: not a folder of the checkout's commit"
+                             if checkout.commit else "the inventory's repository is not a Git checkout")
     try:
         client = _client(place) if "kubernetes" in place.steps else None
         if "kubernetes" in place.steps and client is None:
@@ -107,16 +130,55 @@ def read_one(place: Place) -> Read:
             read.health, read.unhealthy = _health(client, place)
     except TridentError as exc:
         read.problems.append(exc.message)
-    if read.recorded:
-        read.recorded_subject = _subject(git, read.recorded.get("revision"))
     return read
 
 
-def _subject(git, revision: str | None) -> str:
-    if not revision:
-        return ""
-    rc, out = git(["log", "-1", "--format=%s", f"{revision}^{{commit}}", "--"])
-    return out.strip() if rc == 0 else ""
+class _Checkout:
+    """One Git checkout read in bulk: the commit HEAD is, the trees of the environment folders at it, and the
+    subjects of commits (``git cat-file --batch-check`` and ``--batch``: one process each, whatever the count)."""
+
+    def __init__(self, repository: str):
+        self.repository = repository
+        self.folders = []
+        self.commit = None
+        self.trees = {}
+        self.subjects = {}
+
+    def want(self, env_dir: str):
+        self.folders.append(env_dir)
+        return self
+
+    def read_trees(self):
+        self.commit, _tree = folder_tree(run_git(self.repository), "HEAD", "")
+        names = [folder.strip("/") for folder in self.folders if "\n" not in folder]
+        if self.commit and names:
+            out = self._cat_file("--batch-check=%(objectname) %(objecttype)", [f"{self.commit}:{n}" for n in names])
+            for name, line in zip(names, out.decode("utf-8", "replace").splitlines()):
+                sha, _space, kind = line.partition(" ")
+                self.trees[name] = sha if kind == "tree" else None
+        return self
+
+    def read_subjects(self, revisions: list):
+        wanted = sorted({r for r in revisions if isinstance(r, str) and _REVISION.match(r)})
+        out = self._cat_file("--batch", wanted) if wanted else b""
+        for revision in wanted:
+            header, _newline, out = out.partition(b"\n")
+            parts = header.split(b" ")
+            if len(parts) != 3 or not parts[2].isdigit():
+                continue  # "<name> missing": a shallow checkout may lack a recorded commit
+            size = int(parts[2])
+            body, out = out[:size], out[size + 1:]
+            if parts[1] == b"commit":
+                message = body.split(b"\n\n", 1)[1] if b"\n\n" in body else b""
+                # git's %s: the first paragraph, its lines joined by spaces
+                self.subjects[revision] = " ".join(message.decode("utf-8", "replace").strip("\n")
+                                                   .split("\n\n", 1)[0].split("\n"))
+        return self
+
+    def _cat_file(self, option: str, names: list) -> bytes:
+        done = subprocess.run(["git", "-C", self.repository, "cat-file", option], capture_output=True, check=False,
+                              input=("\n".join(names) + "\n").encode("utf-8"))
+        return done.stdout if done.returncode == 0 else b""
 
 
 def _applyset(place: Place) -> ApplySet:

@@ -4,7 +4,7 @@ repository string as visible text. The real environments in every state are test
 import json
 import re
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
 
 from test_report_text import TEXT
 from ansible_collections.trident.gitops.plugins.action.environment_status import place_of
