@@ -10,6 +10,8 @@ half of them then drift (a commit changes their folder). Cases:
   least any design that runs one task per environment pays, before it reads anything.
 
 Sizes: TRIDENT_BENCH_STATUS_ENVS (default 100).
+
+Measured (2 shared, busy cores; docs/status.md): ours 21.6 s, anchor 88.7 s (4.1x).
 """
 
 import json
