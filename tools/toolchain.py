@@ -44,7 +44,9 @@ DEBIAN_PACKAGES = {"gpg": "gnupg", "gpg-agent": "gpg-agent", "git": "git", "ssh"
                    # gitlab-ci-local copies the project into its build folder with rsync.
                    "rsync": "rsync",
                    # terraform_apply runs every terraform/tofu command in a bubblewrap sandbox.
-                   "bwrap": "bubblewrap"}
+                   "bwrap": "bubblewrap",
+                   # The drift report's HTML page is checked in a real browser (tests/integration/test_drift_html.py).
+                   "chromium": "chromium"}
 
 
 class ToolError(RuntimeError):

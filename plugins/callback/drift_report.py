@@ -25,7 +25,9 @@ description:
     environment, fit for a merge-request comment), C(drift-report.txt) (the same for a terminal: plain text, one
     line per environment, then each changed object or resource with its changed fields), C(drift-report.xml) (JUnit,
     one test suite per
-    environment, one test case per step; drift is a failure, a failed step an error) and C(verdict) (one word, the
+    environment, one test case per step; drift is a failure, a failed step an error), C(drift-report.html) (one
+    self-contained page: the table, the promotion chain drawn as SVG, the details per environment; no script, nothing
+    fetched, a strict Content-Security-Policy) and C(verdict) (one word, the
     run's verdict: C(in_sync), C(drift), C(corrected) or C(error); removed when the run starts, so a run that
     crashed leaves none) to O(report_dir), and prints a short summary at the end of the run: per environment, what
     changed in each step, by action, with the objects' and resources' names (C(prod: Kubernetes 2 updated
@@ -53,8 +55,8 @@ options:
     description: Report files to write.
     type: list
     elements: str
-    choices: [json, markdown, junit, text]
-    default: [json, markdown, junit, text]
+    choices: [json, markdown, junit, text, html]
+    default: [json, markdown, junit, text, html]
     env:
       - name: TRIDENT_DRIFT_REPORT_FORMATS
     ini:
@@ -140,10 +142,11 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import
 # The role whose plays target environments: a host of such a play that never reports did not run.
 PIPELINE_ROLE = "trident.gitops.reconcile"
 VERDICT_FILE = "verdict"
-from ansible_collections.trident.gitops.plugins.plugin_utils import drift_markdown, drift_terminal, forge
+from ansible_collections.trident.gitops.plugins.plugin_utils import drift_html, drift_markdown, drift_terminal, forge
 
 FILES = {"json": ("drift-report.json", DriftReport.to_json), "markdown": ("drift-report.md", drift_markdown.render),
-         "junit": ("drift-report.xml", DriftReport.to_junit), "text": ("drift-report.txt", drift_terminal.render)}
+         "junit": ("drift-report.xml", DriftReport.to_junit), "text": ("drift-report.txt", drift_terminal.render),
+         "html": ("drift-report.html", drift_html.render)}
 
 
 class CallbackModule(CallbackBase):

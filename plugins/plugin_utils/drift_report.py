@@ -306,7 +306,7 @@ def _health_entry(status):
 def _environment_entry(summary):
     """What the pipeline says of the environment besides its steps: the revision it runs (or would run) and the
     branch's, when it started and how long it took, why it is held or failed."""
-    keys = ("revision", "target", "started", "duration", "held", "refused", "failure")
+    keys = ("revision", "target", "started", "duration", "held", "refused", "failure", "promote_from")
     return {key: summary[key] for key in keys if summary and summary.get(key) not in (None, "", [])}
 
 

@@ -272,7 +272,8 @@ def _read(path, shown):
 
 def _parse(text):
     try:
-        config = yaml.safe_load(text)
+        # libyaml's safe loader when PyYAML has it: the same documents, parsed ten times faster (status reads many)
+        config = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader)  # nosec B506
     except yaml.YAMLError:
         raise TridentError("kubeconfig is not valid YAML") from None
     if not isinstance(config, dict):

@@ -316,4 +316,5 @@ def finish(environment: dict, run: dict | None, gate_result: dict | None, result
                   else None, failure=failure,
                   started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)) if started else None,
                   duration=round(now - started, 3) if started else None,
-                  held=gate_result.get("held", ""), refused=list(gate_result.get("refused", [])))
+                  held=gate_result.get("held", ""), refused=list(gate_result.get("refused", [])),
+                  promote_from=(env.get("settings") or {}).get("promote_from"))

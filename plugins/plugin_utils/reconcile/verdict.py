@@ -45,6 +45,7 @@ class Report:
     duration: float | None = None
     held: str = ""
     refused: list = field(default_factory=list)
+    promote_from: str | None = None  # env.yml promote_from: the environment it waits for (the report's chain)
 
     @property
     def verdict(self) -> str:
@@ -90,7 +91,7 @@ class Report:
                 "target": self.target, "health": self.health, "held": self.held, "refused": self.refused,
                 "failure": None if self.failure is None else {"step": self.failure.step, "task": self.failure.task,
                                                               "message": self.failure.message},
-                "started": self.started, "duration": self.duration,
+                "started": self.started, "duration": self.duration, "promote_from": self.promote_from,
                 "steps": {name: o.status for name, o in self.steps.items()}}
 
 
