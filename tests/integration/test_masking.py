@@ -156,7 +156,7 @@ def reported(tmp_path, name, task, check, extra_env=None):
         "ANSIBLE_CALLBACKS_ENABLED": "trident.gitops.drift_report", "TRIDENT_DRIFT_REPORT_DIR": str(report),
         **(extra_env or {})})
     files = [report / name
-             for name in ("drift-report.json", "drift-report.md", "drift-report.xml", "drift-report.html")]
+             for name in ("drift-report.json", "drift-report.md", "drift-report.xml", "drift-report.txt", "drift-report.html")]
     # The callback's summary follows the JSON document on stdout.
     document = run.stdout.split("\nTRIDENT DRIFT REPORT")[0]
     run.data = json.loads(document[document.rfind("\n{\n") + 1:] if not document.startswith("{\n") else document)
