@@ -8,6 +8,7 @@ registered results) where it stands - a field that holds it is masked whole and 
 unrelated text (kinds, apiVersions, messages) is intact: no ``****`` is ever written into it."""
 
 import base64
+import html
 import json
 import random
 import re
@@ -49,7 +50,10 @@ def rotated(rng, values):
 
 def shown(run, *paths):
     """Everything a run showed: its stdout and stderr and the files it wrote (reports)."""
-    return run.stdout + run.stderr + "".join(path.read_text() for path in paths if path.is_file())
+    # The HTML page is read unescaped too: a secret holding & or < is escaped there and would hide from a search.
+    return run.stdout + run.stderr + "".join(
+        path.read_text() + (html.unescape(path.read_text()) if path.suffix == ".html" else "")
+        for path in paths if path.is_file())
 
 
 def assert_not_shown(text, values, where):
