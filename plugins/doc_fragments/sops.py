@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Key options shared by the sops_decrypt module and the trident.gitops.sops lookup.
+    # Key options shared by the sops_decrypt and kube_diff modules and the trident.gitops.sops lookup.
     DOCUMENTATION = r"""
 options:
   age_keys:
@@ -53,14 +53,74 @@ options:
   sops_binary:
     description:
       - The sops binary (name on E(PATH) or a path), used only for key types decrypted natively by
-        nothing here (AWS/GCP KMS, Azure Key Vault, HashiCorp Vault, post-quantum age identities).
+        nothing here (AWS/GCP KMS, Azure Key Vault, post-quantum age identities).
+      - It is run with E(SOPS_HC_VAULT_ALLOWLIST) set to the operator's Vault (O(vault.address)), or to
+        C(none), so it never sends a Vault token to an address a file names.
     type: str
     default: sops
+  vault:
+    description:
+      - The operator's HashiCorp Vault (or OpenBao), where the transit keys of C(hc_vault) key groups are decrypted
+        natively, with one transit C(decrypt) call per file.
+      - These are the operator's settings, never the repository's. A file's C(vault_address) is only compared
+        with O(vault.address): a transit key of a file that names another address is refused and nothing is
+        sent to it.
+      - Unless O(use_environment=false), unset fields default to E(VAULT_ADDR), E(VAULT_NAMESPACE),
+        E(VAULT_CACERT) and E(VAULT_TOKEN).
+      - The token (given or obtained by logging in) stays in memory for the task; it is never logged, written
+        or returned.
+    type: dict
+    suboptions:
+      address:
+        description: The Vault address, C(https://vault.example.com:8200). Default E(VAULT_ADDR).
+        type: str
+      namespace:
+        description: Vault Enterprise / HCP namespace (sent as C(X-Vault-Namespace)). Default E(VAULT_NAMESPACE).
+        type: str
+      ca_cert:
+        description: CA bundle that signed Vault's certificate. Default E(VAULT_CACERT), else the system's.
+        type: path
+      auth_method:
+        description:
+          - How to get a token. C(token) uses O(vault.token); C(approle) logs in with O(vault.role_id) and
+            O(vault.secret_id); C(jwt) logs in with the ID token in O(vault.jwt_file) (a CI job's) as
+            O(vault.jwt_role).
+        type: str
+        choices: [token, approle, jwt]
+        default: token
+      auth_mount:
+        description: Where the auth method is mounted. Default C(approle) or C(jwt).
+        type: str
+      token:
+        description: A Vault token (O(vault.auth_method=token)). Default E(VAULT_TOKEN).
+        type: str
+      role_id:
+        description: AppRole role id.
+        type: str
+      secret_id:
+        description: AppRole secret id.
+        type: str
+      jwt_role:
+        description: The JWT auth role to log in as.
+        type: str
+      jwt_file:
+        description: A file holding the JWT (an ID token the CI job writes), read at login.
+        type: path
+      timeout:
+        description: Seconds to wait for each Vault request.
+        type: int
+        default: 30
+      kv_mount:
+        description: Where the KV version 2 engine that secret references (C(secrets/*.vault.yaml)) read is mounted.
+        type: str
+        default: secret
 requirements:
   - cryptography (AES-GCM values, age)
   - PyYAML
   - python-gnupg and gpg (PGP keys only)
 notes:
+  - Vault transit keys (C(hc_vault)) are decrypted natively with the operator's O(vault) settings
+    (docs/vault.md).
   - PGP and age (X25519, ssh-ed25519, ssh-rsa) keys are decrypted natively in Python; key groups are
     combined with Shamir's secret sharing as sops does. Files written by sops 3.x are supported,
     whatever version their metadata names.
