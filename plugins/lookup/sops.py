@@ -17,6 +17,7 @@ author:
   - trident.gitops maintainers (@trident)
 extends_documentation_fragment:
   - trident.gitops.sops
+  - trident.gitops.vault
 options:
   _terms:
     description:

@@ -21,6 +21,8 @@ description:
   - The returned values are secrets; callers set C(no_log=true) on the task.
 author:
   - trident.gitops maintainers (@trident)
+extends_documentation_fragment:
+  - trident.gitops.vault
 attributes:
   check_mode:
     description: Reads only; the same in check mode.
@@ -43,52 +45,6 @@ options:
     description: Unset O(vault) fields default to E(VAULT_ADDR), E(VAULT_NAMESPACE), E(VAULT_CACERT), E(VAULT_TOKEN).
     type: bool
     default: true
-  vault:
-    description:
-      - The operator's Vault, as the O(trident.gitops.sops_decrypt#module:vault) option of the SOPS readers (address,
-        namespace, CA, auth, C(kv_mount)).
-    type: dict
-    suboptions:
-      address:
-        description: The Vault address. Default E(VAULT_ADDR).
-        type: str
-      namespace:
-        description: Vault namespace. Default E(VAULT_NAMESPACE).
-        type: str
-      ca_cert:
-        description: CA bundle of Vault's certificate. Default E(VAULT_CACERT).
-        type: path
-      auth_method:
-        description: C(token), C(approle) (O(vault.role_id), O(vault.secret_id)) or C(jwt) (O(vault.jwt_role), O(vault.jwt_file)).
-        type: str
-        choices: [token, approle, jwt]
-        default: token
-      auth_mount:
-        description: Where the auth method is mounted. Default C(approle) or C(jwt).
-        type: str
-      token:
-        description: A Vault token. Default E(VAULT_TOKEN).
-        type: str
-      role_id:
-        description: AppRole role id.
-        type: str
-      secret_id:
-        description: AppRole secret id.
-        type: str
-      jwt_role:
-        description: The JWT auth role.
-        type: str
-      jwt_file:
-        description: A file holding the JWT (a CI job's ID token).
-        type: path
-      timeout:
-        description: Seconds to wait for each Vault request.
-        type: int
-        default: 30
-      kv_mount:
-        description: Where the KV version 2 engine is mounted.
-        type: str
-        default: secret
 requirements:
   - PyYAML
 """
