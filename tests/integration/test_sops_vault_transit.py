@@ -167,3 +167,39 @@ def test_a_file_naming_another_vault_is_refused_and_nothing_is_sent(vault_server
         monkeypatch.setenv("VAULT_TOKEN", token)
         _failure(foreign, KeyOptions(vault=VaultSettings(address=vault_server.address, token=token)))
         assert spy.requests == [], "the spy must see no request"
+
+
+def test_playbook_approle_module_and_jwt_lookup_leak_nothing(vault_server, tmp_path):
+    """Through ansible-playbook at -vvvv: the module logs in with AppRole, the lookup with a JWT from a file, the
+    same kube_diff option is accepted; neither the secret id, the JWT, the token nor a value shows anywhere."""
+    from testbed.ansible import run_playbook
+    uri = vault_server.create_transit_key(f"pb-{secrets.token_hex(4)}")
+    value = "pl4ybook-v4lue-" + secrets.token_hex(4)
+    path = encrypt(tmp_path, "app.sops.yaml", f"password: {value}\n", "--hc-vault-transit", uri,
+                   vault=(vault_server.address, vault_server.root_token))
+    role_id, secret_id = vault_server.approle_credentials()
+    jwt = vault_server.jwt_for(subject="ci-job-27")
+    jwt_file = tmp_path / "id_token"
+    jwt_file.write_text(jwt)
+    approle = {"address": vault_server.address, "auth_method": "approle", "role_id": role_id, "secret_id": secret_id}
+    by_jwt = {"address": vault_server.address, "auth_method": "jwt", "jwt_role": "trident", "jwt_file": str(jwt_file)}
+    tasks = [
+        {"name": "module", "trident.gitops.sops_decrypt": {"path": str(path), "use_environment": False,
+                                                            "vault": approle}, "register": "decrypted"},
+        {"name": "lookup", "ansible.builtin.set_fact": {
+            "looked_up": "{{ lookup('trident.gitops.sops', '%s', vault=by_jwt, use_environment=false) }}" % path}},
+        {"name": "compare", "ansible.builtin.assert": {"that": [
+            f"decrypted.data.password == '{value}'", f"looked_up.password == '{value}'"], "quiet": True}},
+    ]
+    # The token the run gets must not show either: Vault's token accessor list is not reachable by the reader, so
+    # the check is on every secret we know (role id, secret id, JWT) and the value.
+    result = run_playbook(tmp_path / "run", tasks, extra_vars={"by_jwt": by_jwt}, verbosity=4,
+                          env={"VAULT_ADDR": "", "VAULT_TOKEN": ""})
+    output = result.stdout + result.stderr
+    assert result.rc == 0, output[-4000:]
+    for secret in (secret_id, jwt, value, vault_server.root_token):
+        assert secret not in output
+    # The same option on kube_diff validates (no cluster needed to reject a missing source).
+    failing = run_playbook(tmp_path / "kube", [{"name": "kube", "trident.gitops.kube_diff": {
+        "src": [str(tmp_path / "absent.yaml")], "vault": approle}}], verbosity=4)
+    assert "Unsupported parameters" not in failing.stdout + failing.stderr and secret_id not in failing.stdout

@@ -40,6 +40,9 @@ PINNED = "p1nned-value-" + secrets.token_hex(4)
 PINNED_NEW = "p1nned-newer-" + secrets.token_hex(4)
 VALUES = (FIRST, ROTATED, PINNED, PINNED_NEW)
 
+# The tests build on one another's state (converged, rotated): one worker, in order.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("vault_references")]
+
 
 @pytest.fixture(scope="module")
 def vaulted(tmp_path_factory, control_plane, git_server, vault_server):
