@@ -158,4 +158,3 @@ def _vault_errors(exc):
 
 def _reason(exc):
     return str(getattr(exc, "reason", None) or exc)[:200]
-
