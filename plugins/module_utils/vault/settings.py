@@ -8,6 +8,7 @@ never an address a repository file names. A SOPS file's ``vault_address`` is onl
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -69,7 +70,6 @@ class VaultSettings:
 
     def cache_key(self):
         """Identifies these settings without their secrets (a digest stands for them)."""
-        import hashlib
         digest = hashlib.sha256(repr((self.token, self.role_id, self.secret_id)).encode()).hexdigest()
         return (self.address, self.namespace, self.ca_cert, self.auth_method, self.mount, self.jwt_role,
                 self.jwt_file, self.kv_mount, digest)
