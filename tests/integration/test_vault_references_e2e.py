@@ -55,6 +55,8 @@ def vaulted(tmp_path_factory, control_plane, git_server, vault_server):
     motd.parent.mkdir()
     repo.write("environments/vaulted/env.yml", json.dumps({
         "namespace": "vaulted", "terraform_binary": "terraform", "terraform_vars": {"motd_path": str(motd)},
+        # A new value replaces the local_file (its content forces a new resource).
+        "allow_destroy": True,
         "vars": {"kubernetes_secrets": [{"name": "app-secret", "from": "app"}]}}))
     repo.write("environments/vaulted/main.tf", TF)
     repo.write("environments/vaulted/kubeconfig.yaml", kubeconfig_text(control_plane))
