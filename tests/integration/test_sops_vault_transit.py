@@ -26,15 +26,15 @@ FORMATS = {"yaml": "yaml", "json": "json", "dotenv": "env"}
 
 
 def _word(rng, size=12):
-    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(size))
+    return "".join(rng.choices(string.ascii_letters + string.digits, k=size))
 
 
 def _generated(rng, fmt):
     """A document of random keys and values (nested for YAML and JSON)."""
-    flat = {f"k_{_word(rng, 6)}": _word(rng, rng.randint(1, 40)) for _ in range(rng.randint(1, 8))}
+    flat = {f"k_{_word(rng, 6)}": _word(rng, rng.randint(1, 40)) for _number in range(rng.randint(1, 8))}
     if fmt == "dotenv":
         return flat, "".join(f"{k}={v}\n" for k, v in flat.items())
-    data = dict(flat, nested={"list": [_word(rng) for _ in range(3)], "number": rng.randint(0, 10 ** 6)})
+    data = dict(flat, nested={"list": [_word(rng) for _number in range(3)], "number": rng.randint(0, 10 ** 6)})
     return data, json.dumps(data) if fmt == "json" else yaml.safe_dump(data)
 
 
@@ -185,9 +185,8 @@ def test_playbook_approle_module_and_jwt_lookup_leak_nothing(vault_server, tmp_p
     approle = {"address": vault_server.address, "auth_method": "approle", "role_id": role_id, "secret_id": secret_id}
     by_jwt = {"address": vault_server.address, "auth_method": "jwt", "jwt_role": "trident", "jwt_file": str(jwt_file)}
     tasks = [
-        {"name": "module", "trident.gitops.sops_decrypt": {"path": str(path), "use_environment": False,
-                                                            "vault": approle}, "register": "decrypted",
-         "no_log": True},
+        {"name": "module", "register": "decrypted", "no_log": True,
+         "trident.gitops.sops_decrypt": {"path": str(path), "use_environment": False, "vault": approle}},
         {"name": "lookup", "ansible.builtin.set_fact": {
             "looked_up": "{{ lookup('trident.gitops.sops', '%s', vault=by_jwt, use_environment=false) }}" % path},
          "no_log": True},
