@@ -6,6 +6,10 @@ Cases (same age-encrypted YAML files, made by the real sops, one process per cas
 - sops -d: the sops binary once per file, from a shell-less loop;
 - ours in-process: our module_utils called directly (what kube_diff and the terraform roles use),
   without Ansible's start-up.
+
+Then Vault transit files (``sops --hc-vault-transit`` against the testbed's real Vault, tools/testbed/vault.py): ours
+in-process vs ``sops -d`` per file, 1 and 100 files, and the Vault requests ours sends (one transit call per file,
+one login per set of options).
 """
 
 import functools
@@ -21,6 +25,7 @@ sys.path.insert(0, str(REPO / "tools"))
 from testbed import tool  # noqa: E402  (tools/ is put on the path above)
 from testbed.keys import age_identity  # noqa: E402
 from testbed.sops import sops  # noqa: E402
+from testbed.vault import VaultServer  # noqa: E402
 
 
 def _make_files(directory, identity, count):
@@ -32,6 +37,42 @@ def _make_files(directory, identity, count):
         path.write_bytes(sops("--encrypt", "--age", identity.public, path.name, cwd=directory))
         files.append(str(path))
     return files
+
+
+def _make_transit_files(directory, vault, count):
+    uri = vault.create_transit_key("bench")
+    files = []
+    for index in range(count):
+        path = Path(directory) / f"transit-{index:03d}.sops.yaml"
+        path.write_text("".join(f"key_{n}: value-{index}-{n}\n" for n in range(8)))
+        path.write_bytes(sops("--encrypt", "--hc-vault-transit", uri, path.name, cwd=directory,
+                              vault=(vault.address, vault.root_token)))
+        files.append(str(path))
+    return files
+
+
+def _transit(directory):
+    """Transit files: ours in-process (one KeyOptions, so one login) vs sops -d per file."""
+    from ansible_collections.trident.gitops.plugins.module_utils.sops.api import decrypt_file
+    from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import KeyOptions
+    from ansible_collections.trident.gitops.plugins.module_utils.vault.settings import VaultSettings
+
+    with VaultServer(Path(directory) / "vault") as vault:
+        all_files = _make_transit_files(directory, vault, 100)
+        token = vault.login_approle(*vault.approle_credentials())
+        env = {"VAULT_ADDR": vault.address, "VAULT_TOKEN": token}
+        sops_binary = tool("sops")
+        for count in (1, 100):
+            files = all_files[:count]
+            keys = KeyOptions(use_environment=False, vault=VaultSettings(address=vault.address, token=token))
+            compare(f"decrypt {count} SOPS transit file(s)", {
+                "anchor: sops -d per file": functools.partial(_each, files, lambda f: run_command(
+                    [sops_binary, "-d", f], env=env)),
+                "ours in-process (module_utils, no Ansible)": functools.partial(_each, files, lambda f: decrypt_file(
+                    f, keys=keys)),
+            }, rounds=3)
+            print(f"Vault requests, ours, {count} file(s), every round (warm-up included): "
+                  f"{keys.vault_client().requests} (one transit call per file, no login with a token)")
 
 
 def _playbook(directory, name, lookup, files, key_file):
@@ -87,6 +128,7 @@ def main():
                 "ours in-process (module_utils, no Ansible)": functools.partial(_each, files, lambda f: decrypt_file(
                     f, keys=keys)),
             }, rounds=3)
+        _transit(directory)
 
 
 if __name__ == "__main__":

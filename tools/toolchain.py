@@ -143,6 +143,19 @@ def go_build_command(spec, output, package):
     return cmd + [package]
 
 
+def patch_module(work, module, patched, env):
+    """A published module version with a patch of ours applied, in ``work``; returns its folder relative to ``work``.
+
+    For a tool whose main module was built against a sibling module that was never published as it was (Vault
+    1.21.4's ``sdk``: its release branch's API is no published ``sdk`` version), the nearest published version is
+    patched to that API (tools/patches/, one reviewed diff per module)."""
+    info = module_dir(module, patched["version"], env)
+    folder = "patched-" + module.rsplit("/", 1)[-1]
+    copy_writable(Path(info["Dir"]), work / folder)
+    run(["patch", "-p1", "--forward", "-d", str(work / folder), "-i", str(Path(__file__).parent / patched["patch"])])
+    return folder
+
+
 def build_go_tool(name, spec, dest, binaries, folders=()):
     """Build ``binaries`` (names from ``spec['packages']``) into ``dest``, one at a time, then copy ``folders``.
 
@@ -158,7 +171,10 @@ def build_go_tool(name, spec, dest, binaries, folders=()):
     work.mkdir(parents=True)
     info = module_dir(spec["module"], spec["version"], env)
     upstream = Path(info["GoMod"]).read_text()
-    (work / "go.mod").write_text(wrapper_gomod(name, spec, upstream))
+    gomod = wrapper_gomod(name, spec, upstream)
+    for module, patched in spec.get("patched_modules", {}).items():
+        gomod += f"replace {module} => ./{patch_module(work, module, patched, env)}\n"
+    (work / "go.mod").write_text(gomod)
     dest.mkdir(parents=True, exist_ok=True)
     for binary in binaries:
         package = spec["packages"][binary]

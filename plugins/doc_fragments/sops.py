@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Key options shared by the sops_decrypt module and the trident.gitops.sops lookup.
+    # Key options shared by the sops_decrypt and kube_diff modules and the trident.gitops.sops lookup.
     DOCUMENTATION = r"""
 options:
   age_keys:
@@ -53,7 +53,9 @@ options:
   sops_binary:
     description:
       - The sops binary (name on E(PATH) or a path), used only for key types decrypted natively by
-        nothing here (AWS/GCP KMS, Azure Key Vault, HashiCorp Vault, post-quantum age identities).
+        nothing here (AWS/GCP KMS, Azure Key Vault, post-quantum age identities).
+      - It is run with E(SOPS_HC_VAULT_ALLOWLIST) set to the operator's Vault (O(vault.address)), or to
+        C(none), so it never sends a Vault token to an address a file names.
     type: str
     default: sops
 requirements:
@@ -61,6 +63,8 @@ requirements:
   - PyYAML
   - python-gnupg and gpg (PGP keys only)
 notes:
+  - Vault transit keys (C(hc_vault)) are decrypted natively with the operator's O(vault) settings
+    (docs/vault.md).
   - PGP and age (X25519, ssh-ed25519, ssh-rsa) keys are decrypted natively in Python; key groups are
     combined with Shamir's secret sharing as sops does. Files written by sops 3.x are supported,
     whatever version their metadata names.

@@ -17,6 +17,7 @@ author:
   - trident.gitops maintainers (@trident)
 extends_documentation_fragment:
   - trident.gitops.sops
+  - trident.gitops.vault
 options:
   _terms:
     description:
@@ -102,7 +103,7 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         options = {name: self.get_option(name) for name in (
             "input_type", "extract", "age_keys", "age_key_file", "age_ssh_private_key_file", "gnupg_home",
-            "pgp_private_keys", "use_environment", "verify_mac", "sops_binary")}
+            "pgp_private_keys", "use_environment", "verify_mac", "sops_binary", "vault")}
         output_type = self.get_option("output_type")
         results = []
         for term in terms:

@@ -47,6 +47,7 @@ author: trident.gitops maintainers (@trident-gitops)
 extends_documentation_fragment:
   - trident.gitops.kubernetes
   - trident.gitops.sops
+  - trident.gitops.vault
 attributes:
   check_mode:
     description: Reports drift and changes nothing.

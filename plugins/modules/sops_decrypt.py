@@ -18,6 +18,7 @@ author:
   - trident.gitops maintainers (@trident)
 extends_documentation_fragment:
   - trident.gitops.sops
+  - trident.gitops.vault
 attributes:
   check_mode:
     description: Decrypts and compares, writes nothing.

@@ -15,11 +15,12 @@ SOPS_BINARIES = ("sops", "sops-3.7")
 EXTENSIONS = {"yaml": "yaml", "json": "json", "dotenv": "env", "ini": "ini", "binary": "bin"}
 
 
-def encrypt(directory, name, plaintext, *args, binary="sops", gnupghome=None):
-    """Write ``plaintext`` to DIR/NAME, encrypt it in place with the real sops; return the path."""
+def encrypt(directory, name, plaintext, *args, binary="sops", gnupghome=None, vault=None):
+    """Write ``plaintext`` to DIR/NAME, encrypt it in place with the real sops; return the path.
+    ``vault``: ``(address, token)`` for transit keys."""
     path = Path(directory) / name
     path.write_bytes(plaintext.encode() if isinstance(plaintext, str) else plaintext)
-    out = sops("--encrypt", *args, path.name, binary=binary, gnupghome=gnupghome, cwd=directory)
+    out = sops("--encrypt", *args, path.name, binary=binary, gnupghome=gnupghome, cwd=directory, vault=vault)
     path.write_bytes(out)
     return path
 

@@ -10,9 +10,14 @@ class SopsError(RuntimeError):
     pass
 
 
-def sops(*args, binary="sops", gnupghome=None, age_key_file=None, input_data=None, cwd=None):
-    """Run ``sops ARGS`` and return stdout bytes; raises SopsError with sops' stderr on failure."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+def sops(*args, binary="sops", gnupghome=None, age_key_file=None, input_data=None, cwd=None, vault=None):
+    """Run ``sops ARGS`` and return stdout bytes; raises SopsError with sops' stderr on failure.
+
+    ``vault``: ``(address, token)`` given to sops as VAULT_ADDR and VAULT_TOKEN (transit keys); the caller's
+    own VAULT_* variables never reach it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "VAULT_"))}
+    if vault:
+        env["VAULT_ADDR"], env["VAULT_TOKEN"] = vault
     if gnupghome:
         env["GNUPGHOME"] = str(gnupghome)
     if age_key_file:

@@ -134,6 +134,9 @@ def _decrypt_with_binary(text, fmt, keys, runner, cause, verify=True):
         env["SOPS_AGE_SSH_PRIVATE_KEY_FILE"] = keys.age_ssh_private_key_file
     if keys.age_keys:
         env["SOPS_AGE_KEY"] = keys.age_keys
+    # sops would send the Vault token (VAULT_TOKEN, ~/.vault-token) to whatever address a file names: only the
+    # operator's Vault is allowed (sops' allowlist), or none.
+    env["SOPS_HC_VAULT_ALLOWLIST"] = keys.vault.address.rstrip("/") + "/" if keys.vault.configured else "none"
     with private_tempdir(prefix="trident-sops-") as tmp:
         # Only the encrypted document is written; the plaintext comes back on stdout.
         source = os.path.join(tmp, "input." + {"yaml": "yaml", "json": "json", "dotenv": "env", "ini": "ini"}

@@ -1,4 +1,8 @@
-"""Recovering a file's data key from its master keys: age and PGP natively, Shamir across groups."""
+"""Recovering a file's data key from its master keys: age, PGP and Vault transit natively, Shamir across groups.
+
+A transit key (``hc_vault``) is decrypted with one ``decrypt`` call to the operator's Vault (:mod:`..vault`), and
+only when the file's ``vault_address`` is that Vault: the file chooses which transit key, never where the token
+goes."""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ from dataclasses import dataclass, field
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import private_tempdir
 from ansible_collections.trident.gitops.plugins.module_utils.sops import age, shamir
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import MissingLibrary, SopsError
+from ansible_collections.trident.gitops.plugins.module_utils.vault.client import VaultClient, VaultError
+from ansible_collections.trident.gitops.plugins.module_utils.vault.settings import VaultSettings, same_address
 
 try:
     import gnupg
 except ImportError:  # reported when a PGP key is needed
     gnupg = None
 
-_ORDER = {"age": 0, "pgp": 1}  # sops' default decryption order
+_ORDER = {"age": 0, "pgp": 1, "hc_vault": 2}  # sops' default decryption order, then transit
 
 
 class NoUsableKey(SopsError):
@@ -41,12 +47,21 @@ class KeyOptions:
     # age key file and ~/.ssh/id_ed25519, ~/.ssh/id_rsa, as sops does.
     use_environment: bool = True
     environment: dict = field(default=None, repr=False)
+    # The operator's Vault (VAULT_* variables already applied): where transit keys are decrypted.
+    vault: VaultSettings = field(default_factory=VaultSettings)
+    _vault_client: object = field(default=None, repr=False, compare=False)
 
     def cache_key(self):
         """A hashable summary identifying these options (secrets reduced to a digest)."""
         digest = hashlib.sha256(repr((self.age_keys, tuple(self.pgp_private_keys))).encode()).hexdigest()
         return (digest, self.age_key_file, self.age_ssh_private_key_file, self.gnupg_home, self.sops_binary,
-                self.use_environment)
+                self.use_environment, self.vault.cache_key())
+
+    def vault_client(self):
+        """One client (one login) for every file these options decrypt."""
+        if self._vault_client is None:
+            self._vault_client = VaultClient(self.vault)
+        return self._vault_client
 
 
 def _read_key_file(path, explicit, kind):
@@ -126,7 +141,20 @@ class _Pgp:
         return result.data if result.ok else None
 
 
-def _try_group(group, identities, pgp_session):
+def transit_part(key, client):
+    """A transit key's part of the data key: one ``decrypt`` call to the operator's Vault, if the file names it."""
+    if not client.settings.configured:
+        raise SopsError("no Vault is configured (the vault.address option or VAULT_ADDR)")
+    if not same_address(key.field("vault_address"), client.settings):
+        raise SopsError(f"the file names Vault {key.field('vault_address')!r}, not the operator's "
+                        f"({client.settings.address}): refused, nothing was sent to it")
+    try:
+        return client.transit_decrypt(key.field("engine_path"), key.field("key_name"), key.enc)
+    except VaultError as exc:
+        raise SopsError(exc.message) from None
+
+
+def _try_group(group, identities, pgp_session, vault_client=None):
     """The group's part of the data key, or (None, reasons)."""
     reasons, foreign = [], []
     for key in sorted(group, key=lambda k: _ORDER.get(k.type, len(_ORDER))):
@@ -149,6 +177,11 @@ def _try_group(group, identities, pgp_session):
             if part:
                 return part, reasons, foreign
             reasons.append(f"pgp {key.identity}: no usable secret key in the GnuPG home")
+        elif key.type == "hc_vault" and vault_client is not None:
+            try:
+                return transit_part(key, vault_client()), reasons, foreign
+            except SopsError as exc:
+                reasons.append(f"hc_vault {key.identity}: {exc.message}")
         else:
             foreign.append(key.type)
             reasons.append(f"{key.type} {key.identity}: key type not implemented natively")
@@ -169,7 +202,7 @@ def recover_data_key(metadata, options, runner):
 
         parts, failures, foreign = [], [], []
         for number, group in enumerate(metadata.key_groups, 1):
-            part, reasons, group_foreign = _try_group(group, identities, pgp_session)
+            part, reasons, group_foreign = _try_group(group, identities, pgp_session, options.vault_client)
             foreign += group_foreign
             if part is None:
                 failures.append(f"group {number}: " + "; ".join(reasons))

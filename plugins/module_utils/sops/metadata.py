@@ -22,11 +22,20 @@ _RULE_FIELDS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "
                 "unencrypted_comment_regex", "encrypted_comment_regex")
 
 
+# Fields kept for the key types decrypted natively beyond age and PGP (where a transit key lives).
+_KEPT_FIELDS = {"hc_vault": ("vault_address", "engine_path", "key_name")}
+
+
 @dataclass(frozen=True)
 class MasterKey:
     type: str
     identity: str
     enc: str
+    # (name, value) pairs of _KEPT_FIELDS, as the file holds them (repository data: compared, never trusted).
+    fields: tuple = ()
+
+    def field(self, name):
+        return dict(self.fields).get(name, "")
 
 
 @dataclass(frozen=True)
@@ -74,9 +83,18 @@ def _keys_of(group):
         for entry in (group or {}).get(key_type) or []:
             if not isinstance(entry, dict):
                 raise SopsError(f"sops metadata: malformed {key_type} key entry")
-            keys.append(MasterKey(key_type, str(entry.get(id_field) or entry.get("key_name") or "?"),
-                                  str(entry.get("enc") or "")))
+            kept = tuple((name, str(entry.get(name) or "")) for name in _KEPT_FIELDS.get(key_type, ()))
+            keys.append(MasterKey(key_type, _identity(key_type, entry, id_field), str(entry.get("enc") or ""),
+                                  kept))
     return tuple(keys)
+
+
+def _identity(key_type, entry, id_field):
+    """How messages name a key: its recipient, fingerprint, ARN; a transit key as sops names it (its URI)."""
+    if key_type == "hc_vault":
+        return "{}/v1/{}/keys/{}".format(str(entry.get("vault_address") or "?").rstrip("/"),
+                                         str(entry.get("engine_path") or "?").strip("/"), entry.get("key_name") or "?")
+    return str(entry.get(id_field) or entry.get("key_name") or "?")
 
 
 # Go's time.RFC3339 as time.Parse reads it (fractional seconds allowed, two-digit fields).

@@ -4,6 +4,8 @@ document actually needs decrypting: kube_diff pays the import only for an encryp
 
 from __future__ import annotations
 
+from ansible_collections.trident.gitops.plugins.module_utils.vault.settings import VAULT_ARGUMENT_SPEC
+
 KEY_ARGUMENT_SPEC = dict(
     age_keys=dict(type="str", no_log=True),
     age_key_file=dict(type="path"),
@@ -13,6 +15,7 @@ KEY_ARGUMENT_SPEC = dict(
     use_environment=dict(type="bool", default=True),
     verify_mac=dict(type="bool", default=True),
     sops_binary=dict(type="str", default="sops"),
+    **VAULT_ARGUMENT_SPEC,
 )
 
 

@@ -10,10 +10,12 @@ from ansible_collections.trident.gitops.plugins.module_utils.sops.api import dec
 from ansible_collections.trident.gitops.plugins.module_utils.sops.errors import SopsError
 from ansible_collections.trident.gitops.plugins.module_utils.sops.keys import KeyOptions
 from ansible_collections.trident.gitops.plugins.module_utils.sops.tree import from_data
+from ansible_collections.trident.gitops.plugins.module_utils.vault.settings import vault_settings
 
 
 def key_options(params):
     """KeyOptions from module/lookup options (the shared doc fragment's names)."""
+    use_environment = params.get("use_environment", True)
     return KeyOptions(
         age_keys=params.get("age_keys") or "",
         age_key_file=params.get("age_key_file") or "",
@@ -21,7 +23,8 @@ def key_options(params):
         gnupg_home=params.get("gnupg_home") or "",
         pgp_private_keys=tuple(params.get("pgp_private_keys") or ()),
         sops_binary=params.get("sops_binary") or "",
-        use_environment=params.get("use_environment", True),
+        use_environment=use_environment,
+        vault=vault_settings(params.get("vault"), use_environment),
     )
 
 

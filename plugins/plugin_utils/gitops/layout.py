@@ -35,6 +35,8 @@ KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 SECRETS_DIR = "secrets"
 SECRET_FORMATS = {"yaml": "yaml", "yml": "yaml", "json": "json", "env": "dotenv", "ini": "ini"}
 _SECRET_NAME = re.compile(r"^(?P<name>.+)\.sops\.(?P<ext>yaml|yml|json|env|ini)$")
+# A Vault reference file (docs/vault.md): names KV v2 secrets, holds no value; format "vault".
+_REFERENCE_NAME = re.compile(r"^(?P<name>.+)\.vault\.ya?ml$")
 # Tags become inventory groups: the names Ansible accepts without transforming them.
 _GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -268,7 +270,8 @@ def list_manifest_files(env_path: str, manifests_dir: str, kubeconfig: str | Non
 
 
 def find_secrets(env_path: str, sandbox: Sandbox | None = None) -> tuple[tuple, tuple]:
-    """SOPS files in secrets/ and a warning for every other file there (a plaintext secret is a mistake)."""
+    """SOPS files and Vault reference files in secrets/, and a warning for every other file there (a plaintext
+    secret is a mistake)."""
     sandbox = sandbox or Sandbox(env_path)
     folder = os.path.join(env_path, SECRETS_DIR)
     if not os.path.lexists(folder):
@@ -279,8 +282,11 @@ def find_secrets(env_path: str, sandbox: Sandbox | None = None) -> tuple[tuple, 
         if name.startswith(".") or not os.path.isfile(sandbox.resolve(os.path.join(folder, name))):
             continue
         match = _SECRET_NAME.match(name)
+        reference = _REFERENCE_NAME.match(name)
         if match:
             secrets.append(SecretFile(f"{SECRETS_DIR}/{name}", match["name"], SECRET_FORMATS[match["ext"]]))
+        elif reference:
+            secrets.append(SecretFile(f"{SECRETS_DIR}/{name}", reference["name"], "vault"))
         else:
             warnings.append(f"{SECRETS_DIR}/{name} is not named *.sops.{{yaml,json,env,ini}}; ignored")
     return tuple(secrets), tuple(warnings)
