@@ -142,13 +142,17 @@ from ansible_collections.trident.gitops.plugins.module_utils.policy.request impo
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # The echoed arguments name how many objects and whether a plan were given, not their whole text again.
+    shown = {**module.params, "objects": f"{len(module.params['objects'])} objects",
+             "plan": None if module.params["plan"] is None else "the Terraform plan"}
+    invocation = {"module_args": shown}
     try:
         result = run(PolicyRequest.from_params(module.params), CommandRunner())
     except TridentError as err:
-        module.fail_json(**err.to_fail_kwargs())
+        module.fail_json(**err.to_fail_kwargs(), invocation=invocation)
     except Exception as err:  # noqa: BLE001 - a bug must still end as a clear failure, not a traceback
-        module.fail_json(msg=f"policy_check: unexpected {type(err).__name__}")
-    module.exit_json(**result)
+        module.fail_json(msg=f"policy_check: unexpected {type(err).__name__}", invocation=invocation)
+    module.exit_json(**result, invocation=invocation)
 
 
 if __name__ == "__main__":
