@@ -134,13 +134,14 @@ _ENV = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
 
 
 def query(packages) -> str:
-    """One query evaluating every rule of ``packages`` named like conftest's on every input document."""
+    """One query evaluating every rule of ``packages`` named like conftest's on every input document (written in the
+    syntax Rego v0 and v1 share)."""
     parts = []
     for index, package in enumerate(sorted(packages)):
         parts.append(
-            f"r{index} := [[i, name, value] | some i; doc := input.documents[i]; "
-            f"rules := data.{package} with input as doc with data.trident.environment as input.environment; "
-            f'some name, value in rules; regex.match(`{RULE.pattern}`, name)]')
+            f"r{index} := [[i, name, value] | env := input.environment; doc := input.documents[i]; "
+            f"rules := data.{package} with input as doc with data.trident.environment as env; "
+            f'value := rules[name]; regex.match(`{RULE.pattern}`, name)]')
     return "; ".join(parts)
 
 
