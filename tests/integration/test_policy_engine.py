@@ -236,7 +236,7 @@ def test_a_policy_cannot_reach_the_network_or_the_environment(tmp_path, spy, mon
         assert canary not in caught.value.message
     assert spy.requests == []
     # The oracle works: the same http.send policy, run by opa without our capabilities, does reach the spy.
-    root = tmp_path / "http.send"
+    root = tmp_path / "http.send" / "repo"
     proc = subprocess.run([tool("opa"), "eval", "--data", "policy/attack.rego", "--stdin-input", "data.main.deny"],
                           cwd=root, input="{}", capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
