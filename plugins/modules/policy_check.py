@@ -137,15 +137,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.policy.request import ARGUMENT_SPEC, PolicyRequest, run
+from ansible_collections.trident.gitops.plugins.module_utils.policy.request import (
+    ARGUMENT_SPEC, PolicyRequest, echoed, run)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    # The echoed arguments name how many objects and whether a plan were given, not their whole text again.
-    shown = {**module.params, "objects": f"{len(module.params['objects'])} objects",
-             "plan": None if module.params["plan"] is None else "the Terraform plan"}
-    invocation = {"module_args": shown}
+    invocation = {"module_args": echoed(module.params)}
     try:
         result = run(PolicyRequest.from_params(module.params), CommandRunner())
     except TridentError as err:

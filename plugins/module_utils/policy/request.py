@@ -49,6 +49,12 @@ class PolicyRequest:
                    rego_version=params["rego_version"])
 
 
+def echoed(params: dict) -> dict:
+    """The arguments a result echoes: how many objects and whether a plan were given, not their whole text again."""
+    return {**params, "objects": f"{len(params['objects'] or [])} objects",
+            "plan": None if params.get("plan") is None else "the Terraform plan"}
+
+
 def secret_masked(obj: dict) -> dict:
     """A Secret with every value of ``data``/``stringData``/``binaryData`` masked (a mask stays as it is)."""
     if not isinstance(obj, dict) or obj.get("kind") != "Secret":
