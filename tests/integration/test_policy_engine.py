@@ -176,8 +176,9 @@ def test_conftest_example_policies_run_unchanged_and_agree_with_conftest(tmp_pat
         ("policy/kubernetes.rego", "deny", "environments/prod/yaml/app.yaml")}
     [tf] = [d for d in result["denials"] if d["policy"] == "policy/terraform.rego"]
     assert tf["subject"] == "terraform_data.a"  # the address the message names
-    assert "Deployment web/bare: container app has no resource limits" in result["refusal"]
-    assert sorted(w["rule"] for w in result["warnings"]) == ["warn", "warn_deletes"]
+    assert ("policy/kubernetes.rego deny: Deployment web/bare: Deployment bare: container app has no resource limits"
+            in result["refusal"])
+    assert {w["rule"] for w in result["warnings"]} == {"warn", "warn_deletes"}
 
 
 def test_v0_policies_run_with_the_operators_v0_setting(tmp_path):
@@ -260,12 +261,12 @@ def test_the_repository_cannot_weaken_the_operators_policies(tmp_path):
     operator = tmp_path / "operator"
     operator.mkdir()
     (operator / "registry.rego").write_text(
-        'package main\n\nallowed := {"registry.example"}\n\n'
+        'package main\n\ndefault exempt := false\n\nexempt if input.metadata.labels.exempt == "yes"\n\n'
         'deny contains msg if {\n    input.kind == "Deployment"\n    some c in input.spec.template.spec.containers\n'
         '    not startswith(c.image, "registry.example/")\n    not exempt\n'
         '    msg := sprintf("image %s is not from registry.example", [c.image])\n}\n')
-    # The repository's own package main: it exempts everything, and redefines what the operator's rule reads.
-    root = repository(tmp_path, {"policy/weaken.rego": 'package main\n\nexempt := true\n\nallowed := {"x"}\n'})
+    # The repository's own package main exempts everything: compiled with the operator's rule, it would switch it off.
+    root = repository(tmp_path, {"policy/weaken.rego": 'package main\n\nexempt if true\n'})
     result = check(root, [deployment("api")], operator_dirs=[str(operator)])
     [denial] = result["denials"]
     assert (denial["origin"], denial["policy"], denial["subject"]) == (

@@ -194,12 +194,39 @@ def messages(value) -> list:
     return []
 
 
-def _where(group: Group, package: str, rule: str) -> str:
-    """The file of ``package`` defining ``rule`` (the package's files when none is found by name)."""
+def _where(group: Group, package: str, rule: str, message: str) -> str:
+    """The file of ``package`` defining ``rule``: of several, the one whose string literal (a ``sprintf`` format's
+    fixed parts) explains most of ``message``; all of them when none does better."""
     files = [f for f in group.files if f.package == package]
     head = re.compile(rf"^[ \t]*{re.escape(rule)}\b", re.M)
-    defining = [f.shown for f in files if head.search(f.text)]
-    return ", ".join(defining or [f.shown for f in files])
+    defining = [f for f in files if head.search(f.text)] or files
+    if len(defining) > 1:
+        scores = {f.shown: _explained(f.text, message) for f in defining}
+        best = max(scores.values())
+        if best:
+            defining = [f for f in defining if scores[f.shown] == best]
+    return ", ".join(f.shown for f in defining)
+
+
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"|`([^`]*)`')
+_VERB = re.compile(r"%[-+# 0-9.]*[a-zA-Z]")
+
+
+def _explained(text: str, message: str) -> int:
+    """How many characters of ``message`` the best string literal of ``text`` gives (its parts in order)."""
+    best = 0
+    for match in _LITERAL.finditer(text):
+        literal = match.group(1) if match.group(1) is not None else match.group(2)
+        parts = [part for part in _VERB.split(literal) if part]
+        position, found = 0, 0
+        for part in parts:
+            at = message.find(part, position)
+            if at < 0:
+                found = 0
+                break
+            position, found = at + len(part), found + len(part)
+        best = max(best, found)
+    return best
 
 
 def _named_address(message: str, addresses) -> str | None:
@@ -225,7 +252,7 @@ def check(groups, documents: list, environment: dict, opa: str, runner, rego_ver
                 for message in messages(value):
                     subject = document.subject
                     address = _named_address(message, document.addresses)
-                    entry = {"policy": _where(group, package, rule), "package": package, "rule": rule,
+                    entry = {"policy": _where(group, package, rule, message), "package": package, "rule": rule,
                              "origin": group.origin, "subject": address or subject, "source": document.source,
                              "message": message}
                     (verdicts.warnings if rule.startswith("warn") else verdicts.denials).append(entry)
