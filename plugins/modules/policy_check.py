@@ -121,8 +121,8 @@ denials:
   sample:
     - {policy: policy/limits.rego, package: main, rule: deny, origin: repository, subject: Deployment web/api,
        source: environments/prod/yaml/api.yaml, message: "container api has no resource limits"}
-warnings:
-  description: One entry per message of a C(warn) rule, shaped as RV(denials).
+warned:
+  description: One entry per message of a C(warn) rule, shaped as RV(denials) (not C(warnings), which Ansible takes as the task's own).
   returned: always
   type: list
   elements: dict

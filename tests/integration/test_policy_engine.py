@@ -154,7 +154,7 @@ def ours(result, documents):
     subjects = [f"{d['kind']} {d['metadata']['namespace']}/{d['metadata']['name']}" if "kind" in d
                 else "Terraform plan" for d in documents]
     addresses = [[c["address"] for c in d.get("resource_changes", [])] for d in documents]
-    for key, entries in (("failures", result["denials"]), ("warnings", result["warnings"])):
+    for key, entries in (("failures", result["denials"]), ("warnings", result["warned"])):
         for entry in entries:
             index = next(i for i, s in enumerate(subjects) if entry["subject"] == s or entry["subject"] in addresses[i])
             found.setdefault((index, key), []).append(entry["message"])
@@ -178,7 +178,7 @@ def test_conftest_example_policies_run_unchanged_and_agree_with_conftest(tmp_pat
     assert tf["subject"] == "terraform_data.a"  # the address the message names
     assert ("policy/kubernetes.rego deny: Deployment web/bare: Deployment bare: container app has no resource limits"
             in result["refusal"])
-    assert {w["rule"] for w in result["warnings"]} == {"warn", "warn_deletes"}
+    assert {w["rule"] for w in result["warned"]} == {"warn", "warn_deletes"}
 
 
 def test_v0_policies_run_with_the_operators_v0_setting(tmp_path):
@@ -194,7 +194,7 @@ def test_v0_policies_run_with_the_operators_v0_setting(tmp_path):
 def test_nothing_to_deny_passes(tmp_path):
     root = repository(tmp_path, {"policy/kubernetes.rego": K8S_POLICY})
     result = check(root, [deployment("ok", labels={"app": "ok"})])
-    assert (result["refused"], result["refusal"], result["denials"], result["warnings"]) == (False, None, [], [])
+    assert (result["refused"], result["refusal"], result["denials"], result["warned"]) == (False, None, [], [])
     assert result["checked"] == {"documents": 1, "policies": 1, "environment": "prod"}
 
 
@@ -210,7 +210,7 @@ def test_a_secret_value_reaches_neither_input_nor_output(tmp_path):
     text = json.dumps(result)
     assert canary not in text
     assert result["denials"] and "<masked:" in result["denials"][0]["message"]
-    assert {w["message"].split("=")[0] for w in result["warnings"]} == {"password"}
+    assert {w["message"].split("=")[0] for w in result["warned"]} == {"password"}
 
 
 @pytest.fixture()

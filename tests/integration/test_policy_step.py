@@ -126,7 +126,7 @@ def test_check_mode_reports_denials_and_warnings_in_every_format(gitops):
     assert (policy["status"], policy["count"]) == ("changed", 1)
     [denial] = policy["stats"]["denials"]
     assert (denial["policy"], denial["rule"], denial["source"]) == (
-        "policy/limits.rego", "deny", "environments/web/manifests/all.yaml")
+        "policy/limits.rego", "deny", "environments/web/manifests/all.yaml#1")
     [warning] = policy["stats"]["warnings"]
     assert (warning["policy"], warning["subject"]) == ("environments/web/policy/labels.rego",
                                                        "ConfigMap default/policy-settings")

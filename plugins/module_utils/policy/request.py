@@ -100,7 +100,8 @@ def run(request: PolicyRequest, runner) -> dict:
     name = request.environment.get("name")
     return {"changed": False, "refused": bool(verdicts.denials),
             "refusal": f"denied by policy: {verdicts.refusal}" if verdicts.denials else None,
-            "denials": verdicts.denials, "warnings": verdicts.warnings,
+            # Not "warnings": Ansible takes a result's warnings as its own (shown as [WARNING] and dropped).
+            "denials": verdicts.denials, "warned": verdicts.warnings,
             "checked": {"documents": len(docs), "policies": sum(len(g.files) for g in (repo, operator) if g),
                         "environment": name}}
 

@@ -111,7 +111,7 @@ def _policy(result: dict) -> Outcome:
     # A denial refuses the environment (the gate reads refused/refusal); it counts as the step's drift so that the
     # report shows it next to the plans. Warnings are reported and pass.
     denials = [d for d in result.get("denials") or [] if isinstance(d, dict)]
-    warnings = [w for w in result.get("warnings") or [] if isinstance(w, dict)]
+    warnings = [w for w in result.get("warned") or [] if isinstance(w, dict)]
     account = {"denials": scrub(denials), "warnings": scrub(warnings)}
     if result.get("refused"):
         account["refusal"] = scrub(result.get("refusal") or "denied by policy")

@@ -345,7 +345,7 @@ DENIED = {"refused": True, "refusal": "denied by policy: policy/limits.rego deny
           "denials": [{"policy": "policy/limits.rego", "rule": "deny", "subject": "Deployment web/api",
                        "message": "no limits", "origin": "repository", "source": "environments/prod/yaml/a.yaml",
                        "package": "main"}],
-          "warnings": [{"policy": "policy/labels.rego", "rule": "warn", "subject": "Deployment web/api",
+          "warned": [{"policy": "policy/labels.rego", "rule": "warn", "subject": "Deployment web/api",
                         "message": "no app label"}]}
 
 
