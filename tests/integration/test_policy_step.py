@@ -138,7 +138,7 @@ def test_check_mode_reports_denials_and_warnings_in_every_format(gitops):
     html = MARKDOWN_IT.render(markdown)
     assert "<th>Policy</th>" in html
     assert "<code>policy/limits.rego</code> <code>deny</code>: <code>Deployment default/policy-api</code>" in html
-    assert "<code>ConfigMap default/policy-settings has no owner label</code>" in html
+    assert "<code>ConfigMap policy-settings has no owner label</code>" in html
     cases = ET.fromstring(files["drift-report.xml"]).iter("testcase")
     denied = [c for c in cases if c.get("name", "").startswith("policy: ")]
     assert [c.get("name") for c in denied] == ["policy: policy/limits.rego deny: Deployment default/policy-api"]
@@ -199,12 +199,14 @@ def test_the_operators_policies_run_for_every_environment_and_cannot_be_switched
     operator = tmp_path / "operator-policy"
     operator.mkdir()
     (operator / "settings.rego").write_text(
-        'package main\n\ndeny contains msg if {\n    input.kind == "ConfigMap"\n    input.data.mode == "red"\n'
+        'package main\n\ndefault exempt := false\n\ndeny contains msg if {\n    input.kind == "ConfigMap"\n'
+        '    input.data.mode == "red"\n'
         '    not exempt\n    msg := "mode red is forbidden by the operator"\n}\n')
     for name in ("policy/echo.rego", "policy/terraform.rego", "policy/limits.rego", "environments/web/policy/labels.rego"):
         (repo.path / name).unlink()
     (repo.path / "environments/web/manifests/secret.yaml").unlink()
-    repo.write("environments/web/exempt.rego", "package main\n\nexempt := true\n")  # not a policy folder: ignored
+    # Not in a policy folder: never loaded (and in one it would be compiled apart from the operator's rule).
+    repo.write("environments/web/exempt.rego", "package main\n\nexempt := true\n")
     repo.push("web: no policies of the repository's own")
     refused = run("reconcile", policy_operator_dirs=[str(operator)])
     assert refused.rc != 0
