@@ -8,6 +8,7 @@ The step may cost no more than conftest plus one process (its `opa capabilities`
 """
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 from bench.harness import REPO, compare, run_command
 
 sys.path.insert(0, str(REPO / "tools"))
+sys.path[:0] = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
 
 from testbed import tool  # noqa: E402
 
@@ -67,7 +69,7 @@ def main():
                                 environment={"name": "bench", "dir": "bench", "settings": {}}, binary=tool("opa"),
                                 rego_version="v1")
         result = run(request, CommandRunner())
-        print(f"ours: {len(result['denials'])} denials, {len(result['warnings'])} warnings")
+        print(f"ours: {len(result['denials'])} denials, {len(result['warned'])} warnings")
 
         def conftest():
             run_command([tool("conftest"), "test", "--no-color", "--policy", "policy", "manifests.yaml", "plan.json"],
