@@ -64,8 +64,10 @@ options:
     default: v1
 attributes:
   check_mode:
+    description: Runs the same (it changes nothing), so a preview shows the verdicts.
     support: full
   diff_mode:
+    description: No diff; the verdicts are the result.
     support: none
 author: trident.gitops maintainers
 """
