@@ -346,7 +346,7 @@ DENIED = {"refused": True, "refusal": "denied by policy: policy/limits.rego deny
                        "message": "no limits", "origin": "repository", "source": "environments/prod/yaml/a.yaml",
                        "package": "main"}],
           "warned": [{"policy": "policy/labels.rego", "rule": "warn", "subject": "Deployment web/api",
-                        "message": "no app label"}]}
+                      "message": "no app label"}]}
 
 
 def test_the_policy_step_runs_after_the_plans_where_the_repository_or_the_operator_has_policies():
