@@ -69,7 +69,7 @@ attributes:
   diff_mode:
     description: No diff; the verdicts are the result.
     support: none
-author: trident.gitops maintainers
+author: trident.gitops maintainers (@trident-gitops)
 """
 
 EXAMPLES = r"""
