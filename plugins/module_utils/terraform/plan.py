@@ -371,9 +371,10 @@ def policy_document(document, secrets=Secrets()):
         for name, change in (document.get("output_changes") or {}).items():
             change = change or {}
             hide = name in masked or secrets.held_by(change.get("before")) or secrets.held_by(change.get("after"))
-            shown = {key: mask_tree(change.get(key)) if hide else render(change.get(key),
-                                                                          change.get(f"{key}_sensitive", False))
-                     for key in ("before", "after")}
+            shown = {}
+            for key in ("before", "after"):
+                value, sensitive = change.get(key), change.get(f"{key}_sensitive", False)
+                shown[key] = mask_tree(value) if hide else render(value, sensitive)
             out["output_changes"][name] = {**change, **shown}
     if "planned_values" in document:
         out["planned_values"] = _masked_state(document["planned_values"], secrets, reach)
