@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("source", "secrets", "terraform", "kubernetes", "reconcile")
+ROLES = ("source", "secrets", "terraform", "kubernetes", "policy", "reconcile")
 BEGIN, END = "<!-- role variables: begin (tools/role_tables.py) -->", "<!-- role variables: end -->"
 _MARKUP = re.compile(r"\b[CIOEVMPR]\(([^)]*)\)")
 

@@ -46,4 +46,10 @@ options:
         description: Ignored; the task's own check mode decides.
         type: bool
         default: false
+      policy_dirs:
+        description: The operator's own Rego policy folders (the policy role's C(policy_operator_dirs)); with any,
+          every environment runs the policy step (docs/policy.md).
+        type: list
+        elements: path
+        default: []
 """

@@ -200,6 +200,14 @@ options:
     description: Apply what drifted (not in check mode). With V(false) the task only reports drift.
     type: bool
     default: false
+  objects:
+    description:
+      - Also return every object of the batch as rendered (files, kustomize and Helm output, the Secrets made from
+        O(secrets)) in RV(objects), with every secret value masked as everywhere else (a Secret's values, encrypted
+        fields, fields a Helm release's secret values reach). The reconcile pipeline's policy step reads them
+        (docs/policy.md).
+    type: bool
+    default: false
   prepare_namespaces:
     description:
       - For a plan that precedes an apply (O(apply=false), outside check mode), as the reconcile role's does before
@@ -345,6 +353,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+objects:
+  description:
+    - Every desired object as rendered, secret values masked, with the file it comes from (relative to the
+      repository), in the order validated.
+  returned: when O(objects=true)
+  type: list
+  elements: dict
+  contains:
+    source:
+      description: The file (or source) the object comes from.
+      type: str
+    object:
+      description: The object, its secret values masked.
+      type: dict
 skipped_hooks:
   description: Helm hooks left out of the rendered objects (test, delete and rollback hooks), by source.
   returned: when O(helm) is given

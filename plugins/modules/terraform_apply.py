@@ -213,6 +213,14 @@ options:
       - A flag rather than the path the V(plan) call returned.
     type: bool
     default: false
+  plan_json:
+    description:
+      - Also return the plan as C(show -json) prints it, in RV(plan_json), every secret value masked (what Terraform
+        marks sensitive, what O(variables) reach or hold, the secret and sensitive variables themselves); keys of the
+        document this module does not know are left out. The reconcile pipeline's policy step reads it
+        (docs/policy.md). A plan without changes is shown too (one more C(show) command).
+    type: bool
+    default: false
   record:
     description:
       - The Git revision being deployed, written to C(<state_dir>/deployed-revision.json) (per workspace) after a
@@ -300,6 +308,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+plan_json:
+  description: The plan as C(show -json) prints it, secret values masked (O(plan_json)).
+  returned: when O(plan_json=true) and a plan was made
+  type: dict
 summary:
   description: Counts of the plan; a replacement counts only as C(replace).
   returned: always

@@ -54,7 +54,7 @@ def render(report: DriftReport) -> str:
     lines = _heading(report) + _table(report, names)
     for env in sorted(report.environments):
         if report.env_status(env) in ("changed", "failed") or report.env_health(env) not in (None, "Healthy") \
-                or any(_kept(step) for step in report.environments[env].values()):
+                or any(_kept(step) or _verdicts(step)[1] for step in report.environments[env].values()):
             lines += _environment(report, env, names)
     if report.started:
         lines += ["", f"<sub>Run started {code(report.started)}, took {report.duration or 0:.0f} s; verdict "
@@ -110,6 +110,10 @@ def _health_cell(status, quote=code):
 def _cell(report, step):
     if step is None or step.status == "skipped":
         return "—"
+    denials, warnings = _verdicts(step)
+    if denials or warnings:  # the policy step: what it denies refuses the environment, warnings pass
+        noted = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
+        return (f"⛔ {len(denials)} denied" if denials else "✅ passed") + noted
     if step.status == "failed":
         return "❌ failed"
     if step.status == "not_checked":
@@ -119,6 +123,13 @@ def _cell(report, step):
     if step.status == "changed":
         return f"⚠️ {report.changes(step.count)}" + _kept_note(step)
     return "✅ in sync" + _kept_note(step)
+
+
+def _verdicts(step):
+    """The policy step's denials and warnings (docs/policy.md); empty for any other step."""
+    stats = (step.stats or {}) if step is not None else {}
+    return ([d for d in stats.get("denials") or [] if isinstance(d, dict)],
+            [w for w in stats.get("warnings") or [] if isinstance(w, dict)])
 
 
 def _kept(step):
@@ -136,7 +147,8 @@ def _environment(report, env, names):
     lines = ["", f"<details><summary><b>{html_code(env)}</b> — {_overview(report, env, names)}</summary>", ""]
     for name in names:
         step = report.environments[env].get(name)
-        if step is not None and (step.status in ("changed", "not_applied", "failed") or _kept(step)):
+        if step is not None and (step.status in ("changed", "not_applied", "failed") or _kept(step)
+                                 or _verdicts(step)[1]):
             lines += [f"#### {_title(name)}: {_cell(report, step)}", ""] + _step_body(name, step) + [""]
         unhealthy = [i for i in ((step.stats or {}).get("unhealthy") or []) if isinstance(i, dict)] if step else []
         if unhealthy:
@@ -178,9 +190,11 @@ def _step_body(name, step):
     message = (step.stats or {}).get("message")
     if step.status == "failed" and message and not any(task.get("msg") == message for task in step.tasks):
         lines.append(f"- ❌ {code(message)}")
+    denials, warnings = _verdicts(step)
     refusal = (step.stats or {}).get("refusal")
-    if refusal:
+    if refusal and not denials:
         lines.append(f"- ⛔ {code(refusal)}")
+    lines += [_verdict("⛔", entry) for entry in denials] + [_verdict("⚠️", entry) for entry in warnings]
     data = items_of(step)
     if data.get("censored") and not (data["items"] or data["source"]):
         lines.append("- details hidden (no_log)")
@@ -194,6 +208,12 @@ def _step_body(name, step):
                       "deletes them)", ""]
         lines += [line for item in data["kept"] for line in _item(item, outside)]
     return lines
+
+
+def _verdict(mark, entry):
+    """One policy verdict: the policy file and rule, the object or resource address, the message."""
+    return (f"- {mark} {code(entry.get('policy', ''))} {code(entry.get('rule', ''))}: "
+            f"{code(entry.get('subject', ''))}: {code(entry.get('message', ''))}")
 
 
 def items_of(step) -> dict:

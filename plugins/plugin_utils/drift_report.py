@@ -290,6 +290,14 @@ class DriftReport:
                 elif step.status == "skipped":
                     counts["skipped"] += 1
                     ET.SubElement(case, "skipped", message="nothing to do in this environment")
+                # The policy step: a failing case per denial, named by its policy, rule and object.
+                for denial in [d for d in (step.stats or {}).get("denials") or [] if isinstance(d, dict)]:
+                    counts["tests"] += 1
+                    counts["failures"] += 1
+                    denied = ET.SubElement(suite, "testcase", classname=visible(env), name=visible(
+                        f"{name}: {denial.get('policy')} {denial.get('rule')}: {denial.get('subject')}"))
+                    ET.SubElement(denied, "failure", type="denied", message=visible(str(denial.get("message", "")))
+                                  ).text = xml_text(f"{denial.get('source', '')}: {denial.get('message', '')}")
             for key, value in counts.items():
                 suite.set(key, str(value))
                 if key in totals:

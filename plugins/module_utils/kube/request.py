@@ -53,6 +53,7 @@ ARGUMENT_SPEC = dict(
     force_conflicts=dict(type="bool", default=True),
     apply=dict(type="bool", default=False),
     prepare_namespaces=dict(type="bool", default=False),
+    objects=dict(type="bool", default=False),
     prune=dict(type="bool", default=False),
     applyset=dict(type="dict", options=dict(
         name=dict(type="str", required=True), namespace=dict(type="str"),
@@ -102,6 +103,7 @@ class KubeDiffRequest:
     discovery_cache: str
     kubectl: str
     repository_root: str | None = None
+    objects: bool = False  # return the rendered objects, secret values masked (for the policy step)
 
     @classmethod
     def from_params(cls, params):
@@ -124,7 +126,7 @@ class KubeDiffRequest:
             ignore_differences=tuple(params["ignore_differences"]), wait=params["wait"],
             wait_timeout=params["wait_timeout"], workers=params["workers"],
             discovery_cache=params["discovery_cache"], kubectl=params["kubectl"],
-            repository_root=params["repository_root"])
+            repository_root=params["repository_root"], objects=params["objects"])
 
 
 def validated_request(params):

@@ -17,7 +17,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import (Document, Loaded,
                                                                                  add_kustomize_output, load_desired)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.schema import Schemas
-from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import field_paths, secret_object
+from ansible_collections.trident.gitops.plugins.module_utils.kube.objects import field_paths, masked, secret_object
 from ansible_collections.trident.gitops.plugins.module_utils.kube.validate import kinds_from_crds, validate
 
 
@@ -51,8 +51,10 @@ def run(request, check_mode=False, diff_mode=False, runner=None, decrypt=None):
         result = _run(request, check_mode, diff_mode, runner, decrypt)
     except TridentError as exc:
         raise shown.error(exc) from None
-    # The objects' own values (drift, diff) are the cluster's and Git's, shown as they are.
-    return {key: value if key in ("drift", "diff") else shown.value(value) for key, value in result.items()}
+    if "objects" in result:  # the files they come from are named relative to the repository
+        result["objects"] = [{**entry, "source": shown.text(entry["source"])} for entry in result["objects"]]
+    # The objects' own values (drift, diff, objects) are the cluster's and Git's, shown as they are.
+    return {key: value if key in ("drift", "diff", "objects") else shown.value(value) for key, value in result.items()}
 
 
 def repository_roots(request):
@@ -113,6 +115,9 @@ def _run(request, check_mode, diff_mode, runner, decrypt):
         result["diff"] = outcome.diff
     if request.helm:
         result["skipped_hooks"] = skipped_hooks
+    if request.objects:
+        result["objects"] = [{"source": str(item.source), "object": masked(item.obj, item.masked)}
+                             for item in checked.items]
     return result
 
 

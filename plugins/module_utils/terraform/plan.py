@@ -11,6 +11,7 @@ variable's value (a copy made through locals, modules or providers). A module ne
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import mask, mask_tree
@@ -282,3 +283,105 @@ def parse_plan(document, secrets=Secrets()):
         outputs=mask_outputs(planned, secrets, masked),
         masked_outputs=masked | {name for name, spec in planned.items() if secrets.held_by(spec.get("value"))},
     )
+
+
+# Keys of ``show -json``'s plan a policy input keeps (everything else is left out: a key a later Terraform adds may
+# hold values nothing here masks).
+_DOCUMENT_KEYS = ("format_version", "terraform_version", "applyable", "complete", "errored", "timestamp",
+                  "relevant_attributes", "checks")
+
+
+def _masked_values(module, secrets, reach=None):
+    """``planned_values``/``prior_state`` module values: each resource's ``values`` masked where Terraform marks
+    them sensitive or they hold a secret value; child modules alike."""
+    if not isinstance(module, dict):
+        return module
+    out = dict(module)
+    resources = []
+    for resource in module.get("resources") or ():
+        if not isinstance(resource, dict):
+            continue
+        values = resource.get("values")
+        held = set()
+        if isinstance(values, dict):
+            held = {name for name, value in values.items() if secrets.held_by(value)}
+            if reach is not None:  # what a secret variable reaches through the configuration
+                address = re.sub(r"\[[^\]]*\]$", "", str(resource.get("address")))
+                held |= {name for name in values if f"{address}.{name}" in reach.tainted}
+        resources.append({**resource, "values": render(values, resource.get("sensitive_values", False), masked=held)})
+    if "resources" in module:
+        out["resources"] = resources
+    if "child_modules" in module:
+        out["child_modules"] = [_masked_values(child, secrets) for child in module.get("child_modules") or ()]
+    return out
+
+
+def _masked_state(values, secrets, reach=None):
+    if not isinstance(values, dict):
+        return values
+    out = {key: value for key, value in values.items() if key not in ("outputs", "root_module")}
+    if "outputs" in values:
+        shown = mask_outputs(values.get("outputs"), secrets)
+        out["outputs"] = {name: {**{k: v for k, v in (spec or {}).items() if k != "value"}, "value": shown[name]}
+                          for name, spec in (values.get("outputs") or {}).items()}
+    if "root_module" in values:
+        out["root_module"] = _masked_values(values["root_module"], secrets, reach)
+    return out
+
+
+def _masked_entry(entry, reach):
+    """A ``resource_changes`` entry as Terraform prints it, its ``before``/``after`` masked (unknown values stay
+    absent, as in Terraform's own document)."""
+    change = entry.get("change") or {}
+    before, after = change.get("before"), change.get("after")
+    masked = set(reach.resource(entry))
+    for version in (before, after):
+        if isinstance(version, dict):
+            masked |= {name for name, value in version.items() if reach.secrets.held_by(value)}
+    if masked and isinstance(before, dict):
+        masked |= {name for name, marker in _items(change.get("after_unknown")) if marker and name in before}
+    shown = dict(change)
+    shown["before"] = render(before, change.get("before_sensitive", False), masked=masked)
+    shown["after"] = render(after, change.get("after_sensitive", False), masked=masked)
+    if "importing" in change:
+        shown["importing"] = change["importing"]
+    return {**entry, "change": shown}
+
+
+def policy_document(document, secrets=Secrets()):
+    """``show -json`` output as a policy reads it (conftest's input for a plan), every secret value masked where it
+    stands: what Terraform marks sensitive, what a secret variable reaches or holds, and the secret variables
+    themselves. The configuration (the repository's own text) is kept; keys this function does not know are not."""
+    reach = _Reach(document.get("configuration"), secrets)
+    sensitive_vars = {name for name, spec in (((document.get("configuration") or {}).get("root_module") or {})
+                                              .get("variables") or {}).items() if (spec or {}).get("sensitive")}
+    out = {key: document[key] for key in _DOCUMENT_KEYS if key in document}
+    variables = {}
+    for name, spec in (document.get("variables") or {}).items():
+        value = (spec or {}).get("value")
+        hidden = name in secrets.names or name in sensitive_vars or secrets.held_by(value)
+        variables[name] = {"value": mask_tree(value) if hidden else value}
+    out["variables"] = variables
+    for key in ("resource_changes", "resource_drift"):
+        if key in document:
+            out[key] = [_masked_entry(entry, reach) for entry in document.get(key) or () if isinstance(entry, dict)]
+    if "output_changes" in document:
+        masked = {name for name in document["output_changes"] if reach.output(name)}
+        out["output_changes"] = {}
+        for name, change in (document.get("output_changes") or {}).items():
+            change = change or {}
+            hide = name in masked or secrets.held_by(change.get("before")) or secrets.held_by(change.get("after"))
+            shown = {}
+            for key in ("before", "after"):
+                value, sensitive = change.get(key), change.get(f"{key}_sensitive", False)
+                shown[key] = mask_tree(value) if hide else render(value, sensitive)
+            out["output_changes"][name] = {**change, **shown}
+    if "planned_values" in document:
+        out["planned_values"] = _masked_state(document["planned_values"], secrets, reach)
+    if "prior_state" in document:
+        prior = document["prior_state"] or {}
+        out["prior_state"] = {**{k: v for k, v in prior.items() if k != "values"},
+                              "values": _masked_state(prior.get("values"), secrets, reach)}
+    if "configuration" in document:
+        out["configuration"] = document["configuration"]
+    return out

@@ -32,7 +32,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.sandbox impo
 from ansible_collections.trident.gitops.plugins.module_utils.terraform import bubblewrap, guard, workdir
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.locations import (
     provider_locations, refuse_repository_paths)
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Plan, Secrets, mask_outputs, parse_plan
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import (
+    Plan, Secrets, mask_outputs, parse_plan, policy_document)
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.programs import find_programs
 
 DEFAULT_STATE_ROOT = os.path.join(CACHE_DIR, "terraform")
@@ -101,6 +102,8 @@ class Settings:
     sandbox_write_paths: tuple = ()
     # Whether the configuration may run programs (data "external", local-exec, a provider's exec block).
     allow_programs: bool = False
+    # Return the plan as show -json prints it, masked (plan.policy_document), for the policy step.
+    plan_json: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class Outcome:
     # check mode: what the apply would refuse, as one line; None when it would refuse nothing
     refusal: str | None = None
     sandbox: str = bubblewrap.BUBBLEWRAP
+    plan_json: dict | None = None
 
     def to_result(self, diff=False):
         result = {
@@ -139,6 +143,8 @@ class Outcome:
         }
         if diff:
             result["diff"] = [change.to_diff() for change in self.plan.resource_changes or self.plan.resource_drift]
+        if self.plan_json is not None:
+            result["plan_json"] = self.plan_json
         return result
 
 
@@ -404,6 +410,7 @@ class _Run:
         self.settings = settings
         self.runner = runner
         self.context = context
+        self.plan_document = None  # the masked show -json, when settings.plan_json asks for it
         self.binary = context.binary
         self.backend = context.backend
         self.state_dir = context.state_dir
@@ -488,7 +495,8 @@ class _Run:
             written = self.settings.phase == "full" and self._record()
             return Outcome(changed=changed, plan=plan, outputs=outputs, applied=applied, initialized=initialized,
                            state_dir=self.state_dir, plan_file=plan_file if kept else None, recorded=recorded,
-                           record_written=written, verdict=verdict, refusal=refusal, sandbox=self.settings.sandbox)
+                           record_written=written, verdict=verdict, refusal=refusal, sandbox=self.settings.sandbox,
+                           plan_json=self.plan_document)
         finally:
             if saving and not kept:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -667,13 +675,16 @@ class _Run:
         result = self._command(*args)
         if result.rc != _PLAN_HAS_CHANGES:
             self._checked(result, "plan")
-            if not self.settings.variables:
+            if not self.settings.variables and not self.settings.plan_json:
                 # rc 0: nothing to change, and no need for a second process to read the plan.
                 return Plan()
         # With secret variables the plan's configuration tells which outputs they reach, even without changes.
         shown = self._checked(self._command("show", "-json", "-no-color", plan_file), "show")
         try:
-            plan = parse_plan(json.loads(shown.stdout), self.secrets)
+            document = json.loads(shown.stdout)
+            plan = parse_plan(document, self.secrets)
+            if self.settings.plan_json:
+                self.plan_document = policy_document(document, self.secrets)
         except ValueError:
             raise TridentError(f"{os.path.basename(self.binary)} show -json did not print JSON") from None
         write_masked_outputs(self.state_dir, self.settings.workspace, plan.masked_outputs)

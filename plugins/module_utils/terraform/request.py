@@ -37,6 +37,7 @@ ARGUMENT_SPEC = {
     "allow_programs": {"type": "bool", "default": False},
     "phase": {"type": "str", "choices": ["full", "plan", "apply"], "default": "full"},
     "saved_plan": {"type": "bool", "default": False},
+    "plan_json": {"type": "bool", "default": False},
     "record": {"type": "dict", "options": {"revision": {"type": "str", "required": True},
                                            "tree": {"type": "str", "required": True}}},
 }
@@ -61,7 +62,8 @@ def settings_of(params, check_mode):
         check_mode=check_mode, phase=params["phase"], saved_plan=params["saved_plan"], record=params["record"],
         repo_path=params["repo_path"], sandbox=params["sandbox"],
         sandbox_read_paths=tuple(params["sandbox_read_paths"]),
-        sandbox_write_paths=tuple(params["sandbox_write_paths"]), allow_programs=params["allow_programs"])
+        sandbox_write_paths=tuple(params["sandbox_write_paths"]), allow_programs=params["allow_programs"],
+        plan_json=params["plan_json"])
 
 
 def run_terraform(params, check_mode=False, diff=False):

@@ -33,6 +33,7 @@ KUBECONFIG_NAMES = ("kubeconfig.yaml", "kubeconfig.yml", "kubeconfig.sops.yaml",
 MANIFEST_DIRS = ("yaml", "manifests")
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SECRETS_DIR = "secrets"
+POLICY_DIR = "policy"
 SECRET_FORMATS = {"yaml": "yaml", "yml": "yaml", "json": "json", "env": "dotenv", "ini": "ini"}
 _SECRET_NAME = re.compile(r"^(?P<name>.+)\.sops\.(?P<ext>yaml|yml|json|env|ini)$")
 # A Vault reference file (docs/vault.md): names KV v2 secrets, holds no value; format "vault".
@@ -292,6 +293,17 @@ def find_secrets(env_path: str, sandbox: Sandbox | None = None) -> tuple[tuple, 
     return tuple(secrets), tuple(warnings)
 
 
+def find_policy_dirs(env_path: str, sandbox: Sandbox) -> tuple:
+    """The repository's policy folders for the environment (relative to the repository): the shared ``policy/`` at
+    its root and the environment's own ``policy/`` (docs/policy.md); a symlink out of the checkout is an error."""
+    found = []
+    for folder in (sandbox.root, env_path):
+        candidate = os.path.join(folder, POLICY_DIR)
+        if os.path.lexists(candidate) and os.path.isdir(sandbox.resolve(candidate)):
+            found.append(os.path.relpath(candidate, sandbox.root).replace(os.sep, "/"))
+    return tuple(found)
+
+
 def describe_environment(env_path: str, repo_path: str | None = None) -> Environment:
     """Describe the environment folder ``env_path`` of the repository at ``repo_path``.
 
@@ -317,10 +329,11 @@ def describe_environment(env_path: str, repo_path: str | None = None) -> Environ
     terraform_files = tuple(sorted(n for n in os.listdir(env_path) if n.endswith((".tf", ".tf.json"))
                                    and os.path.isfile(sandbox.resolve(os.path.join(env_path, n)))))
     secrets, warnings = find_secrets(env_path, sandbox)
+    policy_dirs = find_policy_dirs(env_path, sandbox)
     return Environment(name=name, path=env_path, repo_path=repo_path, settings=settings, kubeconfig=kubeconfig,
                        kubeconfig_encrypted=encrypted, terraform_files=terraform_files, manifests_dir=manifests_dir,
                        manifests_kind=manifests_kind, manifest_files=manifest_files, secrets=secrets,
-                       warnings=warnings)
+                       policy_dirs=policy_dirs, warnings=warnings)
 
 
 def list_environments(repo_path: str, environments_dir: str = ENVIRONMENTS_DIR) -> list[str]:

@@ -55,6 +55,8 @@ class Environment:
     manifests_kind: str | None = None
     manifest_files: tuple = ()
     secrets: tuple = ()
+    # The repository's policy folders this environment is checked against (relative to the repository).
+    policy_dirs: tuple = ()
     warnings: tuple = ()
     wave: int = 0  # the batch of the run this environment reconciles in (gitops/order.py)
     error: str | None = None
@@ -77,7 +79,7 @@ class Environment:
         """The steps this environment has content for, in pipeline order (the registry decides)."""
         return present_steps({"name": self.name, "secrets": self.secrets, "kubeconfig_encrypted": self.kubeconfig_encrypted,
                               "terraform_files": self.terraform_files, "manifests_kind": self.manifests_kind,
-                              "settings": self.settings})
+                              "settings": self.settings, "policy_dirs": self.policy_dirs})
 
     def as_variable(self, source: dict | None = None) -> dict:
         """The ``trident_environment`` host variable. ``source`` says where the inventory read the repository
@@ -98,6 +100,7 @@ class Environment:
             "manifests_kind": self.manifests_kind,
             "manifest_files": list(self.manifest_files),
             "secrets": [{"path": s.path, "name": s.name, "format": s.format} for s in self.secrets],
+            "policy_dirs": list(self.policy_dirs),
             "settings": {key: value for key, value in self.settings.items() if key not in LAYOUT_SETTINGS},
         })
 
@@ -119,7 +122,7 @@ class BrokenEnvironment:
         return as_data({"name": self.name, "dir": self.relpath, "repository": {"path": self.repo_path, **(source or {})},
                         "error": self.error, "steps": ["source"], "tags": [], "depends_on": [], "wave": 0,
                         "kubeconfig": None, "kubeconfig_encrypted": False, "terraform_files": [], "manifests_dir": None,
-                        "manifests_kind": None, "manifest_files": [], "secrets": [], "settings": {}})
+                        "manifests_kind": None, "manifest_files": [], "secrets": [], "policy_dirs": [], "settings": {}})
 
 
 def as_data(value):

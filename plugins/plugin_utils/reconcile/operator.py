@@ -28,6 +28,8 @@ OPERATOR_SPEC = dict(
     lock_timeout=dict(type="float", default=600),
     revisions_dir=dict(type="path", default="~/.cache/trident-gitops/revisions"),
     check_mode=dict(type="bool", default=False),
+    # The operator's own Rego policy folders (docs/policy.md): every environment is checked against them.
+    policy_dirs=dict(type="list", elements="path", default=[]),
 )
 
 
@@ -40,6 +42,7 @@ class Operator:
     lock_timeout: float
     revisions_dir: str
     check_mode: bool
+    policy_dirs: tuple = ()
 
     def pinned(self, env: str) -> str:
         return self.pin.get(env, "")
@@ -63,4 +66,5 @@ def operator_settings(params: dict) -> Operator:
             raise TridentError(f"reconcile_trusted_keys: {env}: a list of fingerprints or armored public keys")
     return Operator(steps=tuple(steps), pin=dict(params["pin"]), trusted_keys=dict(params["trusted_keys"]),
                     lock_dir=params["lock_dir"], lock_timeout=float(params["lock_timeout"]),
-                    revisions_dir=params["revisions_dir"], check_mode=bool(params["check_mode"]))
+                    revisions_dir=params["revisions_dir"], check_mode=bool(params["check_mode"]),
+                    policy_dirs=tuple(params.get("policy_dirs") or ()))

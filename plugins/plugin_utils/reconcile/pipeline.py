@@ -92,7 +92,8 @@ def start(environment: dict, operator: Operator, exposed: dict, finished: dict, 
     if checkout.path != source.path:  # a copy of the committed content: described from the copy
         env = _described(env, io, checkout.path)
     plan = [{"name": step.name, "role": step.role} for step in REGISTRY
-            if step.role and step.name in env["steps"] and step.name in operator.steps]
+            if step.role and (step.name in env["steps"] or step.operator_present(operator))
+            and step.name in operator.steps]
     lock_file = os.path.join(os.path.expanduser(operator.lock_dir), f"{env['name']}.lock")
     try:
         holder = io.lock(lock_file, operator.lock_timeout)
@@ -147,7 +148,8 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
             if tree is None:
                 raise Stop("promotion", f"environment {env['name']}: {env['dir']} is not in the repository at {deploy}")
             held_env = _described(env, io, copy)
-            return {"replan": [s for s in run["plan"] if s["name"] in held_env["steps"]], "recorded": recorded,
+            return {"replan": [s for s in run["plan"] if s["name"] in held_env["steps"]
+                               or BY_NAME[s["name"]].operator_present(operator)], "recorded": recorded,
                     "deploy": deploy, "held": held, "environment": held_env, "apply": [], "refused": [],
                     "record": None, "stop": None,
                     "checkout": {**checkout, "path": copy, "env_path": os.path.join(copy, env["dir"]),

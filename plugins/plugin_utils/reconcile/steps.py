@@ -50,6 +50,8 @@ class Step:
     has_work: Callable[[dict], bool] = field(default=lambda result: False)
     # A file or folder its plan left for the apply (it may hold secrets), removed when the apply does not run.
     leftover: Callable[[dict], str | None] = field(default=lambda result: None)
+    # Whether the operator's settings (reconcile/operator.py) give every environment content for it.
+    operator_present: Callable[[object], bool] = field(default=lambda operator: False)
 
 
 def is_secret_value_path(kind: object, path: object) -> bool:
@@ -105,6 +107,17 @@ def _kubernetes(result: dict) -> Outcome:
     return Outcome("changed" if drifted else "ok", len(drifted), account, health.get("status"))
 
 
+def _policy(result: dict) -> Outcome:
+    # A denial refuses the environment (the gate reads refused/refusal); it counts as the step's drift so that the
+    # report shows it next to the plans. Warnings are reported and pass.
+    denials = [d for d in result.get("denials") or [] if isinstance(d, dict)]
+    warnings = [w for w in result.get("warned") or [] if isinstance(w, dict)]
+    account = {"denials": scrub(denials), "warnings": scrub(warnings)}
+    if result.get("refused"):
+        account["refusal"] = scrub(result.get("refusal") or "denied by policy")
+    return Outcome("changed" if denials else "ok", len(denials), account)
+
+
 def _terraform_work(result: dict) -> bool:
     return result.get("plan_file") is not None
 
@@ -130,6 +143,11 @@ REGISTRY = (
          records=True, read=_kubernetes, has_work=_kubernetes_work,
          present=lambda env: env.get("manifests_kind") is not None
          or bool((env.get("settings") or {}).get("helm_releases"))),
+    # The repository's and the operator's Rego policies on the plans above (docs/policy.md): a deny refuses the
+    # environment at the gate (refused/refusal, as any refused plan); nothing of its own to apply.
+    Step("policy", "Policy", "trident.gitops.policy", result="policy_result", needs=("terraform", "kubernetes"),
+         read=_policy, present=lambda env: bool(env.get("policy_dirs")),
+         operator_present=lambda operator: bool(getattr(operator, "policy_dirs", ()))),
     # Which revision the environment deploys and who signed it (promotion.py), decided by the gate from the plans:
     # changed while the environment is held behind the branch, failed when a signer is refused. No content of its
     # own: the gate reports it when it holds or refuses.
@@ -138,7 +156,8 @@ REGISTRY = (
 NAMES = tuple(step.name for step in REGISTRY)
 # The modules that do each step's work, to name the step a task of theirs belongs to.
 MODULE_STEPS = {"trident.gitops.git_source": "source", "trident.gitops.sops_decrypt": "secrets",
-                "trident.gitops.terraform_apply": "terraform", "trident.gitops.kube_diff": "kubernetes"}
+                "trident.gitops.terraform_apply": "terraform", "trident.gitops.kube_diff": "kubernetes",
+                "trident.gitops.policy_check": "policy"}
 BY_NAME = {step.name: step for step in REGISTRY}
 
 

@@ -450,3 +450,31 @@ def test_the_forge_hears_the_preview_and_the_statuses_and_its_failure_is_a_warni
         assert [w.split(": HTTP")[0].rsplit(" ", 1)[0] for w in warned] == [
             "trident.gitops.drift_report: forge: preview comment on #3: POST",
             "trident.gitops.drift_report: forge: commit status k3s: POST"]
+
+
+def test_policy_verdicts_in_every_format(callback, tmp_path):
+    """The policy step (issue 28): a Policy column, its denials and warnings per environment (quoted, never
+    markup), a failing JUnit case per denial; an environment whose policies only warn gets its section too."""
+    hostile = "<img src=x onerror=alert(1)> [link](http://evil) @all"
+    denial = {"policy": "policy/limits.rego", "package": "main", "rule": "deny", "origin": "repository",
+              "subject": "Deployment web/api", "source": "environments/prod/yaml/api.yaml", "message": hostile}
+    warning = {**denial, "rule": "warn", "policy": "environments/stage/policy/labels.rego", "message": "no label"}
+    finish(callback, {"trident_drift": {
+        "prod": {"policy": {"changed": True, "count": 1, "status": "changed", "denials": [denial], "warnings": [],
+                            "refusal": "denied by policy: ..."}},
+        "stage": {"policy": {"changed": False, "count": 0, "status": "ok", "denials": [], "warnings": [warning]}}}})
+    folder = tmp_path / "report"
+    report = json.loads((folder / "drift-report.json").read_text())
+    assert report["environments"]["prod"]["steps"]["policy"]["stats"]["denials"] == [denial]
+    markdown = (folder / "drift-report.md").read_text()
+    assert any(line.startswith("| Environment") and "| Policy |" in line for line in markdown.splitlines())
+    assert "⛔ 1 denied" in markdown and "✅ passed, 1 warning" in markdown
+    html = MarkdownIt("commonmark").enable(["table"]).render(markdown)
+    assert "<img" not in html and "<a " not in html
+    assert "<code>policy/limits.rego</code> <code>deny</code>: <code>Deployment web/api</code>" in html
+    assert "<code>environments/stage/policy/labels.rego</code> <code>warn</code>" in html
+    suites = {s.get("name"): s for s in ET.fromstring((folder / "drift-report.xml").read_text()).iter("testsuite")}
+    denied = [c for c in suites["prod"].iter("testcase") if c.get("name").startswith("policy: ")]
+    assert [c.get("name") for c in denied] == ["policy: policy/limits.rego deny: Deployment web/api"]
+    assert denied[0].find("failure").get("message") == hostile
+    assert not [c for c in suites["stage"].iter("testcase") if c.find("failure") is not None]

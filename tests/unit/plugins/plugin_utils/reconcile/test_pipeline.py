@@ -272,7 +272,7 @@ def test_finish_when_a_plan_failed_names_it_and_the_later_steps_are_not_checked(
     report = pipeline.finish(environment(), run, None, {"secrets_decrypted": {"failed": True}}, failure, False, 1001.0)
     statuses = {name: o.status for name, o in report.steps.items()}
     assert statuses == {"source": "not_checked", "secrets": "failed", "terraform": "skipped",
-                        "kubernetes": "not_checked", "promotion": "skipped"}
+                        "kubernetes": "not_checked", "policy": "skipped", "promotion": "skipped"}
     assert report.verdict == "error" and report.state()["health"] == "Unknown"
     assert report.steps["secrets"].account["message"].endswith("MAC mismatch")
 
@@ -283,7 +283,7 @@ def test_finish_when_start_failed():
     report = pipeline.finish(environment(steps=("source", "terraform")), None, None, {}, failure, True, 1.0)
     assert {n: o.status for n, o in report.steps.items()} == {
         "source": "failed", "secrets": "skipped", "terraform": "not_checked", "kubernetes": "skipped",
-        "promotion": "skipped"}
+        "policy": "skipped", "promotion": "skipped"}
     assert report.summary()["failure"] == {"step": "source", "task": "", "message": "waits for staging"}
 
 
@@ -343,3 +343,51 @@ def test_a_failure_names_its_environment_once():
     # A name that is only part of another word does not count as named.
     part = pipeline.failure_of({"action": "trident.gitops.kube_diff"}, {"msg": "webhook refused it"}, "web")
     assert part.message.startswith("environment web: Kubernetes: ")
+
+
+# -- the policy step (issue 28) --------------------------------------------------------------------------------------
+
+DENIED = {"refused": True, "refusal": "denied by policy: policy/limits.rego deny: Deployment web/api: no limits",
+          "denials": [{"policy": "policy/limits.rego", "rule": "deny", "subject": "Deployment web/api",
+                       "message": "no limits", "origin": "repository", "source": "environments/prod/yaml/a.yaml",
+                       "package": "main"}],
+          "warned": [{"policy": "policy/labels.rego", "rule": "warn", "subject": "Deployment web/api",
+                      "message": "no app label"}]}
+
+
+def test_the_policy_step_runs_after_the_plans_where_the_repository_or_the_operator_has_policies():
+    assert [s["name"] for s in start(environment(steps=("source", "kubernetes", "policy")))["plan"]] == [
+        "kubernetes", "policy"]
+    assert [s["name"] for s in start(environment(steps=("source", "terraform")), policy_dirs=["/etc/policy"])[
+        "plan"]] == ["terraform", "policy"]
+    assert [s["name"] for s in start(environment(steps=("source", "terraform")))["plan"]] == ["terraform"]
+    # The operator's steps decide: without policy among them, nothing of the repository's turns it on.
+    assert [s["name"] for s in start(environment(steps=("source", "kubernetes", "policy")),
+                                     steps=["source", "kubernetes"])["plan"]] == ["kubernetes"]
+
+
+def test_a_denial_refuses_the_whole_environment_and_a_warning_does_not():
+    run = start(environment(steps=("source", "terraform", "kubernetes", "policy")))
+    results = {"kubernetes_result": kube_result(None, drift=("update",)),
+               "terraform_result": {"plan_file": "/s/.plan/p", "resource_changes": [{"address": "a.b"}]},
+               "policy_result": DENIED}
+    decided = gate(run, results)
+    assert decided["apply"] == [] and decided["stop"]["step"] == "policy"
+    assert decided["stop"]["message"] == (
+        "environment prod: refusing to apply: Policy: denied by policy: policy/limits.rego deny: Deployment web/api: "
+        "no limits; nothing was applied")
+    passed = gate(run, {**results, "policy_result": {**DENIED, "refused": False, "refusal": None, "denials": []}})
+    assert passed["stop"] is None and [s["name"] for s in passed["apply"]] == ["terraform", "kubernetes"]
+
+
+def test_a_denial_in_check_mode_is_reported_as_drift_with_the_verdicts():
+    run = start(environment(steps=("source", "kubernetes", "policy")), check_mode=True)
+    results = {"kubernetes_result": kube_result(None), "policy_result": DENIED}
+    decided = gate(run, results, check_mode=True)
+    assert decided["stop"] is None and decided["refused"] == [f"Policy: {DENIED['refusal']}"]
+    report = pipeline.finish(environment(), run, decided, results, None, True, 1001.0)
+    policy = report.steps["policy"]
+    assert (policy.status, policy.count) == ("changed", 1)
+    assert policy.account["denials"][0]["subject"] == "Deployment web/api"
+    assert policy.account["warnings"][0]["message"] == "no app label"
+    assert report.verdict == "drift"
