@@ -337,3 +337,18 @@ def test_a_failure_names_its_environment_once():
     # A name that is only part of another word does not count as named.
     part = pipeline.failure_of({"action": "trident.gitops.kube_diff"}, {"msg": "webhook refused it"}, "web")
     assert part.message.startswith("environment web: Kubernetes: ")
+
+
+@pytest.mark.parametrize("plan, recorded, drift", [
+    ({"resource_changes": [], "plan_file": None}, None, False),  # no record here, the state proves sync
+    ({"resource_changes": [{"address": "x.y", "actions": ["create"]}], "plan_file": "/s/p"}, None, True),
+    ({"resource_changes": [], "plan_file": None}, {"revision": OLD, "tree": OLD_TREE}, True),  # a stale record
+    ({"failed": True, "resource_changes": []}, None, True),
+])
+def test_a_terraform_only_environment_without_a_record_here_is_in_sync_when_its_plan_is_empty(plan, recorded, drift):
+    run = start(environment(steps=("source", "terraform")))
+    assert run["record_step"] == "terraform"
+    decided = gate(run, {"terraform_result": {**plan, "recorded": recorded}})
+    assert decided["source"]["changed"] is drift
+    # Outside check mode the record is written (a cache of what the state proves) whenever it differs.
+    assert decided["record"] == {"revision": BRANCH, "tree": TREE}
