@@ -205,4 +205,3 @@ def test_a_controller_killed_mid_run_frees_the_lease_within_its_duration(control
     assert spec["leaseTransitions"] >= 1
     assert client(control_plane).request(
         "GET", f"/api/v1/namespaces/default/configmaps/{repo['name']}")["data"] == {"k": "v"}
-

@@ -34,13 +34,13 @@ def story(tmp_path, control_plane):
     return {"repo": repo, "names": names, "root": tmp_path, "plane": control_plane}
 
 
-def commit(story, release, staging_extra=()):
+def commit(story, label, staging_extra=()):
     for env, name in story["names"].items():
         objects = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"},
-                    "data": {"release": release}}, *(staging_extra if env == "staging" else ())]
+                    "data": {"release": label}}, *(staging_extra if env == "staging" else ())]
         (story["repo"] / "environments" / name / "yaml" / "objects.yaml").write_text(yaml.safe_dump_all(objects))
     git(story["repo"], "add", "-A")
-    git(story["repo"], "commit", "-q", "-m", release)
+    git(story["repo"], "commit", "-q", "-m", label)
     return git(story["repo"], "rev-parse", "HEAD")
 
 
