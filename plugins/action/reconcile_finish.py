@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 
+from ansible_collections.trident.gitops.plugins.module_utils.kube.lease import stop_renewer
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import PipelineAction, registered
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.io import ControllerIo
@@ -35,6 +36,10 @@ class ActionModule(PipelineAction):
                                               "every environment, see the failed task above)")
         if run and run.get("lock", {}).get("holder"):
             ControllerIo.release(run["lock"]["holder"])
+        # The environment's Lease across controllers, when the kubernetes step took one (roles/kubernetes lease.yml).
+        held = task_vars.get("kubernetes_lease")
+        if isinstance(held, dict) and held.get("renewer"):
+            stop_renewer(int(held["renewer"]))
         results = self.step_results(task_vars)
         for path in pipeline.leftovers(run, gate, results, failure):
             shutil.rmtree(path, ignore_errors=True)

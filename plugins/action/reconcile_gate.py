@@ -6,15 +6,42 @@ controller, from the steps' registered plan results."""
 
 from __future__ import annotations
 
+from ansible.utils.display import Display
+
+from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.records import OPERATOR_KEYS, read_environment_record
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import OPERATOR_OPTION, PipelineAction
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.io import ControllerIo
+
+display = Display()
 
 ARGUMENT_SPEC = dict(
     run=dict(type="dict", required=True),
     operator=OPERATOR_OPTION,
     decided=dict(type="dict"),
 )
+
+
+def upstream_of(name: str, hostvars, repository_root: str) -> dict | None:
+    """What the environment ``name`` runs and its health: its ``reconcile_state`` when it ran earlier in this run (what
+    its own report says), else read from the environment itself (its ApplySet parent), so that promotion holds across
+    slices, ``--limit`` and controllers; None when neither is known (the decision says so)."""
+    if name not in hostvars:
+        return None
+    host = hostvars[name]
+    if "reconcile_state" in host:
+        return dict(host["reconcile_state"])
+    environment = host["trident_environment"] if "trident_environment" in host else None
+    if not isinstance(environment, dict) or environment.get("error"):
+        return None
+    operator_vars = {key: host[key] for key in OPERATOR_KEYS if key in host}
+    try:
+        record = read_environment_record(dict(environment), operator_vars, repository_root)
+    except TridentError as exc:
+        display.warning(f"promote_from {name}: {exc.message}")
+        return None
+    return {"revision": record["revision"], "tree": record["tree"], "health": record["health"]} if record else None
 
 
 class ActionModule(PipelineAction):
@@ -24,10 +51,8 @@ class ActionModule(PipelineAction):
         operator = self.operator(params)
         run = params["run"]
         promote_from = run["environment"]["settings"].get("promote_from")
-        hostvars = task_vars.get("hostvars") or {}
-        upstream = None
-        if promote_from and promote_from in hostvars and "reconcile_state" in hostvars[promote_from]:
-            upstream = dict(hostvars[promote_from]["reconcile_state"])
+        upstream = upstream_of(promote_from, task_vars.get("hostvars") or {}, run["checkout"]["path"]) \
+            if promote_from and not params.get("decided") else None
         io = ControllerIo(operator.revisions_dir, self.owner_pid())
         decided = pipeline.gate(run, operator, self.step_results(task_vars), upstream, io, params.get("decided"))
         # Whether the role's apply stage has anything to do: plan a held revision, apply, or forget decrypted secrets.

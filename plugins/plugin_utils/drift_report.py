@@ -12,7 +12,9 @@ result. An environment a pipeline play targeted that never reported (the run sto
 
 from __future__ import annotations
 
+import calendar
 import json
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
@@ -351,3 +353,35 @@ def _short(value):
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return "…" if isinstance(value, (dict, list)) else str(value)
+
+
+def merge_reports(reports: list) -> dict:
+    """One report of several runs that each reconciled other environments (job slices, workers on execution nodes):
+    the drift-report.json documents (:meth:`DriftReport.as_dict`) of every slice, merged. The environments are the
+    union (an environment reported by two slices is an error: slices never share a host), the mode must be the same,
+    the verdict is the worst, the summary is recomputed, ``started`` is the earliest and ``duration`` spans them all."""
+    if not reports:
+        raise ValueError("no report to merge")
+    modes = {report.get("mode") for report in reports}
+    if len(modes) != 1:
+        raise ValueError(f"the reports mix modes ({', '.join(sorted(map(str, modes)))}): merge a run's slices only")
+    environments = {}
+    for report in reports:
+        for env, entry in (report.get("environments") or {}).items():
+            if env in environments:
+                raise ValueError(f"environment {env} is in two reports: slices never share an environment")
+            environments[env] = entry
+    envs = sorted(environments)
+    spans = [(calendar.timegm(time.strptime(r["started"], "%Y-%m-%dT%H:%M:%SZ")), r.get("duration") or 0.0)
+             for r in reports if r.get("started")]
+    first = min((start for start, _ in spans), default=None)
+    return {
+        "mode": modes.pop(),
+        "verdict": worst_verdict(environments[env].get("verdict", "error") for env in envs),
+        "started": min(r["started"] for r in reports if r.get("started")) if spans else None,
+        "duration": round(max(start + took for start, took in spans) - first, 3) if spans else None,
+        "summary": {"environments": len(envs),
+                    "drifted": [env for env in envs if environments[env].get("verdict") in ("drift", "corrected")],
+                    "failed": [env for env in envs if environments[env].get("status") == "failed"]},
+        "environments": {env: environments[env] for env in envs},
+    }

@@ -102,13 +102,19 @@ def hold_for(path, owner_pid, timeout=300.0, what="resource", on_wait=None) -> i
 
 
 def _spawn_holder(fd, owner_pid):
+    return spawn_detached(lambda: _hold(owner_pid), keep=fd)
+
+
+def spawn_detached(body, keep=None) -> int:
+    """Run ``body()`` in a detached process (its own session, stdin/stdout/stderr on /dev/null, no descriptor of ours
+    open but ``keep``, which it gets as descriptor 3); return its pid. It exits when ``body`` returns."""
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the forked process
         os.close(read_end)
         os.setsid()
         if os.fork() == 0:
-            _hold(fd, owner_pid, write_end)
+            _detached(body, keep, write_end)
         os._exit(0)
     os.close(write_end)
     os.waitpid(child, 0)
@@ -116,22 +122,28 @@ def _spawn_holder(fd, owner_pid):
         return int(pipe.read() or 0)
 
 
-def _hold(fd, owner_pid, report_fd):  # pragma: no cover - runs in the detached holder
-    """The holder: keep ``fd`` (the lock) and nothing else open until the owner is gone or we are told to go."""
+def _detached(body, keep, report_fd):  # pragma: no cover - runs in the detached process
     try:
         os.write(report_fd, str(os.getpid()).encode())
         os.close(report_fd)
-        keep = os.dup2(fd, 3, inheritable=False) if fd != 3 else fd
+        last = 2
+        if keep is not None:
+            last = os.dup2(keep, 3, inheritable=False) if keep != 3 else keep
         devnull = os.open(os.devnull, os.O_RDWR)
         for target in (0, 1, 2):
             os.dup2(devnull, target)
-        os.closerange(keep + 1, 65536)
+        os.closerange(last + 1, 65536)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        while _alive(owner_pid):
-            time.sleep(_OWNER_CHECK)
+        body()
     finally:
         os._exit(0)
+
+
+def _hold(owner_pid):  # pragma: no cover - runs in the detached holder
+    """The holder: keep the lock (descriptor 3) and nothing else open until the owner is gone or we are told to go."""
+    while _alive(owner_pid):
+        time.sleep(_OWNER_CHECK)
 
 
 def _alive(pid):

@@ -155,7 +155,7 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
                     "checkout": {**checkout, "path": copy, "env_path": os.path.join(copy, env["dir"]),
                                  "revision": deploy, "tree": tree, "uncommitted": []}}
     deployed = decided["checkout"] if decided else checkout
-    source = _source(run, recorded, io)
+    source = _source(run, recorded, io, _state_proves_sync(run, recorded, results))
     refusing = [s["name"] for s in run["plan"] if _refusals(results.get(BY_NAME[s["name"]].result))]
     refused = [f"{BY_NAME[name].title}: {line}{_allowed_by(name, env)}" for name in refusing
                for line in _refusals(results.get(BY_NAME[name].result))]
@@ -223,12 +223,24 @@ def _check_signers(env: dict, operator: Operator, checkout: dict, recorded: dict
                                 "changed") from None
 
 
-def _source(run: dict, recorded: dict | None, io) -> dict:
-    """The source step's outcome: the environment runs another tree than Git's (or nothing yet), or the checkout holds
-    uncommitted changes of its folder; with what changed since it was deployed."""
+def _state_proves_sync(run: dict, recorded: dict | None, results: dict) -> bool:
+    """A Terraform-only environment with no record here (a controller that never ran it: an empty HOME, another AWX
+    node) whose plan against the backend's state changes nothing: the state, which every controller shares through
+    the backend, proves it runs what the branch says, so it is no source drift (docs/reconcile.md)."""
+    if run.get("record_step") != "terraform" or recorded is not None:
+        return False
+    result = results.get(BY_NAME["terraform"].result)
+    return isinstance(result, dict) and not result.get("failed") and "resource_changes" in result \
+        and not result["resource_changes"] and not BY_NAME["terraform"].has_work(result)
+
+
+def _source(run: dict, recorded: dict | None, io, proven: bool = False) -> dict:
+    """The source step's outcome: the environment runs another tree than Git's (or nothing yet, unless ``proven``
+    in sync by its Terraform state), or the checkout holds uncommitted changes of its folder; with what changed since
+    it was deployed."""
     checkout = run["checkout"]
     if run.get("record_step") and checkout.get("tree"):
-        differs = recorded is None or recorded.get("tree") != checkout["tree"]
+        differs = (recorded is None and not proven) or (recorded is not None and recorded.get("tree") != checkout["tree"])
     else:
         differs = bool(checkout.get("fetched"))
     changed = differs or bool(checkout.get("uncommitted"))

@@ -391,3 +391,18 @@ def test_a_denial_in_check_mode_is_reported_as_drift_with_the_verdicts():
     assert policy.account["denials"][0]["subject"] == "Deployment web/api"
     assert policy.account["warnings"][0]["message"] == "no app label"
     assert report.verdict == "drift"
+
+
+@pytest.mark.parametrize("plan, recorded, drift", [
+    ({"resource_changes": [], "plan_file": None}, None, False),  # no record here, the state proves sync
+    ({"resource_changes": [{"address": "x.y", "actions": ["create"]}], "plan_file": "/s/p"}, None, True),
+    ({"resource_changes": [], "plan_file": None}, {"revision": OLD, "tree": OLD_TREE}, True),  # a stale record
+    ({"failed": True, "resource_changes": []}, None, True),
+])
+def test_a_terraform_only_environment_without_a_record_here_is_in_sync_when_its_plan_is_empty(plan, recorded, drift):
+    run = start(environment(steps=("source", "terraform")))
+    assert run["record_step"] == "terraform"
+    decided = gate(run, {"terraform_result": {**plan, "recorded": recorded}})
+    assert decided["source"]["changed"] is drift
+    # Outside check mode the record is written (a cache of what the state proves) whenever it differs.
+    assert decided["record"] == {"revision": BRANCH, "tree": TREE}
