@@ -178,8 +178,8 @@ def make_drift(plane, repo, gnupg):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--keep", action="store_true", help="keep the cluster, git server, repository and reports "
-                                                              "until Ctrl-C, and the files after it")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the cluster, git server, repository and reports until Ctrl-C, and the files after it")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="trident-demo-"))
     try:
