@@ -35,7 +35,8 @@ options:
         entry and the field, never the value. A path is relative to the kubeconfig's folder; C(~), C($VAR),
         absolute paths, and C(..) or a symlink that leads out are refused. Inline data (C(token),
         C(*-data)) is fine.
-      - M(trident.gitops.kube_diff) also requires O(src) and O(kustomize) to lie inside it, and names the
+      - M(trident.gitops.kube_diff) also requires O(trident.gitops.kube_diff#module:src) and
+        O(trident.gitops.kube_diff#module:kustomize) to lie inside it, and names the
         repository's files relative to it in messages and results (C(environments/web/env.yml)).
       - A credential program (an C(exec) C(command), an auth provider's C(cmd-path)) must be a name found in the
         controller's PATH or an absolute path, never a relative path (that would run a file of the repository),

@@ -374,7 +374,7 @@ def merge_reports(reports: list) -> dict:
     envs = sorted(environments)
     spans = [(calendar.timegm(time.strptime(r["started"], "%Y-%m-%dT%H:%M:%SZ")), r.get("duration") or 0.0)
              for r in reports if r.get("started")]
-    first = min((start for start, _ in spans), default=None)
+    first = min((start for start, _duration in spans), default=None)
     return {
         "mode": modes.pop(),
         "verdict": worst_verdict(environments[env].get("verdict", "error") for env in envs),

@@ -117,7 +117,7 @@ def test_a_lease_another_controller_holds_makes_the_run_wait_naming_it_then_fail
     assert result.rc != 0
     assert f"waiting up to 3s for the Lease default/trident-{repo['name']}, held by controller-b.example pid 4242 " \
            "run 77" in result.stdout
-    [(_, _, message)] = result.failures()
+    [(_host, _task, message)] = result.failures()
     assert "timed out after 3s waiting for the Lease" in message
     assert "another controller is reconciling the environment: controller-b.example pid 4242 run 77" in message
     assert result.report["environments"][repo["name"]]["steps"]["kubernetes"]["status"] == "failed"
@@ -142,7 +142,7 @@ def test_a_run_frozen_longer_than_its_lease_keeps_it_and_the_other_controller_na
     assert second.rc != 0
     holder = f"{socket.gethostname()} pid {first.pid} run "
     assert f"held by {holder}" in second.stdout
-    [(_, _, message)] = second.failures()
+    [(_host, _task, message)] = second.failures()
     assert f"another controller is reconciling the environment: {holder}" in message
     # A released the Lease when it finished: B takes it at once and finds the environment in sync.
     assert not spec_of(control_plane, repo["ref"]).get("holderIdentity")
@@ -169,8 +169,8 @@ def test_two_controllers_at_once_apply_one_after_the_other(control_plane, repo):
     assert first.returncode == 0, first_out[-3000:]
     assert second.returncode == 0, second_out[-3000:]
     assert f"held by {socket.gethostname()} pid {first.pid} run " in second_out
-    _, first_finished = task_times(first_out, "trident.gitops.reconcile : Finish")
-    _, second_took = task_times(second_out, "trident.gitops.kubernetes : Hold the environment's Lease")
+    _first_started, first_finished = task_times(first_out, "trident.gitops.reconcile : Finish")
+    _second_asked, second_took = task_times(second_out, "trident.gitops.kubernetes : Hold the environment's Lease")
     assert first_finished < second_took, (first_finished, second_took)
 
 
