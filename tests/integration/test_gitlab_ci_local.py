@@ -109,7 +109,9 @@ def test_merge_request_preview_posts_the_report_and_the_merge_reconciles_with_pr
     preview = gitlab_ci_local(project, home, "drift-preview", mr)
     assert "PASS  drift-preview" in preview.stdout, preview.stdout[-6000:] + preview.stderr[-3000:]
     mr_notes = "/api/v4/projects/42/merge_requests/7/notes"
-    assert notes.sent() == [("GET", mr_notes, NOTE_TOKEN), ("POST", mr_notes, NOTE_TOKEN)]
+    # Who the token is (only its own note is ever edited), the notes, then the new one.
+    whoami = ("GET", "/api/v4/user", NOTE_TOKEN)
+    assert notes.sent() == [whoami, ("GET", mr_notes, NOTE_TOKEN), ("POST", mr_notes, NOTE_TOKEN)]
     report = (project / "drift-report" / "drift-report.md").read_text()
     assert [n["body"] for n in notes.notes] == [f"{MARKER}\n{report}"]
     note = notes.notes[0]["body"]
@@ -118,7 +120,7 @@ def test_merge_request_preview_posts_the_report_and_the_merge_reconciles_with_pr
     # The next pipeline of the merge request updates the note: one note per merge request.
     again = gitlab_ci_local(project, home, "drift-preview", mr)
     assert "PASS  drift-preview" in again.stdout, again.stdout[-6000:] + again.stderr[-3000:]
-    assert notes.sent()[2:] == [("GET", mr_notes, NOTE_TOKEN), ("PUT", f"{mr_notes}/1", NOTE_TOKEN)]
+    assert notes.sent()[3:] == [whoami, ("GET", mr_notes, NOTE_TOKEN), ("PUT", f"{mr_notes}/1", NOTE_TOKEN)]
     assert len(notes.notes) == 1 and notes.notes[0]["body"].startswith(MARKER)
     kube = client(control_plane)
     with pytest.raises(ApiError):  # a preview changes nothing

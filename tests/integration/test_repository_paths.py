@@ -284,6 +284,45 @@ def drive_deployed_revision(tmp_path):
     assert_no_canary(run)
 
 
+def drive_policy_check(tmp_path):
+    """Policy folders with hostile names hold one rule each: every folder's rule is evaluated, by its literal name."""
+    root = tmp_path / "repo"
+    (root / "environments" / "prod").mkdir(parents=True)
+    dirs = []
+    for index, name in hostile_names("-policy"):
+        write(root / name / "p.rego", f'package main\n\ndeny contains msg if {{\n  input.kind == "ConfigMap"\n'
+                                      f'  msg := "literal-{index}"\n}}\n')
+        dirs.append(name)
+    task = {"name": "check", "register": "checked", "trident.gitops.policy_check": {
+        "repository_root": str(root), "policy_dirs": "{{ cases.dirs }}", "binary": tool("opa"),
+        "objects": [{"source": "environments/prod/yaml/a.yaml", "object": {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "web"}}}],
+        "environment": {"name": "prod", "dir": "environments/prod", "settings": {}}}}
+    run = play(tmp_path / "policy", {"dirs": dirs}, [task])
+    assert run.rc == 0, output(run)[-3000:]
+    result = run.task_results()[1]
+    assert result["refused"] is True
+    assert {d["message"] for d in result["denials"]} == {f"literal-{index}" for index, _name in hostile_names("-policy")}
+    assert_no_canary(run)
+
+
+def drive_vault_kv(tmp_path, vault_server):
+    """Reference files with hostile names are read literally and resolved against the operator's Vault."""
+    vault_server.kv_put("hostile-names/app", {"key": "literal"})
+    paths = []
+    for _index, name in hostile_names(".vault.yaml"):
+        paths.append(str(write(tmp_path / "repo" / "environments" / "prod" / "secrets" / name,
+                               "value: {path: hostile-names/app, key: key}\n")))
+    task = {"name": "resolve", "no_log": False, "trident.gitops.vault_kv": {
+        "path": "{{ item }}", "repository_root": str(tmp_path / "repo"), "use_environment": False,
+        "vault": {"address": vault_server.address, "token": vault_server.root_token}}, "loop": "{{ cases.paths }}"}
+    run = play(tmp_path / "vault", {"paths": paths}, [task])
+    assert run.rc == 0, output(run)[-3000:]
+    results = run.task_results()[1]["results"]
+    assert [r["data"] for r in results] == [{"value": "literal"}] * len(paths)
+    assert_no_canary(run)
+
+
 DRIVERS = {
     ("module", "kube_diff", "src"): drive_kube_diff_src,
     ("module", "kube_diff", "kustomize"): drive_kube_diff_kustomize,
@@ -296,6 +335,8 @@ DRIVERS = {
     ("lookup", "sops", "_terms"): drive_sops_lookup,
     ("lookup", "environment_at", "env_dir"): drive_environment_at,
     ("lookup", "deployed_revision", "env_dir"): drive_deployed_revision,
+    ("module", "policy_check", "policy_dirs"): drive_policy_check,
+    ("module", "vault_kv", "path"): drive_vault_kv,
 }
 
 

@@ -152,13 +152,20 @@ def evaluate(group: Group, documents: list, environment: dict, opa: str, caps_fi
     argv = [opa, "eval", "--format", "json", "--stdin-input", "--capabilities", caps_file]
     if rego_version == "v0":
         argv.append("--v0-compatible")
-    for policy in group.files:
-        argv += ["--data", policy.path]
+    # OPA is given our copies of the texts we read, under names of ours in the private folder: OPA reads a
+    # ``--data`` argument with a colon as ``prefix:path``, so a repository name must never reach its command line.
+    shown = {}
+    for number, policy in enumerate(group.files):
+        copy = os.path.join(os.path.dirname(caps_file), f"{group.origin}-{number}.rego")
+        with open(copy, "w", encoding="utf-8") as handle:
+            handle.write(policy.text)
+        shown[copy] = policy.shown
+        argv += ["--data", copy]
     argv.append(query(packages))
     payload = json.dumps({"documents": [d.input for d in documents], "environment": environment})
     result = runner(argv, cwd=group.cwd, env=_ENV, data=payload, check=False)
     if result.rc != 0:
-        raise TridentError(f"the {group.origin}'s policies do not evaluate: {_opa_error(result)}")
+        raise TridentError(f"the {group.origin}'s policies do not evaluate: {_opa_error(result, shown)}")
     try:
         bindings = (json.loads(result.stdout).get("result") or [{}])[0].get("bindings") or {}
     except (ValueError, AttributeError, IndexError):
@@ -170,7 +177,8 @@ def evaluate(group: Group, documents: list, environment: dict, opa: str, caps_fi
     return found
 
 
-def _opa_error(result) -> str:
+def _opa_error(result, shown=None) -> str:
+    """OPA's errors in one line, our copies named as the policies they are (``shown``: copy path -> name)."""
     text = (result.stdout or "") + (result.stderr or "")
     try:
         errors = json.loads(result.stdout).get("errors") or []
@@ -178,6 +186,8 @@ def _opa_error(result) -> str:
                          f"{e.get('message', '')}" for e in errors if isinstance(e, dict)) or text
     except (ValueError, AttributeError):
         pass
+    for copy, name in (shown or {}).items():
+        text = text.replace(copy, name)
     text = " ".join(text.split())
     return text if len(text) <= _MAX_ERROR else text[:_MAX_ERROR - 1] + "…"
 
