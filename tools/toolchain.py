@@ -9,14 +9,23 @@ npm tools (gitlab-ci-local) are installed from npm with the pinned Node.js they 
 may have an older one.
 
 Independent tools are built side by side (``TRIDENT_TOOL_JOBS`` at a time, default 2), the longest
-cold builds first (``cold_seconds`` in ``versions.json``), so the big Go builds (Kubernetes, Vault,
-Gitea) overlap instead of queueing one behind another.
+cold builds first (``cold_seconds`` in ``versions.json``), so the big Go builds overlap instead of
+queueing one behind another. Each tool has its own lock: installers started at once (``make test``'s
+background build, a work tree's ``make unit``, a test that needs a deferred tool) wait for the one
+building a tool instead of building it twice, and never wait for a tool they did not ask for.
 
-Usage: ``python3 tools/toolchain.py install [NAME ...]`` / ``python3 tools/toolchain.py bin-dir``.
+*Deferred* tools (``"deferred": true``: Vault and Gitea, the two longest builds) are services that only a
+few integration tests start, always through ``testbed.tool()``. They are built last and at a lower
+priority; ``install --core`` leaves them out, and ``testbed.tool()`` installs one when a test first needs
+it (waiting for the build already under way). That is how ``make test`` keeps a cold run short: the
+tools build beside sanity and lint, and the deferred ones beside the tests that do not need them.
+
+Usage: ``python3 tools/toolchain.py install [--core] [NAME ...]`` / ``python3 tools/toolchain.py bin-dir``.
 Only the standard library is used: this runs before the virtualenv exists.
 """
 
 import concurrent.futures
+import contextlib
 import fcntl
 import json
 import os
@@ -54,7 +63,8 @@ class ToolError(RuntimeError):
 
 
 def log(message):
-    print(f"[toolchain] {message}", flush=True)  # one print per line: whole lines even from two builders
+    sys.stdout.write(f"[toolchain] {message}\n")  # one write per line: whole lines even from two builders
+    sys.stdout.flush()
 
 
 def run(cmd, cwd=None, env=None):
@@ -232,17 +242,41 @@ def mirror_provider(spec, dest):
         shutil.copy2(dest / f"terraform-provider-{binary_name}", target / f"terraform-provider-{binary_name}_v{version}")
 
 
-def install(name):
+def missing_parts(name):
+    """The binaries and folders of ``name`` that its cache folder lacks: ``([], [])`` once it is installed."""
     spec = VERSIONS[name]
     dest = TOOLS_DIR / f"{name}-{spec['version']}"
-    missing = [b for b in spec["packages"] if not (dest / b).exists()]
-    folders = [f for f in spec.get("folders", []) if not (dest / f).exists()]
-    if missing and name == "terraform":
-        take_terraform_from_machine(spec, dest)
-    elif missing and "npm" in spec:
-        install_npm_tool(spec, dest)
-    elif missing or folders:
-        build_go_tool(name, spec, dest, missing, folders)
+    return ([b for b in spec["packages"] if not (dest / b).exists()],
+            [f for f in spec.get("folders", []) if not (dest / f).exists()])
+
+
+@contextlib.contextmanager
+def exclusive(lock_name):
+    """Hold ``$TRIDENT_CACHE/toolchain-locks/<lock_name>.lock``: one installer at a time per tool (and one for apt)."""
+    folder = CACHE / "toolchain-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{lock_name}.lock", "w", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{lock_name}: another installer is at it, waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def install(name):
+    """Install ``name`` unless it is installed; when another installer is building it, wait for that one."""
+    spec = VERSIONS[name]
+    dest = TOOLS_DIR / f"{name}-{spec['version']}"
+    if any(missing_parts(name)):
+        with exclusive(name):
+            missing, folders = missing_parts(name)  # again: the installer we waited for may have built it
+            if missing and name == "terraform":
+                take_terraform_from_machine(spec, dest)
+            elif missing and "npm" in spec:
+                install_npm_tool(spec, dest)
+            elif missing or folders:
+                build_go_tool(name, spec, dest, missing, folders)
     else:
         log(f"{name} {spec['version']}: cached")
     BIN_DIR.mkdir(parents=True, exist_ok=True)
@@ -255,6 +289,30 @@ def install(name):
 def build_order(names):
     """Longest cold build first, so the last one to start is a short one (no long build left alone at the end)."""
     return sorted(names, key=lambda name: -VERSIONS[name].get("cold_seconds", 0))
+
+
+def deferred(name):
+    """Whether ``name`` is a deferred tool (see the module's docstring)."""
+    return bool(VERSIONS[name].get("deferred"))
+
+
+def owner_of(binary):
+    """The tool whose ``packages`` build ``binary`` (``opa`` -> ``conftest``), or None."""
+    return next((name for name, spec in VERSIONS.items() if binary in spec["packages"]), None)
+
+
+def install_in_phases(names, jobs=JOBS):
+    """The core tools of ``names``, then the deferred ones at a lower CPU priority; a message per failure.
+
+    The lower priority (``nice`` +10, inherited by the Go builds) is for ``make test``: by the time the
+    deferred tools build, tests are running, and a test that waits on a build is not slower than a
+    test that waits on its services."""
+    failures = install_all([n for n in names if not deferred(n)], jobs)
+    later = [n for n in names if deferred(n)]
+    if later:
+        os.nice(10)
+        failures += install_all(later, jobs)
+    return failures
 
 
 def install_all(names, jobs=JOBS):
@@ -330,28 +388,31 @@ def main(argv):
     if not argv or argv[0] != "install":
         print(__doc__, file=sys.stderr)
         return 2
-    names = argv[1:] or list(VERSIONS)
+    core_only = "--core" in argv[1:]
+    names = [a for a in argv[1:] if a != "--core"] or list(VERSIONS)
     unknown = sorted(set(names) - set(VERSIONS))
     if unknown:
         print(f"unknown tools: {', '.join(unknown)}; known: {', '.join(VERSIONS)}", file=sys.stderr)
         return 2
+    if core_only:
+        names = [n for n in names if not deferred(n)]
     CACHE.mkdir(parents=True, exist_ok=True)
-    # Several checkouts (CI, work trees) may install at once: one installer at a time.
-    lock = open(CACHE / ".toolchain.lock", "w")  # noqa: SIM115 (held until exit)
-    fcntl.flock(lock, fcntl.LOCK_EX)
     failures = []
-    try:
-        install_debian_tools()
-    except ToolError as exc:
-        failures.append(str(exc))
+    # Several checkouts (CI, work trees) may install at once: apt and the CLI config one at a time, each
+    # tool under its own lock (install).
+    with exclusive("debian"):
+        try:
+            install_debian_tools()
+        except ToolError as exc:
+            failures.append(str(exc))
+        write_terraform_cli_config()
     started = time.monotonic()
-    failures += install_all(names)
-    write_terraform_cli_config()
+    failures += install_in_phases(names)
     if failures:
         for failure in failures:
             print(f"[toolchain] ERROR {failure}", file=sys.stderr)
         return 1
-    log(f"all tools ready in {BIN_DIR} ({time.monotonic() - started:.0f}s)")
+    log(f"{'core' if core_only else 'all'} tools ready in {BIN_DIR} ({time.monotonic() - started:.0f}s)")
     return 0
 
 

@@ -1,5 +1,7 @@
 """Session-wide real services for integration tests. A missing tool fails the test, never skips it."""
 
+import inspect
+
 import pytest
 
 from testbed.controlplane import ControlPlane
@@ -9,6 +11,30 @@ from testbed.keys import GnuPGHome, age_identity
 from testbed.recorder import RequestRecorder
 from testbed.sshserver import SSHServer
 from testbed.vault import VaultServer
+
+
+# Services built from a deferred tool (tools/toolchain.py): a cold `make test` builds them while the other tests run.
+DEFERRED_SERVICES = (GiteaServer, VaultServer)
+
+
+DEFERRED_FIXTURES = {"vault_server", "gitea_server"}
+
+
+def uses_deferred_service(item):
+    """Whether a test starts Vault or Gitea: a fixture, a fixture its parameter asks for, or its module's own server."""
+    asked = set(item.fixturenames)
+    for value in getattr(getattr(item, "callspec", None), "params", {}).values():
+        if callable(value):  # a driver that names the fixtures it needs (test_repository_paths)
+            asked.update(inspect.signature(value).parameters)
+    return bool(asked & DEFERRED_FIXTURES) or any(getattr(item.module, cls.__name__, None) is cls
+                                                  for cls in DEFERRED_SERVICES)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that start Vault or Gitea last, so a cold run builds those tools while the others run.
+
+    A stable sort: the order within each part stays pytest's (and the same on every xdist worker)."""
+    items.sort(key=uses_deferred_service)
 
 
 def _running(plane):

@@ -22,8 +22,19 @@ class MissingTool(RuntimeError):
 
 
 def tool(name):
-    """Absolute path of a pinned tool (cache first, then the machine's PATH for Debian tools)."""
+    """Absolute path of a pinned tool (cache first, then the machine's PATH for Debian tools).
+
+    A deferred tool (Vault, Gitea: see tools/toolchain.py) is installed here the first time a test needs
+    it: ``make test`` builds it in the background, and this waits for that build (or builds it, when no
+    build is under way). A build that fails raises :class:`MissingTool` with the build's message.
+    """
     cached = toolchain.BIN_DIR / name
+    owner = toolchain.owner_of(name)
+    if not cached.exists() and owner and toolchain.deferred(owner):
+        try:
+            toolchain.install(owner)
+        except toolchain.ToolError as exc:
+            raise MissingTool(f"'{name}' could not be built: {exc}") from exc
     if cached.exists():
         return str(cached)
     found = shutil.which(name, path=os.environ.get("PATH", ""))

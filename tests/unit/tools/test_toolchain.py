@@ -140,3 +140,81 @@ def test_copies_of_the_read_only_module_cache_can_be_removed(tmp_path):
 def test_the_new_services_are_pinned_go_builds(name):
     spec = toolchain.VERSIONS[name]
     assert spec["version"].startswith("v") and spec["packages"]
+
+
+def test_only_the_services_few_tests_start_are_deferred():
+    assert sorted(name for name in toolchain.VERSIONS if toolchain.deferred(name)) == ["gitea", "vault"]
+    assert toolchain.owner_of("opa") == "conftest" and toolchain.owner_of("kubectl") == "kubernetes"
+    assert toolchain.owner_of("gpg") is None
+
+
+def test_core_tools_install_before_the_deferred_ones_and_at_a_higher_priority(monkeypatch):
+    order, niceness = [], []
+    monkeypatch.setattr(toolchain, "VERSIONS", {"big-service": {"cold_seconds": 900, "deferred": True},
+                                                "core-a": {"cold_seconds": 10}, "core-b": {"cold_seconds": 20}})
+    monkeypatch.setattr(toolchain, "install", order.append)
+    monkeypatch.setattr(toolchain.os, "nice", niceness.append)
+    assert toolchain.install_in_phases(["big-service", "core-a", "core-b"], jobs=1) == []
+    assert order == ["core-b", "core-a", "big-service"]
+    assert niceness == [10]
+
+
+def test_core_tools_alone_change_no_priority(monkeypatch):
+    niceness = []
+    monkeypatch.setattr(toolchain, "VERSIONS", {"core-a": {"cold_seconds": 10}})
+    monkeypatch.setattr(toolchain, "install", lambda name: None)
+    monkeypatch.setattr(toolchain.os, "nice", niceness.append)
+    toolchain.install_in_phases(["core-a"])
+    assert niceness == []
+
+
+def _fake_tool(monkeypatch, tmp_path, builds):
+    """A one-binary tool whose 'build' writes the binary after a pause, counting builds."""
+    monkeypatch.setattr(toolchain, "CACHE", tmp_path)
+    monkeypatch.setattr(toolchain, "TOOLS_DIR", tmp_path / "tools")
+    monkeypatch.setattr(toolchain, "BIN_DIR", tmp_path / "bin")
+    monkeypatch.setattr(toolchain, "VERSIONS", {"svc": {"version": "v1", "packages": {"svc": "example.com/svc"},
+                                                        "deferred": True}})
+
+    def fake_build(name, spec, dest, binaries, folders=()):
+        builds.append(threading.current_thread().name)
+        time.sleep(0.3)
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / "svc").write_text("binary")
+
+    monkeypatch.setattr(toolchain, "build_go_tool", fake_build)
+
+
+def test_two_installers_of_one_tool_build_it_once_and_both_see_it(monkeypatch, tmp_path):
+    builds = []
+    _fake_tool(monkeypatch, tmp_path, builds)
+    installers = [threading.Thread(target=toolchain.install, args=("svc",), name=f"installer-{i}") for i in range(3)]
+    for thread in installers:
+        thread.start()
+    for thread in installers:
+        thread.join()
+    assert len(builds) == 1
+    assert (tmp_path / "bin" / "svc").read_text() == "binary"
+
+
+def test_a_test_asking_for_a_deferred_tool_installs_it(monkeypatch, tmp_path):
+    import testbed
+
+    builds = []
+    _fake_tool(monkeypatch, tmp_path, builds)
+    assert testbed.tool("svc") == str(tmp_path / "bin" / "svc")
+    assert testbed.tool("svc") == str(tmp_path / "bin" / "svc")
+    assert len(builds) == 1
+
+
+def test_a_deferred_tool_that_fails_to_build_fails_the_test_that_needs_it(monkeypatch, tmp_path):
+    import testbed
+
+    _fake_tool(monkeypatch, tmp_path, [])
+
+    def broken(*_args, **_kwargs):
+        raise toolchain.ToolError("go build failed: no space left")
+
+    monkeypatch.setattr(toolchain, "build_go_tool", broken)
+    with pytest.raises(testbed.MissingTool, match="'svc' could not be built: go build failed"):
+        testbed.tool("svc")
