@@ -213,3 +213,35 @@ def test_the_operators_policies_run_for_every_environment_and_cannot_be_switched
     assert any(f"{operator}/settings.rego deny: ConfigMap default/policy-settings: mode red is forbidden by the "
                "operator" in msg for _h, _t, msg in refused.failures()), refused.explain()
     assert gitops["cluster"].get("/api/v1/namespaces/default/configmaps/policy-settings")["data"] == {"mode": "blue"}
+
+
+def test_a_denial_takes_back_the_namespace_the_plan_created_and_leaves_an_existing_one(gitops):
+    """Outside check mode the kubernetes plan creates the namespaces the batch introduces, to dry-run the objects in
+    them; a refusal at the gate takes back exactly those (a failed run leaves the previous state): not a namespace
+    that existed before, whose objects and fields stay as they were."""
+    run, repo, cluster = gitops["run"], gitops["repo"], gitops["cluster"]
+    new, old = f"policy-new-{uuid.uuid4().hex[:8]}", f"policy-old-{uuid.uuid4().hex[:8]}"
+    cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": old, "labels": {"owner": "someone"}}})
+    repo.write("policy/limits.rego", LIMITS)
+    repo.write("environments/web/manifests/namespaces.yaml",
+               f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {new}\n"
+               f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {old}\n  labels:\n    team: web\n"
+               + configmap("in-new", new, "x") + configmap("in-old", old, "y")
+               + deployment("unlimited", new, "nginx:1"))
+    repo.push("web: a new namespace with a Deployment without limits")
+    refused = run("reconcile")
+    assert refused.rc != 0
+    assert any(f"policy/limits.rego deny: Deployment {new}/unlimited" in msg and "nothing was applied" in msg
+               for _h, _t, msg in refused.failures()), refused.explain()
+    # The plan created it (annotated with its run) and the refusal deleted it: the bare control plane has no
+    # namespace controller to finish a deletion, so it stays, empty, being deleted.
+    created = cluster.get(f"/api/v1/namespaces/{new}")["metadata"]
+    assert "trident.gitops/created-for-dry-run" in created["annotations"]
+    assert created.get("deletionTimestamp"), refused.explain()
+    assert not exists(cluster, f"/api/v1/namespaces/{new}/configmaps/in-new")
+    kept = cluster.get(f"/api/v1/namespaces/{old}")["metadata"]
+    assert not kept.get("deletionTimestamp")
+    assert kept["labels"].get("owner") == "someone" and "team" not in kept["labels"]
+    assert "trident.gitops/created-for-dry-run" not in (kept.get("annotations") or {})
+    assert not exists(cluster, f"/api/v1/namespaces/{old}/configmaps/in-old")
