@@ -118,6 +118,9 @@ def _policy(result: dict) -> Outcome:
     denials = [d for d in result.get("denials") or [] if isinstance(d, dict)]
     warnings = [w for w in result.get("warned") or [] if isinstance(w, dict)]
     account = {"denials": scrub(denials), "warnings": scrub(warnings)}
+    excepted = [e for e in result.get("excepted") or [] if isinstance(e, dict)]
+    if excepted:  # rules a package's exception rule excepted (conftest's exceptions): counted, never a denial
+        account["exceptions"] = scrub(excepted)
     if result.get("refused"):
         account["refusal"] = scrub(result.get("refusal") or "denied by policy")
     return Outcome("changed" if denials else "ok", len(denials), account)
