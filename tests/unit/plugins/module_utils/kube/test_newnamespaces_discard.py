@@ -12,8 +12,8 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube.client import 
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Resource
 from ansible_collections.trident.gitops.plugins.module_utils.kube.newnamespaces import ANNOTATION, discard
 
-RESOURCES = [Resource("", "v1", "ConfigMap", "configmaps", True), Resource("", "v1", "ServiceAccount",
-                                                                          "serviceaccounts", True),
+RESOURCES = [Resource("", "v1", "ConfigMap", "configmaps", True),
+             Resource("", "v1", "ServiceAccount", "serviceaccounts", True),
              Resource("", "v1", "Event", "events", True), Resource("apps", "v1", "Deployment", "deployments", True),
              Resource("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True),
              Resource("", "v1", "Namespace", "namespaces", False)]
