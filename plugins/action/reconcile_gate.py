@@ -55,10 +55,12 @@ class ActionModule(PipelineAction):
             if promote_from and not params.get("decided") else None
         io = ControllerIo(operator.revisions_dir, self.owner_pid())
         decided = pipeline.gate(run, operator, self.step_results(task_vars), upstream, io, params.get("decided"))
-        # Whether the role's apply stage has anything to do: plan a held revision, apply, or forget decrypted secrets.
+        # Whether the role's apply stage has anything to do: plan a held revision, apply, take back what a plan wrote
+        # for an apply that is not coming, or forget decrypted secrets.
         result = {"changed": False, **decided,
                   "records": {step["name"]: step.get("record") or {} for step in decided["apply"]},
-                  "apply_stage": bool(decided["replan"] or decided["apply"] or run.get("secrets"))}
+                  "apply_stage": bool(decided["replan"] or decided["apply"] or decided["discard"]
+                                      or run.get("secrets"))}
         if decided.get("stop"):
             result.update(failed=True, msg=decided["stop"]["message"], trident_step=decided["stop"]["step"])
         return result

@@ -221,6 +221,34 @@ options:
         O(apply=true) (outside check mode) the namespaces are always prepared this way.
     type: bool
     default: false
+  discard_namespaces:
+    description:
+      - A plan's RV(namespaces_prepared), for an apply that will not follow (the environment was refused or failed
+        before its Kubernetes apply). Only these namespaces are taken back and nothing else is done (no manifest is
+        read; the connection options are used). A namespace the plan created is deleted (uid precondition) only when
+        it is still that object, still annotated with the plan's run id (no apply took it over) and empty (nothing but
+        the C(default) ServiceAccount, the C(kube-root-ca.crt) ConfigMap and events); one that appeared meanwhile gets
+        the fields the plan set given back. Any other is left as it is and named in RV(namespaces_kept). In check
+        mode nothing is done (a check never prepares a namespace).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The namespace.
+        type: str
+        required: true
+      uid:
+        description: Its uid when the plan created it.
+        type: str
+        required: true
+      run:
+        description: The plan's run id (the value of its C(trident.gitops/created-for-dry-run) annotation).
+        type: str
+        required: true
+      created:
+        description: Whether the plan created it (else it appeared meanwhile and only the plan's fields are given back).
+        type: bool
+        required: true
   prune:
     description:
       - Delete objects of the O(applyset) that are no longer desired (in reverse dependency order). Objects not
@@ -483,6 +511,26 @@ namespaces_created:
   type: list
   elements: str
   sample: [web]
+namespaces_prepared:
+  description:
+    - A plan's (O(prepare_namespaces), not O(apply)) namespaces created for the dry-runs and left for the apply, as
+      O(discard_namespaces) takes them back when that apply does not follow; empty for an apply.
+  returned: unless O(discard_namespaces) is given
+  type: list
+  elements: dict
+  sample: [{name: web, uid: 6f1c0a53-8f5e-4d1e-9f53-2a7d1f0c9b1e, run: 3f2a9c1d0b7e4a65, created: true}]
+namespaces_discarded:
+  description: With O(discard_namespaces), the namespaces deleted (or given back).
+  returned: with O(discard_namespaces)
+  type: list
+  elements: str
+  sample: [web]
+namespaces_kept:
+  description: With O(discard_namespaces), each namespace left as it is and why (not empty, taken over by an apply).
+  returned: with O(discard_namespaces)
+  type: list
+  elements: str
+  sample: ["namespace web is left as it is: it is not empty (ConfigMap settings)"]
 stats:
   description: Cost of the run.
   returned: always

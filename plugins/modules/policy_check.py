@@ -128,6 +128,15 @@ warned:
   returned: always
   type: list
   elements: dict
+excepted:
+  description:
+    - One entry per exception (conftest's C(exception) rule of the rule's package named the rule, without its
+      C(deny_)/C(violation_)/C(warn_) prefix, or C("") for a bare C(deny)/C(violation)/C(warn), for the document),
+      shaped as RV(denials), the message saying which rule was excepted. An excepted rule's results are neither
+      denials nor warnings; a repository's exception never excepts an operator's rule (evaluated apart).
+  returned: always
+  type: list
+  elements: dict
 checked:
   description: How many input documents and policy files were evaluated.
   returned: always

@@ -87,9 +87,17 @@ source:
   description: The source step's outcome (C({changed, count, account})).
   returned: when not replanning
   type: dict
+discard:
+  description:
+    - The steps whose plan wrote something for an apply that does not run (the namespaces the kubernetes plan created
+      for its dry-runs, when the gate refuses or deploys a held revision without it), in order; the role runs their
+      C(discard) entry point, which takes it back.
+  returned: always
+  type: list
+  elements: str
 apply_stage:
-  description: Whether the role's apply stage has anything to do (plan a held revision, apply, forget decrypted
-    secrets).
+  description: Whether the role's apply stage has anything to do (plan a held revision, apply, take back what a plan
+    wrote for an apply that does not run, forget decrypted secrets).
   returned: always
   type: bool
 refused:

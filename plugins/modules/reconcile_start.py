@@ -101,6 +101,15 @@ registry:
   returned: success
   type: list
   elements: dict
+discard:
+  description:
+    - The planned steps whose plan may write something for the apply (the kubernetes plan creates the namespaces the
+      batch introduces, to dry-run the objects in them); when the environment fails before their apply, the role's
+      rescue runs their C(discard) entry point, which takes back what their registered plan result lists. Empty in
+      check mode.
+  returned: success
+  type: list
+  elements: str
 record_step:
   description: The step that keeps the deployed record (C(kubernetes), C(terraform)), null for none.
   returned: success

@@ -54,7 +54,8 @@ def render(report: DriftReport) -> str:
     lines = _heading(report) + _table(report, names)
     for env in sorted(report.environments):
         if report.env_status(env) in ("changed", "failed") or report.env_health(env) not in (None, "Healthy") \
-                or any(_kept(step) or _verdicts(step)[1] for step in report.environments[env].values()):
+                or any(_kept(step) or _verdicts(step)[1] or _exceptions(step)
+                       for step in report.environments[env].values()):
             lines += _environment(report, env, names)
     if report.started:
         lines += ["", f"<sub>Run started {code(report.started)}, took {report.duration or 0:.0f} s; verdict "
@@ -111,8 +112,10 @@ def _cell(report, step):
     if step is None or step.status == "skipped":
         return "—"
     denials, warnings = _verdicts(step)
-    if denials or warnings:  # the policy step: what it denies refuses the environment, warnings pass
+    excepted = _exceptions(step)
+    if denials or warnings or excepted:  # the policy step: what it denies refuses the environment, the rest passes
         noted = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
+        noted += f", {len(excepted)} excepted" if excepted else ""
         return (f"⛔ {len(denials)} denied" if denials else "✅ passed") + noted
     if step.status == "failed":
         return "❌ failed"
@@ -132,6 +135,12 @@ def _verdicts(step):
             [w for w in stats.get("warnings") or [] if isinstance(w, dict)])
 
 
+def _exceptions(step):
+    """The policy step's exceptions (rules a package's ``exception`` excepted for an object: counted, no verdict)."""
+    stats = (step.stats or {}) if step is not None else {}
+    return [e for e in stats.get("exceptions") or [] if isinstance(e, dict)]
+
+
 def _kept(step):
     """The objects of the step Git no longer has and prune: false keeps (listed on every run, never forgotten)."""
     return items_of(step)["kept"] if step is not None else []
@@ -148,7 +157,7 @@ def _environment(report, env, names):
     for name in names:
         step = report.environments[env].get(name)
         if step is not None and (step.status in ("changed", "not_applied", "failed") or _kept(step)
-                                 or _verdicts(step)[1]):
+                                 or _verdicts(step)[1] or _exceptions(step)):
             lines += [f"#### {_title(name)}: {_cell(report, step)}", ""] + _step_body(name, step) + [""]
         unhealthy = [i for i in ((step.stats or {}).get("unhealthy") or []) if isinstance(i, dict)] if step else []
         if unhealthy:
@@ -195,6 +204,7 @@ def _step_body(name, step):
     if refusal and not denials:
         lines.append(f"- ⛔ {code(refusal)}")
     lines += [_verdict("⛔", entry) for entry in denials] + [_verdict("⚠️", entry) for entry in warnings]
+    lines += [_verdict("➖ excepted:", entry) for entry in _exceptions(step)]
     data = items_of(step)
     if data.get("censored") and not (data["items"] or data["source"]):
         lines.append("- details hidden (no_log)")

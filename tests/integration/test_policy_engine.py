@@ -17,6 +17,7 @@ import yaml
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.command import CommandRunner
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.policy.engine import excepted_name
 from ansible_collections.trident.gitops.plugins.module_utils.policy.request import PolicyRequest, run
 from testbed import tool
 from testbed.spy import Spy
@@ -131,7 +132,8 @@ def check(root, objects=(), plan_document=None, operator_dirs=(), rego_version="
 
 
 def conftest(root, documents, rego_version="v1"):
-    """``conftest test`` on each document written as a file: {(file index, failures|warnings): [messages]}."""
+    """``conftest test`` on each document written as a file: {(file index, failures|warnings|exceptions):
+    [messages]} (an exception's message is conftest's query naming the excepted name)."""
     found = {}
     for index, document in enumerate(documents):
         path = root / f"input-{index}.{'json' if 'resource_changes' in document else 'yaml'}"
@@ -141,7 +143,7 @@ def conftest(root, documents, rego_version="v1"):
                               cwd=root, capture_output=True, text=True, check=False)
         assert proc.returncode in (0, 1, 2), proc.stderr
         for result in json.loads(proc.stdout):
-            for key in ("failures", "warnings"):
+            for key in ("failures", "warnings", "exceptions"):
                 for entry in result.get(key) or []:
                     found.setdefault((index, key), []).append(entry["msg"])
         path.unlink()
@@ -154,10 +156,13 @@ def ours(result, documents):
     subjects = [f"{d['kind']} {d['metadata']['namespace']}/{d['metadata']['name']}" if "kind" in d
                 else "Terraform plan" for d in documents]
     addresses = [[c["address"] for c in d.get("resource_changes", [])] for d in documents]
-    for key, entries in (("failures", result["denials"]), ("warnings", result["warned"])):
+    for key, entries in (("failures", result["denials"]), ("warnings", result["warned"]),
+                         ("exceptions", result["excepted"])):
         for entry in entries:
             index = next(i for i, s in enumerate(subjects) if entry["subject"] == s or entry["subject"] in addresses[i])
-            found.setdefault((index, key), []).append(entry["message"])
+            message = entry["message"] if key != "exceptions" else \
+                f'data.{entry["package"]}.exception[_][_] == "{excepted_name(entry["rule"])}"'
+            found.setdefault((index, key), []).append(message)
     return {key: sorted(value) for key, value in found.items()}
 
 
@@ -271,3 +276,94 @@ def test_the_repository_cannot_weaken_the_operators_policies(tmp_path):
     [denial] = result["denials"]
     assert (denial["origin"], denial["policy"], denial["subject"]) == (
         "operator", str(operator / "registry.rego"), "Deployment web/api")
+
+
+# conftest's exceptions (docs: "exception contains rules"): a package's exception rule names rules of the same
+# package, without their deny_/violation_/warn_ prefix ("" for the bare deny/violation/warn), to except for a document.
+EXCEPTIONS = """\
+package main
+
+deny_run_as_root contains msg if {
+    input.kind == "Deployment"
+    not input.spec.template.spec.securityContext.runAsNonRoot
+    msg := sprintf("%s runs as root", [input.metadata.name])
+}
+
+deny contains msg if {
+    input.kind == "Deployment"
+    some container in input.spec.template.spec.containers
+    not container.resources.limits
+    msg := sprintf("%s: container %s has no resource limits", [input.metadata.name, container.name])
+}
+
+warn_labels contains msg if {
+    input.kind == "Deployment"
+    not input.metadata.labels.app
+    msg := sprintf("%s has no app label", [input.metadata.name])
+}
+
+violation_nodeport contains {"msg": msg} if {
+    input.spec.type == "NodePort"
+    msg := sprintf("Service %s: NodePort", [input.metadata.name])
+}
+
+exception contains rules if {
+    input.metadata.name == "legacy"
+    rules := ["run_as_root", "labels"]
+}
+
+exception contains rules if {
+    input.metadata.labels.exempt == "all"
+    rules := [""]
+}
+
+exception contains rules if {
+    input.kind == "Service"
+    rules := ["nodeport", "nodeport"]
+}
+"""
+# Another package's exception never excepts main's rules.
+OTHER_EXCEPTION = """\
+package other
+
+exception contains rules if {
+    rules := ["run_as_root", ""]
+}
+
+warn_other contains msg if {
+    input.kind == "Service"
+    msg := "other: a Service"
+}
+"""
+
+
+def test_conftest_exceptions_except_the_rules_they_name_as_conftest_does(tmp_path):
+    root = repository(tmp_path, {"policy/exceptions.rego": EXCEPTIONS, "policy/other.rego": OTHER_EXCEPTION})
+    documents = [deployment("legacy", root=True), deployment("exempt", limits=False, labels={"exempt": "all"}),
+                 deployment("plain", limits=False, root=True), service("open", "NodePort"), service("closed")]
+    result = check(root, documents)
+    assert ours(result, documents) == conftest(root, documents)
+    excepted = {(e["subject"], e["rule"]) for e in result["excepted"]}
+    assert excepted == {("Deployment web/legacy", "deny_run_as_root"), ("Deployment web/legacy", "warn_labels"),
+                        ("Deployment web/exempt", "deny"), ("Service web/open", "violation_nodeport"),
+                        ("Service web/closed", "violation_nodeport")}
+    assert {(d["subject"], d["rule"]) for d in result["denials"]} == {
+        ("Deployment web/plain", "deny_run_as_root"), ("Deployment web/plain", "deny")}
+    assert len([e for e in result["excepted"] if e["subject"] == "Service web/open"]) == 2  # two bindings
+    assert {e["policy"] for e in result["excepted"]} == {"policy/exceptions.rego"}
+
+
+def test_the_repositorys_exceptions_never_except_an_operators_rule(tmp_path):
+    operator = tmp_path / "operator"
+    operator.mkdir()
+    (operator / "limits.rego").write_text(
+        'package main\n\ndeny_limits contains msg if {\n    input.kind == "Deployment"\n'
+        '    some c in input.spec.template.spec.containers\n    not c.resources.limits\n'
+        '    msg := sprintf("%s has no limits", [input.metadata.name])\n}\n')
+    # In the same package: compiled with the operator's rule, it would except it.
+    root = repository(tmp_path, {"policy/except.rego": 'package main\n\nexception contains rules if {\n'
+                                                       '    rules := ["limits", ""]\n}\n'})
+    result = check(root, [deployment("api", limits=False)], operator_dirs=[str(operator)])
+    [denial] = result["denials"]
+    assert (denial["origin"], denial["rule"], denial["subject"]) == ("operator", "deny_limits", "Deployment web/api")
+    assert result["excepted"] == [] and result["refused"] is True

@@ -13,11 +13,15 @@ import urllib.error
 import uuid
 import xml.etree.ElementTree as ET
 
+from html.parser import HTMLParser
+
 import pytest
 from markdown_it import MarkdownIt
 
 from test_reconcile_e2e import Cluster, configmap, deployment
+from testbed.browser import open_page
 from testbed.gitops import GitOpsRepo, isolated_vars, kubeconfig_text, run_gitops, write_inventory
+from testbed.spy import Spy
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("policy_step")]
 
@@ -145,6 +149,70 @@ def test_check_mode_reports_denials_and_warnings_in_every_format(gitops):
     assert denied[0].find("failure").get("message") == "container policy-api has no resource limits"
 
 
+class Shown(HTMLParser):
+    """The elements of a page and the text of each ``code`` element."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.codes, self._code = set(), [], None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag == "code":
+            self._code = []
+
+    def handle_endtag(self, tag):
+        if tag == "code" and self._code is not None:
+            self.codes.append("".join(self._code))
+            self._code = None
+
+    def handle_data(self, data):
+        if self._code is not None:
+            self._code.append(data)
+
+
+LIVE = {"a", "img", "script", "iframe", "object", "embed", "style", "link", "form", "input", "video", "audio"}
+
+
+def test_the_policy_section_renders_in_markdown_it_and_chromium_as_text_and_a_hostile_message_is_inert(gitops):
+    """The check-mode preview with denials and warnings, rendered by markdown-it-py and opened in headless Chromium:
+    the denial's policy, rule and object are text; a policy message made of HTML, Markdown and a script is shown
+    as text, makes no element and fetches nothing (the spy server sees no request, Chromium's net log none)."""
+    run, repo, work = gitops["run"], gitops["repo"], gitops["work"]
+    with Spy() as spy:
+        hostile = (f"<img src={spy.url}/img.png><script>document.title='pwned'</script> [approve]({spy.url}/link) "
+                   f"![i]({spy.url}/md.png) @all **bold** | cell |")
+        rego_text = hostile.replace("\\", "\\\\").replace('"', '\\"')
+        repo.write("policy/hostile.rego", f'package hostile\n\ndeny contains msg if {{\n    input.kind == "Deployment"\n'
+                                          f'    msg := "{rego_text}"\n}}\n')
+        repo.push("a policy whose message is HTML, Markdown and a script")
+        try:
+            drift = run("drift")
+            assert drift.rc == 0, drift.explain()
+            denials = drift.report["environments"]["web"]["steps"]["policy"]["stats"]["denials"]
+            assert hostile in [d["message"] for d in denials]
+            markdown = (drift.report_dir / "drift-report.md").read_text()
+            html = MARKDOWN_IT.render(markdown)
+            page_file = work / "policy-preview.html"
+            page_file.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>preview</title></head>'
+                                 f"<body>{html}</body></html>")
+            page = open_page(page_file, work / "artifacts")
+            for name, rendered in (("markdown-it", html), ("chromium", page.dom)):
+                shown = Shown(rendered)
+                assert not shown.tags & LIVE, f"{name}: live elements {shown.tags & LIVE}\n{markdown}"
+                assert {"policy/limits.rego", "deny", "Deployment default/policy-api",
+                        "environments/web/policy/labels.rego", "ConfigMap default/policy-settings"} <= set(shown.codes)
+                assert "container policy-api has no resource limits" in shown.codes, name
+                assert hostile in shown.codes, f"{name}: the hostile message is not one code element\n{markdown}"
+            assert "pwned" not in page.dom.split("<body")[0], "the script ran"
+            assert page.requested == [] and spy.requests == [], (page.requested, spy.requests)
+        finally:
+            (repo.path / "policy/hostile.rego").unlink()
+            repo.push("no hostile policy")
+
+
 def test_limits_added_pass_with_a_warning_and_apply(gitops):
     run, repo, work, cluster = gitops["run"], gitops["repo"], gitops["work"], gitops["cluster"]
     repo.write("environments/web/manifests/all.yaml", configmap("policy-settings", "default", "blue")
@@ -213,3 +281,35 @@ def test_the_operators_policies_run_for_every_environment_and_cannot_be_switched
     assert any(f"{operator}/settings.rego deny: ConfigMap default/policy-settings: mode red is forbidden by the "
                "operator" in msg for _h, _t, msg in refused.failures()), refused.explain()
     assert gitops["cluster"].get("/api/v1/namespaces/default/configmaps/policy-settings")["data"] == {"mode": "blue"}
+
+
+def test_a_denial_takes_back_the_namespace_the_plan_created_and_leaves_an_existing_one(gitops):
+    """Outside check mode the kubernetes plan creates the namespaces the batch introduces, to dry-run the objects in
+    them; a refusal at the gate takes back exactly those (a failed run leaves the previous state): not a namespace
+    that existed before, whose objects and fields stay as they were."""
+    run, repo, cluster = gitops["run"], gitops["repo"], gitops["cluster"]
+    new, old = f"policy-new-{uuid.uuid4().hex[:8]}", f"policy-old-{uuid.uuid4().hex[:8]}"
+    cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": old, "labels": {"owner": "someone"}}})
+    repo.write("policy/limits.rego", LIMITS)
+    repo.write("environments/web/manifests/namespaces.yaml",
+               f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {new}\n"
+               f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {old}\n  labels:\n    team: web\n"
+               + configmap("in-new", new, "x") + configmap("in-old", old, "y")
+               + deployment("unlimited", new, "nginx:1"))
+    repo.push("web: a new namespace with a Deployment without limits")
+    refused = run("reconcile")
+    assert refused.rc != 0
+    assert any(f"policy/limits.rego deny: Deployment {new}/unlimited" in msg and "nothing was applied" in msg
+               for _h, _t, msg in refused.failures()), refused.explain()
+    # The plan created it (annotated with its run) and the refusal deleted it: the bare control plane has no
+    # namespace controller to finish a deletion, so it stays, empty, being deleted.
+    created = cluster.get(f"/api/v1/namespaces/{new}")["metadata"]
+    assert "trident.gitops/created-for-dry-run" in created["annotations"]
+    assert created.get("deletionTimestamp"), refused.explain()
+    assert not exists(cluster, f"/api/v1/namespaces/{new}/configmaps/in-new")
+    kept = cluster.get(f"/api/v1/namespaces/{old}")["metadata"]
+    assert not kept.get("deletionTimestamp")
+    assert kept["labels"].get("owner") == "someone" and "team" not in kept["labels"]
+    assert "trident.gitops/created-for-dry-run" not in (kept.get("annotations") or {})
+    assert not exists(cluster, f"/api/v1/namespaces/{old}/configmaps/in-old")

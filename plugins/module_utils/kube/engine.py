@@ -58,6 +58,8 @@ class Outcome:
     recorded: dict = None  # the deployed revision the parent held before this run
     record_written: bool = False
     namespaces_created: list = field(default_factory=list)  # for the dry-runs, kept for the apply
+    # A plan's (not an apply's): what newnamespaces.discard takes back when no apply follows
+    namespaces_prepared: list = field(default_factory=list)
 
 
 def reconcile(items, client, discovery, options, schemas=None):
@@ -65,7 +67,7 @@ def reconcile(items, client, discovery, options, schemas=None):
     plan = planner.items_for(items, schemas)
     parent = live.live_parent(client, options.applyset) if options.applyset else None
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        plan, created = _plan(client, discovery, plan, options, parent, pool)
+        plan, created, run_id = _plan(client, discovery, plan, options, parent, pool)
         drifted = [item for item in plan if item.action in planner.WRITES]
         if options.apply and not options.check_mode:
             if drifted:
@@ -74,7 +76,9 @@ def reconcile(items, client, discovery, options, schemas=None):
         if options.apply and not options.check_mode and options.wait:
             _wait(client, plan, options)
     outcome = _outcome(plan, drifted, options)
-    outcome.namespaces_created = created
+    outcome.namespaces_created = [entry.name for entry in created]
+    if not options.apply:  # an apply's namespaces are applied: nothing is left to take back
+        outcome.namespaces_prepared = [entry.prepared(run_id) for entry in created]
     outcome.recorded = ApplySet.deployed(parent)
     if _to_record(options, outcome.recorded):
         record_deployed(client, plan, options, options.record)
@@ -123,9 +127,10 @@ def _plan(client, discovery, plan, options, parent, pool):
     if problems:
         raise _refused(problems)
     waiting = [item for item in plan if planner.needs_server(item)]
-    created = []
+    created, run_id = [], None
     if options.creates_namespaces and any(item.served for item in waiting):
-        created = _dry_run_in_new_namespaces(client, plan, [i for i in waiting if i.served], options, pool)
+        run_id = uuid.uuid4().hex[:16]
+        created = _dry_run_in_new_namespaces(client, plan, [i for i in waiting if i.served], options, pool, run_id)
     for item in plan:
         if planner.needs_server(item):
             planner.pend(item, batch)
@@ -133,16 +138,15 @@ def _plan(client, discovery, plan, options, parent, pool):
         keys = {item.key for item in plan}
         plan += [planner.orphan(key, resource, obj, options.prune)
                  for key, resource, obj in live.orphans(listed, keys, options.applyset)]
-    return plan, [entry.name for entry in created]
+    return plan, created, run_id
 
 
-def _dry_run_in_new_namespaces(client, plan, waiting, options, pool):
+def _dry_run_in_new_namespaces(client, plan, waiting, options, pool, run_id):
     """Round 4: create the namespaces ``waiting`` objects are in, dry-run those objects; if anything is refused
     delete the namespaces again and raise. Returns the :class:`newnamespaces.Created` ones."""
     names = {item.key.namespace for item in waiting}
     namespaces = [item for item in plan if (item.key.group, item.key.kind) == ("", "Namespace")
                   and item.key.name in names]
-    run_id = uuid.uuid4().hex[:16]
     created, problems = newnamespaces.create(client, namespaces, options.field_manager, run_id, pool)
     if problems:  # create() took back what it created
         raise _refused(problems, "nothing was applied")

@@ -8,6 +8,12 @@ field manager) and annotated with this run's id (``trident.gitops/created-for-dr
 them are dry-run. If anything is refused, the namespaces this run created are deleted again (the exact objects:
 a uid precondition). If everything passes they stay for the apply, whose server-side apply of the same Namespace
 drops the annotation. Check mode never gets here: it writes nothing.
+
+When the apply does not follow (the environment is refused at the gate, by a policy or a signer, or fails before its
+Kubernetes apply), :func:`discard` takes those namespaces back (the reconcile pipeline's ``discard`` entry point):
+only a namespace this run created, still the same object (uid) and still annotated with this run's id (no apply took
+it over), and empty (nothing but what Kubernetes puts in every namespace); another that appeared meanwhile gets our
+fields given back. Anything else is left as it is and named.
 """
 
 from __future__ import annotations
@@ -17,6 +23,11 @@ from dataclasses import dataclass
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import APPLY_PATCH, ApiError, object_path
 from ansible_collections.trident.gitops.plugins.module_utils.kube.live import NAMESPACES
+
+# What Kubernetes itself puts in every namespace (the service-account and root-CA controllers, events): a namespace
+# holding nothing else is empty.
+_BUILT_IN = {("", "ServiceAccount"): {"default"}, ("", "ConfigMap"): {"kube-root-ca.crt"}}
+_IGNORED_KINDS = {("", "Event"), ("events.k8s.io", "Event")}
 
 ANNOTATION = "trident.gitops/created-for-dry-run"
 
@@ -29,6 +40,10 @@ class Created:
     name: str
     uid: str
     ours: bool
+
+    def prepared(self, run_id):
+        """The entry a plan returns (``namespaces_prepared``) for :func:`discard` to take back."""
+        return {"name": self.name, "uid": self.uid, "run": run_id, "created": self.ours}
 
 
 def is_created_for_dry_run(obj):
@@ -83,3 +98,65 @@ def remove(client, created, field_manager):
             problems.append(f"namespace {entry.name} (created for the dry-runs, annotated {ANNOTATION}) could "
                             f"not be {'deleted' if entry.ours else 'given back'}: {exc.message}")
     return problems
+
+
+def discard(client, discovery, prepared, field_manager):
+    """Take back the namespaces a plan prepared (its ``namespaces_prepared``) for an apply that does not follow.
+    Returns (the names deleted or given back, a reason for each left as it is)."""
+    done, left = [], []
+    for entry in prepared:
+        name = entry["name"]
+        try:
+            live = client.request("GET", object_path(NAMESPACES, None, name))
+        except ApiError as exc:
+            if exc.status == 404:
+                continue
+            left.append(f"namespace {name}: cannot be read: {exc.message}")
+            continue
+        reason = _not_ours(live, entry)
+        if not reason and (live.get("metadata") or {}).get("deletionTimestamp"):
+            done.append(name)  # being deleted already
+            continue
+        if not reason and entry["created"]:
+            reason = _holds(client, discovery, name)
+        if reason:
+            left.append(f"namespace {name} is left as it is: {reason}")
+            continue
+        problems = remove(client, [Created(name, entry["uid"], bool(entry["created"]))], field_manager)
+        left += problems
+        if not problems:
+            done.append(name)
+    return done, left
+
+
+def _not_ours(live, entry):
+    """Why the live namespace is not the one the plan prepared (another object, or an apply took it over)."""
+    meta = live.get("metadata") or {}
+    if meta.get("uid") != entry["uid"]:
+        return "it is not the namespace this run prepared (another uid)"
+    if (meta.get("annotations") or {}).get(ANNOTATION) != entry["run"]:
+        return f"it is no longer annotated {ANNOTATION}={entry['run']} (an apply took it over)"
+    return None
+
+
+def _holds(client, discovery, namespace):
+    """Why ``namespace`` is not empty (the first objects found), None when it holds nothing but what Kubernetes
+    puts in every namespace."""
+    seen, found = set(), []
+    for resource in sorted(discovery.resources.values(), key=lambda r: (r.group, r.plural, r.version)):
+        if not resource.namespaced or (resource.group, resource.plural) in seen \
+                or (resource.group, resource.kind) in _IGNORED_KINDS:
+            continue
+        seen.add((resource.group, resource.plural))
+        try:
+            listed = client.request("GET", object_path(resource, namespace), {"limit": "10"})
+        except ApiError as exc:
+            if exc.status in (404, 405):  # not listable (reviews, bindings)
+                continue
+            return f"its objects cannot be listed ({resource.plural}: {exc.message})"
+        built_in = _BUILT_IN.get((resource.group, resource.kind), set())
+        found += [f"{resource.kind} {((item.get('metadata') or {}).get('name'))}" for item in listed.get("items") or []
+                  if (item.get("metadata") or {}).get("name") not in built_in]
+        if found:
+            return f"it is not empty ({', '.join(found[:3])})"
+    return None

@@ -53,6 +53,10 @@ ARGUMENT_SPEC = dict(
     force_conflicts=dict(type="bool", default=True),
     apply=dict(type="bool", default=False),
     prepare_namespaces=dict(type="bool", default=False),
+    # A plan's namespaces_prepared, taken back when its apply does not follow (nothing else is done then).
+    discard_namespaces=dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True), uid=dict(type="str", required=True),
+        run=dict(type="str", required=True), created=dict(type="bool", required=True))),
     objects=dict(type="bool", default=False),
     prune=dict(type="bool", default=False),
     applyset=dict(type="dict", options=dict(
@@ -70,7 +74,7 @@ ARGUMENT_SPEC = dict(
 )
 
 RULES = dict(
-    required_one_of=[("src", "kustomize", "definition", "helm", "secrets")],
+    required_one_of=[("src", "kustomize", "definition", "helm", "secrets", "discard_namespaces")],
     required_if=[("prune", True, ("applyset",))],
     required_by={"record": "applyset", "kubeconfig_file": "repository_root"},
 )
@@ -104,6 +108,7 @@ class KubeDiffRequest:
     kubectl: str
     repository_root: str | None = None
     objects: bool = False  # return the rendered objects, secret values masked (for the policy step)
+    discard_namespaces: tuple = ()  # a plan's namespaces_prepared to take back (and nothing else)
 
     @classmethod
     def from_params(cls, params):
@@ -126,7 +131,8 @@ class KubeDiffRequest:
             ignore_differences=tuple(params["ignore_differences"]), wait=params["wait"],
             wait_timeout=params["wait_timeout"], workers=params["workers"],
             discovery_cache=params["discovery_cache"], kubectl=params["kubectl"],
-            repository_root=params["repository_root"], objects=params["objects"])
+            repository_root=params["repository_root"], objects=params["objects"],
+            discard_namespaces=tuple(params["discard_namespaces"] or ()))
 
 
 def validated_request(params):

@@ -12,6 +12,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.shown_paths 
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import connect
 from ansible_collections.trident.gitops.plugins.module_utils.kube.pointers import parse_pointer
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
+from ansible_collections.trident.gitops.plugins.module_utils.kube import newnamespaces
 from ansible_collections.trident.gitops.plugins.module_utils.kube.engine import Options, reconcile
 from ansible_collections.trident.gitops.plugins.module_utils.kube.planner import IgnoreRule
 from ansible_collections.trident.gitops.plugins.module_utils.kube.loader import (Document, Loaded,
@@ -86,6 +87,8 @@ def outside_repository(request):
 
 def _run(request, check_mode, diff_mode, runner, decrypt):
     started = time.monotonic()
+    if request.discard_namespaces:
+        return _discard(request, check_mode, started)
     outside = outside_repository(request)
     if outside:  # nothing is read from outside the repository
         raise _invalid(outside)
@@ -108,7 +111,7 @@ def _run(request, check_mode, diff_mode, runner, decrypt):
     outcome = reconcile(checked.items, client, discovery, options, Schemas(client, request.discovery_cache))
     result = {"changed": outcome.changed, "drift": outcome.drift, "summary": outcome.summary,
               "health": outcome.health, "recorded": outcome.recorded, "record_written": outcome.record_written,
-              "namespaces_created": outcome.namespaces_created,
+              "namespaces_created": outcome.namespaces_created, "namespaces_prepared": outcome.namespaces_prepared,
               "stats": {"requests": client.requests_sent, "dry_runs": outcome.dry_runs,
                         "seconds": round(time.monotonic() - started, 3)}}
     if diff_mode:
@@ -119,6 +122,17 @@ def _run(request, check_mode, diff_mode, runner, decrypt):
         result["objects"] = [{"source": str(item.source), "object": masked(item.obj, item.masked)}
                              for item in checked.items]
     return result
+
+
+def _discard(request, check_mode, started):
+    """Take back a plan's prepared namespaces (newnamespaces.discard); check mode never prepared any."""
+    if check_mode:
+        return {"changed": False, "namespaces_discarded": [], "namespaces_kept": [],
+                "stats": {"requests": 0, "seconds": 0.0}}
+    client, discovery = _connect(request, [])
+    done, left = newnamespaces.discard(client, discovery, request.discard_namespaces, request.field_manager)
+    return {"changed": bool(done), "namespaces_discarded": done, "namespaces_kept": left,
+            "stats": {"requests": client.requests_sent, "seconds": round(time.monotonic() - started, 3)}}
 
 
 def _declares_helm_charts(request):

@@ -3,8 +3,11 @@
 Conftest's layout and verdicts, with OPA's own ``opa eval``: every ``.rego`` file of a policy folder is loaded, every
 package's rules named ``deny``, ``violation`` and ``warn`` (or ``deny_*``, ``violation_*``, ``warn_*``, as conftest
 matches them) are evaluated once per input document (``with input as``), all documents in one process. A
-``deny``/``violation`` result refuses the plan, a ``warn`` is reported. Each group of policies (the repository's,
-the operator's) is compiled and run on its own, so the repository cannot add to, redefine or switch off an
+``deny``/``violation`` result refuses the plan, a ``warn`` is reported. A package's ``exception`` rule (conftest's
+``exception contains rules``: the names of its rules, without the ``deny_``/``violation_``/``warn_`` prefix, or ``""``
+for the bare ``deny``, ``violation`` and ``warn``) excepts those rules for that document, as ``conftest test`` does:
+their results are not verdicts, and the exception is reported as one. Each group of policies (the repository's,
+the operator's) is compiled and run on its own, so the repository cannot add to, redefine, except or switch off an
 operator's rule: two modules of one compile share their packages.
 
 Policies are repository content, so they run in OPA's sandbox: capabilities without the builtins that reach
@@ -20,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
@@ -69,6 +73,7 @@ class Document:
 class Verdicts:
     denials: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
 
     @property
     def refusal(self):
@@ -134,20 +139,32 @@ _ENV = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
 
 
 def query(packages) -> str:
-    """One query evaluating every rule of ``packages`` named like conftest's on every input document (written in the
-    syntax Rego v0 and v1 share)."""
+    """One query evaluating every rule of ``packages`` named like conftest's (``r<n>``) and every name its
+    ``exception`` rule gives (``x<n>``, once per binding, as conftest counts them) on every input document (written
+    in the syntax Rego v0 and v1 share)."""
     parts = []
     for index, package in enumerate(sorted(packages)):
-        parts.append(
-            f"r{index} := [[i, name, value] | env := input.environment; doc := input.documents[i]; "
-            f"rules := data.{package} with input as doc with data.trident.environment as env; "
-            f'value := rules[name]; regex.match(`{RULE.pattern}`, name)]')
+        rules = (f"env := input.environment; doc := input.documents[i]; "
+                 f"rules := data.{package} with input as doc with data.trident.environment as env")
+        parts.append(f'r{index} := [[i, name, value] | {rules}; value := rules[name]; regex.match(`{RULE.pattern}`, name)]')
+        parts.append(f"x{index} := [[i, name] | {rules}; name := rules.exception[_][_]]")
     return "; ".join(parts)
 
 
+def excepted_name(rule: str) -> str:
+    """The name an ``exception`` gives for ``rule`` (conftest's): ``""`` for a bare deny/violation/warn, else the
+    rule's name without those prefixes."""
+    if rule in ("deny", "violation", "warn"):
+        return ""
+    for prefix in ("violation_", "deny_", "warn_"):
+        rule = rule[len(prefix):] if rule.startswith(prefix) else rule
+    return rule
+
+
 def evaluate(group: Group, documents: list, environment: dict, opa: str, caps_file: str, runner,
-             rego_version: str = "v1") -> list:
-    """``[(document index, package, rule, value)]`` of ``group``'s rules on ``documents``."""
+             rego_version: str = "v1") -> tuple:
+    """``[(document index, package, rule, value)]`` of ``group``'s rules on ``documents``, and
+    ``[(document index, package, name)]`` of the names their packages' ``exception`` rules give."""
     packages = sorted({f.package for f in group.files})
     argv = [opa, "eval", "--format", "json", "--stdin-input", "--capabilities", caps_file]
     if rego_version == "v0":
@@ -170,11 +187,14 @@ def evaluate(group: Group, documents: list, environment: dict, opa: str, caps_fi
         bindings = (json.loads(result.stdout).get("result") or [{}])[0].get("bindings") or {}
     except (ValueError, AttributeError, IndexError):
         raise TridentError(f"opa eval printed no JSON result for the {group.origin}'s policies") from None
-    found = []
+    found, excepted = [], []
     for index, package in enumerate(packages):
         for entry in bindings.get(f"r{index}") or []:
             found.append((entry[0], package, entry[1], entry[2]))
-    return found
+        for entry in bindings.get(f"x{index}") or []:
+            if isinstance(entry[1], str):
+                excepted.append((entry[0], package, entry[1]))
+    return found, excepted
 
 
 def _opa_error(result, shown=None) -> str:
@@ -256,9 +276,18 @@ def check(groups, documents: list, environment: dict, opa: str, runner, rego_ver
         with open(caps_file, "w", encoding="utf-8") as handle:
             json.dump(capabilities(opa, runner), handle)
         for group in groups:
-            for index, package, rule, value in evaluate(group, documents, environment, opa, caps_file, runner,
-                                                        rego_version):
+            found, excepted = evaluate(group, documents, environment, opa, caps_file, runner, rego_version)
+            # How many bindings of each package's exception name each (document, name): conftest's count.
+            bindings = Counter(excepted)
+            for index, package, rule, value in found:
                 document = documents[index]
+                times = bindings[(index, package, excepted_name(rule))]
+                if times:  # excepted: reported as such, whether or not the rule fired; never a verdict
+                    verdicts.exceptions += [{
+                        "policy": _where(group, package, rule, ""), "package": package, "rule": rule,
+                        "origin": group.origin, "subject": document.subject, "source": document.source,
+                        "message": f"{rule} excepted by {package}.exception"} for _count in range(times)]
+                    continue
                 for message in messages(value):
                     subject = document.subject
                     address = _named_address(message, document.addresses)

@@ -102,6 +102,8 @@ def run(request: PolicyRequest, runner) -> dict:
             "refusal": f"denied by policy: {verdicts.refusal}" if verdicts.denials else None,
             # Not "warnings": Ansible takes a result's warnings as its own (shown as [WARNING] and dropped).
             "denials": verdicts.denials, "warned": verdicts.warnings,
+            # Rules a package's exception rule excepted for a document (conftest's exceptions): not verdicts.
+            "excepted": verdicts.exceptions,
             "checked": {"documents": len(docs), "policies": sum(len(g.files) for g in (repo, operator) if g),
                         "environment": name}}
 

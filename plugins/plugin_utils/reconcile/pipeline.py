@@ -31,7 +31,8 @@ from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps imp
     BY_NAME, MODULE_STEPS, REGISTRY, Outcome, outcome_of, record_step, scrub, title)
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import Failure, Report, settle
 
-__all__ = ["Failure", "Report", "Stop", "Source", "start", "gate", "finish", "failure_of", "leftovers", "source_of"]
+__all__ = ["Failure", "Report", "Stop", "Source", "start", "gate", "finish", "failure_of", "leftovers", "source_of",
+           "discard_steps"]
 
 
 class Stop(TridentError):
@@ -102,8 +103,18 @@ def start(environment: dict, operator: Operator, exposed: dict, finished: dict, 
     return {"name": env["name"], "environment": env, "checkout": checkout.as_dict(env["dir"]), "plan": plan,
             "registry": [{"name": step.name, "role": step.role} for step in REGISTRY if step.role],
             "record_step": record_step([step["name"] for step in plan]), "check_mode": operator.check_mode,
+            "discard": discard_steps(plan, operator.check_mode),
             "secrets": any(step["name"] == "secrets" for step in plan),
             "lock": {"file": lock_file, "holder": holder}, "started": io.now()}
+
+
+def discard_steps(plan: list, check_mode: bool) -> list:
+    """The planned steps whose plan may write something for the apply (the kubernetes plan creates the namespaces
+    the batch introduces, to dry-run the objects in them), in order: the role runs their ``discard`` entry point
+    when the environment's apply does not follow (refused at the gate, failed before that step's apply), so that a
+    failed run leaves the previous state. Their entry point takes back only what the registered result, still the
+    plan's, lists. Check mode writes nothing: none."""
+    return [] if check_mode else [step["name"] for step in plan if BY_NAME[step["name"]].discards]
 
 
 def _described(env: dict, io, root: str) -> dict:
@@ -151,7 +162,7 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
             return {"replan": [s for s in run["plan"] if s["name"] in held_env["steps"]
                                or BY_NAME[s["name"]].operator_present(operator)], "recorded": recorded,
                     "deploy": deploy, "held": held, "environment": held_env, "apply": [], "refused": [],
-                    "record": None, "stop": None,
+                    "record": None, "stop": None, "discard": [],
                     "checkout": {**checkout, "path": copy, "env_path": os.path.join(copy, env["dir"]),
                                  "revision": deploy, "tree": tree, "uncommitted": []}}
     deployed = decided["checkout"] if decided else checkout
@@ -180,7 +191,22 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
         apply = []
     return {"replan": [], "recorded": recorded, "deploy": deploy, "held": held, "record": record,
             "apply": apply, "source": source, "refused": refused, "stop": stop,
+            "discard": not_applied_writes(run, apply, results),
             "environment": decided["environment"] if decided else env, "checkout": deployed}
+
+
+def not_applied_writes(run: dict, apply: list, results: dict) -> list:
+    """The planned steps (in order) whose plan wrote something for an apply that is not coming (``apply``: the
+    gate's): a refusal, a held revision deployed without them, nothing to deploy yet. Their ``discard`` entry
+    point takes it back."""
+    applying = {step["name"] for step in apply}
+    found = []
+    for step in run["plan"]:
+        entry, result = BY_NAME[step["name"]], results.get(BY_NAME[step["name"]].result)
+        if entry.discards and step["name"] not in applying and isinstance(result, dict) \
+                and not result.get("failed") and entry.prepared(result):
+            found.append(step["name"])
+    return found
 
 
 # Where a step's refusal is lifted: the repository's key (in the environment's env.yml) and the operator's variable.

@@ -50,6 +50,11 @@ class Step:
     has_work: Callable[[dict], bool] = field(default=lambda result: False)
     # A file or folder its plan left for the apply (it may hold secrets), removed when the apply does not run.
     leftover: Callable[[dict], str | None] = field(default=lambda result: None)
+    # Whether its role has a ``discard`` entry point: what its plan wrote for the apply (the namespaces the
+    # kubernetes plan created for its dry-runs), taken back when the environment's apply does not follow.
+    discards: bool = False
+    # What its plan wrote for the apply (read from its result; an apply's result lists nothing).
+    prepared: Callable[[dict], list] = field(default=lambda result: [])
     # Whether the operator's settings (reconcile/operator.py) give every environment content for it.
     operator_present: Callable[[object], bool] = field(default=lambda operator: False)
 
@@ -113,6 +118,9 @@ def _policy(result: dict) -> Outcome:
     denials = [d for d in result.get("denials") or [] if isinstance(d, dict)]
     warnings = [w for w in result.get("warned") or [] if isinstance(w, dict)]
     account = {"denials": scrub(denials), "warnings": scrub(warnings)}
+    excepted = [e for e in result.get("excepted") or [] if isinstance(e, dict)]
+    if excepted:  # rules a package's exception rule excepted (conftest's exceptions): counted, never a denial
+        account["exceptions"] = scrub(excepted)
     if result.get("refused"):
         account["refusal"] = scrub(result.get("refusal") or "denied by policy")
     return Outcome("changed" if denials else "ok", len(denials), account)
@@ -140,7 +148,8 @@ REGISTRY = (
          records=True, read=_terraform, has_work=_terraform_work, leftover=_terraform_leftover,
          present=lambda env: bool(env["terraform_files"])),
     Step("kubernetes", "Kubernetes", "trident.gitops.kubernetes", result="kubernetes_result", needs=("secrets",),
-         records=True, read=_kubernetes, has_work=_kubernetes_work,
+         records=True, read=_kubernetes, has_work=_kubernetes_work, discards=True,
+         prepared=lambda result: list(result.get("namespaces_prepared") or []),
          present=lambda env: env.get("manifests_kind") is not None
          or bool((env.get("settings") or {}).get("helm_releases"))),
     # The repository's and the operator's Rego policies on the plans above (docs/policy.md): a deny refuses the

@@ -478,3 +478,23 @@ def test_policy_verdicts_in_every_format(callback, tmp_path):
     assert [c.get("name") for c in denied] == ["policy: policy/limits.rego deny: Deployment web/api"]
     assert denied[0].find("failure").get("message") == hostile
     assert not [c for c in suites["stage"].iter("testcase") if c.find("failure") is not None]
+
+
+def test_policy_exceptions_are_counted_and_listed_never_denials(callback, tmp_path):
+    """A rule a package's exception excepted (conftest's exceptions): counted in the Policy column, listed in the
+    environment's section, in the JSON stats, and never a failing JUnit case."""
+    excepted = {"policy": "policy/limits.rego", "package": "main", "rule": "deny_run_as_root", "origin": "repository",
+                "subject": "Deployment web/legacy", "source": "environments/prod/yaml/api.yaml",
+                "message": "deny_run_as_root excepted by main.exception"}
+    finish(callback, {"trident_drift": {"prod": {"policy": {
+        "changed": False, "count": 0, "status": "ok", "denials": [], "warnings": [], "exceptions": [excepted]}}}})
+    folder = tmp_path / "report"
+    report = json.loads((folder / "drift-report.json").read_text())
+    assert report["environments"]["prod"]["steps"]["policy"]["stats"]["exceptions"] == [excepted]
+    markdown = (folder / "drift-report.md").read_text()
+    assert "✅ passed, 1 excepted" in markdown
+    html = MarkdownIt("commonmark").enable(["table"]).render(markdown)
+    assert ("➖ excepted: <code>policy/limits.rego</code> <code>deny_run_as_root</code>: "
+            "<code>Deployment web/legacy</code>") in html
+    assert not [c for c in ET.fromstring((folder / "drift-report.xml").read_text()).iter("testcase")
+                if c.find("failure") is not None]

@@ -406,3 +406,35 @@ def test_a_terraform_only_environment_without_a_record_here_is_in_sync_when_its_
     assert decided["source"]["changed"] is drift
     # Outside check mode the record is written (a cache of what the state proves) whenever it differs.
     assert decided["record"] == {"revision": BRANCH, "tree": TREE}
+
+
+# -- what a plan wrote for an apply that does not come ----------------------------------------------------------------
+
+PREPARED = [{"name": "web", "uid": "u1", "run": "r1", "created": True}]
+
+
+def test_the_kubernetes_plan_is_the_step_whose_writes_are_taken_back_outside_check_mode():
+    assert start(environment(steps=("source", "terraform", "kubernetes", "policy")))["discard"] == ["kubernetes"]
+    assert start(environment(steps=("source", "terraform")))["discard"] == []
+    assert start(environment(steps=("source", "kubernetes")), check_mode=True)["discard"] == []
+
+
+def test_a_refusal_takes_back_the_namespaces_the_plan_created_and_an_apply_keeps_them():
+    run = start(environment(steps=("source", "kubernetes", "policy")))
+    results = {"kubernetes_result": kube_result(None, drift=("create",), namespaces_prepared=PREPARED),
+               "policy_result": DENIED}
+    refused = gate(run, results)
+    assert refused["stop"] and refused["apply"] == [] and refused["discard"] == ["kubernetes"]
+    passed = gate(run, {**results, "policy_result": {**DENIED, "refused": False, "refusal": None, "denials": []}})
+    assert [s["name"] for s in passed["apply"]] == ["kubernetes"] and passed["discard"] == []
+    # A plan that prepared nothing, or failed (kube_diff took its namespaces back itself): nothing to take back.
+    assert gate(run, {**results, "kubernetes_result": kube_result(None, drift=("create",))})["discard"] == []
+    failed = {**kube_result(None), "failed": True, "namespaces_prepared": PREPARED}
+    assert pipeline.not_applied_writes(run, [], {"kubernetes_result": failed}) == []
+
+
+def test_a_held_environment_deploying_nothing_yet_takes_back_the_namespaces_its_plan_created():
+    run = start(environment(settings={"promote_from": "staging"}))
+    results = {"kubernetes_result": kube_result(None, drift=("create",), namespaces_prepared=PREPARED)}
+    decided = gate(run, results, upstream=None)
+    assert decided["deploy"] is None and decided["apply"] == [] and decided["discard"] == ["kubernetes"]
