@@ -53,15 +53,15 @@ lint: venv collection ## ansible-lint, production profile
 	@# path: one home per checkout, or work trees linted side by side resolve each other's copies.
 	ANSIBLE_HOME=$(COLLECTIONS)-lint-home $(VENV)/bin/ansible-lint --profile production
 
-unit: venv tools collection ## unit tests (PYTEST_ARGS="-k name" narrows)
-	$(PYTEST) tests/unit $(PYTEST_ARGS)
+unit: venv tools collection ## unit tests (TESTS=path narrows to files or folders, PYTEST_ARGS="-k name" too)
+	$(PYTEST) $(or $(TESTS),tests/unit) $(PYTEST_ARGS)
 
 # Integration tests mostly wait on real services and subprocesses: two workers keep both cores busy.
 # loadgroup: tests marked xdist_group("workload_cluster") share one worker, so one fuller cluster starts.
 INTEGRATION_WORKERS ?= 2
 
-integration: venv tools collection ## integration tests against the real services (PYTEST_ARGS too)
-	$(PYTEST) -n $(INTEGRATION_WORKERS) --dist loadgroup --durations=25 tests/integration $(PYTEST_ARGS)
+integration: venv tools collection ## integration tests against the real services (TESTS, PYTEST_ARGS too)
+	$(PYTEST) -n $(INTEGRATION_WORKERS) --dist loadgroup --durations=25 $(or $(TESTS),tests/integration) $(PYTEST_ARGS)
 
 molecule: venv tools collection ## Molecule scenarios of the roles
 	$(VENV)/bin/python tools/run_molecule.py
