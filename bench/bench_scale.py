@@ -174,7 +174,7 @@ def print_row(name, count, result):
           f"{max(result['tree_mib']):12.0f} {sum(result['tree_mib']):12.0f}", flush=True)
 
 
-def print_summary(sizes, by_size, forks, slices):
+def print_summary(sizes, by_size, forks):
     smallest = sizes[0]
     print(f"\n## cost per environment against {smallest} environments (1.00x: linear growth), forks={forks}")
     print(f"{'case':<26} " + " ".join(f"{f'{n} envs s/env':>15} {'ratio':>6}" for n in sizes))
@@ -191,7 +191,7 @@ def print_summary(sizes, by_size, forks, slices):
         print(f"{name:<26} at {largest}: {per_env:7.3f} s/env = {per_env / flux:6.1f}x Flux's; projected "
               f"{per_env * FLUX['environments'] / 60:6.1f} min for {FLUX['environments']}; memory "
               f"{sum(result['tree_mib']):5.0f} MiB = {sum(result['tree_mib']) / FLUX['mib']:4.1f}x Flux's "
-              f"(2 cores here, {slices} slices x forks {forks})")
+              f"({os.cpu_count()} cores here, {len(result['tree_mib'])} process(es) x forks {forks})")
 
 
 def main(argv=None):
@@ -209,7 +209,7 @@ def main(argv=None):
             print(f"\n## {count} environments x 5 objects, forks={options.forks}, {os.cpu_count()} cores")
             print(HEADER)
             by_size[count] = bench_size(Path(tmp), plane, count, options.forks, options.slices)
-        print_summary(sizes, by_size, options.forks, options.slices)
+        print_summary(sizes, by_size, options.forks)
 
 
 if __name__ == "__main__":
