@@ -1,4 +1,5 @@
-"""`python -m bench [NAME ...]`: run every bench/bench_*.py (or the named ones) in one process."""
+"""`python -m bench [NAME ...]`: run every bench/bench_*.py (or the named ones) in one process.
+`python -m bench NAME --option value ...`: options after one name go to that benchmark (``main(argv)``)."""
 
 import importlib
 import sys
@@ -8,6 +9,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv):
+    first_option = next((index for index, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    argv, options = argv[:first_option], argv[first_option:]
+    if options and len(argv) != 1:
+        print("options go to one benchmark: python -m bench NAME --option value ...")
+        return 2
     names = argv or sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
     if not names:
         print("no benchmarks yet")
@@ -15,7 +21,10 @@ def main(argv):
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         print(f"\n# bench_{name}")
-        module.main()
+        if options:
+            module.main(options)
+        else:
+            module.main()
     return 0
 
 

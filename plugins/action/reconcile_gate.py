@@ -6,9 +6,13 @@ controller, from the steps' registered plan results."""
 
 from __future__ import annotations
 
+import os
+import posixpath
+
 from ansible.utils.display import Display
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import describe_environment
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.records import OPERATOR_KEYS, read_environment_record
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import OPERATOR_OPTION, PipelineAction
@@ -23,16 +27,18 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def upstream_of(name: str, hostvars, repository_root: str) -> dict | None:
+def upstream_of(name: str, hostvars, repository_root: str, environments_dir: str) -> dict | None:
     """What the environment ``name`` runs and its health: its ``reconcile_state`` when it ran earlier in this run (what
     its own report says), else read from the environment itself (its ApplySet parent), so that promotion holds across
-    slices, ``--limit`` and controllers; None when neither is known (the decision says so)."""
-    if name not in hostvars:
-        return None
-    host = hostvars[name]
+    slices, ``--limit`` and controllers; None when neither is known (the decision says so). An environment this
+    inventory does not hold (a slice of AWX's job slicing lists only its own hosts) is described from the checkout,
+    with no operator variables of its own."""
+    host = hostvars[name] if name in hostvars else {}
     if "reconcile_state" in host:
         return dict(host["reconcile_state"])
     environment = host["trident_environment"] if "trident_environment" in host else None
+    if environment is None and name not in hostvars:
+        environment = described_upstream(name, repository_root, environments_dir)
     if not isinstance(environment, dict) or environment.get("error"):
         return None
     operator_vars = {key: host[key] for key in OPERATOR_KEYS if key in host}
@@ -44,6 +50,16 @@ def upstream_of(name: str, hostvars, repository_root: str) -> dict | None:
     return {"revision": record["revision"], "tree": record["tree"], "health": record["health"]} if record else None
 
 
+def described_upstream(name: str, repository_root: str, environments_dir: str) -> dict | None:
+    """The environment ``name`` as the checkout lays it out (its folder next to this environment's), None when the
+    checkout has no such environment or it cannot be described (a warning says why)."""
+    try:
+        return describe_environment(os.path.join(repository_root, environments_dir, name), repository_root).as_variable()
+    except TridentError as exc:
+        display.warning(f"promote_from {name}: {exc.message}")
+        return None
+
+
 class ActionModule(PipelineAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
@@ -51,7 +67,8 @@ class ActionModule(PipelineAction):
         operator = self.operator(params)
         run = params["run"]
         promote_from = run["environment"]["settings"].get("promote_from")
-        upstream = upstream_of(promote_from, task_vars.get("hostvars") or {}, run["checkout"]["path"]) \
+        upstream = upstream_of(promote_from, task_vars.get("hostvars") or {}, run["checkout"]["path"],
+                               posixpath.dirname(run["environment"]["dir"])) \
             if promote_from and not params.get("decided") else None
         io = ControllerIo(operator.revisions_dir, self.owner_pid())
         decided = pipeline.gate(run, operator, self.step_results(task_vars), upstream, io, params.get("decided"))

@@ -128,6 +128,23 @@ options:
     description: Group that every environment joins.
     type: str
     default: environments
+  slice_count:
+    description:
+      - Split the environments into this many slices, so that as many controllers (ansible-playbook processes,
+        execution nodes) each reconcile one of them at once (docs/awx.md). With O(slice), this inventory holds only
+        the environments of that slice. V(1) is one slice holding everything.
+      - "Every slice reading the same revision of the repository computes the same assignment, from the environments'
+        names and C(env.yml) C(depends_on) and C(promote_from) only: environments linked by those, directly or not, are
+        in one slice (their order and a promotion in the same run hold as in one run); the linked groups are dealt out
+        largest first to the slice with fewest environments so far."
+      - A slice with no environment (fewer linked groups than slices) holds no host; the playbooks then fail saying
+        the inventory holds no environment.
+    type: int
+    default: 1
+  slice:
+    description:
+      - Which slice (V(1) to O(slice_count)) this inventory holds. Required when O(slice_count) is above V(1).
+    type: int
 notes:
   - Hidden folders (C(.template)) are not environments. Folder names must be valid host names.
   - Files in C(secrets/) not named C(*.sops.<ext>) are ignored with a warning.
@@ -141,6 +158,13 @@ EXAMPLES = r"""
 # prod.environments.yml at the root of the GitOps repository (an AWX inventory source from the project)
 plugin: trident.gitops.environments
 path: .
+
+---
+# Slice 2 of 3: three controllers, each with its own copy of this file (slice 1, 2, 3), reconcile one third each
+plugin: trident.gitops.environments
+path: .
+slice_count: 3
+slice: 2
 
 ---
 # Fetch a branch and group hosts by a setting from env.yml
@@ -167,7 +191,9 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 from ansible_collections.trident.gitops.plugins.module_utils.git.auth import GitAuth
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.fetch import (
     display_url, fetch_repository, share_credentials, split_credentials)
-from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import BrokenEnvironment, describe_repository
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import (
+    BrokenEnvironment, Environment, describe_repository)
+from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.slices import assign_slices
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import VARIABLE
 
 # Interpreter discovery on the controller can pick a pyenv shim or a Python without the collection's
@@ -190,11 +216,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         try:
             root, source = self._repository(path)
             environments = describe_repository(root, self.get_option("environments_dir"))
+            selected = self._slice(environments)
         except TridentError as exc:
             raise AnsibleParserError(f"trident.gitops.environments ({path}): {exc.message}") from None
         common = self.inventory.add_group(self.get_option("group"))
         hosts = {self.get_option("host_prefix") + env.name for env in environments}
-        for env in environments:
+        for env in selected:
             host = self.inventory.add_host(self.get_option("host_prefix") + env.name, group=common)
             variables = {VARIABLE: env.as_variable(source), **HOST_SETTINGS,
                          "ansible_python_interpreter": trust_as_template(CONTROLLER_PYTHON)}
@@ -207,6 +234,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             for warning in env.warnings:
                 self.display.warning(f"environment {env.name}: {warning}")
             self._add_groups(path, env, host, hosts, variables)
+
+    def _slice(self, environments):
+        """The environments of this inventory's slice (all of them without slicing)."""
+        count, number = self.get_option("slice_count"), self.get_option("slice")
+        if count < 1:
+            raise TridentError(f"slice_count must be at least 1, got {count}")
+        if count == 1 and number in (None, 1):
+            return environments
+        if number is None or not 1 <= number <= count:
+            raise TridentError(f"slice must be a number from 1 to slice_count ({count}), got {number}")
+        graph = {env.name: env.depends_on if isinstance(env, Environment) else [] for env in environments}
+        assigned = assign_slices(graph, count)
+        return [env for env in environments if assigned[env.name] == number]
 
     def _add_groups(self, path, env, host, hosts, variables):
         strict = self.get_option("strict")
