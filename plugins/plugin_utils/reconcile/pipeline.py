@@ -281,7 +281,12 @@ def failure_of(failed_task: dict | None, failed_result: dict | None, name: str =
     action = failed_task.get("_resolved_action") or failed_task.get("action") or ""
     context = (failed_task.get("args") or {}).get("validate_args_context") or {}
     roles = {step.role: step.name for step in REGISTRY if step.role}
-    step = (failed_result.get("trident_step") or MODULE_STEPS.get(action) or roles.get(context.get("name"))
+    # A task that is no step module's (a role's own ansible.builtin.fail) names its step in its vars, as the drift
+    # report callback reads it: Ansible hands the rescue a finalized task, which no longer says its role.
+    task_vars = failed_task.get("vars") if isinstance(failed_task.get("vars"), dict) else {}
+    declared = task_vars.get("trident_step")
+    declared = declared if isinstance(declared, str) and declared in BY_NAME else None
+    step = (failed_result.get("trident_step") or declared or MODULE_STEPS.get(action) or roles.get(context.get("name"))
             or roles.get(f"trident.gitops.{context.get('name')}") or "source")
     if failed_result.get("_ansible_no_log") or failed_result.get("censored"):
         message = "the task failed; its output is hidden (no_log)"

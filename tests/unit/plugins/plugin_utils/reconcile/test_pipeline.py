@@ -287,6 +287,50 @@ def test_finish_when_start_failed():
     assert report.summary()["failure"] == {"step": "source", "task": "", "message": "waits for staging"}
 
 
+def test_a_failed_vault_reference_is_the_secrets_step():
+    # What Ansible hands the rescue for the secrets role's "Fail on a Vault reference" task: a finalized task (no role,
+    # no parent), ansible.builtin.fail, its own vars; the failure is the secrets step's, not the source's (issue 27).
+    message = ("environments/prod/secrets/app.vault.yaml: reference db (KV apps/db key password): "
+               "Vault http://127.0.0.1:8200 GET /v1/secret/data/apps/db: 403 permission denied")
+    task = {"action": "ansible.builtin.fail", "_resolved_action": "ansible.builtin.fail", "finalized": True,
+            "name": "Fail on a Vault reference that cannot be read",
+            "vars": {"trident_step": "secrets", "secrets_unread": [{"msg": message}]}}
+    failure = pipeline.failure_of(task, {"msg": message, "failed": True}, "prod")
+    assert failure == Failure("secrets", message, "Fail on a Vault reference that cannot be read")
+    run = start(environment(steps=("source", "secrets", "terraform")))
+    report = pipeline.finish(environment(), run, None, {"secrets_decrypted": {"results": []}}, failure, False, 9.0)
+    assert {n: o.status for n, o in report.steps.items()} == {
+        "source": "not_checked", "secrets": "failed", "terraform": "not_checked", "kubernetes": "skipped",
+        "policy": "skipped", "promotion": "skipped"}
+    assert report.summary()["failure"]["step"] == "secrets"
+    # vault_kv failing on its own (a playbook without the role) is the secrets step's too.
+    assert pipeline.failure_of({"action": "trident.gitops.vault_kv"}, {"msg": message}).step == "secrets"
+
+
+@pytest.mark.parametrize("declared", ["nonsense", ["secrets"], {"a": 1}, None])
+def test_a_task_cannot_declare_a_step_the_registry_does_not_know(declared):
+    task = {"action": "ansible.builtin.fail", "vars": {"trident_step": declared}}
+    assert pipeline.failure_of(task, {"msg": "x"}).step == "source"
+
+
+def test_every_fail_task_of_a_step_role_names_its_step():
+    # ansible.builtin.fail/assert are no step module: without trident_step their failure would be the source's.
+    import pathlib
+    import yaml
+    from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import REGISTRY
+    roles = pathlib.Path(pipeline.__file__).parents[3] / "roles"
+    found = 0
+    for step in (s for s in REGISTRY if s.role):
+        for path in sorted((roles / step.role.rpartition(".")[2] / "tasks").glob("*.yml")):
+            if path.name == "main.yml":  # the role used alone, outside the pipeline
+                continue
+            for task in yaml.safe_load(path.read_text()) or []:
+                if {"ansible.builtin.fail", "ansible.builtin.assert"} & set(task):
+                    found += 1
+                    assert (task.get("vars") or {}).get("trident_step") == step.name, (path, task.get("name"))
+    assert found >= 1
+
+
 def test_a_no_log_failure_keeps_its_secret():
     failure = pipeline.failure_of({"action": "trident.gitops.kube_diff"}, {"msg": "token=s3cr3t", "_ansible_no_log": True})
     assert failure == Failure("kubernetes", "the task failed; its output is hidden (no_log)", "")
