@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import Environment
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import Environment, SecretFile
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.operator import (
     OPERATOR_SPEC, operator_settings)
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import Failure
@@ -203,6 +203,44 @@ def test_promotion_waits_for_the_upstream_environment_and_plans_the_held_revisio
     assert decided["checkout"]["path"] == f"/copies/{OLD}" and decided["checkout"]["tree"] == OLD_TREE
     again = gate(run, {"kubernetes_result": kube_result({"revision": OLD, "tree": OLD_TREE})}, io=io, decided=decided)
     assert again["apply"] == [] and again["held"] == decided["held"], "in sync at the held revision"
+
+
+class HeldIo(FakeIo):
+    """The held revision (OLD) names a Vault reference file the branch does not have, or the other way round."""
+
+    def __init__(self, held_secrets):
+        super().__init__()
+        self.held_secrets = held_secrets
+
+    def describe(self, env_path, root):
+        secrets = (SecretFile("secrets/app.vault.yaml", "app", "vault"),) if self.held_secrets else ()
+        return Environment(name="prod", path=env_path, repo_path=root, manifests_dir="yaml", manifests_kind="files",
+                           settings={"promote_from": "staging"}, secrets=secrets)
+
+
+@pytest.mark.parametrize("held_secrets", [True, False])
+def test_a_held_revision_plans_its_own_steps_not_the_branchs(held_secrets):
+    # The branch adds (or drops) secrets/app.vault.yaml; prod is held at OLD, which has (or has not) it: the held
+    # plans read the held commit's references, and the report and the apply follow the held revision's steps.
+    branch_steps = ("source", "kubernetes") if held_secrets else ("source", "secrets", "kubernetes")
+    env = environment(steps=branch_steps, settings={"promote_from": "staging"})
+    io = HeldIo(held_secrets)
+    run = start(env, io)
+    first = gate(run, {"kubernetes_result": kube_result({"revision": OLD, "tree": OLD_TREE})},
+                 upstream={"revision": OLD, "health": "Healthy"}, io=io)
+    held_plan = ["secrets", "kubernetes"] if held_secrets else ["kubernetes"]
+    assert [s["name"] for s in first["replan"]] == held_plan == [s["name"] for s in first["plan"]]
+    results = {"secrets_decrypted": {"results": []}, "secrets_referenced": {"results": []},
+               "kubernetes_result": kube_result({"revision": OLD, "tree": OLD_TREE}, drift=("update",))}
+    decided = gate(run, results, io=io, decided=first)
+    assert [s["name"] for s in decided["apply"]] == ["kubernetes"] and decided["plan"] == first["replan"]
+    report = pipeline.finish(env, run, decided, results, None, False, 1001.0)
+    assert ("secrets" in report.steps and report.steps["secrets"].status == "ok") == held_secrets
+    # A failed reference of the held revision is the secrets step's failure, not the source's.
+    if held_secrets:
+        failure = Failure("secrets", "environments/prod/secrets/app.vault.yaml: reference db: 403", "")
+        failed = pipeline.finish(env, run, first, {"secrets_decrypted": {"failed": True}}, failure, False, 1001.0)
+        assert failed.steps["secrets"].status == "failed" and failed.summary()["failure"]["step"] == "secrets"
 
 
 def test_promotion_follows_an_upstream_that_runs_the_revision_healthy():
