@@ -1,13 +1,17 @@
 """The pipeline's decisions (plugins/plugin_utils/reconcile/pipeline.py) without Ansible: start, gate, finish with a
 fake ``io`` that records what it was asked."""
 
+import pathlib
+
 import pytest
+import yaml
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import Environment, SecretFile
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.operator import (
     OPERATOR_SPEC, operator_settings)
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import REGISTRY
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import Failure
 
 BRANCH, OLD, PIN = "b" * 40, "a" * 40, "c" * 40
@@ -353,9 +357,6 @@ def test_a_task_cannot_declare_a_step_the_registry_does_not_know(declared):
 
 def test_every_fail_task_of_a_step_role_names_its_step():
     # ansible.builtin.fail/assert are no step module: without trident_step their failure would be the source's.
-    import pathlib
-    import yaml
-    from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import REGISTRY
     roles = pathlib.Path(pipeline.__file__).parents[3] / "roles"
     found = 0
     for step in (s for s in REGISTRY if s.role):
