@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -636,3 +637,40 @@ def test_a_rerun_after_an_interrupted_apply_converges_and_says_so(project):
     assert f"'{project.binary} untaint terraform_data.fast'" in refused["msg"]
     assert project.run(check=True, allow_programs=True, variables=fast)["refusal"] == \
         "would be refused: replace terraform_data.fast (allow_destroy)"
+
+
+@pytest.mark.parametrize("where", ["path", "workspace_dir"])
+def test_a_preview_of_a_local_backend_outside_the_state_dir_reads_it_and_changes_nothing(project, tmp_path, where):
+    # The local backend's state lives where the operator's backend_config says, outside the state dir; the sandbox
+    # shows that folder read-only to a preview. The preview must plan (not fail taking Terraform's state lock) and
+    # leave the folder exactly as it was: no lock file, no state written, nothing new.
+    project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # (The operator's folders exist: the sandbox shows only existing paths.)
+    (elsewhere / "workspaces").mkdir()
+    backend = {"path": str(elsewhere / "custom.tfstate")} if where == "path" else {
+        "workspace_dir": str(elsewhere / "workspaces")}
+    workspace = "default" if where == "path" else "blue"
+    settings = Settings(project_path=str(project.path), binary=tool(project.binary), state_dir=str(project.state_dir),
+                        backend_config=backend, workspace=workspace, sandbox_write_paths=(str(project.files),))
+    assert reconcile(settings, RecordingRunner()).applied is True
+
+    def snapshot():
+        return {str(p.relative_to(elsewhere)): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else None)
+                for p in sorted(elsewhere.rglob("*"))}
+
+    before = snapshot()
+    assert before, "the apply wrote the state there"
+    (project.files / "motd").unlink()  # drift the preview must find
+    project.write('terraform {\n  backend "local" {}\n}\n' + TWO_RESOURCES.replace('"hello"', '"bonjour"'))
+    runner = RecordingRunner()
+    preview = reconcile(replace(settings, check_mode=True), runner)
+    assert preview.applied is False and preview.changed is True
+    assert {c.address for c in preview.plan.resource_changes} == {"terraform_data.app", "local_file.motd"}
+    assert snapshot() == before, "a preview changed the backend's folder"
+    assert not (project.files / "motd").exists()
+    # Through the module too: check mode, the preview reports the same and changes nothing.
+    module_preview = project.run(check=True, backend_config=backend, workspace=workspace)
+    assert module_preview.get("failed") is not True, module_preview.get("msg")
+    assert module_preview["changed"] is True and snapshot() == before

@@ -153,6 +153,10 @@ def test_failures_stop_before_anything_is_applied(vaulted, vault_server, case):
         assert failures and all(host == "vaulted" for host, _name, _msg in failures), result.explain()
         message = " ".join(str(msg) for _host, _name, msg in failures)
         assert "secrets/app.vault.yaml" in message and ("other" if bad else "greeting") in message, message
+        # The drift report names the secrets step as the one that failed (not the source step).
+        steps = result.report["environments"]["vaulted"]["steps"]
+        assert steps["secrets"]["status"] == "failed", steps
+        assert steps["source"]["status"] != "failed" and steps["terraform"]["status"] == "not_checked", steps
         _no_secret_in(result, vaulted["token"], wrong, FIRST + case, *VALUES)
         assert (motd.read_text() if motd.exists() else None) == before, "nothing applied"
     finally:

@@ -657,8 +657,10 @@ class _Run:
     def _plan(self, plan_file):
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={plan_file}",
                 f"-lock-timeout={self.settings.lock_timeout}", *self.state_args, *self._parallelism()]
-        if self.settings.check_mode and self.local_state:
-            # The sandbox shows a preview the state read-only; the state dir's own lock keeps runs apart.
+        if self.settings.check_mode and (self.local_state or self.backend == "local"):
+            # A preview's sandbox shows a local state read-only (the state dir's, or the folder backend_config
+            # names): Terraform could not take its lock there, and the kernel already keeps the preview from
+            # writing the state. The state dir's own lock keeps this controller's runs apart.
             args.append("-lock=false")
         if self.settings.drift_only:
             args.append("-refresh-only")

@@ -24,6 +24,10 @@ from ansible_collections.trident.gitops.plugins.module_utils.common.errors impor
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+=-]*$")
 
 
+# What to do about a certificate the client does not trust (said with every TLS failure).
+_TRUST = "; the authority that signed Vault's certificate is the vault.ca_cert option or VAULT_CACERT"
+
+
 class VaultError(TridentError):
     """Vault refused or could not be reached; the message names the address and path, never a secret."""
 
@@ -70,8 +74,13 @@ class VaultClient:
         except HTTPError as exc:
             raise VaultError(f"{where}: {exc.code} {_vault_errors(exc)}", status=exc.code) from None
         except (SSLValidationError, ssl.SSLError) as exc:
-            raise VaultError(f"{where}: TLS verification failed ({_reason(exc)})") from None
-        except (URLError, UrlsConnectionError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+            raise VaultError(f"{where}: TLS verification failed ({_reason(exc)}){_TRUST}") from None
+        except URLError as exc:
+            # urllib wraps a failed handshake (an authority the client does not trust) in a URLError: not unreachable.
+            if isinstance(exc.reason, ssl.SSLError):
+                raise VaultError(f"{where}: TLS verification failed ({_reason(exc)}){_TRUST}") from None
+            raise VaultError(f"{where}: Vault is unreachable ({_reason(exc)})") from None
+        except (UrlsConnectionError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
             raise VaultError(f"{where}: Vault is unreachable ({_reason(exc)})") from None
         try:
             return json.loads(raw or b"{}")

@@ -92,9 +92,7 @@ def start(environment: dict, operator: Operator, exposed: dict, finished: dict, 
                                  tuple(source.fetched_files), lambda revision: io.snapshot(source.path, revision))
     if checkout.path != source.path:  # a copy of the committed content: described from the copy
         env = _described(env, io, checkout.path)
-    plan = [{"name": step.name, "role": step.role} for step in REGISTRY
-            if step.role and (step.name in env["steps"] or step.operator_present(operator))
-            and step.name in operator.steps]
+    plan = _plan_of(env, operator)
     lock_file = os.path.join(os.path.expanduser(operator.lock_dir), f"{env['name']}.lock")
     try:
         holder = io.lock(lock_file, operator.lock_timeout)
@@ -115,6 +113,14 @@ def discard_steps(plan: list, check_mode: bool) -> list:
     failed run leaves the previous state. Their entry point takes back only what the registered result, still the
     plan's, lists. Check mode writes nothing: none."""
     return [] if check_mode else [step["name"] for step in plan if BY_NAME[step["name"]].discards]
+
+
+def _plan_of(env: dict, operator: Operator) -> list:
+    """The steps to plan for ``env`` (as one revision lays it out): those it has content for, or the operator's
+    settings give it, that the operator runs, in the registry's order."""
+    return [{"name": step.name, "role": step.role} for step in REGISTRY
+            if step.role and (step.name in env["steps"] or step.operator_present(operator))
+            and step.name in operator.steps]
 
 
 def _described(env: dict, io, root: str) -> dict:
@@ -159,15 +165,18 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
             if tree is None:
                 raise Stop("promotion", f"environment {env['name']}: {env['dir']} is not in the repository at {deploy}")
             held_env = _described(env, io, copy)
-            return {"replan": [s for s in run["plan"] if s["name"] in held_env["steps"]
-                               or BY_NAME[s["name"]].operator_present(operator)], "recorded": recorded,
+            # The held revision's own steps: a step only it has (its secrets/*.vault.yaml) is planned too, one only
+            # the branch has is not (the branch's secrets are forgotten before, roles/reconcile/tasks/held.yml).
+            replan = _plan_of(held_env, operator)
+            return {"replan": replan, "plan": replan, "recorded": recorded,
                     "deploy": deploy, "held": held, "environment": held_env, "apply": [], "refused": [],
                     "record": None, "stop": None, "discard": [],
                     "checkout": {**checkout, "path": copy, "env_path": os.path.join(copy, env["dir"]),
                                  "revision": deploy, "tree": tree, "uncommitted": []}}
     deployed = decided["checkout"] if decided else checkout
+    plan = decided["replan"] if decided else run["plan"]
     source = _source(run, recorded, io, _state_proves_sync(run, recorded, results))
-    refusing = [s["name"] for s in run["plan"] if _refusals(results.get(BY_NAME[s["name"]].result))]
+    refusing = [s["name"] for s in plan if _refusals(results.get(BY_NAME[s["name"]].result))]
     refused = [f"{BY_NAME[name].title}: {line}{_allowed_by(name, env)}" for name in refusing
                for line in _refusals(results.get(BY_NAME[name].result))]
     record = None
@@ -177,7 +186,7 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
     # Nothing is deployed only while waiting for a first promotion (a folder outside Git has no revision, and is
     # deployed as it is).
     if not (held and deploy is None) and not run["check_mode"]:
-        for step in run["plan"]:
+        for step in plan:
             result = results.get(BY_NAME[step["name"]].result)
             records = step["name"] == run.get("record_step") and record is not None
             if (isinstance(result, dict) and BY_NAME[step["name"]].has_work(result)) or (
@@ -189,7 +198,7 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
         stop = {"step": refusing[0], "message": f"environment {env['name']}: refusing to apply: {'; '.join(refused)}; "
                                                 "nothing was applied"}
         apply = []
-    return {"replan": [], "recorded": recorded, "deploy": deploy, "held": held, "record": record,
+    return {"replan": [], "plan": plan, "recorded": recorded, "deploy": deploy, "held": held, "record": record,
             "apply": apply, "source": source, "refused": refused, "stop": stop,
             "discard": not_applied_writes(run, apply, results),
             "environment": decided["environment"] if decided else env, "checkout": deployed}
@@ -287,10 +296,12 @@ def leftovers(run: dict | None, gate_result: dict | None, results: dict, failure
     """What the plans left for applies that did not run (a failure, a refusal, check mode, a held promotion)."""
     applied = {s["name"] for s in (gate_result or {}).get("apply", [])} if failure is None else set()
     found = []
-    for step in (run or {}).get("plan", []):
-        result = results.get(BY_NAME[step["name"]].result)
-        if step["name"] not in applied and isinstance(result, dict):
-            path = BY_NAME[step["name"]].leftover(result)
+    # The branch's plans and a held revision's (its own steps): a result either left behind.
+    names = dict.fromkeys(s["name"] for s in (run or {}).get("plan", []) + (gate_result or {}).get("plan", []))
+    for name in names:
+        result = results.get(BY_NAME[name].result)
+        if name not in applied and isinstance(result, dict):
+            path = BY_NAME[name].leftover(result)
             if path:
                 found.append(path)
     return found
@@ -307,7 +318,12 @@ def failure_of(failed_task: dict | None, failed_result: dict | None, name: str =
     action = failed_task.get("_resolved_action") or failed_task.get("action") or ""
     context = (failed_task.get("args") or {}).get("validate_args_context") or {}
     roles = {step.role: step.name for step in REGISTRY if step.role}
-    step = (failed_result.get("trident_step") or MODULE_STEPS.get(action) or roles.get(context.get("name"))
+    # A task that is no step module's (a role's own ansible.builtin.fail) names its step in its vars, as the drift
+    # report callback reads it: Ansible hands the rescue a finalized task, which no longer says its role.
+    task_vars = failed_task.get("vars") if isinstance(failed_task.get("vars"), dict) else {}
+    declared = task_vars.get("trident_step")
+    declared = declared if isinstance(declared, str) and declared in BY_NAME else None
+    step = (failed_result.get("trident_step") or declared or MODULE_STEPS.get(action) or roles.get(context.get("name"))
             or roles.get(f"trident.gitops.{context.get('name')}") or "source")
     if failed_result.get("_ansible_no_log") or failed_result.get("censored"):
         message = "the task failed; its output is hidden (no_log)"
@@ -323,7 +339,9 @@ def finish(environment: dict, run: dict | None, gate_result: dict | None, result
     """The environment's report. ``run`` is None when start failed, ``gate_result`` when the gate did not run."""
     run, gate_result = run or {}, gate_result or {}
     env = run.get("environment") or environment
-    planned_steps = [s["name"] for s in run.get("plan", [])] if run else [s for s in env["steps"] if BY_NAME[s].role]
+    # The steps whose results these are: the gate's (a held revision's own), else those start planned.
+    planned_steps = [s["name"] for s in gate_result.get("plan", run.get("plan", []))] if run \
+        else [s for s in env["steps"] if BY_NAME[s].role]
     planned = {"source": Outcome("not_checked")}
     if "source" in gate_result:
         source = gate_result["source"]

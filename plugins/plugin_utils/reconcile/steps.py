@@ -165,6 +165,7 @@ REGISTRY = (
 NAMES = tuple(step.name for step in REGISTRY)
 # The modules that do each step's work, to name the step a task of theirs belongs to.
 MODULE_STEPS = {"trident.gitops.git_source": "source", "trident.gitops.sops_decrypt": "secrets",
+                "trident.gitops.vault_kv": "secrets",
                 "trident.gitops.terraform_apply": "terraform", "trident.gitops.kube_diff": "kubernetes",
                 "trident.gitops.policy_check": "policy", "trident.gitops.kube_lease": "kubernetes"}
 BY_NAME = {step.name: step for step in REGISTRY}

@@ -1,13 +1,17 @@
 """The pipeline's decisions (plugins/plugin_utils/reconcile/pipeline.py) without Ansible: start, gate, finish with a
 fake ``io`` that records what it was asked."""
 
+import pathlib
+
 import pytest
+import yaml
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import Environment
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import Environment, SecretFile
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.operator import (
     OPERATOR_SPEC, operator_settings)
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import REGISTRY
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.verdict import Failure
 
 BRANCH, OLD, PIN = "b" * 40, "a" * 40, "c" * 40
@@ -205,6 +209,44 @@ def test_promotion_waits_for_the_upstream_environment_and_plans_the_held_revisio
     assert again["apply"] == [] and again["held"] == decided["held"], "in sync at the held revision"
 
 
+class HeldIo(FakeIo):
+    """The held revision (OLD) names a Vault reference file the branch does not have, or the other way round."""
+
+    def __init__(self, held_secrets):
+        super().__init__()
+        self.held_secrets = held_secrets
+
+    def describe(self, env_path, root):
+        secrets = (SecretFile("secrets/app.vault.yaml", "app", "vault"),) if self.held_secrets else ()
+        return Environment(name="prod", path=env_path, repo_path=root, manifests_dir="yaml", manifests_kind="files",
+                           settings={"promote_from": "staging"}, secrets=secrets)
+
+
+@pytest.mark.parametrize("held_secrets", [True, False])
+def test_a_held_revision_plans_its_own_steps_not_the_branchs(held_secrets):
+    # The branch adds (or drops) secrets/app.vault.yaml; prod is held at OLD, which has (or has not) it: the held
+    # plans read the held commit's references, and the report and the apply follow the held revision's steps.
+    branch_steps = ("source", "kubernetes") if held_secrets else ("source", "secrets", "kubernetes")
+    env = environment(steps=branch_steps, settings={"promote_from": "staging"})
+    io = HeldIo(held_secrets)
+    run = start(env, io)
+    first = gate(run, {"kubernetes_result": kube_result({"revision": OLD, "tree": OLD_TREE})},
+                 upstream={"revision": OLD, "health": "Healthy"}, io=io)
+    held_plan = ["secrets", "kubernetes"] if held_secrets else ["kubernetes"]
+    assert [s["name"] for s in first["replan"]] == held_plan == [s["name"] for s in first["plan"]]
+    results = {"secrets_decrypted": {"results": []}, "secrets_referenced": {"results": []},
+               "kubernetes_result": kube_result({"revision": OLD, "tree": OLD_TREE}, drift=("update",))}
+    decided = gate(run, results, io=io, decided=first)
+    assert [s["name"] for s in decided["apply"]] == ["kubernetes"] and decided["plan"] == first["replan"]
+    report = pipeline.finish(env, run, decided, results, None, False, 1001.0)
+    assert ("secrets" in report.steps and report.steps["secrets"].status == "ok") == held_secrets
+    # A failed reference of the held revision is the secrets step's failure, not the source's.
+    if held_secrets:
+        failure = Failure("secrets", "environments/prod/secrets/app.vault.yaml: reference db: 403", "")
+        failed = pipeline.finish(env, run, first, {"secrets_decrypted": {"failed": True}}, failure, False, 1001.0)
+        assert failed.steps["secrets"].status == "failed" and failed.summary()["failure"]["step"] == "secrets"
+
+
 def test_promotion_follows_an_upstream_that_runs_the_revision_healthy():
     env = environment(settings={"promote_from": "staging"})
     decided = gate(start(env), {"kubernetes_result": kube_result({"revision": OLD, "tree": OLD_TREE})},
@@ -285,6 +327,47 @@ def test_finish_when_start_failed():
         "source": "failed", "secrets": "skipped", "terraform": "not_checked", "kubernetes": "skipped",
         "policy": "skipped", "promotion": "skipped"}
     assert report.summary()["failure"] == {"step": "source", "task": "", "message": "waits for staging"}
+
+
+def test_a_failed_vault_reference_is_the_secrets_step():
+    # What Ansible hands the rescue for the secrets role's "Fail on a Vault reference" task: a finalized task (no role,
+    # no parent), ansible.builtin.fail, its own vars; the failure is the secrets step's, not the source's (issue 27).
+    message = ("environments/prod/secrets/app.vault.yaml: reference db (KV apps/db key password): "
+               "Vault http://127.0.0.1:8200 GET /v1/secret/data/apps/db: 403 permission denied")
+    task = {"action": "ansible.builtin.fail", "_resolved_action": "ansible.builtin.fail", "finalized": True,
+            "name": "Fail on a Vault reference that cannot be read",
+            "vars": {"trident_step": "secrets", "secrets_unread": [{"msg": message}]}}
+    failure = pipeline.failure_of(task, {"msg": message, "failed": True}, "prod")
+    assert failure == Failure("secrets", message, "Fail on a Vault reference that cannot be read")
+    run = start(environment(steps=("source", "secrets", "terraform")))
+    report = pipeline.finish(environment(), run, None, {"secrets_decrypted": {"results": []}}, failure, False, 9.0)
+    assert {n: o.status for n, o in report.steps.items()} == {
+        "source": "not_checked", "secrets": "failed", "terraform": "not_checked", "kubernetes": "skipped",
+        "policy": "skipped", "promotion": "skipped"}
+    assert report.summary()["failure"]["step"] == "secrets"
+    # vault_kv failing on its own (a playbook without the role) is the secrets step's too.
+    assert pipeline.failure_of({"action": "trident.gitops.vault_kv"}, {"msg": message}).step == "secrets"
+
+
+@pytest.mark.parametrize("declared", ["nonsense", ["secrets"], {"a": 1}, None])
+def test_a_task_cannot_declare_a_step_the_registry_does_not_know(declared):
+    task = {"action": "ansible.builtin.fail", "vars": {"trident_step": declared}}
+    assert pipeline.failure_of(task, {"msg": "x"}).step == "source"
+
+
+def test_every_fail_task_of_a_step_role_names_its_step():
+    # ansible.builtin.fail/assert are no step module: without trident_step their failure would be the source's.
+    roles = pathlib.Path(pipeline.__file__).parents[3] / "roles"
+    found = 0
+    for step in (s for s in REGISTRY if s.role):
+        for path in sorted((roles / step.role.rpartition(".")[2] / "tasks").glob("*.yml")):
+            if path.name == "main.yml":  # the role used alone, outside the pipeline
+                continue
+            for task in yaml.safe_load(path.read_text()) or []:
+                if {"ansible.builtin.fail", "ansible.builtin.assert"} & set(task):
+                    found += 1
+                    assert (task.get("vars") or {}).get("trident_step") == step.name, (path, task.get("name"))
+    assert found >= 1
 
 
 def test_a_no_log_failure_keeps_its_secret():
