@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import PipelineAction
 from ansible_collections.trident.gitops.plugins.plugin_utils.status import view
 from ansible_collections.trident.gitops.plugins.plugin_utils.status.read import Place, read_all
 
@@ -56,19 +55,11 @@ def place_of(name: str, host: dict) -> Place:
         workspace=str(host.get("terraform_workspace") or settings.get("terraform_workspace") or "default"))
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(PipelineAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(self._task.args))
-        if validated.error_messages:
-            return {**result, "failed": True, "msg": "; ".join(validated.error_messages)}
-        params = validated.validated_parameters
-        hostvars = (task_vars or {}).get("hostvars") or {}
+    def work(self, params, task_vars):
+        hostvars = task_vars.get("hostvars") or {}
         places = [place_of(name, _host(hostvars, name)) for name in params["environments"]]
         found = view.entries(read_all(places, params["workers"]),
                              {place.name: place.promote_from for place in places if place.promote_from})
@@ -78,8 +69,8 @@ class ActionModule(ActionBase):
             try:
                 atomic_write(os.path.abspath(params["json_file"]), view.as_json(found).encode("utf-8"), mode=0o644)
             except (OSError, TridentError) as exc:
-                return {**result, "failed": True, "msg": f"cannot write the status to {params['json_file']}: {exc}"}
-        return {**result, "changed": False, "environments": found, "summary": view.summary(found)}
+                return {"failed": True, "msg": f"cannot write the status to {params['json_file']}: {exc}"}
+        return {"changed": False, "environments": found, "summary": view.summary(found)}
 
 
 def _host(hostvars, name: str) -> dict:
