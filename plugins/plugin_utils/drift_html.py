@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_markdown import items_of
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import is_secret_value_path, title
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, html_text
 
 _STYLE = """
@@ -39,7 +39,6 @@ ul{margin:.2em 0 .6em}svg{max-width:100%;height:auto;border:1px solid #ccd;borde
 CSP = ("default-src 'none'; style-src '{style}'; img-src data:; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'none'")
 
-_MAX_VALUE = 80
 _KUBE_ACTIONS = ("create", "update", "replace", "delete", "keep", "none")
 _TERRAFORM_ACTIONS = ("create", "read", "update", "delete", "replace", "no-op")
 _HEALTH = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown")
@@ -284,27 +283,13 @@ def _item(item):
         if health.get("status"):
             reason = f": {html_code(health['reason'])}" if health.get("reason") else ""
             shown = f" — {_health(health['status'])}{reason}"
-        changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
-        inner = "".join(f"<li>{html_code(c['path'])}: {_change(kind, c)}</li>" for c in changes)
-        inner += "".join(f"<li>{html_code(path)}</li>" for path in item.get("fields") or []
-                         if path not in {c["path"] for c in changes})
+        inner = "".join(f"<li>{html_code(row.path)}"
+                        + (f": {change_text(row, html_code, '<i>unset</i>')}" if row.changed else "") + "</li>"
+                        for row in detail_rows(item))
         return (f"<li><b>{html_code(kind)}</b> {html_code(where)}"
                 + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + shown
                 + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
     return "<li>" + html_code(", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, [], {}, ""))) + "</li>"
-
-
-def _change(kind, change):
-    if is_secret_value_path(kind, change["path"]) or change.get("masked"):
-        return "changed (masked)"
-    return f"{_value(change.get('before'))} → {_value(change.get('after'))}"
-
-
-def _value(value):
-    if value is None:
-        return "<i>unset</i>"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return html_code(text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…")
 
 
 def _word(value, vocabulary):

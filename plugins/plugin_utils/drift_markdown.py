@@ -17,17 +17,16 @@ health statuses, Terraform's reasons) are written as words only when they are ex
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import is_secret_value_path, title
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, markdown_code
 
 code = markdown_code
 table_code = partial(markdown_code, table=True)
 
-_MAX_VALUE = 80
 # Terraform's plan ``action_reason`` values, in words.
 _REASONS = {
     "replace_because_tainted": "tainted",
@@ -284,25 +283,9 @@ def _kubernetes(item):
     reason = f" ({code(item['reason'])})" if isinstance(item.get("reason"), str) and item["reason"] else ""
     lines = [f"- **{code(kind)}** {code(where)}" + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + reason
              + shown_health]
-    changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
-    shown = {c["path"] for c in changes}
-    for change in changes:
-        lines.append(f"  - {code(change['path'])}: {_change(kind, change)}")
-    lines += [f"  - {code(path)}" for path in item.get("fields") or [] if path not in shown]
+    lines += [f"  - {code(row.path)}" + (f": {change_text(row, code, '*unset*')}" if row.changed else "")
+              for row in detail_rows(item)]
     return lines
-
-
-def _change(kind, change):
-    if is_secret_value_path(kind, change["path"]) or change.get("masked"):
-        return "changed (masked)"
-    return f"{_value(change.get('before'))} → {_value(change.get('after'))}"
-
-
-def _value(value):
-    if value is None:
-        return "*unset*"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return code(text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…")
 
 
 def _terraform(item, drifted):
