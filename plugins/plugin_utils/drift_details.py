@@ -3,7 +3,7 @@
 
 """The detail rows of one drifted Kubernetes object, the same for every view of the drift report (drift_markdown,
 drift_html, drift_terminal): which field paths changed, from what to what, and which are masked (a Secret's value,
-or a change its producer masked). Each renderer only writes the rows in its own markup; what a row says, how a value
+or a change its producer masked); and what the source step's account shows (:func:`source_rows`). Each renderer only writes the rows in its own markup; what a row says, how a value
 is shortened and when it is masked is decided here once.
 """
 
@@ -62,3 +62,27 @@ def change_text(row: Row, quote, unset: str) -> str:
     if row.masked:
         return MASKED
     return " → ".join(unset if value is None else quote(value) for value in (row.before, row.after))
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """The source step's account as the page and the Markdown show it: the revision it moved from (None when it did
+    not move) and the one it runs, both cut to 12 characters; its commits as ``(sha cut to 12, subject)``; the
+    changed files; the files changed in the checkout and not committed."""
+
+    moved_from: str | None
+    revision: str | None
+    commits: list
+    files: list
+    uncommitted: list
+
+
+def source_rows(source: dict) -> SourceRows:
+    """:class:`SourceRows` of the source step's ``source`` account."""
+    before, after = source.get("before"), source.get("after") or source.get("revision")
+    return SourceRows(moved_from=str(before)[:12] if before and after and before != after else None,
+                      revision=str(after)[:12] if after else None,
+                      commits=[(str(commit.get("sha", ""))[:12], commit.get("subject", ""))
+                               for commit in source.get("commits") or [] if isinstance(commit, dict)],
+                      files=list(source.get("changed_files") or []),
+                      uncommitted=list(source.get("uncommitted") or []))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows, source_rows
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_markdown import items_of
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
@@ -252,20 +252,17 @@ def _step_body(name, step):
 
 
 def _source(source):
+    shown = source_rows(source)
     parts = []
-    before, after = source.get("before"), source.get("after") or source.get("revision")
-    if before and after and before != after:
-        parts.append(f"<p>Revision {_revision(before)} → {_revision(after)}</p>")
-    elif after:
-        parts.append(f"<p>Revision {_revision(after)}</p>")
-    commits = [c for c in source.get("commits") or [] if isinstance(c, dict)]
-    if commits:
-        parts.append("<p>Commits</p><ul>" + "".join(
-            f"<li>{html_code(str(c.get('sha', ''))[:12])} {html_code(c.get('subject', ''))}</li>" for c in commits)
-            + "</ul>")
-    files = source.get("changed_files") or []
-    if files:
-        parts.append("<p>Changed files</p><ul>" + "".join(f"<li>{html_code(path)}</li>" for path in files) + "</ul>")
+    if shown.revision:
+        parts.append("<p>Revision " + (f"{html_code(shown.moved_from)} → " if shown.moved_from else "")
+                     + f"{html_code(shown.revision)}</p>")
+    if shown.commits:
+        parts.append("<p>Commits</p><ul>" + "".join(f"<li>{html_code(sha)} {html_code(subject)}</li>"
+                                                    for sha, subject in shown.commits) + "</ul>")
+    if shown.files:
+        parts.append("<p>Changed files</p><ul>" + "".join(f"<li>{html_code(path)}</li>" for path in shown.files)
+                     + "</ul>")
     return "".join(parts)
 
 

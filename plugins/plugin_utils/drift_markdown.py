@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows, source_rows
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, markdown_code
@@ -241,23 +241,17 @@ def items_of(step) -> dict:
 
 
 def _source(source):
+    shown = source_rows(source)
     lines = []
-    before, after = source.get("before"), source.get("after") or source.get("revision")
-    if before and after and before != after:
-        lines.append(f"Revision {code(str(before)[:12])} → {code(str(after)[:12])}")
-    elif after:
-        lines.append(f"Revision {code(str(after)[:12])}")
-    commits = [c for c in source.get("commits") or [] if isinstance(c, dict)]
-    if commits:
-        lines += ["", "**Commits**", ""]
-        lines += [f"- {code(str(c.get('sha', ''))[:12])} {code(c.get('subject', ''))}" for c in commits]
-    files = source.get("changed_files") or []
-    if files:
-        lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in files]
-    uncommitted = source.get("uncommitted") or []
-    if uncommitted:
+    if shown.revision:
+        lines.append("Revision " + (f"{code(shown.moved_from)} → " if shown.moved_from else "") + code(shown.revision))
+    if shown.commits:
+        lines += ["", "**Commits**", ""] + [f"- {code(sha)} {code(subject)}" for sha, subject in shown.commits]
+    if shown.files:
+        lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in shown.files]
+    if shown.uncommitted:
         lines += ["", "**Changed in the checkout and not committed: not deployed**", ""]
-        lines += [f"- {code(path)}" for path in uncommitted]
+        lines += [f"- {code(path)}" for path in shown.uncommitted]
     return lines
 
 

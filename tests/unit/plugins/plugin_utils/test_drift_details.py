@@ -1,7 +1,7 @@
 """drift_details: the one account of an object's changed fields that the Markdown, HTML and text reports write."""
 
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import (
-    MASKED, MAX_VALUE, Row, change_text, detail_rows, value_text)
+    MASKED, MAX_VALUE, Row, SourceRows, change_text, detail_rows, source_rows, value_text)
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import visible
 
 
@@ -34,3 +34,11 @@ def test_values_are_json_made_visible_first_and_cut_to_the_limit():
 def test_a_change_reads_before_arrow_after_with_the_renderers_quote_and_unset_word():
     row = detail_rows({"kind": "ConfigMap", "changes": [{"path": "data.k", "before": None, "after": "v"}]})[0]
     assert change_text(row, lambda text: f"`{text}`", "*unset*") == "*unset* → `v`"
+
+
+def test_the_source_account_names_where_it_moved_from_only_when_it_moved():
+    moved = source_rows({"before": "a" * 40, "after": "b" * 40, "commits": [{"sha": "c" * 40, "subject": "s"}, "x"],
+                         "changed_files": ["f"], "uncommitted": ["u"]})
+    assert moved == SourceRows("a" * 12, "b" * 12, [("c" * 12, "s")], ["f"], ["u"])
+    assert source_rows({"before": "a" * 40, "revision": "a" * 40}) == SourceRows(None, "a" * 12, [], [], [])
+    assert source_rows({}) == SourceRows(None, None, [], [], [])
