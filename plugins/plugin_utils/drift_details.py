@@ -3,8 +3,10 @@
 
 """The detail rows of one drifted Kubernetes object, the same for every view of the drift report (drift_markdown,
 drift_html, drift_terminal): which field paths changed, from what to what, and which are masked (a Secret's value,
-or a change its producer masked); and what the source step's account shows (:func:`source_rows`). Each renderer only writes the rows in its own markup; what a row says, how a value
-is shortened and when it is masked is decided here once.
+or a change its producer masked), with the object's heading (:func:`object_head`); a Terraform resource's action in
+one word (:func:`terraform_action`); and what the source step's account shows (:func:`source_rows`). Each renderer
+only writes the rows in its own markup; what a row says, how a value is shortened and when it is masked is decided
+here once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,40 @@ class Row:
     masked: bool = False
     before: str | None = None
     after: str | None = None
+
+
+@dataclass(frozen=True)
+class Head:
+    """What heads an object's entry: its kind, ``namespace/name`` (the name alone for a cluster-scoped one), its
+    action (None without one), and its health's status and reason (None where it has none)."""
+
+    kind: object
+    where: str
+    action: object
+    health: object
+    reason: object
+
+
+def object_head(item: dict) -> Head:
+    """The :class:`Head` of the Kubernetes object ``item``."""
+    namespace, name = item.get("namespace"), item.get("name")
+    health = item.get("health") if isinstance(item.get("health"), dict) else {}
+    return Head(item.get("kind"), f"{namespace}/{name}" if namespace else str(name), item.get("action"),
+                health.get("status") or None, (health.get("reason") or None) if health.get("status") else None)
+
+
+def health_note(head: Head, word, quote) -> str:
+    """`` — Degraded: reason`` after an object's heading (``word`` writes the status, ``quote`` the reason); empty
+    when it has no health."""
+    if not head.health:
+        return ""
+    return f" — {word(head.health)}" + (f": {quote(head.reason)}" if head.reason else "")
+
+
+def terraform_action(item: dict) -> str:
+    """A Terraform resource change's actions in one word: ``replace`` for a delete and a create, ``no-op`` for none."""
+    actions = [action for action in item.get("actions") or [] if isinstance(action, str) and action != "no-op"]
+    return "replace" if set(actions) == {"create", "delete"} else "/".join(actions) or "no-op"
 
 
 def value_text(value: object, shown=str) -> str | None:

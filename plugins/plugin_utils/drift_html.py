@@ -20,7 +20,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows, source_rows
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import (
+    change_text, detail_rows, health_note, object_head, source_rows, terraform_action)
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_markdown import items_of
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
@@ -268,23 +269,15 @@ def _source(source):
 
 def _item(item):
     if "address" in item:
-        actions = [a for a in item.get("actions") or [] if isinstance(a, str) and a != "no-op"]
-        action = "replace" if set(actions) == {"create", "delete"} else "/".join(actions) or "no-op"
-        return f"<li>{html_code(item['address'])} {_word(action, _TERRAFORM_ACTIONS)}</li>"
+        return f"<li>{html_code(item['address'])} {_word(terraform_action(item), _TERRAFORM_ACTIONS)}</li>"
     if "kind" in item:
-        kind, namespace, name = item.get("kind"), item.get("namespace"), item.get("name")
-        where = f"{namespace}/{name}" if namespace else str(name)
-        action = item.get("action")
-        health = item.get("health") if isinstance(item.get("health"), dict) else {}
-        shown = ""
-        if health.get("status"):
-            reason = f": {html_code(health['reason'])}" if health.get("reason") else ""
-            shown = f" — {_health(health['status'])}{reason}"
+        head = object_head(item)
         inner = "".join(f"<li>{html_code(row.path)}"
                         + (f": {change_text(row, html_code, '<i>unset</i>')}" if row.changed else "") + "</li>"
                         for row in detail_rows(item))
-        return (f"<li><b>{html_code(kind)}</b> {html_code(where)}"
-                + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + shown
+        return (f"<li><b>{html_code(head.kind)}</b> {html_code(head.where)}"
+                + (f" {_word(head.action, _KUBE_ACTIONS)}" if head.action else "")
+                + health_note(head, _health, html_code)
                 + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
     return "<li>" + html_code(", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, [], {}, ""))) + "</li>"
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows, source_rows
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import (
+    change_text, detail_rows, health_note, object_head, source_rows, terraform_action)
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, markdown_code
@@ -266,25 +267,18 @@ def _item(item, outside):
 
 
 def _kubernetes(item):
-    kind, namespace, name = item.get("kind"), item.get("namespace"), item.get("name")
-    where = f"{namespace}/{name}" if namespace else str(name)
-    action = item.get("action")
-    health = item.get("health") if isinstance(item.get("health"), dict) else {}
-    shown_health = ""
-    if health.get("status"):
-        reason = f": {code(health['reason'])}" if health.get("reason") else ""
-        shown_health = f" — {_health_cell(health['status'])}{reason}"
+    head = object_head(item)
     reason = f" ({code(item['reason'])})" if isinstance(item.get("reason"), str) and item["reason"] else ""
-    lines = [f"- **{code(kind)}** {code(where)}" + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + reason
-             + shown_health]
+    lines = [f"- **{code(head.kind)}** {code(head.where)}"
+             + (f" {_word(head.action, _KUBE_ACTIONS)}" if head.action else "") + reason
+             + health_note(head, _health_cell, code)]
     lines += [f"  - {code(row.path)}" + (f": {change_text(row, code, '*unset*')}" if row.changed else "")
               for row in detail_rows(item)]
     return lines
 
 
 def _terraform(item, drifted):
-    actions = [a for a in item.get("actions") or [] if a != "no-op" and isinstance(a, str)]
-    action = "replace" if set(actions) == {"create", "delete"} else "/".join(map(str, actions)) or "no-op"
+    action = terraform_action(item)
     reasons = []
     if isinstance(drifted, dict):
         reasons.append(_OUTSIDE.get("/".join(drifted.get("actions") or []), "changed outside Terraform"))

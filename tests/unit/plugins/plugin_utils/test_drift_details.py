@@ -1,7 +1,8 @@
 """drift_details: the one account of an object's changed fields that the Markdown, HTML and text reports write."""
 
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import (
-    MASKED, MAX_VALUE, Row, SourceRows, change_text, detail_rows, source_rows, value_text)
+    MASKED, MAX_VALUE, Head, Row, SourceRows, change_text, detail_rows, health_note, object_head, source_rows,
+    terraform_action, value_text)
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import visible
 
 
@@ -42,3 +43,19 @@ def test_the_source_account_names_where_it_moved_from_only_when_it_moved():
     assert moved == SourceRows("a" * 12, "b" * 12, [("c" * 12, "s")], ["f"], ["u"])
     assert source_rows({"before": "a" * 40, "revision": "a" * 40}) == SourceRows(None, "a" * 12, [], [], [])
     assert source_rows({}) == SourceRows(None, None, [], [], [])
+
+
+def test_an_objects_head_and_health_note():
+    head = object_head({"kind": "Deployment", "namespace": "web", "name": "api", "action": "update",
+                        "health": {"status": "Degraded", "reason": "crash loop"}})
+    assert head == Head("Deployment", "web/api", "update", "Degraded", "crash loop")
+    assert health_note(head, str.upper, repr) == " — DEGRADED: 'crash loop'"
+    cluster_scoped = object_head({"kind": "Namespace", "name": "web", "health": "not a mapping"})
+    assert (cluster_scoped.where, cluster_scoped.action, health_note(cluster_scoped, str, str)) == ("web", None, "")
+    assert health_note(object_head({"health": {"reason": "no status"}}), str, str) == ""
+
+
+def test_a_terraform_delete_and_create_is_one_replace():
+    assert terraform_action({"actions": ["delete", "create"]}) == "replace"
+    assert terraform_action({"actions": ["no-op"]}) == terraform_action({}) == "no-op"
+    assert terraform_action({"actions": ["read", 3]}) == "read"
