@@ -129,11 +129,13 @@ def read_one(place: Place, checkout=None, clients=None) -> Read:
         cluster = (clients or Clients()).get(place.connection) if place.connection and place.applyset else None
         if "kubernetes" in place.steps and cluster is None:
             read.problems.append("the kubeconfig is encrypted (status decrypts nothing): record and health unread")
-        if record_step(list(place.steps)) != "kubernetes":
+        on_cluster = record_step(list(place.steps)) == "kubernetes"
+        if not on_cluster:
             read.recorded = read_record(place)
         if cluster is not None:
             found = applyset_record(*cluster, place.applyset)
-            read.recorded = read_record(place, found)
+            if on_cluster:
+                read.recorded = read_record(place, found)
             # No parent: health Missing with no members (with a parent and no members the health is Healthy).
             no_parent = found["health"] == MISSING and not found["objects"]
             read.health, read.unhealthy = (None, []) if no_parent else (found["health"], found["unhealthy"])
