@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.module_utils.common.files import atomic_write
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import PipelineAction
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.records import kubernetes_access
 from ansible_collections.trident.gitops.plugins.plugin_utils.status import view
 from ansible_collections.trident.gitops.plugins.plugin_utils.status.read import Place, read_all
 
@@ -32,43 +32,30 @@ display = Display()
 
 def place_of(name: str, host: dict) -> Place:
     """Where environment ``name`` is and keeps its record, from its host variables: the inventory's
-    ``trident_environment`` and the operator's role variables (their defaults as the roles set them)."""
+    ``trident_environment`` and the operator's role variables (their defaults as the roles set them; the cluster's
+    as records.kubernetes_access makes them for the gate)."""
     env = host.get("trident_environment") or {}
     settings = env.get("settings") or {}
     repository = str((env.get("repository") or {}).get("path") or "")
     env_dir = str(env.get("dir") or "")
-    kubeconfig = host.get("kubernetes_kubeconfig")
-    if not kubeconfig and env.get("kubeconfig") and not env.get("kubeconfig_encrypted"):
-        kubeconfig = os.path.join(repository, env_dir, str(env["kubeconfig"]))
-    namespace = host.get("kubernetes_namespace") or settings.get("namespace") or "default"
+    access = kubernetes_access({**env, "name": name, "dir": env_dir}, host, repository) if env else None
+    connection, applyset = access or (None, None)
     return Place(
         name=name, env_dir=env_dir, repository=repository,
         steps=tuple(step for step in ("terraform", "kubernetes") if step in (env.get("steps") or [])),
         promote_from=settings.get("promote_from"), error=env.get("error") or (
             None if env else f"{name}: no trident_environment (not a host of the trident.gitops.environments "
                              "inventory)"),
-        kubeconfig=str(kubeconfig) if kubeconfig else None, kubeconfig_encrypted=bool(env.get("kubeconfig_encrypted")),
-        context=host.get("kubernetes_context") or settings.get("kube_context") or None,
-        exec_commands=tuple(host.get("kubernetes_kubeconfig_exec_commands") or ()),
-        applyset_name=str(host.get("kubernetes_applyset_name") or f"trident-{name}"),
-        applyset_namespace=str(host.get("kubernetes_applyset_namespace") or namespace),
+        connection=connection, applyset=applyset,
         state_dir=str(host.get("terraform_state_dir") or DEFAULT_STATE_DIR.format(name=name)),
         workspace=str(host.get("terraform_workspace") or settings.get("terraform_workspace") or "default"))
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(PipelineAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(self._task.args))
-        if validated.error_messages:
-            return {**result, "failed": True, "msg": "; ".join(validated.error_messages)}
-        params = validated.validated_parameters
-        hostvars = (task_vars or {}).get("hostvars") or {}
+    def work(self, params, task_vars):
+        hostvars = task_vars.get("hostvars") or {}
         places = [place_of(name, _host(hostvars, name)) for name in params["environments"]]
         found = view.entries(read_all(places, params["workers"]),
                              {place.name: place.promote_from for place in places if place.promote_from})
@@ -78,8 +65,8 @@ class ActionModule(ActionBase):
             try:
                 atomic_write(os.path.abspath(params["json_file"]), view.as_json(found).encode("utf-8"), mode=0o644)
             except (OSError, TridentError) as exc:
-                return {**result, "failed": True, "msg": f"cannot write the status to {params['json_file']}: {exc}"}
-        return {**result, "changed": False, "environments": found, "summary": view.summary(found)}
+                return {"failed": True, "msg": f"cannot write the status to {params['json_file']}: {exc}"}
+        return {"changed": False, "environments": found, "summary": view.summary(found)}
 
 
 def _host(hostvars, name: str) -> dict:

@@ -7,10 +7,6 @@ controller and renewed by a detached process that lives as long as the ansible-p
 
 from __future__ import annotations
 
-import os
-
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
@@ -19,6 +15,7 @@ from ansible_collections.trident.gitops.plugins.module_utils.kube import lease
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import (
     ConnectionSettings, connect, module_secret_values)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.request import ARGUMENT_SPEC as KUBE_DIFF_SPEC
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import PipelineAction
 
 display = Display()
 
@@ -55,27 +52,15 @@ def hold(params: dict, owner_pid: int, on_wait=None) -> dict:
             "duration": params["duration"]}
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(PipelineAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(self._task.args))
-        if validated.error_messages:
-            return {**result, "failed": True, "msg": "; ".join(validated.error_messages)}
-        params = validated.validated_parameters
-        secrets = module_secret_values(ARGUMENT_SPEC, params)
-        try:
-            if params["state"] == "released":
-                lease.stop_renewer(params["renewer"])
-                return {**result, "changed": False, "renewer": 0}
-            # The task runs in a worker forked from ansible-playbook: its parent is the run the Lease lives as long as.
-            return {**result, "changed": False, **hold(params, os.getppid(), display.display)}
-        except TridentError as exc:
-            message = exc.message
-            for value in secrets:
-                message = message.replace(value, "********")
-            return {**result, "failed": True, "msg": message}
+    def work(self, params, task_vars):
+        if params["state"] == "released":
+            lease.stop_renewer(params["renewer"])
+            return {"changed": False, "renewer": 0}
+        # The task runs in a worker forked from ansible-playbook: its parent is the run the Lease lives as long as.
+        return {"changed": False, **hold(params, self.owner_pid(), display.display)}
+
+    def secret_values(self, params):
+        return module_secret_values(ARGUMENT_SPEC, params)

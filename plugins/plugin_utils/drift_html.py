@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import (
+    change_text, detail_rows, health_note, object_head, source_rows, terraform_action)
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_markdown import items_of
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import is_secret_value_path, title
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, html_text
 
 _STYLE = """
@@ -39,7 +40,6 @@ ul{margin:.2em 0 .6em}svg{max-width:100%;height:auto;border:1px solid #ccd;borde
 CSP = ("default-src 'none'; style-src '{style}'; img-src data:; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'none'")
 
-_MAX_VALUE = 80
 _KUBE_ACTIONS = ("create", "update", "replace", "delete", "keep", "none")
 _TERRAFORM_ACTIONS = ("create", "read", "update", "delete", "replace", "no-op")
 _HEALTH = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown")
@@ -253,58 +253,33 @@ def _step_body(name, step):
 
 
 def _source(source):
+    shown = source_rows(source)
     parts = []
-    before, after = source.get("before"), source.get("after") or source.get("revision")
-    if before and after and before != after:
-        parts.append(f"<p>Revision {_revision(before)} → {_revision(after)}</p>")
-    elif after:
-        parts.append(f"<p>Revision {_revision(after)}</p>")
-    commits = [c for c in source.get("commits") or [] if isinstance(c, dict)]
-    if commits:
-        parts.append("<p>Commits</p><ul>" + "".join(
-            f"<li>{html_code(str(c.get('sha', ''))[:12])} {html_code(c.get('subject', ''))}</li>" for c in commits)
-            + "</ul>")
-    files = source.get("changed_files") or []
-    if files:
-        parts.append("<p>Changed files</p><ul>" + "".join(f"<li>{html_code(path)}</li>" for path in files) + "</ul>")
+    if shown.revision:
+        parts.append("<p>Revision " + (f"{html_code(shown.moved_from)} → " if shown.moved_from else "")
+                     + f"{html_code(shown.revision)}</p>")
+    if shown.commits:
+        parts.append("<p>Commits</p><ul>" + "".join(f"<li>{html_code(sha)} {html_code(subject)}</li>"
+                                                    for sha, subject in shown.commits) + "</ul>")
+    if shown.files:
+        parts.append("<p>Changed files</p><ul>" + "".join(f"<li>{html_code(path)}</li>" for path in shown.files)
+                     + "</ul>")
     return "".join(parts)
 
 
 def _item(item):
     if "address" in item:
-        actions = [a for a in item.get("actions") or [] if isinstance(a, str) and a != "no-op"]
-        action = "replace" if set(actions) == {"create", "delete"} else "/".join(actions) or "no-op"
-        return f"<li>{html_code(item['address'])} {_word(action, _TERRAFORM_ACTIONS)}</li>"
+        return f"<li>{html_code(item['address'])} {_word(terraform_action(item), _TERRAFORM_ACTIONS)}</li>"
     if "kind" in item:
-        kind, namespace, name = item.get("kind"), item.get("namespace"), item.get("name")
-        where = f"{namespace}/{name}" if namespace else str(name)
-        action = item.get("action")
-        health = item.get("health") if isinstance(item.get("health"), dict) else {}
-        shown = ""
-        if health.get("status"):
-            reason = f": {html_code(health['reason'])}" if health.get("reason") else ""
-            shown = f" — {_health(health['status'])}{reason}"
-        changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
-        inner = "".join(f"<li>{html_code(c['path'])}: {_change(kind, c)}</li>" for c in changes)
-        inner += "".join(f"<li>{html_code(path)}</li>" for path in item.get("fields") or []
-                         if path not in {c["path"] for c in changes})
-        return (f"<li><b>{html_code(kind)}</b> {html_code(where)}"
-                + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + shown
+        head = object_head(item)
+        inner = "".join(f"<li>{html_code(row.path)}"
+                        + (f": {change_text(row, html_code, '<i>unset</i>')}" if row.changed else "") + "</li>"
+                        for row in detail_rows(item))
+        return (f"<li><b>{html_code(head.kind)}</b> {html_code(head.where)}"
+                + (f" {_word(head.action, _KUBE_ACTIONS)}" if head.action else "")
+                + health_note(head, _health, html_code)
                 + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
     return "<li>" + html_code(", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, [], {}, ""))) + "</li>"
-
-
-def _change(kind, change):
-    if is_secret_value_path(kind, change["path"]) or change.get("masked"):
-        return "changed (masked)"
-    return f"{_value(change.get('before'))} → {_value(change.get('after'))}"
-
-
-def _value(value):
-    if value is None:
-        return "<i>unset</i>"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return html_code(text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…")
 
 
 def _word(value, vocabulary):

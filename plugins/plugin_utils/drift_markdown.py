@@ -17,17 +17,17 @@ health statuses, Terraform's reasons) are written as words only when they are ex
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import (
+    change_text, detail_rows, health_note, object_head, source_rows, terraform_action)
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_report import DriftReport
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import is_secret_value_path, title
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import html_code, markdown_code
 
 code = markdown_code
 table_code = partial(markdown_code, table=True)
 
-_MAX_VALUE = 80
 # Terraform's plan ``action_reason`` values, in words.
 _REASONS = {
     "replace_because_tainted": "tainted",
@@ -252,23 +252,17 @@ def items_of(step) -> dict:
 
 
 def _source(source):
+    shown = source_rows(source)
     lines = []
-    before, after = source.get("before"), source.get("after") or source.get("revision")
-    if before and after and before != after:
-        lines.append(f"Revision {code(str(before)[:12])} → {code(str(after)[:12])}")
-    elif after:
-        lines.append(f"Revision {code(str(after)[:12])}")
-    commits = [c for c in source.get("commits") or [] if isinstance(c, dict)]
-    if commits:
-        lines += ["", "**Commits**", ""]
-        lines += [f"- {code(str(c.get('sha', ''))[:12])} {code(c.get('subject', ''))}" for c in commits]
-    files = source.get("changed_files") or []
-    if files:
-        lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in files]
-    uncommitted = source.get("uncommitted") or []
-    if uncommitted:
+    if shown.revision:
+        lines.append("Revision " + (f"{code(shown.moved_from)} → " if shown.moved_from else "") + code(shown.revision))
+    if shown.commits:
+        lines += ["", "**Commits**", ""] + [f"- {code(sha)} {code(subject)}" for sha, subject in shown.commits]
+    if shown.files:
+        lines += ["", "**Changed files**", ""] + [f"- {code(path)}" for path in shown.files]
+    if shown.uncommitted:
         lines += ["", "**Changed in the checkout and not committed: not deployed**", ""]
-        lines += [f"- {code(path)}" for path in uncommitted]
+        lines += [f"- {code(path)}" for path in shown.uncommitted]
     return lines
 
 
@@ -283,41 +277,18 @@ def _item(item, outside):
 
 
 def _kubernetes(item):
-    kind, namespace, name = item.get("kind"), item.get("namespace"), item.get("name")
-    where = f"{namespace}/{name}" if namespace else str(name)
-    action = item.get("action")
-    health = item.get("health") if isinstance(item.get("health"), dict) else {}
-    shown_health = ""
-    if health.get("status"):
-        reason = f": {code(health['reason'])}" if health.get("reason") else ""
-        shown_health = f" — {_health_cell(health['status'])}{reason}"
+    head = object_head(item)
     reason = f" ({code(item['reason'])})" if isinstance(item.get("reason"), str) and item["reason"] else ""
-    lines = [f"- **{code(kind)}** {code(where)}" + (f" {_word(action, _KUBE_ACTIONS)}" if action else "") + reason
-             + shown_health]
-    changes = [c for c in item.get("changes") or [] if isinstance(c, dict) and c.get("path")]
-    shown = {c["path"] for c in changes}
-    for change in changes:
-        lines.append(f"  - {code(change['path'])}: {_change(kind, change)}")
-    lines += [f"  - {code(path)}" for path in item.get("fields") or [] if path not in shown]
+    lines = [f"- **{code(head.kind)}** {code(head.where)}"
+             + (f" {_word(head.action, _KUBE_ACTIONS)}" if head.action else "") + reason
+             + health_note(head, _health_cell, code)]
+    lines += [f"  - {code(row.path)}" + (f": {change_text(row, code, '*unset*')}" if row.changed else "")
+              for row in detail_rows(item)]
     return lines
 
 
-def _change(kind, change):
-    if is_secret_value_path(kind, change["path"]) or change.get("masked"):
-        return "changed (masked)"
-    return f"{_value(change.get('before'))} → {_value(change.get('after'))}"
-
-
-def _value(value):
-    if value is None:
-        return "*unset*"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return code(text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…")
-
-
 def _terraform(item, drifted):
-    actions = [a for a in item.get("actions") or [] if a != "no-op" and isinstance(a, str)]
-    action = "replace" if set(actions) == {"create", "delete"} else "/".join(map(str, actions)) or "no-op"
+    action = terraform_action(item)
     reasons = []
     if isinstance(drifted, dict):
         reasons.append(_OUTSIDE.get("/".join(drifted.get("actions") or []), "changed outside Terraform"))

@@ -9,10 +9,9 @@ What to show is drift_markdown's ``items_of``: both views read the same account 
 
 from __future__ import annotations
 
-import json
-
+from ansible_collections.trident.gitops.plugins.plugin_utils.drift_details import change_text, detail_rows
 from ansible_collections.trident.gitops.plugins.plugin_utils.drift_markdown import items_of
-from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import is_secret_value_path, title
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import title
 from ansible_collections.trident.gitops.plugins.plugin_utils.report_text import visible
 
 # Actions in the order a reader meets them, with the words for a check (what would happen) and an apply (what did).
@@ -147,17 +146,6 @@ def _step_details(name, step) -> list:
             why = f" — {visible(health.get('status'))}" + (f": {visible(health['reason'])}" if health.get("reason")
                                                            else "")
         lines.append(f"{title(name)}: {item_name(item)} {visible(action or '')}{why}")
-        for change in (item.get("changes") or []) if isinstance(item, dict) else []:
-            if isinstance(change, dict):
-                masked = change.get("masked") or is_secret_value_path(item.get("kind"), str(change.get("path", "")))
-                value = "changed (masked)" if masked else \
-                    f"{_value(change.get('before'))} → {_value(change.get('after'))}"
-                lines.append(f"  {visible(change.get('path', ''))}: {value}")
+        lines += [f"  {visible(row.path)}: {change_text(row, str, '(unset)')}"
+                  for row in (detail_rows(item, visible) if isinstance(item, dict) else []) if row.changed]
     return lines
-
-
-def _value(value) -> str:
-    if value is None:
-        return "(unset)"
-    text = visible(value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str))
-    return text if len(text) <= 80 else text[:79] + "…"

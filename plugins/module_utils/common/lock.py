@@ -142,21 +142,42 @@ def _detached(body, keep, report_fd):  # pragma: no cover - runs in the detached
 
 def _hold(owner_pid):  # pragma: no cover - runs in the detached holder
     """The holder: keep the lock (descriptor 3) and nothing else open until the owner is gone or we are told to go."""
-    while _alive(owner_pid):
-        time.sleep(_OWNER_CHECK)
+    while_owner_lives(owner_pid, _OWNER_CHECK)
 
 
-def _alive(pid):
+def while_owner_lives(owner_pid, poll, every=None, task=None, stopping=()) -> bool:
+    """The loop of a detached process (:func:`spawn_detached`) that lasts as long as the run ``owner_pid``: check
+    every ``poll`` seconds that the owner lives and, with ``task``, call it every ``every`` seconds (first after
+    ``every``). True when told to stop (``stopping``, a list a signal handler appends to, became non-empty); False
+    when the owner is gone or ``task`` returned a false value."""
+    next_task = time.monotonic() + (every or 0)
+    while not stopping:
+        if not alive(owner_pid):
+            return False
+        if task is not None and time.monotonic() >= next_task:
+            if not task():
+                return False
+            next_task = time.monotonic() + (every or 0)
+        time.sleep(poll)
+    return True
+
+
+def alive(pid) -> bool:
+    """Whether the process ``pid`` runs (one that exited and waits to be reaped, a zombie, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def release(holder_pid):
     """Stop the holder process ``holder_pid`` (from :func:`hold_for`): its exit drops the lock."""
-    if holder_pid and _alive(holder_pid):
+    if holder_pid and alive(holder_pid):
         os.kill(holder_pid, signal.SIGTERM)

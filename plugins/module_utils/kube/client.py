@@ -15,6 +15,7 @@ exec plugin are loaded from anonymous memory files (:class:`CredentialFiles`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -180,6 +181,24 @@ def connect(settings, pool_size=16):
     identity = "the api_key option" if settings.api_key else credential_kind(kubeconfig.config, settings.context)
     return KubeClient(settings.host or found.server, api_key or found.authorization, context, settings.timeout,
                       pool_size, identity)
+
+
+def connection_key(settings):
+    """What tells two connections apart: the API server and credentials ``settings`` select (the chosen context's
+    cluster and user entries, where the operator's kubeconfig resolves relative names, the options that win over
+    them), never where a kubeconfig file lies. Environments whose kubeconfigs name one cluster and user get one key,
+    so one client serves them (status/read.py). The kubeconfig is read as :func:`connect` reads it (confined to the
+    repository); a digest, so that holding the key keeps no credential."""
+    fields = [settings.host, settings.api_key, settings.ca_cert, settings.validate_certs, settings.timeout,
+              list(settings.exec_commands)]
+    if settings.kubeconfig or not settings.host:
+        kubeconfig = read_kubeconfig(settings.kubeconfig, settings.repository_root, settings.kubeconfig_file)
+        name = settings.context or kubeconfig.config.get("current-context")
+        context = named(kubeconfig.config, "contexts", name, "context") or {}
+        fields += [named(kubeconfig.config, "clusters", context.get("cluster"), "cluster"),
+                   named(kubeconfig.config, "users", context.get("user"), "user"),
+                   None if kubeconfig.repository else kubeconfig.base_dir]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def credential_kind(config, context_name=None):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
+from ansible_collections.trident.gitops.plugins.module_utils.common.lock import alive, while_owner_lives
 from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ApiError
 
 POLL = 0.5  # seconds between reads while another controller holds the Lease
@@ -193,19 +194,15 @@ def keep_renewing(connect, ref: LeaseRef, holder: str, duration: int, owner_pid:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     client = connect()
-    interval = max(duration / 3.0, 0.5)
-    next_renewal = time.monotonic() + interval
-    while not stopping:
-        if not _alive(owner_pid):
-            return
-        if time.monotonic() >= next_renewal:
-            try:
-                if not renew(client, ref, holder, duration, time.time()):
-                    return
-            except TridentError:
-                pass  # the API server unreachable for a moment: the next renewal tries again
-            next_renewal = time.monotonic() + interval
-        time.sleep(0.2)
+
+    def renew_now():
+        try:
+            return renew(client, ref, holder, duration, time.time())
+        except TridentError:
+            return True  # the API server unreachable for a moment: the next renewal tries again
+
+    if not while_owner_lives(owner_pid, 0.2, max(duration / 3.0, 0.5), renew_now, stopping):
+        return  # the run is gone or the Lease was taken over
     try:
         release(client, ref, holder)
     except TridentError:
@@ -214,23 +211,9 @@ def keep_renewing(connect, ref: LeaseRef, holder: str, duration: int, owner_pid:
 
 def stop_renewer(pid: int, timeout: float = 15.0) -> None:
     """Tell the renewer ``pid`` that the run is over (it releases the Lease) and wait until it is gone."""
-    if not pid or not _alive(pid):
+    if not pid or not alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is gone
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -227,7 +227,9 @@ class _Reach:
         return any(self._hit(ref) for ref in self.outputs.get(name, ()))
 
 
-def _resource_change(entry, reach):
+def _masked_attributes(entry, reach):
+    """The attributes of a ``resource_changes`` entry masked whole in its ``before`` and ``after``: those a secret
+    variable reaches, those holding a secret value, and then those the provider computes anew."""
     change = entry.get("change") or {}
     before, after = change.get("before"), change.get("after")
     masked = set(reach.resource(entry))
@@ -237,6 +239,13 @@ def _resource_change(entry, reach):
     if masked and isinstance(before, dict):
         # What the provider computes anew from inputs a secret reaches may hold the old secret: its old value too.
         masked |= {name for name, marker in _items(change.get("after_unknown")) if marker and name in before}
+    return masked
+
+
+def _resource_change(entry, reach):
+    change = entry.get("change") or {}
+    before, after = change.get("before"), change.get("after")
+    masked = _masked_attributes(entry, reach)
     return ResourceChange(
         address=entry["address"],
         actions=tuple(change.get("actions") or ()),
@@ -334,12 +343,7 @@ def _masked_entry(entry, reach):
     absent, as in Terraform's own document)."""
     change = entry.get("change") or {}
     before, after = change.get("before"), change.get("after")
-    masked = set(reach.resource(entry))
-    for version in (before, after):
-        if isinstance(version, dict):
-            masked |= {name for name, value in version.items() if reach.secrets.held_by(value)}
-    if masked and isinstance(before, dict):
-        masked |= {name for name, marker in _items(change.get("after_unknown")) if marker and name in before}
+    masked = _masked_attributes(entry, reach)
     shown = dict(change)
     shown["before"] = render(before, change.get("before_sensitive", False), masked=masked)
     shown["after"] = render(after, change.get("after_sensitive", False), masked=masked)

@@ -31,18 +31,18 @@ OPERATOR_KEYS = ("kubernetes_kubeconfig", "kubernetes_context", "kubernetes_name
 def kubernetes_access(environment: dict, operator_vars: dict, repository_root: str):
     """(ConnectionSettings, ApplySet) of the environment's cluster and ApplySet parent, as the kubernetes role's
     defaults make them; None when the environment has no Kubernetes step. ``operator_vars`` are the environment
-    host's variables (its ``kubernetes_*`` settings)."""
+    host's variables (its ``kubernetes_*`` settings). The connection is None when the environment's kubeconfig is
+    SOPS-encrypted and the operator gives none (only the environment's own run decrypts it). The one place that
+    knows how an environment's cluster is reached from outside its run (the gate's upstream, the status view)."""
     if "kubernetes" not in (environment.get("steps") or []):
         return None
     name = environment["name"]
-    if environment.get("kubeconfig_encrypted"):
-        raise TridentError(f"environment {name}: its kubeconfig is SOPS-encrypted: its record is read by its own run")
     settings = environment.get("settings") or {}
     namespace = str(operator_vars.get("kubernetes_namespace") or settings.get("namespace") or "default")
     kubeconfig = operator_vars.get("kubernetes_kubeconfig")
-    if not kubeconfig and environment.get("kubeconfig"):
+    if not kubeconfig and environment.get("kubeconfig") and not environment.get("kubeconfig_encrypted"):
         kubeconfig = os.path.join(repository_root, environment["dir"], environment["kubeconfig"])
-    connection = ConnectionSettings(
+    connection = None if environment.get("kubeconfig_encrypted") and not kubeconfig else ConnectionSettings(
         kubeconfig=str(kubeconfig) if kubeconfig else None,
         context=str(operator_vars.get("kubernetes_context") or settings.get("kube_context") or "") or None,
         exec_commands=tuple(operator_vars.get("kubernetes_kubeconfig_exec_commands") or ()),
@@ -53,11 +53,14 @@ def kubernetes_access(environment: dict, operator_vars: dict, repository_root: s
 
 
 def read_environment_record(environment: dict, operator_vars: dict, repository_root: str) -> dict | None:
-    """``{revision, tree, health, objects, where}`` of the environment, read from the environment itself; None when
-    this controller cannot read it from there (no Kubernetes). A failure to read names the environment."""
+    """``{revision, tree, health, objects, unhealthy, where}`` of the environment, read from the environment itself;
+    None when this controller cannot read it from there (no Kubernetes). A failure to read names the environment."""
     access = kubernetes_access(environment, operator_vars, repository_root)
     if access is None:
         return None
+    if environment.get("kubeconfig_encrypted"):
+        raise TridentError(f"environment {environment['name']}: its kubeconfig is SOPS-encrypted: its record is read "
+                           "by its own run")
     connection, applyset = access
     try:
         client = connect(connection, pool_size=2)

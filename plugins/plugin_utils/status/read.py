@@ -5,9 +5,12 @@
 
 One process reads many environments: the inventory's checkout gives the branch's revision and the tree of each
 environment's folder at it (``git``), the ApplySet parent (Kubernetes) or the Terraform state dir's
-``deployed-revision.json`` gives the record, and the members of the ApplySet their health. Nothing is planned,
-decrypted or written; an environment whose kubeconfig is encrypted is read without its cluster (its record and
-health are then unknown, and said so). :func:`read_record` is the one place that knows where records live.
+``deployed-revision.json`` gives the record, and the members of the ApplySet their health (both read by
+kube/record.py, as the promotion gate reads them). Nothing is planned, decrypted or written; an environment whose
+kubeconfig is encrypted is read without its cluster (its record and health are then unknown, and said so).
+:func:`read_record` is the one place that knows where records live. Environments whose kubeconfigs name one cluster
+and user share one client (:class:`Clients`): one pool of connections, one TLS handshake per connection, one
+discovery, however many environments live there.
 """
 
 from __future__ import annotations
@@ -15,18 +18,18 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from urllib.parse import quote
+from dataclasses import dataclass, field, replace
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.constants import CACHE_DIR
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import (
-    PART_OF, ApplySet)
-from ansible_collections.trident.gitops.plugins.module_utils.kube.client import ConnectionSettings, connect
+from ansible_collections.trident.gitops.plugins.module_utils.kube.applyset import ApplySet
+from ansible_collections.trident.gitops.plugins.module_utils.kube.client import (
+    ConnectionSettings, connect, connection_key)
 from ansible_collections.trident.gitops.plugins.module_utils.kube.discovery import Discovery
-from ansible_collections.trident.gitops.plugins.module_utils.kube.health import HEALTHY, UNKNOWN, health, worst
-from ansible_collections.trident.gitops.plugins.module_utils.kube.live import live_parent
+from ansible_collections.trident.gitops.plugins.module_utils.kube.health import MISSING
+from ansible_collections.trident.gitops.plugins.module_utils.kube.record import read_record as applyset_record
 from ansible_collections.trident.gitops.plugins.module_utils.terraform.project import read_record as terraform_record
 from ansible_collections.trident.gitops.plugins.plugin_utils.deployed_revision import folder_tree, run_git
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.steps import record_step
@@ -48,13 +51,10 @@ class Place:
     steps: tuple
     promote_from: str | None = None
     error: str | None = None
-    # Kubernetes: the connection (the repository's kubeconfig, or the operator's) and the ApplySet parent.
-    kubeconfig: str | None = None
-    kubeconfig_encrypted: bool = False
-    context: str | None = None
-    exec_commands: tuple = ()
-    applyset_name: str = ""
-    applyset_namespace: str = "default"
+    # Kubernetes (records.kubernetes_access): the connection (the repository's kubeconfig, or the operator's; None
+    # when the kubeconfig is encrypted and the operator gives none) and the ApplySet parent.
+    connection: ConnectionSettings | None = None
+    applyset: ApplySet | None = None
     # Terraform: the state dir and workspace of the record file.
     state_dir: str = ""
     workspace: str = "default"
@@ -76,13 +76,15 @@ class Read:
     problems: list = field(default_factory=list)
 
 
-def read_record(place: Place, client=None) -> dict | None:
+def read_record(place: Place, applyset: dict | None = None) -> dict | None:
     """The ``{revision, tree}`` ``place`` was last deployed from, None when it was never deployed: on the ApplySet
-    parent when the environment has Kubernetes (``client`` connected to its cluster), else in the Terraform state
-    dir (docs/reconcile.md, "The deployed revision"). The one function that knows where records live."""
+    parent when the environment has Kubernetes (``applyset``: what kube/record.py read of it, None when its cluster
+    was not read), else in the Terraform state dir (docs/reconcile.md, "The deployed revision"). The one function
+    that knows where records live."""
     keeper = record_step(list(place.steps))
     if keeper == "kubernetes":
-        return ApplySet.deployed(live_parent(client, _applyset(place))) if client is not None else None
+        recorded = {"revision": applyset["revision"], "tree": applyset["tree"]} if applyset else None
+        return recorded if recorded and recorded["revision"] and recorded["tree"] else None
     if keeper == "terraform":
         return terraform_record(os.path.expanduser(place.state_dir), place.workspace)
     return None
@@ -90,15 +92,17 @@ def read_record(place: Place, client=None) -> dict | None:
 
 def read_all(places: list, workers: int = 16) -> list:
     """Every environment read, in the order given, ``workers`` at a time. Git is read in bulk, one process per
-    checkout for the trees and one for the subjects (:class:`_Checkout`); the clusters environment by environment."""
+    checkout for the trees and one for the subjects (:class:`_Checkout`); the clusters environment by environment,
+    one client per cluster (:class:`Clients`)."""
     checkouts = {}
     for place in places:
         if not place.error:
             checkouts.setdefault(place.repository, _Checkout(place.repository)).want(place.env_dir)
     for checkout in checkouts.values():
         checkout.read_trees()
+    clients = Clients(pool_size=max(1, workers))
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(places) or 1))) as pool:
-        reads = list(pool.map(lambda place: read_one(place, checkouts.get(place.repository)), places))
+        reads = list(pool.map(lambda place: read_one(place, checkouts.get(place.repository), clients), places))
     for checkout in checkouts.values():
         checkout.read_subjects([r.revision for r in reads] + [(r.recorded or {}).get("revision") for r in reads])
     for place, read in zip(places, reads):
@@ -109,7 +113,7 @@ def read_all(places: list, workers: int = 16) -> list:
     return reads
 
 
-def read_one(place: Place, checkout=None) -> Read:
+def read_one(place: Place, checkout=None, clients=None) -> Read:
     """One environment: its folder's tree at the branch (from ``checkout`` when given), its record and health."""
     read = Read(place.name)
     if place.error:
@@ -122,15 +126,47 @@ def read_one(place: Place, checkout=None) -> Read:
         read.problems.append(f"{place.env_dir}: not a folder of the checkout's commit"
                              if checkout.commit else "the inventory's repository is not a Git checkout")
     try:
-        client = _client(place) if "kubernetes" in place.steps else None
-        if "kubernetes" in place.steps and client is None:
+        cluster = (clients or Clients()).get(place.connection) if place.connection and place.applyset else None
+        if "kubernetes" in place.steps and cluster is None:
             read.problems.append("the kubeconfig is encrypted (status decrypts nothing): record and health unread")
-        read.recorded = read_record(place, client)
-        if client is not None:
-            read.health, read.unhealthy = _health(client, place)
+        on_cluster = record_step(list(place.steps)) == "kubernetes"
+        if not on_cluster:
+            read.recorded = read_record(place)
+        if cluster is not None:
+            found = applyset_record(*cluster, place.applyset)
+            if on_cluster:
+                read.recorded = read_record(place, found)
+            # No parent: health Missing with no members (with a parent and no members the health is Healthy).
+            no_parent = found["health"] == MISSING and not found["objects"]
+            read.health, read.unhealthy = (None, []) if no_parent else (found["health"], found["unhealthy"])
     except TridentError as exc:
         read.problems.append(exc.message)
     return read
+
+
+class Clients:
+    """One client (and discovery) per cluster among many environments' connections, by :func:`connection_key`
+    (the kubeconfig's server and credentials, not its path): environments on one cluster share its connections.
+    Safe for the reading threads; a connection that fails is tried again by the next environment (which then
+    reports the same problem)."""
+
+    def __init__(self, pool_size: int = 4):
+        self.pool_size = pool_size
+        self._lock = threading.Lock()
+        self._clusters = {}
+        self._connecting = {}
+
+    def get(self, settings: ConnectionSettings) -> tuple:
+        """``(client, loaded discovery)`` of the cluster ``settings`` reach (read with a 10 s timeout)."""
+        settings = replace(settings, timeout=10.0)
+        key = connection_key(settings)
+        with self._lock:
+            connecting = self._connecting.setdefault(key, threading.Lock())
+        with connecting:
+            if key not in self._clusters:
+                client = connect(settings, pool_size=self.pool_size)
+                self._clusters[key] = (client, Discovery(client, DISCOVERY_CACHE).load())
+            return self._clusters[key]
 
 
 class _Checkout:
@@ -179,59 +215,3 @@ class _Checkout:
         done = subprocess.run(["git", "-C", self.repository, "cat-file", option], capture_output=True, check=False,
                               input=("\n".join(names) + "\n").encode("utf-8"))
         return done.stdout if done.returncode == 0 else b""
-
-
-def _applyset(place: Place) -> ApplySet:
-    return ApplySet(place.applyset_name or f"trident-{place.name}", place.applyset_namespace or "default")
-
-
-def _client(place: Place):
-    """A client of the environment's cluster, None when its kubeconfig is encrypted (not decrypted here)."""
-    if place.kubeconfig_encrypted and not place.kubeconfig:
-        return None
-    settings = ConnectionSettings(kubeconfig=place.kubeconfig or None, context=place.context or None,
-                                  exec_commands=tuple(place.exec_commands), repository_root=place.repository,
-                                  timeout=10.0)
-    return connect(settings, pool_size=4)
-
-
-def _health(client, place: Place) -> tuple:
-    """The worst health of the ApplySet's members, and ``[{kind, namespace, name, health, reason}]`` of those that
-    are not Healthy; (None, []) when there is no parent."""
-    applyset = _applyset(place)
-    parent = live_parent(client, applyset)
-    if parent is None:
-        return None, []
-    kinds, namespaces = ApplySet.recorded(parent)
-    if not kinds:
-        return HEALTHY, []
-    discovery = Discovery(client, DISCOVERY_CACHE).load()
-    statuses, unhealthy = [], []
-    for group, kind in sorted(kinds):
-        resource = next((r for (g, _v, k), r in discovery.resources.items() if g == group and k == kind), None)
-        if resource is None:
-            statuses.append(UNKNOWN)
-            continue
-        for namespace in sorted(namespaces) if resource.namespaced else [None]:
-            for listed in _members(client, resource, namespace, applyset.id):
-                obj = {**listed, "apiVersion": resource.api_version, "kind": kind}  # a LIST's items lack both
-                judged = health(obj)
-                statuses.append(judged.status)
-                if judged.status != HEALTHY:
-                    meta = obj.get("metadata") or {}
-                    unhealthy.append({"kind": kind, "namespace": meta.get("namespace") or "", "name": meta.get("name"),
-                                      "health": judged.status, "reason": judged.reason})
-    return worst(statuses), unhealthy
-
-
-def _members(client, resource, namespace, applyset_id):
-    base = f"/api/{resource.version}" if not resource.group else f"/apis/{resource.group}/{resource.version}"
-    if namespace:
-        base += f"/namespaces/{quote(namespace, safe='')}"
-    try:
-        answer = client.request("GET", f"{base}/{resource.plural}", query={"labelSelector": f"{PART_OF}={applyset_id}"})
-        return answer.get("items") or []
-    except TridentError as exc:
-        if getattr(exc, "status", None) == 404:
-            return []
-        raise

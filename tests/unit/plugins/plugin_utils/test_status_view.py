@@ -64,12 +64,13 @@ def test_where_records_live_follows_the_roles_defaults_and_the_operators_variabl
            "steps": ["source", "terraform", "kubernetes"], "kubeconfig": "kubeconfig.yaml",
            "settings": {"namespace": "shop", "promote_from": "staging", "terraform_workspace": "blue"}}
     place = place_of("prod", {"trident_environment": env})
-    assert (place.applyset_name, place.applyset_namespace, place.workspace) == ("trident-prod", "shop", "blue")
-    assert place.kubeconfig == "/srv/repo/environments/prod/kubeconfig.yaml" and place.promote_from == "staging"
+    assert (place.applyset.name, place.applyset.namespace, place.workspace) == ("trident-prod", "shop", "blue")
+    assert place.connection.kubeconfig == "/srv/repo/environments/prod/kubeconfig.yaml"
+    assert place.promote_from == "staging"
     assert place.state_dir == "~/.cache/trident-gitops/terraform-state/prod"
     operator = place_of("prod", {"trident_environment": {**env, "kubeconfig_encrypted": True},
                                  "kubernetes_applyset_name": "set", "kubernetes_applyset_namespace": "ops",
                                  "terraform_state_dir": "/state/prod"})
-    assert (operator.applyset_name, operator.applyset_namespace, operator.state_dir) == ("set", "ops", "/state/prod")
-    assert operator.kubeconfig is None and operator.kubeconfig_encrypted
+    assert (operator.applyset.name, operator.applyset.namespace, operator.state_dir) == ("set", "ops", "/state/prod")
+    assert operator.connection is None
     assert place_of("ghost", {}).error.startswith("ghost: no trident_environment")

@@ -1,5 +1,6 @@
 """The one lock mechanism: flock on a held descriptor; a holder that dies frees the lock; waiters name it."""
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
-from ansible_collections.trident.gitops.plugins.module_utils.common.lock import file_lock, hold_for, release
+from ansible_collections.trident.gitops.plugins.module_utils.common.lock import (
+    alive, file_lock, hold_for, release, while_owner_lives)
 
 
 def take(path, timeout):
@@ -63,3 +65,36 @@ def test_a_process_holding_file_lock_frees_it_when_killed(tmp_path):
     proc.kill()
     proc.wait()
     assert take(str(path), timeout=1) < 0.5
+
+
+def test_alive_is_false_for_a_gone_or_zombie_process():
+    assert alive(os.getpid())
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while alive(child.pid) and time.monotonic() < deadline:  # exited, not reaped yet: a zombie
+        time.sleep(0.02)
+    assert not alive(child.pid)
+    child.wait()
+    assert not alive(child.pid)
+
+
+def test_the_detached_loop_runs_its_task_until_told_to_stop_or_the_task_says_no():
+    calls, stopping = [], []
+
+    def task():
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            stopping.append(True)
+        return True
+
+    started = time.monotonic()
+    assert while_owner_lives(os.getpid(), 0.01, 0.05, task, stopping) is True
+    assert len(calls) == 3 and calls[0] - started >= 0.05, "the task runs first after one interval"
+    assert while_owner_lives(os.getpid(), 0.01, 0.01, lambda: False) is False
+    assert while_owner_lives(os.getpid(), 0.01, stopping=[True]) is True
+
+
+def test_the_detached_loop_ends_when_its_owner_is_gone():
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert while_owner_lives(child.pid, 0.01) is False

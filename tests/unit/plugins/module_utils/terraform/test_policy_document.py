@@ -3,7 +3,7 @@
 import json
 
 from ansible_collections.trident.gitops.plugins.module_utils.common.masking import is_mask
-from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Secrets, policy_document
+from ansible_collections.trident.gitops.plugins.module_utils.terraform.plan import Secrets, parse_plan, policy_document
 
 SECRET, SENSITIVE = "s3cr3t-from-sops-value", "marked-sensitive-value"
 
@@ -51,3 +51,21 @@ def test_without_secrets_only_what_terraform_marks_sensitive_is_masked():
     shown = policy_document(document())
     after = shown["resource_changes"][0]["change"]["after"]
     assert after["input"] == SECRET and is_mask(after["triggers_replace"])
+
+
+def test_the_plan_and_the_policy_input_mask_the_same_attributes():
+    """Both read one rule (plan._masked_attributes): reached, holding a secret, or computed anew from a secret."""
+    doc = document()
+    doc["resource_changes"][0]["change"] = {
+        "actions": ["update"], "before": {"input": "old-value", "id": "old-id", "plain": "visible", "other": "x"},
+        "after": {"input": SECRET, "plain": "visible", "other": "x"}, "after_unknown": {"id": True},
+        "before_sensitive": False, "after_sensitive": False}
+    secrets = Secrets.of({"password": SECRET})
+    [planned] = parse_plan(doc, secrets).resource_changes
+    [policy] = policy_document(doc, secrets)["resource_changes"]
+
+    def masked(values):
+        return {name for name, value in (values or {}).items() if is_mask(value)}
+
+    assert masked(planned.before) == masked(policy["change"]["before"]) == {"input", "id"}
+    assert masked(planned.after) == masked(policy["change"]["after"]) == {"input"}
