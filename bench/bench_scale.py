@@ -33,7 +33,8 @@ from pathlib import Path
 
 import yaml
 
-from bench.harness import REPO  # noqa: F401 (first: it puts tools/ on sys.path for testbed)
+# First: bench.harness puts tools/ on sys.path for testbed.
+import bench.harness  # noqa: F401  # pylint: disable=unused-import
 from testbed.controlplane import ControlPlane
 from testbed.gitops import isolated_vars, kubeconfig_text
 
