@@ -14,6 +14,7 @@ from ansible.utils.display import Display
 from ansible_collections.trident.gitops.plugins.module_utils.common.errors import TridentError
 from ansible_collections.trident.gitops.plugins.plugin_utils.gitops.layout import describe_environment
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile import pipeline
+from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.environment import ENV_NAME
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.records import OPERATOR_KEYS, read_environment_record
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.action import OPERATOR_OPTION, PipelineAction
 from ansible_collections.trident.gitops.plugins.plugin_utils.reconcile.io import ControllerIo
@@ -52,7 +53,11 @@ def upstream_of(name: str, hostvars, repository_root: str, environments_dir: str
 
 def described_upstream(name: str, repository_root: str, environments_dir: str) -> dict | None:
     """The environment ``name`` as the checkout lays it out (its folder next to this environment's), None when the
-    checkout has no such environment or it cannot be described (a warning says why)."""
+    checkout has no such environment or it cannot be described (a warning says why). ``name`` is env.yml's
+    ``promote_from``, repository data: only an environment's name is looked up, never a path."""
+    if not ENV_NAME.fullmatch(name):
+        display.warning(f"promote_from {name!r}: not an environment name; the upstream is unknown")
+        return None
     try:
         return describe_environment(os.path.join(repository_root, environments_dir, name), repository_root).as_variable()
     except TridentError as exc:

@@ -32,3 +32,11 @@ def test_an_upstream_without_kubernetes_outside_the_inventory_is_not_known(tmp_p
 def test_an_upstream_that_ran_in_this_run_is_what_it_reported(tmp_path):
     state = {"revision": "abc", "tree": "def", "health": "Healthy"}
     assert upstream_of("staging", {"staging": {"reconcile_state": state}}, checkout(tmp_path), "environments") == state
+
+
+def test_an_upstream_named_by_a_path_is_never_looked_up(tmp_path):
+    root = checkout(tmp_path)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "env.yml").write_text("namespace: x\n")
+    for hostile in ("../outside", "staging/../staging", "/etc", "~root", "$HOME", "{{ lookup('pipe','id') }}", ""):
+        assert described_upstream(hostile, root, "environments") is None
