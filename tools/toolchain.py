@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -325,6 +326,8 @@ def install_all(names, jobs=JOBS):
                 future.result()
             except ToolError as exc:
                 failures.append(f"{futures[future]}: {exc}")
+            except OSError as exc:  # a file-system failure of one tool is that tool's, not the end of the others
+                failures.append(f"{futures[future]}: {type(exc).__name__}: {exc}")
     return failures
 
 
@@ -346,10 +349,14 @@ def install_npm_tool(spec, dest):
 
 
 def link_atomically(link, target):
-    """Point ``link`` at ``target``; a concurrent reader sees the old link or the new one, never none."""
+    """Point ``link`` at ``target``; a concurrent reader sees the old link or the new one, never none.
+
+    The staged link's name is this installer's own (process and thread): two installers linking the same tool at
+    once (make test's background build and ``install --core``) each replace the link, neither trips on the other's
+    staged link."""
     if link.is_symlink() and os.readlink(link) == str(target):
         return
-    staged = link.with_name(f".{link.name}.new")
+    staged = link.with_name(f".{link.name}.{os.getpid()}.{threading.get_ident()}.new")
     if staged.is_symlink() or staged.exists():
         staged.unlink()
     staged.symlink_to(target)

@@ -218,3 +218,43 @@ def test_a_deferred_tool_that_fails_to_build_fails_the_test_that_needs_it(monkey
     monkeypatch.setattr(toolchain, "build_go_tool", broken)
     with pytest.raises(testbed.MissingTool, match="'svc' could not be built: go build failed"):
         testbed.tool("svc")
+
+
+def test_installers_linking_one_tool_at_once_never_trip_on_each_other(tmp_path):
+    targets = []
+    for version in ("v1", "v2"):  # alternating targets: every call replaces the link through its staged one
+        target = tmp_path / "tools" / f"svc-{version}" / "svc"
+        target.parent.mkdir(parents=True)
+        target.write_text("binary")
+        targets.append(target)
+    errors = []
+
+    def link_many():
+        try:
+            for index in range(200):
+                toolchain.link_atomically(tmp_path / "svc", targets[index % 2])
+        except OSError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=link_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (tmp_path / "svc").read_text() == "binary"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["svc", "tools"]  # no staged link left behind
+
+
+def test_a_file_system_failure_of_one_tool_does_not_stop_the_others(monkeypatch):
+    done = []
+
+    def fake_install(name):
+        if name == "broken":
+            raise FileExistsError(17, "File exists")
+        done.append(name)
+
+    monkeypatch.setattr(toolchain, "install", fake_install)
+    monkeypatch.setattr(toolchain, "VERSIONS", {n: {} for n in ("a", "broken", "c")})
+    assert toolchain.install_all(["a", "broken", "c"], jobs=2) == ["broken: FileExistsError: [Errno 17] File exists"]
+    assert sorted(done) == ["a", "c"]
