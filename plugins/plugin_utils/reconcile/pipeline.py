@@ -200,14 +200,15 @@ def gate(run: dict, operator: Operator, results: dict, upstream: dict | None, io
         apply = []
     return {"replan": [], "plan": plan, "recorded": recorded, "deploy": deploy, "held": held, "record": record,
             "apply": apply, "source": source, "refused": refused, "stop": stop,
-            "discard": not_applied_writes(run, apply, results),
+            # Only a refusal takes back what the plans wrote: an environment waiting for its promotion keeps the
+            # namespaces, or the run that promotes it would find them Terminating (test_promotion, real cluster).
+            "discard": not_applied_writes(run, apply, results) if stop else [],
             "environment": decided["environment"] if decided else env, "checkout": deployed}
 
 
 def not_applied_writes(run: dict, apply: list, results: dict) -> list:
     """The planned steps (in order) whose plan wrote something for an apply that is not coming (``apply``: the
-    gate's): a refusal, a held revision deployed without them, nothing to deploy yet. Their ``discard`` entry
-    point takes it back."""
+    gate's). Their ``discard`` entry point takes it back; the gate asks only when it refuses."""
     applying = {step["name"] for step in apply}
     found = []
     for step in run["plan"]:

@@ -516,8 +516,9 @@ def test_a_refusal_takes_back_the_namespaces_the_plan_created_and_an_apply_keeps
     assert pipeline.not_applied_writes(run, [], {"kubernetes_result": failed}) == []
 
 
-def test_a_held_environment_deploying_nothing_yet_takes_back_the_namespaces_its_plan_created():
+def test_an_environment_waiting_for_its_first_promotion_keeps_the_namespaces_its_plan_created():
+    # Taken back, they would still be Terminating when the run that promotes it plans into them.
     run = start(environment(settings={"promote_from": "staging"}))
     results = {"kubernetes_result": kube_result(None, drift=("create",), namespaces_prepared=PREPARED)}
     decided = gate(run, results, upstream=None)
-    assert decided["deploy"] is None and decided["apply"] == [] and decided["discard"] == ["kubernetes"]
+    assert decided["deploy"] is None and decided["apply"] == [] and decided["discard"] == []
