@@ -236,7 +236,7 @@ def test_installers_linking_one_tool_at_once_never_trip_on_each_other(tmp_path):
         except OSError as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=link_many) for _ in range(4)]
+    threads = [threading.Thread(target=link_many) for _thread in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
